@@ -1,0 +1,91 @@
+/*
+ * slope/graph.h - the autograd context: arena, tape, modes and error.
+ *
+ * An sl_graph is what a training step runs in.  Each differentiable op
+ * (slope/ops.h) takes the graph as its first argument, allocates its output
+ * and saved buffers from the graph's arena and, when gradients are enabled
+ * and some input requires one, appends a node to the tape.  sl_backward walks
+ * the tape in reverse and accumulates (+=) gradients into every tensor that
+ * requires one.  sl_graph_reset empties the tape and rewinds the arena: after
+ * the first step the arena has grown to the step's size, so later steps make
+ * no heap allocation at all.
+ *
+ * Errors: an op that fails returns NULL and records the error in the graph;
+ * an op given a NULL input returns NULL at once, so a chain of ops can be
+ * checked once at the end with sl_graph_status.  The first error is kept
+ * until sl_graph_reset or sl_graph_clear_error.
+ *
+ * Thread safety: a graph is used by one thread at a time; separate graphs
+ * (with separate models) may run in separate threads.
+ */
+#ifndef SLOPE_GRAPH_H
+#define SLOPE_GRAPH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slope/error.h"
+#include "slope/export.h"
+#include "slope/rng.h"
+#include "slope/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct sl_graph sl_graph;
+
+/** A new graph with an empty arena, gradients enabled, training mode on, rng seeded with seed. */
+SL_API sl_graph *sl_graph_new(uint64_t seed, sl_error *err);
+/** Frees the graph and its arena (every arena tensor becomes invalid).  NULL is a no-op. */
+SL_API void sl_graph_free(sl_graph *g);
+
+/**
+ * Ends a step: forgets the tape, rewinds the arena (arena tensors become
+ * invalid) and clears the error.  If the last step needed more than one
+ * arena block, the blocks are merged into one so the next step fits in it.
+ */
+SL_API void sl_graph_reset(sl_graph *g);
+
+/** Enables (1) or disables (0) recording; returns the previous setting.  Disabled = no-grad mode. */
+SL_API int sl_graph_set_grad_enabled(sl_graph *g, int enabled);
+SL_API int sl_graph_grad_enabled(const sl_graph *g);
+/** Training (1) or evaluation (0) mode, for dropout, batch_norm and rrelu.  Returns the previous mode. */
+SL_API int sl_graph_set_training(sl_graph *g, int training);
+SL_API int sl_graph_training(const sl_graph *g);
+/** The graph's generator (dropout masks, rrelu slopes). */
+SL_API sl_rng *sl_graph_rng(sl_graph *g);
+
+/** The first error since the last reset (SL_OK if none) and its message. */
+SL_API sl_status sl_graph_status(const sl_graph *g);
+SL_API const char *sl_graph_errmsg(const sl_graph *g);
+/** Copies the graph's error into err (if not NULL) and returns its status. */
+SL_API sl_status sl_graph_take_error(const sl_graph *g, sl_error *err);
+SL_API void sl_graph_clear_error(sl_graph *g);
+
+/**
+ * Backpropagates from a one-element tensor (the loss): its gradient is set
+ * to 1 and the tape is walked in reverse.  Gradients of heap tensors
+ * (parameters) accumulate across calls until zeroed; call once per step.
+ * Errors: SL_ERR_SHAPE if loss has more than one element, SL_ERR_STATE if
+ * the tape is empty or was already walked, SL_ERR_INVALID if loss is NULL
+ * or was not made in this step.
+ */
+SL_API sl_status sl_backward(sl_graph *g, sl_tensor *loss);
+
+/** Number of nodes on the tape now. */
+SL_API size_t sl_graph_tape_length(const sl_graph *g);
+/** Bytes the arena holds (capacity) and has handed out since the last reset. */
+SL_API size_t sl_graph_arena_capacity(const sl_graph *g);
+SL_API size_t sl_graph_arena_used(const sl_graph *g);
+
+/**
+ * A new zero-filled tensor in the arena, valid until the next reset.  For
+ * batch inputs.  Returns NULL (error recorded in g) on a bad shape or OOM.
+ */
+SL_API sl_tensor *sl_graph_tensor(sl_graph *g, int ndim, const int64_t *shape);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,130 @@
+/*
+ * slope/ops.h - differentiable operations.
+ *
+ * Every op takes the graph first, returns a new arena tensor (valid until
+ * sl_graph_reset) and records a tape node when gradients are enabled and an
+ * input requires a gradient.  On error an op returns NULL and records the
+ * error in the graph (sl_graph_status / sl_graph_errmsg); an op given a NULL
+ * input returns NULL without touching the recorded error, so chains need one
+ * check at the end.  Inputs are never modified, except by the in-place ops
+ * whose names end in an underscore.
+ *
+ * Shapes: features are [N, F]; images are [N, C, H, W].  "Per channel" means
+ * dim 1 in both layouts.
+ */
+#ifndef SLOPE_OPS_H
+#define SLOPE_OPS_H
+
+#include <stdint.h>
+
+#include "slope/export.h"
+#include "slope/graph.h"
+#include "slope/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- products --------------------------------------------------------- */
+
+/** a[M, K] @ b[K, N] -> [M, N]. */
+SL_API sl_tensor *sl_matmul(sl_graph *g, sl_tensor *a, sl_tensor *b);
+
+/** x[N, in] @ w[out, in]^T + b[out] -> [N, out]; b may be NULL. */
+SL_API sl_tensor *sl_linear(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b);
+
+/**
+ * 2-D cross-correlation (as PyTorch's conv2d): x[N, C, H, W], w[O, C, kh, kw],
+ * b[O] or NULL -> [N, O, OH, OW] with OH = (H + 2*pad - kh)/stride + 1.
+ * stride >= 1, pad >= 0; SL_ERR_SHAPE if the output would be empty.
+ */
+SL_API sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b,
+                            int stride, int pad);
+
+/* ---- pooling (x[N, C, H, W]) ------------------------------------------ */
+
+/** Max over k x k windows; padding counts as -infinity.  Ties go to the first maximum. */
+SL_API sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad);
+/** Mean over k x k windows; padding counts as zeros in the mean (PyTorch's default). */
+SL_API sl_tensor *sl_avg_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad);
+
+/* ---- shape and elementwise -------------------------------------------- */
+
+/** Same data, new shape (element counts must match).  No copy. */
+SL_API sl_tensor *sl_reshape(sl_graph *g, sl_tensor *x, int ndim, const int64_t *shape);
+/** [N, ...] -> [N, product of the rest]. */
+SL_API sl_tensor *sl_flatten(sl_graph *g, sl_tensor *x);
+/** a + b, same shapes. */
+SL_API sl_tensor *sl_add(sl_graph *g, sl_tensor *a, sl_tensor *b);
+/** a * b elementwise, same shapes. */
+SL_API sl_tensor *sl_mul(sl_graph *g, sl_tensor *a, sl_tensor *b);
+/**
+ * Inverted dropout: in training mode each element is zeroed with
+ * probability p and the rest scaled by 1/(1-p), drawn from the graph's rng;
+ * in evaluation mode the identity.  0 <= p < 1.
+ */
+SL_API sl_tensor *sl_dropout(sl_graph *g, sl_tensor *x, float p);
+
+/**
+ * Batch normalisation over dim 1 of x[N, C] or x[N, C, H, W], as PyTorch's
+ * batch_norm: in training mode normalises with the batch mean and biased
+ * variance and updates running_mean/running_var (unbiased variance) with
+ * running = (1 - momentum) * running + momentum * batch; in evaluation mode
+ * uses the running statistics.  gamma, beta, running_mean, running_var have C
+ * elements; gamma/beta may be NULL (1 and 0).  Training mode needs N*H*W > 1.
+ */
+SL_API sl_tensor *sl_batch_norm(sl_graph *g, sl_tensor *x, sl_tensor *gamma, sl_tensor *beta,
+                                sl_tensor *running_mean, sl_tensor *running_var,
+                                float momentum, float eps);
+
+/* ---- activations -------------------------------------------------------- */
+
+/** max(x, 0); the gradient at x == 0 is 0. */
+SL_API sl_tensor *sl_relu(sl_graph *g, sl_tensor *x);
+/** y = x if x > 0 else alpha * x; dy/dx = 1 if x > 0 else alpha (alpha at 0 and -0). */
+SL_API sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha);
+/**
+ * In-place leaky ReLU: overwrites x and returns it.  Backward reads the
+ * sign of y, so alpha must be >= 0 (SL_ERR_INVALID otherwise).  x must be an
+ * arena tensor made by an op this step, consumed by nothing else before.
+ */
+SL_API sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha);
+/** In-place ReLU (sl_leaky_relu_ with alpha 0). */
+SL_API sl_tensor *sl_relu_(sl_graph *g, sl_tensor *x);
+/**
+ * PReLU: leaky ReLU whose slope is learnable.  alpha has 1 element (shared)
+ * or C elements, one per channel (dim 1).  dL/dalpha_c = sum over elements
+ * of channel c with x <= 0 of x * dL/dy.
+ */
+SL_API sl_tensor *sl_prelu(sl_graph *g, sl_tensor *x, sl_tensor *alpha);
+/**
+ * Randomised leaky ReLU: in training mode each element's negative slope is
+ * drawn uniformly from [lower, upper] (graph rng); in evaluation mode the
+ * slope is (lower + upper) / 2.  0 <= lower <= upper.
+ */
+SL_API sl_tensor *sl_rrelu(sl_graph *g, sl_tensor *x, float lower, float upper);
+/** x if x > 0 else alpha * (exp(x) - 1). */
+SL_API sl_tensor *sl_elu(sl_graph *g, sl_tensor *x, float alpha);
+/** scale * elu(x, alpha) with PyTorch's constants. */
+SL_API sl_tensor *sl_selu(sl_graph *g, sl_tensor *x);
+SL_API sl_tensor *sl_sigmoid(sl_graph *g, sl_tensor *x);
+SL_API sl_tensor *sl_tanh(sl_graph *g, sl_tensor *x);
+
+#define SL_SELU_ALPHA 1.6732632423543772f
+#define SL_SELU_SCALE 1.0507009873554805f
+
+/* ---- losses (return a one-element tensor) ------------------------------- */
+
+/**
+ * Mean cross-entropy of logits[N, C] against integer labels (N of them, each
+ * in [0, C); the labels are copied).  Log-softmax is computed stably.
+ * SL_ERR_INVALID for a label out of range.
+ */
+SL_API sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *labels);
+/** Mean of (pred - target)^2 over all elements; same shapes. */
+SL_API sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,96 @@
+/*
+ * kernels.h - raw float loops: the arithmetic of every op, and nothing else.
+ *
+ * No allocation, no tensors, no errors: callers validate shapes first.  All
+ * arrays are row-major and contiguous.  Every backward kernel ACCUMULATES
+ * into its gradient outputs (dx += ...), which is what autograd needs.
+ * Sizes are int64_t for element counts and int for dimensions that BLAS takes.
+ * Layout of images: [N, C, H, W]; "inner" is H*W (1 for [N, F] features).
+ */
+#ifndef SLOPE_KERNELS_H
+#define SLOPE_KERNELS_H
+
+#include <stdint.h>
+
+/* C[M, N] = alpha * op(A) @ op(B) + beta * C, row-major, via cblas_sgemm.
+ * op(A) is [M, K]: A is [M, K] (lda >= K) or, if trans_a, [K, M] (lda >= M). */
+void sl_k_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc);
+
+/* y[n, j] += b[j] for n < N, j < F. */
+void sl_k_add_bias_rows(float *y, const float *b, int64_t N, int64_t F);
+/* db[j] += sum_n dy[n, j]. */
+void sl_k_bias_grad_rows(const float *dy, float *db, int64_t N, int64_t F);
+/* y[c, p] += b[c] for c < C, p < inner (one image of a conv output). */
+void sl_k_add_bias_channels(float *y, const float *b, int64_t C, int64_t inner);
+/* db[c] += sum_p dy[c, p]. */
+void sl_k_bias_grad_channels(const float *dy, float *db, int64_t C, int64_t inner);
+
+/* One image img[C, H, W] -> cols[C*kh*kw, OH*OW] (row (c, i, j), column (oy, ox));
+ * padded positions are 0.  OH = (H + 2*pad - kh)/stride + 1, likewise OW. */
+void sl_k_im2col(const float *img, int C, int H, int W, int kh, int kw, int stride, int pad,
+                 int OH, int OW, float *cols);
+/* The adjoint of im2col: img[C, H, W] += scatter of cols (padding dropped). */
+void sl_k_col2im(const float *cols, int C, int H, int W, int kh, int kw, int stride, int pad,
+                 int OH, int OW, float *img);
+
+/* ---- activations: y = f(x) overwrite; dx += dy * f'(.) ---- */
+/* y = x > 0 ? x : a*x.  x and y may alias. */
+void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, float a);
+/* dx += dy * (v > 0 ? 1 : a), where v is x, or y when a >= 0 (same sign). */
+void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *dx, int64_t n, float a);
+/* In-place backward for the in-place op: g[i] *= (y[i] > 0 ? 1 : a). */
+void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t n, float a);
+/* x, y: [N, C, inner]; alpha has C entries, or 1 if nalpha == 1. */
+void sl_k_prelu_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t inner,
+                    const float *alpha, int64_t nalpha);
+/* dx += dy * (x > 0 ? 1 : alpha_c) (dx may be NULL); dalpha[c or 0] += sum over x <= 0 of x*dy
+ * (dalpha may be NULL). */
+void sl_k_prelu_bwd(const float *x, const float *dy, float *dx, float *dalpha, int64_t N,
+                    int64_t C, int64_t inner, const float *alpha, int64_t nalpha);
+/* Per-element slopes (rrelu): y = x > 0 ? x : s[i]*x;  dx += dy * (x > 0 ? 1 : s[i]). */
+void sl_k_slope_fwd(const float *x, const float *s, float *y, int64_t n);
+void sl_k_slope_bwd(const float *x, const float *s, const float *dy, float *dx, int64_t n);
+/* y = x > 0 ? scale*x : scale*alpha*(exp(x)-1);  elu is scale 1, selu uses SL_SELU_*. */
+void sl_k_elu_fwd(const float *x, float *y, int64_t n, float alpha, float scale);
+/* dx += dy * (x > 0 ? scale : scale*alpha*exp(x)); reads x. */
+void sl_k_elu_bwd(const float *x, const float *dy, float *dx, int64_t n, float alpha, float scale);
+void sl_k_sigmoid_fwd(const float *x, float *y, int64_t n); /* stable for large |x| */
+void sl_k_sigmoid_bwd(const float *y, const float *dy, float *dx, int64_t n); /* dy*y*(1-y) */
+void sl_k_tanh_fwd(const float *x, float *y, int64_t n);
+void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n); /* dy*(1-y^2) */
+
+/* ---- pooling: x[N*C planes of H, W] -> y[N*C planes of OH, OW] ---- */
+/* argmax[i] = index within the input plane (h*W + w) of the max; padding is -inf;
+ * ties keep the first in row-major window order.  A window wholly in padding
+ * cannot occur for pad <= k/2 (callers ensure it). */
+void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes, int H, int W,
+                      int k, int stride, int pad, int OH, int OW);
+void sl_k_maxpool_bwd(const float *dy, const int32_t *argmax, float *dx, int64_t planes, int H,
+                      int W, int OH, int OW);
+/* Average with zero padding counted in the divisor k*k. */
+void sl_k_avgpool_fwd(const float *x, float *y, int64_t planes, int H, int W, int k, int stride,
+                      int pad, int OH, int OW);
+void sl_k_avgpool_bwd(const float *dy, float *dx, int64_t planes, int H, int W, int k, int stride,
+                      int pad, int OH, int OW);
+
+/* ---- losses ---- */
+/* Stable log-softmax cross-entropy over logits[N, C]; labels in [0, C).
+ * Writes probs[N, C] = softmax (for backward) and returns the MEAN loss (double accumulation). */
+float sl_k_softmax_ce_fwd(const float *logits, const int32_t *labels, float *probs, int64_t N,
+                          int64_t C);
+/* dlogits += scale * (probs - onehot(labels)), scale = dloss / N by the caller. */
+void sl_k_softmax_ce_bwd(const float *probs, const int32_t *labels, float *dlogits, int64_t N,
+                         int64_t C, float scale);
+/* Mean squared error over n elements (double accumulation). */
+float sl_k_mse_fwd(const float *pred, const float *target, int64_t n);
+/* dpred += scale * 2 * (pred - target), scale = dloss / n by the caller; dtarget likewise
+ * negated if not NULL. */
+void sl_k_mse_bwd(const float *pred, const float *target, float *dpred, float *dtarget, int64_t n,
+                  float scale);
+
+/* ---- elementwise helpers ---- */
+void sl_k_axpy(int64_t n, float a, const float *x, float *y); /* y += a*x */
+void sl_k_mul_acc(const float *a, const float *b, float *y, int64_t n); /* y += a*b */
+
+#endif
