@@ -1,0 +1,241 @@
+/* graph.c - the autograd context: arena, tape, modes, error (see slope/graph.h). */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "arena.h"
+#include "autograd.h"
+
+struct sl_graph {
+    sl_arena arena;
+    sl_node *tape;       /* the last node recorded; walk ->prev for earlier ones */
+    size_t tape_length;
+    int grad_enabled;
+    int training;
+    int backward_done;
+    sl_rng rng;
+    sl_error error;
+};
+
+sl_graph *sl_graph_new(uint64_t seed, sl_error *err)
+{
+    sl_graph *g = calloc(1, sizeof *g);
+    if (!g) {
+        sl_error_set(err, SL_ERR_NOMEM, "out of memory for a graph");
+        return NULL;
+    }
+    sl_arena_init(&g->arena);
+    g->grad_enabled = 1;
+    g->training = 1;
+    sl_rng_seed(&g->rng, seed);
+    return g;
+}
+
+void sl_graph_free(sl_graph *g)
+{
+    if (!g)
+        return;
+    sl_arena_release(&g->arena);
+    free(g);
+}
+
+void sl_graph_reset(sl_graph *g)
+{
+    if (!g)
+        return;
+    sl_arena_reset(&g->arena);
+    g->tape = NULL;
+    g->tape_length = 0;
+    g->backward_done = 0;
+    sl_error_clear(&g->error);
+}
+
+int sl_graph_set_grad_enabled(sl_graph *g, int enabled)
+{
+    int prev = g->grad_enabled;
+    g->grad_enabled = enabled != 0;
+    return prev;
+}
+
+int sl_graph_grad_enabled(const sl_graph *g) { return g->grad_enabled; }
+
+int sl_graph_set_training(sl_graph *g, int training)
+{
+    int prev = g->training;
+    g->training = training != 0;
+    return prev;
+}
+
+int sl_graph_training(const sl_graph *g) { return g->training; }
+sl_rng *sl_graph_rng(sl_graph *g) { return &g->rng; }
+sl_status sl_graph_status(const sl_graph *g) { return g->error.status; }
+const char *sl_graph_errmsg(const sl_graph *g) { return g->error.message; }
+void sl_graph_clear_error(sl_graph *g) { sl_error_clear(&g->error); }
+size_t sl_graph_tape_length(const sl_graph *g) { return g->tape_length; }
+size_t sl_graph_arena_capacity(const sl_graph *g) { return g->arena.capacity; }
+size_t sl_graph_arena_used(const sl_graph *g) { return g->arena.used; }
+
+sl_status sl_graph_take_error(const sl_graph *g, sl_error *err)
+{
+    if (err)
+        *err = g->error;
+    return g->error.status;
+}
+
+/* ---- what ops use ----------------------------------------------------- */
+
+void *sl_ag_fail(sl_graph *g, sl_status status, const char *fmt, ...)
+{
+    if (g->error.status != SL_OK)
+        return NULL;
+    g->error.status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(g->error.message, sizeof g->error.message, fmt, ap);
+    va_end(ap);
+    return NULL;
+}
+
+int sl_ag_failed(const sl_graph *g) { return g->error.status != SL_OK; }
+
+void *sl_ag_alloc(sl_graph *g, size_t bytes)
+{
+    void *p = sl_arena_alloc(&g->arena, bytes);
+    if (!p)
+        sl_ag_fail(g, SL_ERR_NOMEM, "out of memory: the step's arena could not grow by %zu bytes",
+                   bytes);
+    return p;
+}
+
+static sl_tensor *arena_tensor(sl_graph *g, int ndim, const int64_t *shape, int zero)
+{
+    sl_error err = {0};
+    int64_t size;
+    if (sl_shape_size(ndim, shape, &size, &err) != SL_OK)
+        return sl_ag_fail(g, err.status, "%s", err.message);
+    sl_tensor *t = sl_ag_alloc(g, sizeof *t);
+    float *data = t ? sl_ag_alloc(g, (size_t)size * sizeof(float)) : NULL;
+    if (!data)
+        return NULL;
+    memset(t, 0, sizeof *t);
+    t->ndim = ndim;
+    for (int i = 0; i < SL_MAX_DIMS; i++)
+        t->shape[i] = i < ndim ? shape[i] : 1;
+    t->size = size;
+    t->data = data;
+    t->flags = SL_TENSOR_ARENA;
+    if (zero)
+        memset(data, 0, (size_t)size * sizeof(float));
+    return t;
+}
+
+sl_tensor *sl_ag_output(sl_graph *g, int ndim, const int64_t *shape)
+{
+    return arena_tensor(g, ndim, shape, 0);
+}
+
+sl_tensor *sl_graph_tensor(sl_graph *g, int ndim, const int64_t *shape)
+{
+    if (!g || !shape)
+        return NULL;
+    return arena_tensor(g, ndim, shape, 1);
+}
+
+sl_node *sl_ag_record(sl_graph *g, const sl_op_def *op, sl_tensor *out, sl_tensor **in, int n_in)
+{
+    if (!g->grad_enabled)
+        return NULL;
+    int any = 0;
+    for (int k = 0; k < n_in; k++)
+        if (in[k] && (in[k]->flags & SL_TENSOR_REQUIRES_GRAD))
+            any = 1;
+    if (!any)
+        return NULL;
+    sl_node *node = sl_ag_alloc(g, sizeof *node);
+    if (!node)
+        return NULL;
+    memset(node, 0, sizeof *node);
+    node->op = op;
+    node->out = out;
+    node->n_in = n_in;
+    for (int k = 0; k < n_in; k++)
+        node->in[k] = in[k];
+    node->prev = g->tape;
+    g->tape = node;
+    g->tape_length++;
+    out->flags |= SL_TENSOR_REQUIRES_GRAD;
+    return node;
+}
+
+int sl_ag_wants_grad(const sl_node *node, int k)
+{
+    const sl_tensor *t = node->in[k];
+    return t && (t->flags & SL_TENSOR_REQUIRES_GRAD) && t->grad;
+}
+
+/* ---- backward ---------------------------------------------------------- */
+
+/* Gives t a zeroed gradient if it has none: arena memory for step tensors, heap for leaves. */
+static int ensure_grad(sl_graph *g, sl_tensor *t)
+{
+    if (t->grad)
+        return 1;
+    if (t->flags & SL_TENSOR_ARENA) {
+        t->grad = sl_ag_alloc(g, (size_t)t->size * sizeof(float));
+        if (!t->grad)
+            return 0;
+        memset(t->grad, 0, (size_t)t->size * sizeof(float));
+        return 1;
+    }
+    sl_error err = {0};
+    if (sl_tensor_ensure_grad(t, &err) != SL_OK) {
+        sl_ag_fail(g, err.status, "%s", err.message);
+        return 0;
+    }
+    return 1;
+}
+
+sl_status sl_backward(sl_graph *g, sl_tensor *loss)
+{
+    if (!g)
+        return SL_ERR_INVALID;
+    if (sl_ag_failed(g))
+        return g->error.status;
+    if (!loss) {
+        sl_ag_fail(g, SL_ERR_INVALID, "backward: the loss is NULL");
+        return g->error.status;
+    }
+    if (loss->size != 1) {
+        char shape[64];
+        sl_ag_fail(g, SL_ERR_SHAPE, "backward: the loss must have one element, got shape %s",
+                   sl_shape_str(loss, shape, sizeof shape));
+        return g->error.status;
+    }
+    if (g->backward_done) {
+        sl_ag_fail(g, SL_ERR_STATE, "backward: already run for this step (reset the graph first)");
+        return g->error.status;
+    }
+    if (!g->tape || !(loss->flags & SL_TENSOR_REQUIRES_GRAD) || !(loss->flags & SL_TENSOR_ARENA)) {
+        sl_ag_fail(g, SL_ERR_STATE,
+                   "backward: the loss was not computed this step from any tensor that "
+                   "requires a gradient");
+        return g->error.status;
+    }
+    if (!ensure_grad(g, loss))
+        return g->error.status;
+    loss->grad[0] += 1.0f;
+    g->backward_done = 1;
+
+    for (sl_node *node = g->tape; node; node = node->prev) {
+        if (!node->out->grad)
+            continue; /* nothing downstream reached this output */
+        for (int k = 0; k < node->n_in; k++) {
+            sl_tensor *t = node->in[k];
+            if (t && (t->flags & SL_TENSOR_REQUIRES_GRAD) && !ensure_grad(g, t))
+                return g->error.status;
+        }
+        node->op->backward(node);
+    }
+    return SL_OK;
+}

@@ -1,0 +1,81 @@
+/* ops_loss.c - cross-entropy over logits, and mean squared error. */
+#include <string.h>
+
+#include "ops_common.h"
+
+static sl_tensor *scalar_output(sl_graph *g)
+{
+    int64_t one = 1;
+    return sl_ag_output(g, 1, &one);
+}
+
+static void cross_entropy_backward(sl_node *n)
+{
+    sl_tensor *logits = n->in[0];
+    int64_t N = logits->shape[0], C = logits->shape[1];
+    if (sl_ag_wants_grad(n, 0))
+        sl_k_softmax_ce_bwd(n->saved, n->saved2, logits->grad, N, C,
+                            n->out->grad[0] / (float)N);
+}
+
+static const sl_op_def op_cross_entropy = {"cross_entropy", cross_entropy_backward};
+
+sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *labels)
+{
+    if (sl_ops_skip(g, logits))
+        return NULL;
+    if (!labels)
+        return sl_ag_fail(g, SL_ERR_INVALID, "cross_entropy: labels are NULL");
+    if (logits->ndim != 2) {
+        char sx[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE, "cross_entropy: logits must be [N, C], got %s",
+                          SL_SHAPE(logits, sx));
+    }
+    int64_t N = logits->shape[0], C = logits->shape[1];
+    for (int64_t i = 0; i < N; i++)
+        if (labels[i] < 0 || labels[i] >= C)
+            return sl_ag_fail(g, SL_ERR_INVALID,
+                              "cross_entropy: label %d of example %lld is outside [0, %lld)",
+                              labels[i], (long long)i, (long long)C);
+    sl_tensor *loss = scalar_output(g);
+    float *probs = loss ? sl_ag_alloc(g, (size_t)logits->size * sizeof(float)) : NULL;
+    int32_t *saved_labels = probs ? sl_ag_alloc(g, (size_t)N * sizeof(int32_t)) : NULL;
+    if (!saved_labels)
+        return NULL;
+    memcpy(saved_labels, labels, (size_t)N * sizeof(int32_t));
+    loss->data[0] = sl_k_softmax_ce_fwd(logits->data, labels, probs, N, C);
+    sl_node *n = sl_ag_record(g, &op_cross_entropy, loss, &logits, 1);
+    if (n) {
+        n->saved = probs;
+        n->saved2 = saved_labels;
+    }
+    return loss;
+}
+
+static void mse_backward(sl_node *n)
+{
+    sl_tensor *pred = n->in[0], *target = n->in[1];
+    float scale = n->out->grad[0] / (float)pred->size;
+    sl_k_mse_bwd(pred->data, target->data, sl_ag_wants_grad(n, 0) ? pred->grad : NULL,
+                 sl_ag_wants_grad(n, 1) ? target->grad : NULL, pred->size, scale);
+}
+
+static const sl_op_def op_mse = {"mse", mse_backward};
+
+sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target)
+{
+    if (sl_ops_skip(g, pred) || !target)
+        return NULL;
+    if (!sl_tensor_same_shape(pred, target)) {
+        char sp[64], st[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE, "mse: prediction %s and target %s differ",
+                          SL_SHAPE(pred, sp), SL_SHAPE(target, st));
+    }
+    sl_tensor *loss = scalar_output(g);
+    if (!loss)
+        return NULL;
+    loss->data[0] = sl_k_mse_fwd(pred->data, target->data, pred->size);
+    sl_tensor *in[2] = {pred, target};
+    sl_ag_record(g, &op_mse, loss, in, 2);
+    return loss;
+}

@@ -1,0 +1,144 @@
+/*
+ * ops_norm.c - batch normalisation over dim 1, as PyTorch's batch_norm.
+ *
+ * Forward saves xhat (normalised input) and 1/sqrt(var + eps) per channel.
+ * Training-mode backward, with M = N * inner elements per channel:
+ *   dx = gamma * inv_std / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
+ * Evaluation mode uses fixed statistics, so dx = gamma * inv_std * dy.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "ops_common.h"
+
+typedef struct bn_saved {
+    float *xhat;
+    float *inv_std; /* C floats */
+} bn_saved;
+
+/* Channel c of [N, C, inner] is N runs of `inner` contiguous floats. */
+#define BN_FOR_CHANNEL(x, c, N, C, inner, ptr, body)                                            \
+    for (int64_t bn_n = 0; bn_n < (N); bn_n++) {                                               \
+        const int64_t bn_base = (bn_n * (C) + (c)) * (inner);                                  \
+        for (int64_t bn_p = 0; bn_p < (inner); bn_p++) {                                       \
+            const int64_t ptr = bn_base + bn_p;                                                \
+            body;                                                                              \
+        }                                                                                      \
+    }
+
+static void batch_norm_backward(sl_node *n)
+{
+    sl_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2], *y = n->out;
+    const bn_saved *s = n->saved;
+    int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
+    double M = (double)(N * inner);
+    int training = n->i[0];
+    for (int64_t c = 0; c < C; c++) {
+        double sum_dy = 0.0, sum_dy_xhat = 0.0;
+        BN_FOR_CHANNEL(x, c, N, C, inner, i, {
+            sum_dy += y->grad[i];
+            sum_dy_xhat += (double)y->grad[i] * s->xhat[i];
+        });
+        if (gamma && sl_ag_wants_grad(n, 1))
+            gamma->grad[c] += (float)sum_dy_xhat;
+        if (beta && sl_ag_wants_grad(n, 2))
+            beta->grad[c] += (float)sum_dy;
+        if (!sl_ag_wants_grad(n, 0))
+            continue;
+        float scale = (gamma ? gamma->data[c] : 1.0f) * s->inv_std[c];
+        if (training) {
+            float mean_dy = (float)(sum_dy / M), mean_dy_xhat = (float)(sum_dy_xhat / M);
+            BN_FOR_CHANNEL(x, c, N, C, inner, i, {
+                x->grad[i] += scale * (y->grad[i] - mean_dy - s->xhat[i] * mean_dy_xhat);
+            });
+        } else {
+            BN_FOR_CHANNEL(x, c, N, C, inner, i, { x->grad[i] += scale * y->grad[i]; });
+        }
+    }
+}
+
+static const sl_op_def op_batch_norm = {"batch_norm", batch_norm_backward};
+
+static const char *bn_check(const sl_tensor *x, const sl_tensor *gamma, const sl_tensor *beta,
+                            const sl_tensor *rm, const sl_tensor *rv, float momentum, float eps,
+                            int training)
+{
+    if (x->ndim != 2 && x->ndim != 4)
+        return "input must be [N, C] or [N, C, H, W]";
+    int64_t C = x->shape[1];
+    if ((gamma && gamma->size != C) || (beta && beta->size != C))
+        return "gamma and beta must have one element per channel";
+    if (!rm || !rv || rm->size != C || rv->size != C)
+        return "running_mean and running_var must have one element per channel";
+    if (!(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return "eps must be > 0 and momentum in [0, 1]";
+    if (training && x->size / C < 2)
+        return "training mode needs more than one value per channel";
+    return NULL;
+}
+
+/* Batch statistics of channel c; updates the running ones (unbiased variance, as PyTorch). */
+static void bn_batch_stats(const sl_tensor *x, int64_t c, sl_tensor *rm, sl_tensor *rv,
+                           float momentum, double *mean_out, double *var_out)
+{
+    int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
+    double M = (double)(N * inner), sum = 0.0, sq = 0.0;
+    BN_FOR_CHANNEL(x, c, N, C, inner, i, { sum += x->data[i]; });
+    double mean = sum / M;
+    BN_FOR_CHANNEL(x, c, N, C, inner, i, {
+        double d = x->data[i] - mean;
+        sq += d * d;
+    });
+    double var = sq / M;
+    rm->data[c] = (float)((1.0 - momentum) * rm->data[c] + momentum * mean);
+    rv->data[c] = (float)((1.0 - momentum) * rv->data[c] + momentum * var * M / (M - 1.0));
+    *mean_out = mean;
+    *var_out = var;
+}
+
+sl_tensor *sl_batch_norm(sl_graph *g, sl_tensor *x, sl_tensor *gamma, sl_tensor *beta,
+                         sl_tensor *running_mean, sl_tensor *running_var, float momentum,
+                         float eps)
+{
+    if (sl_ops_skip(g, x))
+        return NULL;
+    int training = sl_graph_training(g);
+    const char *problem =
+        bn_check(x, gamma, beta, running_mean, running_var, momentum, eps, training);
+    if (problem) {
+        char sx[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE, "batch_norm: input %s: %s", SL_SHAPE(x, sx), problem);
+    }
+    int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
+    sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
+    bn_saved *s = y ? sl_ag_alloc(g, sizeof *s) : NULL;
+    if (s) {
+        s->xhat = sl_ag_alloc(g, (size_t)x->size * sizeof(float));
+        s->inv_std = s->xhat ? sl_ag_alloc(g, (size_t)C * sizeof(float)) : NULL;
+    }
+    if (!s || !s->inv_std)
+        return NULL;
+    for (int64_t c = 0; c < C; c++) {
+        double mean, var;
+        if (training)
+            bn_batch_stats(x, c, running_mean, running_var, momentum, &mean, &var);
+        else {
+            mean = running_mean->data[c];
+            var = running_var->data[c];
+        }
+        float inv_std = (float)(1.0 / sqrt(var + eps)), fmean = (float)mean;
+        float gm = gamma ? gamma->data[c] : 1.0f, bt = beta ? beta->data[c] : 0.0f;
+        s->inv_std[c] = inv_std;
+        BN_FOR_CHANNEL(x, c, N, C, inner, i, {
+            s->xhat[i] = (x->data[i] - fmean) * inv_std;
+            y->data[i] = gm * s->xhat[i] + bt;
+        });
+    }
+    sl_tensor *in[3] = {x, gamma, beta};
+    sl_node *n = sl_ag_record(g, &op_batch_norm, y, in, 3);
+    if (n) {
+        n->saved = s;
+        n->i[0] = training;
+    }
+    return y;
+}

@@ -1,0 +1,98 @@
+/* ops_pool.c - max and average pooling over [N, C, H, W]. */
+#include <limits.h>
+
+#include "ops_common.h"
+
+typedef struct pool_geom {
+    int64_t planes;
+    int H, W, OH, OW;
+} pool_geom;
+
+/* Validates and fills geometry; returns a reason string on failure. */
+static const char *pool_check(const sl_tensor *x, int k, int stride, int pad, pool_geom *p)
+{
+    if (x->ndim != 4)
+        return "input must be [N, C, H, W]";
+    if (k < 1 || stride < 1 || pad < 0)
+        return "kernel and stride must be >= 1, padding >= 0";
+    if (pad > k / 2)
+        return "padding must be at most half the kernel size";
+    if (x->shape[2] > INT_MAX / 2 || x->shape[3] > INT_MAX / 2)
+        return "the image is too large";
+    if (x->shape[2] + 2 * pad < k || x->shape[3] + 2 * pad < k)
+        return "the kernel is larger than the padded input";
+    p->planes = x->shape[0] * x->shape[1];
+    p->H = (int)x->shape[2];
+    p->W = (int)x->shape[3];
+    p->OH = (p->H + 2 * pad - k) / stride + 1;
+    p->OW = (p->W + 2 * pad - k) / stride + 1;
+    return NULL;
+}
+
+static sl_tensor *pool_output(sl_graph *g, const char *name, sl_tensor *x, int k, int stride,
+                              int pad, pool_geom *p)
+{
+    const char *problem = pool_check(x, k, stride, pad, p);
+    if (problem) {
+        char sx[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE, "%s: input %s, kernel %d, stride %d, pad %d: %s", name,
+                          SL_SHAPE(x, sx), k, stride, pad, problem);
+    }
+    int64_t shape[4] = {x->shape[0], x->shape[1], p->OH, p->OW};
+    return sl_ag_output(g, 4, shape);
+}
+
+static void maxpool_backward(sl_node *n)
+{
+    sl_tensor *x = n->in[0], *y = n->out;
+    if (sl_ag_wants_grad(n, 0))
+        sl_k_maxpool_bwd(y->grad, n->saved, x->grad, x->shape[0] * x->shape[1],
+                         (int)x->shape[2], (int)x->shape[3], (int)y->shape[2], (int)y->shape[3]);
+}
+
+static const sl_op_def op_max_pool2d = {"max_pool2d", maxpool_backward};
+
+sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
+{
+    if (sl_ops_skip(g, x))
+        return NULL;
+    pool_geom p;
+    sl_tensor *y = pool_output(g, "max_pool2d", x, k, stride, pad, &p);
+    int32_t *argmax = y ? sl_ag_alloc(g, (size_t)y->size * sizeof(int32_t)) : NULL;
+    if (!argmax)
+        return NULL;
+    sl_k_maxpool_fwd(x->data, y->data, argmax, p.planes, p.H, p.W, k, stride, pad, p.OH, p.OW);
+    sl_node *n = sl_ag_record(g, &op_max_pool2d, y, &x, 1);
+    if (n)
+        n->saved = argmax;
+    return y;
+}
+
+static void avgpool_backward(sl_node *n)
+{
+    sl_tensor *x = n->in[0], *y = n->out;
+    if (sl_ag_wants_grad(n, 0))
+        sl_k_avgpool_bwd(y->grad, x->grad, x->shape[0] * x->shape[1], (int)x->shape[2],
+                         (int)x->shape[3], n->i[0], n->i[1], n->i[2], (int)y->shape[2],
+                         (int)y->shape[3]);
+}
+
+static const sl_op_def op_avg_pool2d = {"avg_pool2d", avgpool_backward};
+
+sl_tensor *sl_avg_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
+{
+    if (sl_ops_skip(g, x))
+        return NULL;
+    pool_geom p;
+    sl_tensor *y = pool_output(g, "avg_pool2d", x, k, stride, pad, &p);
+    if (!y)
+        return NULL;
+    sl_k_avgpool_fwd(x->data, y->data, p.planes, p.H, p.W, k, stride, pad, p.OH, p.OW);
+    sl_node *n = sl_ag_record(g, &op_avg_pool2d, y, &x, 1);
+    if (n) {
+        n->i[0] = k;
+        n->i[1] = stride;
+        n->i[2] = pad;
+    }
+    return y;
+}

@@ -1,0 +1,145 @@
+/* ops_shape.c - reshape/flatten, add, mul and dropout. */
+#include <string.h>
+
+#include "ops_common.h"
+
+/* ---- reshape: a view of the same data, gradient copied back ---------------- */
+
+static void reshape_backward(sl_node *n)
+{
+    if (sl_ag_wants_grad(n, 0))
+        sl_k_axpy(n->out->size, 1.0f, n->out->grad, n->in[0]->grad);
+}
+
+static const sl_op_def op_reshape = {"reshape", reshape_backward};
+
+sl_tensor *sl_reshape(sl_graph *g, sl_tensor *x, int ndim, const int64_t *shape)
+{
+    if (sl_ops_skip(g, x))
+        return NULL;
+    if (!shape)
+        return sl_ag_fail(g, SL_ERR_INVALID, "reshape: shape is NULL");
+    sl_error err = {0};
+    int64_t size;
+    if (sl_shape_size(ndim, shape, &size, &err) != SL_OK)
+        return sl_ag_fail(g, err.status, "reshape: %s", err.message);
+    if (size != x->size) {
+        char sx[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE, "reshape: %s has %lld elements, the new shape %lld",
+                          SL_SHAPE(x, sx), (long long)x->size, (long long)size);
+    }
+    sl_tensor *y = sl_ag_alloc(g, sizeof *y);
+    if (!y)
+        return NULL;
+    memset(y, 0, sizeof *y);
+    y->ndim = ndim;
+    for (int i = 0; i < SL_MAX_DIMS; i++)
+        y->shape[i] = i < ndim ? shape[i] : 1;
+    y->size = size;
+    y->data = x->data; /* borrowed: x owns it (or the arena does) */
+    y->flags = SL_TENSOR_ARENA;
+    sl_ag_record(g, &op_reshape, y, &x, 1);
+    return y;
+}
+
+sl_tensor *sl_flatten(sl_graph *g, sl_tensor *x)
+{
+    if (sl_ops_skip(g, x))
+        return NULL;
+    int64_t shape[2] = {x->shape[0], x->size / x->shape[0]};
+    return sl_reshape(g, x, 2, shape);
+}
+
+/* ---- add, mul ---------------------------------------------------------- */
+
+static sl_tensor *binary_output(sl_graph *g, const char *name, sl_tensor *a, sl_tensor *b)
+{
+    if (!sl_tensor_same_shape(a, b)) {
+        char sa[64], sb[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE, "%s: shapes %s and %s differ", name, SL_SHAPE(a, sa),
+                          SL_SHAPE(b, sb));
+    }
+    return sl_ag_output(g, a->ndim, a->shape);
+}
+
+static void add_backward(sl_node *n)
+{
+    for (int k = 0; k < 2; k++)
+        if (sl_ag_wants_grad(n, k))
+            sl_k_axpy(n->out->size, 1.0f, n->out->grad, n->in[k]->grad);
+}
+
+static const sl_op_def op_add = {"add", add_backward};
+
+sl_tensor *sl_add(sl_graph *g, sl_tensor *a, sl_tensor *b)
+{
+    if (sl_ops_skip(g, a) || !b)
+        return NULL;
+    sl_tensor *y = binary_output(g, "add", a, b);
+    if (!y)
+        return NULL;
+    for (int64_t i = 0; i < y->size; i++)
+        y->data[i] = a->data[i] + b->data[i];
+    sl_tensor *in[2] = {a, b};
+    sl_ag_record(g, &op_add, y, in, 2);
+    return y;
+}
+
+static void mul_backward(sl_node *n)
+{
+    sl_tensor *a = n->in[0], *b = n->in[1], *y = n->out;
+    if (sl_ag_wants_grad(n, 0))
+        sl_k_mul_acc(y->grad, b->data, a->grad, y->size);
+    if (sl_ag_wants_grad(n, 1))
+        sl_k_mul_acc(y->grad, a->data, b->grad, y->size);
+}
+
+static const sl_op_def op_mul = {"mul", mul_backward};
+
+sl_tensor *sl_mul(sl_graph *g, sl_tensor *a, sl_tensor *b)
+{
+    if (sl_ops_skip(g, a) || !b)
+        return NULL;
+    sl_tensor *y = binary_output(g, "mul", a, b);
+    if (!y)
+        return NULL;
+    for (int64_t i = 0; i < y->size; i++)
+        y->data[i] = a->data[i] * b->data[i];
+    sl_tensor *in[2] = {a, b};
+    sl_ag_record(g, &op_mul, y, in, 2);
+    return y;
+}
+
+/* ---- dropout: y = x * mask, mask in {0, 1/(1-p)} ------------------------------ */
+
+static void dropout_backward(sl_node *n)
+{
+    if (sl_ag_wants_grad(n, 0))
+        sl_k_mul_acc(n->out->grad, n->saved, n->in[0]->grad, n->out->size);
+}
+
+static const sl_op_def op_dropout = {"dropout", dropout_backward};
+
+sl_tensor *sl_dropout(sl_graph *g, sl_tensor *x, float p)
+{
+    if (sl_ops_skip(g, x))
+        return NULL;
+    if (!(p >= 0.0f && p < 1.0f))
+        return sl_ag_fail(g, SL_ERR_INVALID, "dropout: p = %g is outside [0, 1)", (double)p);
+    if (!sl_graph_training(g) || p == 0.0f)
+        return x; /* identity: no copy, no node */
+    sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
+    float *mask = y ? sl_ag_alloc(g, (size_t)x->size * sizeof(float)) : NULL;
+    if (!mask)
+        return NULL;
+    sl_rng *rng = sl_graph_rng(g);
+    float keep_scale = 1.0f / (1.0f - p);
+    for (int64_t i = 0; i < x->size; i++) {
+        mask[i] = sl_rng_uniform(rng) < p ? 0.0f : keep_scale;
+        y->data[i] = x->data[i] * mask[i];
+    }
+    sl_node *n = sl_ag_record(g, &op_dropout, y, &x, 1);
+    if (n)
+        n->saved = mask;
+    return y;
+}
