@@ -88,7 +88,7 @@ void tu_gradcheck(tu_forward_fn fn, void *ctx, sl_tensor **inputs, int n_inputs,
 
     for (int k = 0; k < n_inputs; k++) {
         sl_tensor *x = inputs[k];
-        if (!(x->flags & SL_TENSOR_REQUIRES_GRAD))
+        if (!x || !(x->flags & SL_TENSOR_REQUIRES_GRAD))
             continue;
         assert_non_null(x->grad);
         float *analytic = malloc((size_t)x->size * sizeof *analytic);

@@ -1,0 +1,622 @@
+/*
+ * test_ops.c - every op's backward against central finite differences, the
+ * activations' exact values at 0 and -0, and the graph's error behaviour.
+ *
+ * Tolerances for tu_gradcheck (eps = 1e-2, |numeric - analytic| <= atol + rtol*|numeric|):
+ * - piecewise-linear ops (linear, conv, pooling, leaky family, add, reshape)
+ *   have no truncation error when inputs stay > eps from kinks and ties, so
+ *   the only error is float round-off of L = sum r*y (|L| ~ 10, relative
+ *   6e-8) divided by 2*eps: ~3e-5.  atol 2e-3, rtol 2e-3 leaves margin for
+ *   the sgemm's own summation order.
+ * - smooth ops (elu, sigmoid, tanh, batch_norm, softmax) add the central
+ *   difference's truncation error eps^2/6 * |f'''| <= ~2e-5 * |f'''|; the same
+ *   tolerances hold for the input ranges used here.
+ */
+#include <math.h>
+#include <string.h>
+
+#include "testutil.h"
+
+#define EPS 1e-2
+#define ATOL 2e-3
+#define RTOL 2e-3
+
+/* ---- forward functions under test ----------------------------------------- */
+
+typedef struct op_args {
+    int stride, pad, k;
+    float alpha, alpha2;
+    int32_t labels[16];
+} op_args;
+
+static sl_tensor *fn_matmul(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_matmul(g, in[0], in[1]);
+}
+static sl_tensor *fn_linear(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_linear(g, in[0], in[1], in[2]);
+}
+static sl_tensor *fn_conv(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_conv2d(g, in[0], in[1], in[2], a->stride, a->pad);
+}
+static sl_tensor *fn_maxpool(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_max_pool2d(g, in[0], a->k, a->stride, a->pad);
+}
+static sl_tensor *fn_avgpool(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_avg_pool2d(g, in[0], a->k, a->stride, a->pad);
+}
+static sl_tensor *fn_add(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_add(g, in[0], in[1]);
+}
+static sl_tensor *fn_mul(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_mul(g, in[0], in[1]);
+}
+static sl_tensor *fn_flatten_mul(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx; /* flatten then a product so the reshape's gradient is not just ones */
+    sl_tensor *f = sl_flatten(g, in[0]);
+    return sl_mul(g, f, f);
+}
+static sl_tensor *fn_dropout(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_dropout(g, in[0], a->alpha);
+}
+static sl_tensor *fn_leaky(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_leaky_relu(g, in[0], a->alpha);
+}
+static sl_tensor *fn_relu(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_relu(g, in[0]);
+}
+static sl_tensor *fn_linear_leaky_inplace(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_leaky_relu_(g, sl_linear(g, in[0], in[1], in[2]), a->alpha);
+}
+static sl_tensor *fn_prelu(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_prelu(g, in[0], in[1]);
+}
+static sl_tensor *fn_rrelu(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_rrelu(g, in[0], a->alpha, a->alpha2);
+}
+static sl_tensor *fn_elu(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_elu(g, in[0], a->alpha);
+}
+static sl_tensor *fn_selu(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_selu(g, in[0]);
+}
+static sl_tensor *fn_sigmoid(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_sigmoid(g, in[0]);
+}
+static sl_tensor *fn_tanh(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_tanh(g, in[0]);
+}
+static sl_tensor *fn_ce(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_cross_entropy(g, in[0], a->labels);
+}
+static sl_tensor *fn_mse(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_mse(g, in[0], in[1]);
+}
+
+/* Batch norm with fresh running statistics each call, so every forward is the same. */
+typedef struct bn_args {
+    sl_tensor *rm, *rv;
+    int training;
+} bn_args;
+
+static sl_tensor *fn_bn(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    bn_args *a = ctx;
+    if (a->training) {
+        sl_tensor_fill(a->rm, 0.0f);
+        sl_tensor_fill(a->rv, 1.0f);
+    }
+    sl_graph_set_training(g, a->training);
+    return sl_batch_norm(g, in[0], in[1], in[2], a->rm, a->rv, 0.1f, 1e-5f);
+}
+
+/* ---- helpers ------------------------------------------------------------------ */
+
+static void free_all(sl_tensor **t, int n)
+{
+    for (int i = 0; i < n; i++)
+        sl_tensor_free(t[i]);
+}
+
+static sl_tensor *shape2(int64_t a, int64_t b, float lo, float hi, uint64_t seed)
+{
+    int64_t s[2] = {a, b};
+    return tu_param_uniform(2, s, lo, hi, seed);
+}
+
+static sl_tensor *shape4(int64_t a, int64_t b, int64_t c, int64_t d, uint64_t seed)
+{
+    int64_t s[4] = {a, b, c, d};
+    return tu_param_uniform(4, s, -1.0f, 1.0f, seed);
+}
+
+static sl_tensor *vec(int64_t n, float lo, float hi, uint64_t seed)
+{
+    return tu_param_uniform(1, &n, lo, hi, seed);
+}
+
+/* Distinct values 0.05 apart in shuffled order: no pooling ties within +-eps. */
+static void fill_distinct(sl_tensor *x, uint64_t seed)
+{
+    sl_rng r;
+    sl_rng_seed(&r, seed);
+    for (int64_t i = 0; i < x->size; i++)
+        x->data[i] = 0.05f * (float)(i - x->size / 2);
+    for (int64_t i = x->size - 1; i > 0; i--) {
+        int64_t j = (int64_t)sl_rng_below(&r, (uint64_t)i + 1);
+        float t = x->data[i];
+        x->data[i] = x->data[j];
+        x->data[j] = t;
+    }
+}
+
+/* ---- gradient checks ------------------------------------------------------------- */
+
+static void test_grad_matmul(void **state)
+{
+    (void)state;
+    sl_tensor *in[2] = {shape2(3, 4, -1, 1, 1), shape2(4, 5, -1, 1, 2)};
+    tu_gradcheck(fn_matmul, NULL, in, 2, EPS, ATOL, RTOL, 0);
+    free_all(in, 2);
+    sl_tensor *in1[2] = {shape2(1, 7, -1, 1, 3), shape2(7, 1, -1, 1, 4)}; /* batch 1 */
+    tu_gradcheck(fn_matmul, NULL, in1, 2, EPS, ATOL, RTOL, 0);
+    free_all(in1, 2);
+}
+
+static void test_grad_linear(void **state)
+{
+    (void)state;
+    sl_tensor *in[3] = {shape2(5, 7, -1, 1, 1), shape2(3, 7, -1, 1, 2), vec(3, -1, 1, 3)};
+    tu_gradcheck(fn_linear, NULL, in, 3, EPS, ATOL, RTOL, 0);
+    free_all(in, 3);
+    sl_tensor *nb[3] = {shape2(1, 9, -1, 1, 4), shape2(4, 9, -1, 1, 5), NULL}; /* batch 1, no bias */
+    tu_gradcheck(fn_linear, NULL, nb, 3, EPS, ATOL, RTOL, 0);
+    free_all(nb, 2);
+}
+
+static void check_conv(int64_t N, int64_t C, int64_t H, int64_t W, int64_t O, int64_t k,
+                       int stride, int pad, int bias)
+{
+    op_args a = {.stride = stride, .pad = pad};
+    sl_tensor *in[3] = {shape4(N, C, H, W, 11), shape4(O, C, k, k, 12),
+                        bias ? vec(O, -1, 1, 13) : NULL};
+    tu_gradcheck(fn_conv, &a, in, 3, EPS, ATOL, RTOL, 0);
+    free_all(in, 3);
+}
+
+static void test_grad_conv2d(void **state)
+{
+    (void)state;
+    check_conv(2, 3, 5, 6, 4, 3, 1, 1, 1); /* odd sizes, padding 1 */
+    check_conv(2, 2, 7, 7, 3, 3, 2, 0, 1); /* stride 2 */
+    check_conv(1, 1, 6, 5, 2, 3, 2, 1, 0); /* batch 1, stride 2, pad 1, no bias */
+    check_conv(3, 4, 3, 3, 5, 1, 1, 0, 1); /* 1x1 kernel */
+}
+
+static void test_grad_pooling(void **state)
+{
+    (void)state;
+    op_args cases[] = {{.k = 2, .stride = 2, .pad = 0}, {.k = 3, .stride = 2, .pad = 1},
+                       {.k = 3, .stride = 1, .pad = 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        sl_tensor *x = shape4(2, 2, 5, 6, 20 + c);
+        fill_distinct(x, 30 + c);
+        tu_gradcheck(fn_maxpool, &cases[c], &x, 1, EPS, ATOL, RTOL, 0);
+        tu_gradcheck(fn_avgpool, &cases[c], &x, 1, EPS, ATOL, RTOL, 0);
+        sl_tensor_free(x);
+    }
+}
+
+static void test_grad_elementwise(void **state)
+{
+    (void)state;
+    sl_tensor *in[2] = {shape4(2, 3, 2, 2, 1), shape4(2, 3, 2, 2, 2)};
+    tu_gradcheck(fn_add, NULL, in, 2, EPS, ATOL, RTOL, 0);
+    tu_gradcheck(fn_mul, NULL, in, 2, EPS, ATOL, RTOL, 0);
+    tu_gradcheck(fn_flatten_mul, NULL, in, 1, EPS, ATOL, RTOL, 0);
+    op_args a = {.alpha = 0.3f};
+    tu_gradcheck(fn_dropout, &a, in, 1, EPS, ATOL, RTOL, 99); /* same mask every forward */
+    free_all(in, 2);
+}
+
+static void test_grad_batch_norm(void **state)
+{
+    (void)state;
+    int64_t c3 = 3;
+    bn_args a = {sl_tensor_new(1, &c3, NULL), sl_tensor_new(1, &c3, NULL), 1};
+    sl_tensor *feat[3] = {shape2(5, 3, -2, 2, 1), vec(3, 0.5f, 1.5f, 2), vec(3, -1, 1, 3)};
+    tu_gradcheck(fn_bn, &a, feat, 3, EPS, ATOL, RTOL, 0);
+    sl_tensor *img[3] = {shape4(2, 3, 2, 3, 4), vec(3, 0.5f, 1.5f, 5), vec(3, -1, 1, 6)};
+    tu_gradcheck(fn_bn, &a, img, 3, EPS, ATOL, RTOL, 0);
+    a.training = 0; /* evaluation: fixed running statistics */
+    for (int c = 0; c < 3; c++) {
+        a.rm->data[c] = 0.1f * (float)c;
+        a.rv->data[c] = 0.5f + (float)c;
+    }
+    tu_gradcheck(fn_bn, &a, img, 3, EPS, ATOL, RTOL, 0);
+    free_all(feat, 3);
+    free_all(img, 3);
+    sl_tensor_free(a.rm);
+    sl_tensor_free(a.rv);
+}
+
+static void test_grad_leaky_family(void **state)
+{
+    (void)state;
+    sl_tensor *x = shape4(2, 3, 3, 2, 7);
+    tu_push_from_zero(x, 0.05f);
+    op_args a = {.alpha = 0.01f};
+    tu_gradcheck(fn_leaky, &a, &x, 1, EPS, ATOL, RTOL, 0);
+    a.alpha = 0.2f;
+    tu_gradcheck(fn_leaky, &a, &x, 1, EPS, ATOL, RTOL, 0);
+    tu_gradcheck(fn_relu, NULL, &x, 1, EPS, ATOL, RTOL, 0);
+    a.alpha = 0.1f;
+    a.alpha2 = 0.3f;
+    tu_gradcheck(fn_rrelu, &a, &x, 1, EPS, ATOL, RTOL, 5); /* same slopes every forward */
+
+    sl_tensor *shared = vec(1, 0.25f, 0.25f, 8), *per_channel = vec(3, 0.1f, 0.4f, 9);
+    sl_tensor *in[2] = {x, shared};
+    tu_gradcheck(fn_prelu, NULL, in, 2, EPS, ATOL, RTOL, 0);
+    in[1] = per_channel;
+    tu_gradcheck(fn_prelu, NULL, in, 2, EPS, ATOL, RTOL, 0);
+    sl_tensor *feat = shape2(4, 3, -1, 1, 10);
+    tu_push_from_zero(feat, 0.05f);
+    in[0] = feat;
+    tu_gradcheck(fn_prelu, NULL, in, 2, EPS, ATOL, RTOL, 0);
+
+    /* In place after linear: pre-activations are kept away from 0 by the bias. */
+    sl_tensor *lin[3] = {shape2(4, 3, -1, 1, 11), shape2(5, 3, -0.3f, 0.3f, 12),
+                         vec(5, 0.5f, 1.0f, 13)};
+    for (int j = 0; j < 5; j += 2)
+        lin[2]->data[j] = -lin[2]->data[j]; /* some units negative */
+    a.alpha = 0.1f;
+    tu_gradcheck(fn_linear_leaky_inplace, &a, lin, 3, EPS, ATOL, RTOL, 0);
+    free_all(lin, 3);
+    sl_tensor_free(x);
+    sl_tensor_free(feat);
+    sl_tensor_free(shared);
+    sl_tensor_free(per_channel);
+}
+
+static void test_grad_smooth_activations(void **state)
+{
+    (void)state;
+    sl_tensor *x = shape2(4, 5, -3, 3, 21);
+    tu_push_from_zero(x, 0.05f); /* elu's second derivative jumps at 0 */
+    op_args a = {.alpha = 1.0f};
+    tu_gradcheck(fn_elu, &a, &x, 1, EPS, ATOL, RTOL, 0);
+    a.alpha = 0.5f;
+    tu_gradcheck(fn_elu, &a, &x, 1, EPS, ATOL, RTOL, 0);
+    tu_gradcheck(fn_selu, NULL, &x, 1, EPS, ATOL, RTOL, 0);
+    tu_gradcheck(fn_sigmoid, NULL, &x, 1, EPS, ATOL, RTOL, 0);
+    tu_gradcheck(fn_tanh, NULL, &x, 1, EPS, ATOL, RTOL, 0);
+    sl_tensor_free(x);
+}
+
+static void test_grad_losses(void **state)
+{
+    (void)state;
+    op_args a = {.labels = {2, 0, 1, 1, 3}};
+    sl_tensor *logits = shape2(5, 4, -3, 3, 31);
+    tu_gradcheck(fn_ce, &a, &logits, 1, EPS, ATOL, RTOL, 0);
+    sl_tensor *in[2] = {shape2(3, 4, -1, 1, 32), shape2(3, 4, -1, 1, 33)};
+    tu_gradcheck(fn_mse, NULL, in, 2, EPS, ATOL, RTOL, 0);
+    free_all(in, 2);
+    sl_tensor_free(logits);
+}
+
+/* ---- exact values at the kink -------------------------------------------------------- */
+
+/* Runs op on x and backprops sum(y), returning x's gradient in grad_out. */
+static void grad_of_sum(sl_tensor *(*op)(sl_graph *, sl_tensor *, float), float alpha, sl_tensor *x,
+                        float *y_out, float *grad_out)
+{
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_tensor_zero_grad(x);
+    sl_tensor *y = op(g, x, alpha);
+    assert_non_null(y);
+    int64_t n = y->size, one = 1, ones_shape[2] = {n, 1}, row[2] = {1, n};
+    sl_tensor *ones = sl_graph_tensor(g, 2, ones_shape);
+    sl_tensor_fill(ones, 1.0f);
+    sl_tensor *s = sl_reshape(g, sl_matmul(g, sl_reshape(g, y, 2, row), ones), 1, &one);
+    assert_int_equal(sl_backward(g, s), SL_OK);
+    memcpy(y_out, y->data, (size_t)n * sizeof(float));
+    memcpy(grad_out, x->grad, (size_t)n * sizeof(float));
+    sl_graph_free(g);
+}
+
+static void test_leaky_relu_at_zero(void **state)
+{
+    (void)state;
+    int64_t n = 4;
+    sl_tensor *x = vec(n, 0, 0, 1);
+    x->data[0] = 0.0f;
+    x->data[1] = -0.0f;
+    x->data[2] = 2.0f;
+    x->data[3] = -3.0f;
+    float y[4], gr[4];
+    grad_of_sum(sl_leaky_relu, 0.1f, x, y, gr);
+    const float want_y[4] = {0.0f, -0.0f, 2.0f, -0.3f}, want_g[4] = {0.1f, 0.1f, 1.0f, 0.1f};
+    tu_assert_close(y, want_y, 4, 0, 1e-7, "leaky_relu y");
+    tu_assert_close(gr, want_g, 4, 0, 1e-7, "leaky_relu dy/dx");
+    assert_true(signbit(y[1])); /* -0 stays -0, as a*x gives */
+    grad_of_sum(sl_leaky_relu, 0.0f, x, y, gr); /* relu: gradient 0 at 0 and -0 */
+    const float relu_g[4] = {0.0f, 0.0f, 1.0f, 0.0f};
+    tu_assert_close(gr, relu_g, 4, 0, 0, "relu dy/dx");
+    sl_tensor_free(x);
+}
+
+static sl_tensor *prelu_with_fixed(sl_graph *g, sl_tensor *x, float alpha)
+{
+    (void)alpha;
+    sl_tensor *a = sl_graph_tensor(g, 1, (int64_t[]){1});
+    a->data[0] = 0.25f;
+    return sl_prelu(g, x, a);
+}
+
+static void test_prelu_at_zero_and_slope_grad(void **state)
+{
+    (void)state;
+    sl_tensor *x = shape2(1, 4, 0, 0, 1); /* prelu needs [N, C, ...] */
+    float vals[4] = {0.0f, -0.0f, 2.0f, -3.0f};
+    memcpy(x->data, vals, sizeof vals);
+    float y[4], gr[4];
+    grad_of_sum(prelu_with_fixed, 0, x, y, gr);
+    const float want_g[4] = {0.25f, 0.25f, 1.0f, 0.25f};
+    tu_assert_close(gr, want_g, 4, 0, 0, "prelu dy/dx");
+
+    /* dL/da_c = sum over x <= 0 of x * dy, per channel, computed by hand. */
+    int64_t xs[2] = {3, 2};
+    sl_tensor *xf = tu_param_uniform(2, xs, 0, 0, 1);
+    float xv[6] = {-1.0f, 2.0f, 0.0f, -4.0f, -0.5f, 3.0f}; /* channel 0: -1, 0, -0.5; 1: 2, -4, 3 */
+    memcpy(xf->data, xv, sizeof xv);
+    sl_tensor *alpha = vec(2, 0.25f, 0.25f, 2);
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_tensor *out = sl_prelu(g, xf, alpha);
+    sl_tensor *w = sl_graph_tensor(g, 2, xs);
+    float wv[6] = {1, 2, 3, 4, 5, 6};
+    memcpy(w->data, wv, sizeof wv);
+    sl_tensor *loss = sl_mse(g, out, w); /* dL/dy = 2 (y - w) / 6 */
+    assert_int_equal(sl_backward(g, loss), SL_OK);
+    double d0 = 0, d1 = 0;
+    for (int i = 0; i < 6; i++) {
+        float yv = xv[i] > 0 ? xv[i] : 0.25f * xv[i];
+        double dy = 2.0 * (yv - wv[i]) / 6.0;
+        if (xv[i] <= 0)
+            *(i % 2 ? &d1 : &d0) += xv[i] * dy;
+    }
+    assert_float_equal(alpha->grad[0], d0, 1e-6);
+    assert_float_equal(alpha->grad[1], d1, 1e-6);
+    sl_graph_free(g);
+    sl_tensor_free(xf);
+    sl_tensor_free(alpha);
+    sl_tensor_free(x);
+}
+
+/* ---- graph behaviour -------------------------------------------------------------------- */
+
+static void test_no_grad_records_nothing(void **state)
+{
+    (void)state;
+    sl_tensor *w = shape2(3, 4, -1, 1, 1), *x = shape2(2, 4, -1, 1, 2);
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_graph_set_grad_enabled(g, 0);
+    sl_tensor *y = sl_leaky_relu(g, sl_linear(g, x, w, NULL), 0.01f);
+    assert_non_null(y);
+    assert_int_equal(sl_graph_tape_length(g), 0);
+    assert_false(y->flags & SL_TENSOR_REQUIRES_GRAD);
+    sl_graph_set_grad_enabled(g, 1);
+    y = sl_leaky_relu(g, sl_linear(g, x, w, NULL), 0.01f);
+    assert_int_equal(sl_graph_tape_length(g), 2);
+    sl_graph_free(g);
+    sl_tensor_free(w);
+    sl_tensor_free(x);
+}
+
+static void test_errors_propagate_and_name_shapes(void **state)
+{
+    (void)state;
+    sl_tensor *w = shape2(3, 4, -1, 1, 1), *x = shape2(2, 5, -1, 1, 2);
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_tensor *y = sl_relu(g, sl_linear(g, x, w, NULL));
+    assert_null(y);
+    assert_int_equal(sl_graph_status(g), SL_ERR_SHAPE);
+    assert_non_null(strstr(sl_graph_errmsg(g), "[2, 5]"));
+    assert_non_null(strstr(sl_graph_errmsg(g), "[3, 4]"));
+    sl_error err = {0};
+    assert_int_equal(sl_graph_take_error(g, &err), SL_ERR_SHAPE);
+    sl_graph_reset(g);
+    assert_int_equal(sl_graph_status(g), SL_OK);
+
+    int32_t bad[2] = {0, 7};
+    assert_null(sl_cross_entropy(g, x, bad));
+    assert_int_equal(sl_graph_status(g), SL_ERR_INVALID);
+    sl_graph_reset(g);
+    assert_null(sl_conv2d(g, x, w, NULL, 1, 0));
+    assert_int_equal(sl_graph_status(g), SL_ERR_SHAPE);
+    sl_graph_free(g);
+    sl_tensor_free(w);
+    sl_tensor_free(x);
+}
+
+static void test_backward_misuse(void **state)
+{
+    (void)state;
+    sl_tensor *x = shape2(2, 3, -1, 1, 1);
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_tensor *y = sl_tanh(g, x);
+    assert_int_equal(sl_backward(g, y), SL_ERR_SHAPE); /* not a scalar */
+    sl_graph_reset(g);
+    sl_tensor *t = sl_graph_tensor(g, 2, x->shape);
+    sl_tensor *loss = sl_mse(g, sl_tanh(g, x), t);
+    assert_int_equal(sl_backward(g, loss), SL_OK);
+    assert_int_equal(sl_backward(g, loss), SL_ERR_STATE); /* twice */
+    sl_graph_reset(g);
+    loss = sl_mse(g, t, t); /* nothing requires a gradient */
+    assert_int_equal(sl_backward(g, loss), SL_ERR_STATE);
+    sl_graph_free(g);
+    sl_tensor_free(x);
+}
+
+static void test_gradients_accumulate(void **state)
+{
+    (void)state;
+    sl_tensor *x = shape2(2, 3, -1, 1, 1);
+    sl_graph *g = sl_graph_new(1, NULL);
+    float first[6];
+    for (int step = 0; step < 2; step++) {
+        sl_graph_reset(g);
+        sl_tensor *t = sl_graph_tensor(g, 2, x->shape);
+        assert_int_equal(sl_backward(g, sl_mse(g, sl_sigmoid(g, x), t)), SL_OK);
+        if (step == 0)
+            memcpy(first, x->grad, sizeof first);
+    }
+    for (int i = 0; i < 6; i++)
+        assert_float_equal(x->grad[i], 2.0f * first[i], 1e-7);
+    sl_graph_free(g);
+    sl_tensor_free(x);
+}
+
+static void test_inplace_refusals(void **state)
+{
+    (void)state;
+    sl_tensor *x = shape2(2, 3, -1, 1, 1);
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_null(sl_leaky_relu_(g, sl_tanh(g, x), -0.5f));
+    assert_int_equal(sl_graph_status(g), SL_ERR_INVALID);
+    sl_graph_reset(g);
+    assert_null(sl_leaky_relu_(g, x, 0.1f)); /* a caller's tensor */
+    assert_int_equal(sl_graph_status(g), SL_ERR_INVALID);
+    sl_graph_free(g);
+    sl_tensor_free(x);
+}
+
+static void test_tensor_size_limits(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    int64_t huge[3] = {1 << 20, 1 << 20, 1 << 20};
+    assert_null(sl_tensor_new(3, huge, &err));
+    assert_int_equal(err.status, SL_ERR_NOMEM);
+    int64_t wrap[4] = {INT64_MAX / 2, 4, 4, 4}; /* the product would wrap around */
+    assert_null(sl_tensor_new(4, wrap, &err));
+    assert_int_equal(err.status, SL_ERR_NOMEM);
+    int64_t neg[2] = {3, -1};
+    assert_null(sl_tensor_new(2, neg, &err));
+    assert_int_equal(err.status, SL_ERR_SHAPE);
+    assert_null(sl_tensor_new(5, huge, &err));
+    assert_int_equal(err.status, SL_ERR_SHAPE);
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_null(sl_graph_tensor(g, 3, huge));
+    assert_int_equal(sl_graph_status(g), SL_ERR_NOMEM);
+    sl_graph_free(g);
+}
+
+static void test_modes_dropout_bn_rrelu(void **state)
+{
+    (void)state;
+    int64_t s[2] = {100, 100};
+    sl_tensor *x = tu_tensor_uniform(2, s, 1.0f, 1.0f, 1);
+    sl_graph *g = sl_graph_new(42, NULL);
+    sl_tensor *y = sl_dropout(g, x, 0.25f);
+    int zeros = 0;
+    for (int64_t i = 0; i < y->size; i++) {
+        if (y->data[i] == 0.0f)
+            zeros++;
+        else
+            assert_float_equal(y->data[i], 1.0f / 0.75f, 1e-6);
+    }
+    assert_in_range(zeros, 2300, 2700); /* 10000 draws at p = 0.25: sd 43 */
+    sl_graph_set_training(g, 0);
+    assert_ptr_equal(sl_dropout(g, x, 0.25f), x);
+
+    sl_tensor *neg = tu_tensor_uniform(2, s, -2.0f, -2.0f, 1);
+    y = sl_rrelu(g, neg, 0.1f, 0.3f);
+    assert_float_equal(y->data[0], -0.4f, 1e-6); /* mean slope 0.2 */
+    sl_graph_set_training(g, 1);
+    y = sl_rrelu(g, neg, 0.1f, 0.3f);
+    for (int64_t i = 0; i < y->size; i++)
+        assert_true(y->data[i] >= -0.6f - 1e-6f && y->data[i] <= -0.2f + 1e-6f);
+
+    /* Running statistics: mean 0 -> 0.1 * batch mean; var 1 -> 0.9 + 0.1 * unbiased var. */
+    int64_t fs[2] = {4, 1}, c1 = 1;
+    sl_tensor *f = tu_tensor_uniform(2, fs, 0, 0, 1), *rm = sl_tensor_new(1, &c1, NULL),
+              *rv = sl_tensor_new(1, &c1, NULL);
+    float fv[4] = {1, 2, 3, 6};
+    memcpy(f->data, fv, sizeof fv);
+    rv->data[0] = 1.0f;
+    y = sl_batch_norm(g, f, NULL, NULL, rm, rv, 0.1f, 1e-5f);
+    assert_non_null(y);
+    assert_float_equal(rm->data[0], 0.3f, 1e-6);
+    assert_float_equal(rv->data[0], 0.9f + 0.1f * (14.0f / 3.0f), 1e-5);
+    assert_float_equal(y->data[3], (6.0f - 3.0f) / sqrtf(3.5f + 1e-5f), 1e-5);
+    sl_graph_free(g);
+    sl_tensor_free(x);
+    sl_tensor_free(neg);
+    sl_tensor_free(f);
+    sl_tensor_free(rm);
+    sl_tensor_free(rv);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_grad_matmul),
+        cmocka_unit_test(test_grad_linear),
+        cmocka_unit_test(test_grad_conv2d),
+        cmocka_unit_test(test_grad_pooling),
+        cmocka_unit_test(test_grad_elementwise),
+        cmocka_unit_test(test_grad_batch_norm),
+        cmocka_unit_test(test_grad_leaky_family),
+        cmocka_unit_test(test_grad_smooth_activations),
+        cmocka_unit_test(test_grad_losses),
+        cmocka_unit_test(test_leaky_relu_at_zero),
+        cmocka_unit_test(test_prelu_at_zero_and_slope_grad),
+        cmocka_unit_test(test_no_grad_records_nothing),
+        cmocka_unit_test(test_errors_propagate_and_name_shapes),
+        cmocka_unit_test(test_backward_misuse),
+        cmocka_unit_test(test_gradients_accumulate),
+        cmocka_unit_test(test_inplace_refusals),
+        cmocka_unit_test(test_tensor_size_limits),
+        cmocka_unit_test(test_modes_dropout_bn_rrelu),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
