@@ -1,0 +1,121 @@
+/*
+ * slope/io.h - checkpoints in the safetensors format.
+ *
+ * A safetensors file is: an 8-byte little-endian unsigned header length N,
+ * N bytes of UTF-8 JSON, then the raw tensor data.  The JSON maps each
+ * tensor name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets
+ * into the data section) and may hold "__metadata__": string -> string.
+ *
+ * slope writes and reads dtype F32 only, stored little-endian.  Files made by
+ * other tools (PyTorch, NumPy, ...) load as long as every tensor is F32 with
+ * 1..4 dimensions, none of them zero.  A scalar (shape []) loads as shape
+ * [1], since slope tensors have at least one dimension.
+ *
+ * Every error message starts with the file's path, and names the tensor or
+ * key at fault when there is one.
+ */
+#ifndef SLOPE_IO_H
+#define SLOPE_IO_H
+
+#include <stddef.h>
+
+#include "slope/error.h"
+#include "slope/export.h"
+#include "slope/tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** A tensor with its name (borrowed pointers: slope neither copies nor frees them). */
+typedef struct sl_named_tensor {
+    const char *name;
+    const sl_tensor *tensor;
+} sl_named_tensor;
+
+/** A metadata entry: a UTF-8 key and its UTF-8 value (borrowed). */
+typedef struct sl_kv {
+    const char *key;
+    const char *value;
+} sl_kv;
+
+/**
+ * Writes tensors[0..n) (in that order, both in the header and in the data)
+ * and the metadata to path, atomically: the data goes to a temporary file
+ * "<path>.tmp.XXXXXX" in the same directory, which is synced, renamed over
+ * path, and the directory synced.  On failure the temporary file is removed
+ * and whatever was at path before is left untouched.  A new file gets mode
+ * 0644; a replaced file keeps its mode.
+ *
+ * Names must be distinct, non-empty, valid UTF-8 and not "__metadata__";
+ * metadata keys must be distinct; keys and values must be valid UTF-8.
+ * n == 0 writes a valid file with no tensors; metadata may be NULL when
+ * n_meta == 0 (no "__metadata__" entry is written then).
+ *
+ * Errors: SL_ERR_INVALID for a bad argument (NULL, duplicate or bad name,
+ * a tensor whose size does not match its shape); SL_ERR_NOMEM; SL_ERR_IO
+ * when the file cannot be created, written, synced or renamed.
+ */
+SL_API sl_status sl_safetensors_write(const char *path, const sl_named_tensor *tensors, size_t n,
+                                      const sl_kv *metadata, size_t n_meta, sl_error *err);
+
+/** A loaded checkpoint: owns its tensors, names and metadata. */
+typedef struct sl_safetensors sl_safetensors;
+
+/**
+ * Reads and validates a whole safetensors file.  Returns NULL on error.
+ *
+ * Errors: SL_ERR_IO when the file cannot be opened or read (or is not a
+ * regular file); SL_ERR_FORMAT for any malformed content: a file shorter than
+ * 8 bytes, a header length beyond the file or above 100 MiB, a header that is
+ * not UTF-8 JSON or not an object, an entry that is not an object or lacks
+ * dtype/shape/data_offsets, an unknown dtype, a negative or non-integer
+ * dimension, a shape with more than 2^40 elements, data_offsets that do not
+ * match the shape, overlap, leave gaps, or do not cover the data section
+ * exactly (a truncated file), duplicate names, a "__metadata__" that is not
+ * an object of strings.  SL_ERR_UNSUPPORTED for a valid dtype other than F32,
+ * more than 4 dimensions, or a zero dimension (an empty tensor).
+ * SL_ERR_NOMEM when memory runs out.
+ */
+SL_API sl_safetensors *sl_safetensors_read(const char *path, sl_error *err);
+
+/** Frees st, its tensors and strings.  NULL is a no-op. */
+SL_API void sl_safetensors_free(sl_safetensors *st);
+
+/** The number of tensors. */
+SL_API size_t sl_safetensors_count(const sl_safetensors *st);
+
+/**
+ * The i-th tensor in header order (for files slope wrote: the order given to
+ * sl_safetensors_write).  {NULL, NULL} when i >= count.  Both pointers are
+ * owned by st and valid until sl_safetensors_free; the result can be passed
+ * straight back to sl_safetensors_write.
+ */
+SL_API sl_named_tensor sl_safetensors_at(const sl_safetensors *st, size_t i);
+
+/** The tensor called name, or NULL when there is none.  Owned by st. */
+SL_API const sl_tensor *sl_safetensors_get(const sl_safetensors *st, const char *name);
+
+/** The number of "__metadata__" entries. */
+SL_API size_t sl_safetensors_metadata_count(const sl_safetensors *st);
+
+/** The i-th metadata entry in file order; {NULL, NULL} when i >= count.  Owned by st. */
+SL_API sl_kv sl_safetensors_metadata_at(const sl_safetensors *st, size_t i);
+
+/** The metadata value for key, or NULL when absent.  Owned by st. */
+SL_API const char *sl_safetensors_metadata(const sl_safetensors *st, const char *key);
+
+/**
+ * Copies the tensor called name into dst->data.  The shapes must be equal
+ * (same ndim and dimensions; a file scalar counts as shape [1]).
+ * Errors: SL_ERR_INVALID for a NULL argument; SL_ERR_FORMAT when the file
+ * has no such tensor; SL_ERR_SHAPE when the shapes differ (the message
+ * names the tensor and both shapes).  dst is unchanged on error.
+ */
+SL_API sl_status sl_safetensors_load_into(const sl_safetensors *st, const char *name,
+                                          sl_tensor *dst, sl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,274 @@
+/*
+ * io_write.c - the safetensors writer.
+ *
+ * Layout written: u64le header length N, N bytes of JSON padded with spaces
+ * so the data starts at a multiple of 8, then each tensor's floats as
+ * little-endian F32, in the order given, back to back.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io_internal.h"
+
+#define METADATA_KEY "__metadata__"
+#define CHUNK_FLOATS 8192 /* floats encoded per write: 32 KiB on the stack */
+
+/* ---- argument checks ------------------------------------------------------- */
+
+static int is_utf8(const char *s)
+{
+    size_t n = strlen(s);
+    return sl_io_utf8_prefix(s, n) == n;
+}
+
+static sl_status check_tensor(const char *path, size_t i, const sl_named_tensor *nt,
+                              sl_error *err)
+{
+    const char *name = nt->name;
+    if (!name || !*name)
+        return sl_io_fail(err, SL_ERR_INVALID, path, "tensor %zu has no name", i);
+    if (!is_utf8(name))
+        return sl_io_fail(err, SL_ERR_INVALID, path, "tensor %zu: name is not valid UTF-8", i);
+    if (strcmp(name, METADATA_KEY) == 0)
+        return sl_io_fail(err, SL_ERR_INVALID, path,
+                          "tensor %zu: the name '" METADATA_KEY "' is reserved", i);
+    const sl_tensor *t = nt->tensor;
+    if (!t || !t->data)
+        return sl_io_fail(err, SL_ERR_INVALID, path, "tensor '%s' is NULL or has no data", name);
+    int64_t size;
+    if (sl_shape_size(t->ndim, t->shape, &size, NULL) != SL_OK || size != t->size)
+        return sl_io_fail(err, SL_ERR_INVALID, path, "tensor '%s' has an invalid shape", name);
+    return SL_OK;
+}
+
+static sl_status check_metadata(const char *path, const sl_kv *metadata, size_t n_meta,
+                                sl_error *err)
+{
+    for (size_t i = 0; i < n_meta; i++) {
+        const sl_kv *kv = &metadata[i];
+        if (!kv->key || !kv->value)
+            return sl_io_fail(err, SL_ERR_INVALID, path, "metadata entry %zu is NULL", i);
+        if (!is_utf8(kv->key) || !is_utf8(kv->value))
+            return sl_io_fail(err, SL_ERR_INVALID, path,
+                              "metadata entry %zu is not valid UTF-8", i);
+    }
+    return SL_OK;
+}
+
+/* Collects n strings (from structs of the given stride) and reports one that repeats. */
+static sl_status check_unique(const char *path, const char *what, const char *const *first,
+                              size_t stride, size_t n, sl_error *err)
+{
+    const char **names = malloc((n ? n : 1) * sizeof *names);
+    if (!names)
+        return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        names[i] = *(const char *const *)((const char *)first + i * stride);
+    const char *dup = sl_io_sorted_duplicate(names, n);
+    sl_status s = SL_OK;
+    if (dup)
+        s = sl_io_fail(err, SL_ERR_INVALID, path, "duplicate %s '%s'", what, dup);
+    free(names);
+    return s;
+}
+
+static sl_status check_args(const char *path, const sl_named_tensor *tensors, size_t n,
+                            const sl_kv *metadata, size_t n_meta, sl_error *err)
+{
+    if (!path)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_safetensors_write: path is NULL");
+    if ((n && !tensors) || (n_meta && !metadata))
+        return sl_io_fail(err, SL_ERR_INVALID, path, "tensors or metadata is NULL");
+    for (size_t i = 0; i < n; i++) {
+        sl_status s = check_tensor(path, i, &tensors[i], err);
+        if (s)
+            return s;
+    }
+    sl_status s = check_metadata(path, metadata, n_meta, err);
+    if (!s && n)
+        s = check_unique(path, "tensor name", &tensors[0].name, sizeof *tensors, n, err);
+    if (!s && n_meta)
+        s = check_unique(path, "metadata key", &metadata[0].key, sizeof *metadata, n_meta, err);
+    return s;
+}
+
+/* ---- the JSON header: a growing string ------------------------------------- */
+
+typedef struct text {
+    char *p;
+    size_t len, cap;
+    int failed; /* an allocation failed: the text is incomplete */
+} text;
+
+static void text_append(text *t, const char *s, size_t n)
+{
+    if (t->failed)
+        return;
+    if (t->len + n + 1 > t->cap) {
+        size_t cap = t->cap ? t->cap : 256;
+        while (cap < t->len + n + 1)
+            cap *= 2;
+        char *p = realloc(t->p, cap);
+        if (!p) {
+            t->failed = 1;
+            return;
+        }
+        t->p = p;
+        t->cap = cap;
+    }
+    memcpy(t->p + t->len, s, n);
+    t->len += n;
+    t->p[t->len] = '\0';
+}
+
+static void text_printf(text *t, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+static void text_printf(text *t, const char *fmt, ...)
+{
+    char buf[128]; /* enough for the numbers and punctuation written with it */
+    va_list ap;
+    va_start(ap, fmt);
+    int k = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        text_append(t, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
+}
+
+static void text_puts(text *t, const char *s)
+{
+    text_append(t, s, strlen(s));
+}
+
+/* Appends s as a JSON string literal (s is valid UTF-8, passed through). */
+static void text_json_string(text *t, const char *s)
+{
+    text_puts(t, "\"");
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\')
+            text_printf(t, "\\%c", c);
+        else if (c < 0x20)
+            text_printf(t, "\\u%04x", c);
+        else
+            text_append(t, s, 1);
+    }
+    text_puts(t, "\"");
+}
+
+static void header_metadata(text *t, const sl_kv *metadata, size_t n_meta)
+{
+    text_puts(t, "\"" METADATA_KEY "\":{");
+    for (size_t i = 0; i < n_meta; i++) {
+        if (i)
+            text_puts(t, ",");
+        text_json_string(t, metadata[i].key);
+        text_puts(t, ":");
+        text_json_string(t, metadata[i].value);
+    }
+    text_puts(t, "}");
+}
+
+static void header_tensor(text *t, const sl_named_tensor *nt, uint64_t begin, uint64_t end)
+{
+    const sl_tensor *x = nt->tensor;
+    text_json_string(t, nt->name);
+    text_puts(t, ":{\"dtype\":\"F32\",\"shape\":[");
+    for (int d = 0; d < x->ndim; d++)
+        text_printf(t, "%s%" PRId64, d ? "," : "", x->shape[d]);
+    text_printf(t, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", begin, end);
+}
+
+/* The header JSON, padded with spaces so that 8 + length is a multiple of 8. */
+static sl_status build_header(const char *path, const sl_named_tensor *tensors, size_t n,
+                              const sl_kv *metadata, size_t n_meta, text *t, sl_error *err)
+{
+    text_puts(t, "{");
+    if (n_meta) {
+        header_metadata(t, metadata, n_meta);
+        if (n)
+            text_puts(t, ",");
+    }
+    uint64_t offset = 0;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t bytes = (uint64_t)tensors[i].tensor->size * sizeof(float);
+        if (i)
+            text_puts(t, ",");
+        header_tensor(t, &tensors[i], offset, offset + bytes);
+        offset += bytes;
+    }
+    text_puts(t, "}");
+    while (!t->failed && (8 + t->len) % 8 != 0)
+        text_puts(t, " ");
+    if (t->failed)
+        return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory for the header");
+    return SL_OK;
+}
+
+/* ---- the body ---------------------------------------------------------------- */
+
+static sl_status write_f32le(sl_io_atomic *f, const float *x, int64_t n, sl_error *err)
+{
+    unsigned char chunk[CHUNK_FLOATS * 4];
+    while (n > 0) {
+        size_t k = n < CHUNK_FLOATS ? (size_t)n : CHUNK_FLOATS;
+        for (size_t i = 0; i < k; i++)
+            sl_io_put_f32le(chunk + 4 * i, x[i]);
+        sl_status s = sl_io_atomic_write(f, chunk, 4 * k, err);
+        if (s)
+            return s;
+        x += k;
+        n -= (int64_t)k;
+    }
+    return SL_OK;
+}
+
+static sl_status write_body(sl_io_atomic *f, const text *header, const sl_named_tensor *tensors,
+                            size_t n, sl_error *err)
+{
+    unsigned char len[8];
+    sl_io_put_u64le(len, header->len);
+    sl_status s = sl_io_atomic_write(f, len, sizeof len, err);
+    if (!s)
+        s = sl_io_atomic_write(f, header->p, header->len, err);
+    for (size_t i = 0; i < n && !s; i++)
+        s = write_f32le(f, tensors[i].tensor->data, tensors[i].tensor->size, err);
+    return s;
+}
+
+sl_status sl_io_safetensors_write_hooked(const char *path, const sl_named_tensor *tensors,
+                                         size_t n, const sl_kv *metadata, size_t n_meta,
+                                         const sl_io_hooks *hooks, sl_error *err)
+{
+    sl_status s = check_args(path, tensors, n, metadata, n_meta, err);
+    if (s)
+        return s;
+    text header = {0};
+    s = build_header(path, tensors, n, metadata, n_meta, &header, err);
+    sl_io_atomic f;
+    if (!s)
+        s = sl_io_atomic_open(&f, path, hooks, err);
+    if (!s) {
+        s = write_body(&f, &header, tensors, n, err);
+        if (s)
+            sl_io_atomic_abort(&f);
+        else
+            s = sl_io_atomic_commit(&f, err);
+    }
+    free(header.p);
+    return s;
+}
+
+sl_status sl_safetensors_write(const char *path, const sl_named_tensor *tensors, size_t n,
+                               const sl_kv *metadata, size_t n_meta, sl_error *err)
+{
+    return sl_io_safetensors_write_hooked(path, tensors, n, metadata, n_meta, NULL, err);
+}
