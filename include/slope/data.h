@@ -1,0 +1,311 @@
+/*
+ * slope/data.h - datasets and the batch iterator.
+ *
+ * A dataset is a set of labelled samples of one shape (up to three dims,
+ * e.g. [1, 28, 28] for images or [2] for points) with labels in
+ * [0, num_classes).  Its features are stored either as uint8 (IDX images:
+ * 55 MB for Fashion-MNIST's 70000 images, not four times that as floats) or
+ * as float (CSV, spiral, caller arrays); they become float only batch by
+ * batch, with the dataset's normalisation applied on the way.
+ *
+ * Handles and storage.  An sl_dataset handle is a view: it names a list of
+ * samples of a storage block.  Splits and subsets are new handles over the
+ * same storage (only an index list is made, never a copy of the data).
+ * Every handle is freed with sl_dataset_free, in any order: the storage
+ * goes when its last handle goes.  Handles that share storage must not be
+ * freed concurrently from two threads; reading (batches, labels) from many
+ * threads at once is safe.
+ *
+ * Errors.  Every fallible function returns an sl_status (or NULL, for
+ * constructors) and fills the optional sl_error.  Messages about a file
+ * start with the file's path and say where the problem is, e.g.
+ * "train-images-idx3-ubyte.gz: header says 60000 images of 28x28 but the
+ * file holds 59999.3" or "data.csv:12:3: expected a number, got \"x\"".
+ */
+#ifndef SLOPE_DATA_H
+#define SLOPE_DATA_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slope/error.h"
+#include "slope/export.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The most dimensions a sample may have ([C, H, W]). */
+#define SL_DATA_MAX_DIMS 3
+
+/** The most classes a dataset may have. */
+#define SL_DATA_MAX_CLASSES 65536
+
+/** How the features are held in memory. */
+typedef enum sl_data_type {
+    SL_DATA_U8 = 0, /**< unsigned bytes (IDX images) */
+    SL_DATA_F32     /**< floats (CSV, spiral, caller arrays) */
+} sl_data_type;
+
+/**
+ * The normalisation applied when features are turned into floats for a
+ * batch.  x is the stored value (0..255 for uint8 storage).
+ */
+typedef enum sl_normalize {
+    SL_NORMALIZE_NONE = 0,   /**< y = x */
+    SL_NORMALIZE_SCALE01,    /**< y = x / 255 (8-bit pixels to [0, 1]) */
+    SL_NORMALIZE_STANDARDIZE /**< y = (x - mean) / std, mean and std in stored units */
+} sl_normalize;
+
+typedef struct sl_dataset sl_dataset;
+
+/* ---- loading ------------------------------------------------------------- */
+
+/**
+ * Loads an IDX image file (magic 0x00000803: count, rows, cols, then bytes)
+ * and its IDX label file (magic 0x00000801: count, then bytes).  Each file
+ * may be gzip-compressed or raw: the gzip magic bytes 1f 8b decide, not the
+ * name.  Samples have shape [1, rows, cols] and stay uint8 in memory.
+ *
+ * num_classes: the number of classes (1..SL_DATA_MAX_CLASSES), or 0 to take
+ * the largest label + 1.
+ *
+ * Checks: the magic numbers; dims within bounds (count 1..2^31-1, rows and
+ * cols 1..65535) and their product without overflow; the decompressed
+ * length equal to the header's exactly (a truncated file and one with
+ * trailing bytes are both errors, and a header that claims more than the
+ * file holds never triggers a huge allocation); as many labels as images;
+ * every label below num_classes.
+ *
+ * Returns a new dataset owning its storage (free with sl_dataset_free), or
+ * NULL with: SL_ERR_INVALID (NULL path, bad num_classes), SL_ERR_IO (cannot
+ * open or read), SL_ERR_FORMAT (bad magic, bounds, length, label count or
+ * range, corrupt gzip stream), SL_ERR_NOMEM.
+ */
+SL_API sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labels_path,
+                                       int num_classes, sl_error *err);
+
+/**
+ * Loads a CSV file (raw or gzip-compressed): one sample per line, the label
+ * first (a non-negative integer) then the features (numbers, stored as
+ * float).  Fields are separated by commas and may have spaces around them;
+ * blank lines are skipped; CRLF line ends are fine.  The first row is a
+ * header when its first (label) field is not a number; it must have the
+ * same number of columns as the data.  Samples have shape [columns - 1].
+ *
+ * num_classes: 1..SL_DATA_MAX_CLASSES, or 0 to take the largest label + 1.
+ *
+ * Returns a new dataset owning its storage, or NULL with SL_ERR_INVALID,
+ * SL_ERR_IO, SL_ERR_FORMAT ("file:line:column: ..." for a bad field, a wrong
+ * column count, a label that is not a non-negative integer or not below
+ * num_classes, a feature that is not finite; "file: no data rows"),
+ * SL_ERR_NOMEM.
+ */
+SL_API sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err);
+
+/**
+ * Makes the classic 2-D spiral: classes arms of points_per_class points.
+ * Point i of class k has radius r = i / points_per_class and angle
+ * t = 4k + 4i / points_per_class + noise * N(0, 1), and features
+ * (r sin t, r cos t); its label is k.  Samples are in class order, shape [2],
+ * float storage.  The same arguments give the same data on every platform.
+ *
+ * Returns a new dataset, or NULL with SL_ERR_INVALID (classes outside
+ * 1..SL_DATA_MAX_CLASSES, points_per_class < 1, noise negative or not
+ * finite, too many points) or SL_ERR_NOMEM.
+ */
+SL_API sl_dataset *sl_dataset_spiral(int classes, int64_t points_per_class, float noise,
+                                     uint64_t seed, sl_error *err);
+
+/**
+ * Wraps caller arrays WITHOUT copying them: features holds count samples of
+ * the given shape (row-major floats), labels holds count int32 values.
+ * Both stay owned by the caller, who keeps them alive and unchanged in size
+ * until the last handle on this storage is freed; slope never writes to or
+ * frees them.  Labels are checked once, here.
+ *
+ * ndim 1..SL_DATA_MAX_DIMS; num_classes as for sl_dataset_load_csv.
+ * Returns a new dataset, or NULL with SL_ERR_INVALID (NULL arrays, count < 1,
+ * a label out of range: the message names its index), SL_ERR_SHAPE (bad
+ * shape) or SL_ERR_NOMEM.
+ */
+SL_API sl_dataset *sl_dataset_from_arrays(const float *features, const int32_t *labels,
+                                          int64_t count, int ndim, const int64_t *shape,
+                                          int num_classes, sl_error *err);
+
+/**
+ * Opens split ("train", "test", ...) of the dataset described by the JSON
+ * descriptor <datasets_dir>/<name>.json (see the README for the format).
+ * name may contain letters, digits, '.', '_' and '-' and must not start
+ * with '.'.  A relative "directory" in the descriptor is taken relative to
+ * datasets_dir.  The dataset gets the descriptor's shape ("input") and
+ * class names.
+ *
+ * Returns a new dataset, or NULL with SL_ERR_INVALID (bad arguments),
+ * SL_ERR_IO (descriptor or data file missing: the message names the path
+ * and, when the descriptor names one, the Debian package that provides it:
+ * "install it with: apt-get install dataset-fashion-mnist"),
+ * SL_ERR_FORMAT ("name.json: splits.train.images: expected a string", an
+ * unknown split, "input" not matching the data, or any loader error),
+ * SL_ERR_NOMEM.
+ */
+SL_API sl_dataset *sl_dataset_open(const char *datasets_dir, const char *name,
+                                   const char *split, sl_error *err);
+
+/** Frees a handle; the storage goes with its last handle.  NULL is a no-op. */
+SL_API void sl_dataset_free(sl_dataset *ds);
+
+/* ---- what a dataset is --------------------------------------------------- */
+
+/** A short name for messages: the descriptor name and split, or the file name. */
+SL_API const char *sl_dataset_name(const sl_dataset *ds);
+/** The number of samples in this handle. */
+SL_API int64_t sl_dataset_count(const sl_dataset *ds);
+/** Copies the sample shape into shape[SL_DATA_MAX_DIMS] (may be NULL); returns ndim. */
+SL_API int sl_dataset_shape(const sl_dataset *ds, int64_t *shape);
+/** Features per sample (the product of the shape). */
+SL_API int64_t sl_dataset_sample_size(const sl_dataset *ds);
+/** The number of classes. */
+SL_API int sl_dataset_num_classes(const sl_dataset *ds);
+/** How the features are stored. */
+SL_API sl_data_type sl_dataset_type(const sl_dataset *ds);
+/** The label of sample i of this handle, or -1 when i is out of range. */
+SL_API int32_t sl_dataset_label(const sl_dataset *ds, int64_t i);
+/** The name of class k from the descriptor, or NULL when unknown. */
+SL_API const char *sl_dataset_class_name(const sl_dataset *ds, int k);
+
+/**
+ * The underlying storage, in storage order (not this handle's order): a
+ * const uint8_t * or const float * per sl_dataset_type, and the int32
+ * labels.  For sl_dataset_from_arrays these are the caller's own pointers.
+ * Valid while any handle on the storage lives.
+ */
+SL_API const void *sl_dataset_storage(const sl_dataset *ds);
+SL_API const int32_t *sl_dataset_storage_labels(const sl_dataset *ds);
+
+/**
+ * Gives the samples a new shape with the same number of features, e.g.
+ * [784] for [1, 28, 28].  Affects this handle only.
+ * Errors: SL_ERR_SHAPE (ndim outside 1..SL_DATA_MAX_DIMS, a dim < 1, or a
+ * different product), SL_ERR_INVALID (NULL).
+ */
+SL_API sl_status sl_dataset_reshape(sl_dataset *ds, int ndim, const int64_t *shape,
+                                    sl_error *err);
+
+/* ---- normalisation ------------------------------------------------------- */
+
+/**
+ * Sets the normalisation of this handle (views made from it afterwards
+ * inherit it).  mean and std are used by SL_NORMALIZE_STANDARDIZE only and
+ * are in stored units: for uint8 images 0..255 (multiply [0, 1] statistics
+ * by 255).  Errors: SL_ERR_INVALID (unknown kind, std not finite and > 0,
+ * mean not finite).
+ */
+SL_API sl_status sl_dataset_set_normalize(sl_dataset *ds, sl_normalize kind, double mean,
+                                          double std, sl_error *err);
+
+/** The normalisation of ds; mean and std (may be NULL) receive its parameters. */
+SL_API sl_normalize sl_dataset_normalize(const sl_dataset *ds, double *mean, double *std);
+
+/**
+ * The mean and (population) standard deviation of every feature of every
+ * sample of this handle, as one scalar each, in stored units.  Compute them
+ * on the training handle and set them on every handle, so validation and
+ * test data do not leak into them.  Exact for uint8 (a histogram), two
+ * passes in double for float.  Errors: SL_ERR_INVALID (NULL).
+ */
+SL_API sl_status sl_dataset_mean_std(const sl_dataset *ds, double *mean, double *std,
+                                     sl_error *err);
+
+/** Parses "none", "scale01" or "standardize".  SL_ERR_INVALID for anything else. */
+SL_API sl_status sl_normalize_parse(const char *text, sl_normalize *kind, sl_error *err);
+/** "none", "scale01" or "standardize". */
+SL_API const char *sl_normalize_name(sl_normalize kind);
+
+/* ---- views ---------------------------------------------------------------- */
+
+/**
+ * Splits ds into a training and a validation view over the same storage:
+ * round(fraction * count) samples, chosen by a shuffle seeded with seed, go
+ * to *val and the rest to *train; each view keeps ds's order.  Both inherit
+ * ds's shape and normalisation and are freed with sl_dataset_free.
+ * Errors: SL_ERR_INVALID (NULL, fraction not in (0, 1), a part that would be
+ * empty), SL_ERR_NOMEM.  On error *train and *val are set to NULL.
+ */
+SL_API sl_status sl_dataset_split(const sl_dataset *ds, double fraction, uint64_t seed,
+                                  sl_dataset **train, sl_dataset **val, sl_error *err);
+
+/**
+ * A view of the first k samples of ds (in ds's order), e.g. a fixed probe
+ * set.  Returns NULL with SL_ERR_INVALID when k is not in 1..count, or
+ * SL_ERR_NOMEM.
+ */
+SL_API sl_dataset *sl_dataset_subset(const sl_dataset *ds, int64_t k, sl_error *err);
+
+/**
+ * Writes samples first .. first+n-1 of ds, normalised, into x (n * sample
+ * size floats) and their labels into labels (n values; may be NULL).  No
+ * allocation.  Errors: SL_ERR_INVALID (NULL, range outside the dataset).
+ */
+SL_API sl_status sl_dataset_read(const sl_dataset *ds, int64_t first, int64_t n, float *x,
+                                 int32_t *labels, sl_error *err);
+
+/* ---- batches -------------------------------------------------------------- */
+
+typedef struct sl_batch_options {
+    int64_t batch_size; /**< samples per batch, >= 1 */
+    int shuffle;        /**< nonzero: a new seeded order every epoch */
+    uint64_t seed;      /**< the order of epoch e depends on (seed, e) only */
+    int drop_last;      /**< nonzero: skip the last batch when it is partial */
+} sl_batch_options;
+
+typedef struct sl_batch_iter sl_batch_iter;
+
+/**
+ * A batch iterator over ds, positioned at epoch 0, batch 0.  ds is borrowed:
+ * it must outlive the iterator.  The order array (8 bytes per sample) is
+ * allocated here, once; batches allocate nothing.
+ * Returns NULL with SL_ERR_INVALID (NULL, batch_size < 1, drop_last with
+ * fewer samples than one batch) or SL_ERR_NOMEM.
+ */
+SL_API sl_batch_iter *sl_batch_iter_new(const sl_dataset *ds, const sl_batch_options *opt,
+                                        sl_error *err);
+
+/** Frees an iterator (not its dataset).  NULL is a no-op. */
+SL_API void sl_batch_iter_free(sl_batch_iter *it);
+
+/**
+ * Fills the caller's buffers with the next batch: x gets *n * sample size
+ * normalised floats, labels gets *n labels; both must hold a full batch.
+ * *n is the batch size, smaller for the last batch of an epoch unless
+ * drop_last.  At the end of an epoch *n is 0 and the iterator moves to the
+ * next epoch (reshuffling), so
+ *     while (sl_batch_iter_next(it, x, y, &n, &err) == SL_OK && n > 0) ...
+ * walks one epoch.  No allocation.  Errors: SL_ERR_INVALID (NULL).
+ */
+SL_API sl_status sl_batch_iter_next(sl_batch_iter *it, float *x, int32_t *labels, int64_t *n,
+                                    sl_error *err);
+
+/** Batches in one epoch (the partial one included unless drop_last). */
+SL_API int64_t sl_batch_iter_batches(const sl_batch_iter *it);
+
+/**
+ * The position: the epoch, and the index of the batch the next call
+ * returns.  Saved after a step, it resumes the same sequence through
+ * sl_batch_iter_seek.
+ */
+SL_API void sl_batch_iter_position(const sl_batch_iter *it, int64_t *epoch, int64_t *batch);
+
+/**
+ * Moves to (epoch, batch): the next call returns that batch of that epoch,
+ * the same samples in the same order as an iterator that got there by
+ * calling next.  batch may equal sl_batch_iter_batches (the end of the
+ * epoch).  Errors: SL_ERR_INVALID (negative or out of range).
+ */
+SL_API sl_status sl_batch_iter_seek(sl_batch_iter *it, int64_t epoch, int64_t batch,
+                                    sl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

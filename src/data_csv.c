@@ -1,0 +1,319 @@
+/*
+ * data_csv.c - the CSV reader: "label,feature,feature,..." per line.
+ *
+ * Read through zlib, so a .csv.gz works as well as a plain file.  The first
+ * non-blank row is a header when its label field is not a number (so a
+ * corrupt first data row is reported, not taken for a header).  Numbers
+ * are parsed with strtod (the C locale's '.' as decimal point unless the
+ * program changed the locale).
+ */
+#include "data_internal.h"
+
+#include <errno.h>
+#include <float.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <zlib.h>
+
+typedef struct csv_reader {
+    const char *path;
+    gzFile f;
+    char chunk[1 << 16];
+    size_t pos, len; /* unread bytes of chunk: [pos, len) */
+    char *line;
+    size_t line_cap;
+    long lineno;
+    char **fields;
+    int fields_cap;
+    int nfields;
+    int columns;       /* expected per row; 0 before the first row */
+    long columns_line; /* the row that set columns */
+    int num_classes;   /* 0: any non-negative label */
+    float *x;
+    int32_t *y;
+    int64_t rows, rows_cap;
+} csv_reader;
+
+/* ---- lines ---------------------------------------------------------------- */
+
+static sl_status grow_line(csv_reader *r, sl_error *err)
+{
+    size_t cap = r->line_cap ? r->line_cap * 2 : 4096;
+    char *p = realloc(r->line, cap);
+    if (!p)
+        return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate a %zu-byte line",
+                            r->path, r->lineno, cap);
+    r->line = p;
+    r->line_cap = cap;
+    return SL_OK;
+}
+
+static sl_status refill(csv_reader *r, sl_error *err)
+{
+    int n = gzread(r->f, r->chunk, sizeof r->chunk);
+    r->pos = 0;
+    r->len = n > 0 ? (size_t)n : 0;
+    if (n < 0 || (n == 0 && sl_data_gz_failed(r->f)))
+        return sl_data_gz_error(r->f, r->path, err);
+    return SL_OK;
+}
+
+/* Reads the next line into r->line without its line end; *eof at the end. */
+static sl_status read_line(csv_reader *r, int *eof, sl_error *err)
+{
+    size_t used = 0;
+    r->lineno++;
+    for (;;) {
+        if (r->pos == r->len && refill(r, err) != SL_OK)
+            return err ? err->status : SL_ERR_IO;
+        if (r->len == 0) { /* the end of the file */
+            *eof = used == 0;
+            break;
+        }
+        char *start = r->chunk + r->pos;
+        char *nl = memchr(start, '\n', r->len - r->pos);
+        size_t take = nl ? (size_t)(nl - start) + 1 : r->len - r->pos;
+        while (r->line_cap < used + take + 1)
+            if (grow_line(r, err) != SL_OK)
+                return SL_ERR_NOMEM;
+        memcpy(r->line + used, start, take);
+        used += take;
+        r->pos += take;
+        if (nl)
+            break;
+    }
+    if (memchr(r->line, '\0', used))
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld: the line holds a NUL byte (binary data?)",
+                            r->path, r->lineno);
+    while (used > 0 && (r->line[used - 1] == '\n' || r->line[used - 1] == '\r'))
+        used--;
+    if (r->line_cap > 0)
+        r->line[used] = '\0';
+    return SL_OK;
+}
+
+static char *trim(char *s)
+{
+    while (*s == ' ' || *s == '\t')
+        s++;
+    char *end = s + strlen(s);
+    while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+        *--end = '\0';
+    return s;
+}
+
+/* Cuts r->line at the commas into r->fields (trimmed). */
+static sl_status split_fields(csv_reader *r, sl_error *err)
+{
+    r->nfields = 0;
+    char *p = r->line;
+    for (;;) {
+        if (r->nfields == r->fields_cap) {
+            int cap = r->fields_cap ? r->fields_cap * 2 : 64;
+            char **grown = realloc(r->fields, (size_t)cap * sizeof *grown);
+            if (!grown)
+                return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate fields",
+                                    r->path, r->lineno);
+            r->fields = grown;
+            r->fields_cap = cap;
+        }
+        char *comma = strchr(p, ',');
+        if (comma)
+            *comma = '\0';
+        r->fields[r->nfields++] = trim(p);
+        if (!comma)
+            return SL_OK;
+        p = comma + 1;
+    }
+}
+
+/* ---- fields --------------------------------------------------------------- */
+
+static int parse_number(const char *s, double *v)
+{
+    char *end = NULL;
+    errno = 0;
+    *v = strtod(s, &end);
+    return *s != '\0' && end && *end == '\0';
+}
+
+/* A first row whose label field is not a number is a header. */
+static int is_header(const csv_reader *r)
+{
+    double v;
+    return !parse_number(r->fields[0], &v);
+}
+
+static sl_status parse_label(csv_reader *r, int32_t *label, sl_error *err)
+{
+    const char *s = r->fields[0];
+    long limit = r->num_classes > 0 ? r->num_classes : SL_DATA_MAX_CLASSES;
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(s, &end, 10);
+    if (*s == '\0' || *end != '\0' || errno == ERANGE || v < 0)
+        return sl_error_set(err, SL_ERR_FORMAT,
+                            "%s:%ld:1: expected a non-negative integer label, got \"%.40s\"",
+                            r->path, r->lineno, s);
+    if (v >= limit)
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:1: label %lld is not in 0..%ld",
+                            r->path, r->lineno, v, limit - 1);
+    *label = (int32_t)v;
+    return SL_OK;
+}
+
+static sl_status parse_feature(const csv_reader *r, int col, float *out, sl_error *err)
+{
+    double v = 0.0;
+    const char *s = r->fields[col];
+    if (!parse_number(s, &v))
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:%d: expected a number, got \"%.40s\"",
+                            r->path, r->lineno, col + 1, s);
+    if (!isfinite(v) || fabs(v) > FLT_MAX)
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:%d: %.40s is not a finite float",
+                            r->path, r->lineno, col + 1, s);
+    *out = (float)v;
+    return SL_OK;
+}
+
+/* ---- rows ----------------------------------------------------------------- */
+
+static sl_status check_columns(csv_reader *r, sl_error *err)
+{
+    if (r->columns == 0) {
+        if (r->nfields < 2)
+            return sl_error_set(err, SL_ERR_FORMAT,
+                                "%s:%ld: a row needs a label and at least one feature",
+                                r->path, r->lineno);
+        r->columns = r->nfields;
+        r->columns_line = r->lineno;
+    }
+    if (r->nfields != r->columns) {
+        int col = (r->nfields < r->columns ? r->nfields : r->columns) + 1;
+        return sl_error_set(err, SL_ERR_FORMAT,
+                            "%s:%ld:%d: the row has %d columns, expected %d as on line %ld",
+                            r->path, r->lineno, col, r->nfields, r->columns, r->columns_line);
+    }
+    return SL_OK;
+}
+
+static sl_status reserve_row(csv_reader *r, sl_error *err)
+{
+    if (r->rows < r->rows_cap)
+        return SL_OK;
+    int64_t cap = r->rows_cap ? r->rows_cap * 2 : 256;
+    size_t features = (size_t)(r->columns - 1);
+    if ((uint64_t)cap > SIZE_MAX / sizeof(float) / features)
+        return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: too many rows", r->path, r->lineno);
+    float *x = realloc(r->x, (size_t)cap * features * sizeof *x);
+    if (x)
+        r->x = x;
+    int32_t *y = x ? realloc(r->y, (size_t)cap * sizeof *y) : NULL;
+    if (!y)
+        return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate %lld rows", r->path,
+                            r->lineno, (long long)cap);
+    r->y = y;
+    r->rows_cap = cap;
+    return SL_OK;
+}
+
+static sl_status add_row(csv_reader *r, sl_error *err)
+{
+    sl_status st = check_columns(r, err);
+    if (st == SL_OK)
+        st = reserve_row(r, err);
+    if (st == SL_OK)
+        st = parse_label(r, &r->y[r->rows], err);
+    if (st != SL_OK)
+        return st;
+    float *x = r->x + r->rows * (r->columns - 1);
+    for (int c = 1; c < r->nfields; c++)
+        if ((st = parse_feature(r, c, &x[c - 1], err)) != SL_OK)
+            return st;
+    r->rows++;
+    return SL_OK;
+}
+
+static sl_status read_rows(csv_reader *r, sl_error *err)
+{
+    int first = 1;
+    for (;;) {
+        int eof = 0;
+        sl_status st = read_line(r, &eof, err);
+        if (st != SL_OK)
+            return st;
+        if (eof)
+            break;
+        if (*trim(r->line) == '\0')
+            continue;
+        if ((st = split_fields(r, err)) != SL_OK)
+            return st;
+        if (first && is_header(r)) { /* a header row: it only sets the width */
+            first = 0;
+            if ((st = check_columns(r, err)) != SL_OK)
+                return st;
+            continue;
+        }
+        first = 0;
+        if ((st = add_row(r, err)) != SL_OK)
+            return st;
+    }
+    if (r->rows == 0)
+        return sl_error_set(err, SL_ERR_FORMAT, "%s: no data rows", r->path);
+    return SL_OK;
+}
+
+static void reader_free(csv_reader *r)
+{
+    if (r->f)
+        gzclose(r->f);
+    free(r->line);
+    free(r->fields);
+    free(r->x);
+    free(r->y);
+    free(r);
+}
+
+static sl_dataset *make_dataset(csv_reader *r, sl_error *err)
+{
+    int64_t features = r->columns - 1;
+    sl_data_store *st = sl_data_store_new(SL_DATA_F32, r->rows, features, r->x, r->y, err);
+    r->x = NULL; /* the store owns them now, even on failure */
+    r->y = NULL;
+    if (!st)
+        return NULL;
+    if (sl_data_check_labels(st, r->num_classes, r->path, err) != SL_OK) {
+        sl_data_store_release(st);
+        return NULL;
+    }
+    return sl_data_handle_new(st, r->path, 1, &features, err);
+}
+
+sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err)
+{
+    if (!path || num_classes < 0 || num_classes > SL_DATA_MAX_CLASSES) {
+        sl_error_set(err, SL_ERR_INVALID, "load_csv: need a path and num_classes in 0..%d",
+                     SL_DATA_MAX_CLASSES);
+        return NULL;
+    }
+    csv_reader *r = calloc(1, sizeof *r);
+    if (!r) {
+        sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a CSV reader", path);
+        return NULL;
+    }
+    r->path = path;
+    r->num_classes = num_classes;
+    errno = 0;
+    r->f = gzopen(path, "rb");
+    sl_dataset *ds = NULL;
+    if (!r->f)
+        sl_error_set(err, SL_ERR_IO, "%s: cannot open: %s", path,
+                     errno ? strerror(errno) : "out of memory");
+    else if (read_rows(r, err) == SL_OK)
+        ds = make_dataset(r, err);
+    reader_free(r);
+    return ds;
+}

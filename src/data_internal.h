@@ -1,0 +1,84 @@
+/*
+ * data_internal.h - the private side of the data module (slope/data.h).
+ *
+ * A storage block (sl_data_store) holds the samples and labels and is
+ * reference-counted; a dataset handle (struct sl_dataset) is a view of it:
+ * an optional index list, a shape and a normalisation.
+ */
+#ifndef SLOPE_DATA_INTERNAL_H
+#define SLOPE_DATA_INTERNAL_H
+
+#include <stdint.h>
+
+#include <zlib.h>
+
+#include "slope/data.h"
+
+typedef struct sl_data_store {
+    int refs;
+    sl_data_type type;
+    int64_t count;       /* samples in storage */
+    int64_t sample_size; /* features per sample */
+    int num_classes;
+    const uint8_t *u8;      /* count * sample_size, when type is SL_DATA_U8 */
+    const float *f32;       /* count * sample_size, when type is SL_DATA_F32 */
+    const int32_t *labels;  /* count */
+    void *owned_features;   /* freed with the store (NULL when borrowed) */
+    int32_t *owned_labels;  /* freed with the store (NULL when borrowed) */
+    char **class_names;     /* num_classes strings, or NULL */
+} sl_data_store;
+
+#define SL_DATA_NAME_MAX 128
+
+struct sl_dataset {
+    sl_data_store *store;
+    char name[SL_DATA_NAME_MAX];
+    int64_t count;
+    int64_t *index; /* count storage indices, or NULL for storage 0..count-1 */
+    int ndim;
+    int64_t shape[SL_DATA_MAX_DIMS];
+    sl_normalize norm;
+    double mean, std;
+    float scale, offset; /* y = x * scale + offset */
+};
+
+/* A new store with refs = 1 taking ownership of features and labels. */
+sl_data_store *sl_data_store_new(sl_data_type type, int64_t count, int64_t sample_size,
+                                 void *features, int32_t *labels, sl_error *err);
+
+/* Drops a reference; frees the store with its last one.  NULL is a no-op. */
+void sl_data_store_release(sl_data_store *store);
+
+/* A handle on store (taking its reference) of shape [ndim] over all samples. */
+sl_dataset *sl_data_handle_new(sl_data_store *store, const char *name, int ndim,
+                               const int64_t *shape, sl_error *err);
+
+/* Checks labels against num_classes (0: infers max + 1) and stores the result. */
+sl_status sl_data_check_labels(sl_data_store *store, int num_classes, const char *what,
+                               sl_error *err);
+
+/* Takes the class names (an array of num_classes strings); frees old ones. */
+void sl_data_set_class_names(sl_data_store *store, char **names);
+
+/* Copies the last path component of path into name. */
+void sl_data_set_name(sl_dataset *ds, const char *name);
+
+/* Storage index of view position i (0 <= i < count). */
+static inline int64_t sl_data_index(const sl_dataset *ds, int64_t i)
+{
+    return ds->index ? ds->index[i] : i;
+}
+
+/* Writes sample at storage index s, normalised, to dst.  No checks. */
+void sl_data_convert(const sl_dataset *ds, int64_t s, float *dst);
+
+/* a * b into *out; 0 on overflow past limit. */
+int sl_data_mul_ok(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out);
+
+/* 1 when zlib recorded an error (including a gzip stream cut short) on f. */
+int sl_data_gz_failed(gzFile f);
+
+/* Sets err from zlib's error on f: SL_ERR_IO for an OS error, else SL_ERR_FORMAT. */
+sl_status sl_data_gz_error(gzFile f, const char *path, sl_error *err);
+
+#endif

@@ -1,0 +1,625 @@
+/*
+ * test_data.c - the data module: IDX and CSV readers and every error they
+ * report, the spiral, views, normalisation, the batch iterator and named
+ * datasets.  The fixtures come from tools/make_data_fixtures.py.
+ */
+#include "testutil.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slope/data.h"
+
+#define FASHION_DIR "/usr/share/datasets/fashion-mnist"
+
+static const char *fixture(const char *name)
+{
+    static char buf[4][4096];
+    static int next;
+    char *out = buf[next++ % 4];
+    snprintf(out, sizeof buf[0], "%s", tu_source_path("datasets/fixtures"));
+    strncat(out, "/", sizeof buf[0] - strlen(out) - 1);
+    strncat(out, name, sizeof buf[0] - strlen(out) - 1);
+    return out;
+}
+
+static int file_exists(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f)
+        fclose(f);
+    return f != NULL;
+}
+
+/* The error has status and its message holds every one of the NULL-ended parts. */
+static void expect_error(const sl_error *err, sl_status status, ...)
+{
+    if (err->status != status)
+        fail_msg("expected %s, got %s: %s", sl_status_name(status), sl_status_name(err->status),
+                 err->message);
+    va_list ap;
+    va_start(ap, status);
+    for (const char *part = va_arg(ap, const char *); part; part = va_arg(ap, const char *))
+        if (!strstr(err->message, part))
+            fail_msg("message \"%s\" lacks \"%s\"", err->message, part);
+    va_end(ap);
+}
+
+static sl_dataset *load_idx_fixture(const char *images, const char *labels, int classes,
+                                    sl_error *err)
+{
+    sl_error_clear(err);
+    return sl_dataset_load_idx(fixture(images), fixture(labels), classes, err);
+}
+
+/* ---- IDX ------------------------------------------------------------------ */
+
+static void check_tiny_idx(const sl_dataset *ds)
+{
+    assert_int_equal(sl_dataset_count(ds), 5);
+    int64_t shape[SL_DATA_MAX_DIMS];
+    assert_int_equal(sl_dataset_shape(ds, shape), 3);
+    assert_int_equal(shape[0], 1);
+    assert_int_equal(shape[1], 4);
+    assert_int_equal(shape[2], 3);
+    assert_int_equal(sl_dataset_type(ds), SL_DATA_U8);
+    assert_int_equal(sl_dataset_num_classes(ds), 3);
+    const uint8_t *px = sl_dataset_storage(ds);
+    const int32_t want_labels[5] = {0, 1, 2, 1, 0};
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(sl_dataset_label(ds, i), want_labels[i]);
+        for (int j = 0; j < 12; j++)
+            assert_int_equal(px[i * 12 + j], (37 * i + 11 * j) % 256);
+    }
+}
+
+static void test_idx_raw_and_gzip_identical(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *raw = load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err);
+    assert_non_null(raw);
+    sl_dataset *gz = load_idx_fixture("tiny-images.idx.gz", "tiny-labels.idx.gz", 3, &err);
+    assert_non_null(gz);
+    check_tiny_idx(raw);
+    check_tiny_idx(gz);
+    assert_memory_equal(sl_dataset_storage(raw), sl_dataset_storage(gz), 60);
+    assert_memory_equal(sl_dataset_storage_labels(raw), sl_dataset_storage_labels(gz),
+                        5 * sizeof(int32_t));
+    /* raw images with gzip labels mix fine too */
+    sl_dataset *mixed = load_idx_fixture("tiny-images.idx", "tiny-labels.idx.gz", 0, &err);
+    assert_non_null(mixed);
+    assert_int_equal(sl_dataset_num_classes(mixed), 3);
+    sl_dataset_free(mixed);
+    sl_dataset_free(raw);
+    sl_dataset_free(gz);
+}
+
+static void test_idx_truncated(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(load_idx_fixture("truncated-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "truncated-images.idx:",
+                 "header says 5 images of 4x3 but the file holds 4.5", NULL);
+    assert_null(load_idx_fixture("truncated-images.idx.gz", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "truncated-images.idx.gz:", "holds 4.5", NULL);
+    assert_null(load_idx_fixture("tiny-images.idx", "truncated-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "truncated-labels.idx:",
+                 "header says 5 labels but the file holds 4", NULL);
+}
+
+static void test_idx_cut_gzip_stream(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(load_idx_fixture("cut-images.idx.gz", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "cut-images.idx.gz:", "cut short", NULL);
+}
+
+static void test_idx_trailing_bytes(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(load_idx_fixture("trailing-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "trailing-images.idx:", "holds 5.2",
+                 "63 data bytes after the header, expected 60", NULL);
+}
+
+static void test_idx_lying_header(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(load_idx_fixture("lying-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "lying-images.idx:",
+                 "header says 1000000 images of 4x3 but the file holds 5", NULL);
+    assert_null(load_idx_fixture("huge-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "huge-images.idx:", "5 images of 70000x3", NULL);
+    assert_null(load_idx_fixture("short-header.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "short-header.idx:", "16-byte IDX header", NULL);
+}
+
+static void test_idx_wrong_magic(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(load_idx_fixture("badmagic-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "badmagic-images.idx:", "0x00000d03", "0x00000803", NULL);
+    /* files swapped: the labels file has the wrong magic for images */
+    assert_null(load_idx_fixture("tiny-labels.idx", "tiny-images.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "tiny-labels.idx:", "0x00000801", NULL);
+    assert_null(load_idx_fixture("tiny-images.idx", "tiny-images.idx.gz", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "tiny-images.idx.gz:", "expected 0x00000801", NULL);
+}
+
+static void test_idx_labels_checked(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(load_idx_fixture("tiny-images.idx", "range-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "range-labels.idx:", "label 7 of sample 2", NULL);
+    sl_dataset *ds = load_idx_fixture("tiny-images.idx", "range-labels.idx", 0, &err);
+    assert_non_null(ds);
+    assert_int_equal(sl_dataset_num_classes(ds), 8);
+    sl_dataset_free(ds);
+    assert_null(load_idx_fixture("tiny-images.idx", "count-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "count-labels.idx:", "4 labels", "holds 5 images", NULL);
+    assert_null(load_idx_fixture("tiny-images.idx", "no-such-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_IO, "no-such-labels.idx:", NULL);
+    assert_null(load_idx_fixture("tiny-images.idx", "tiny-labels.idx", -1, &err));
+    expect_error(&err, SL_ERR_INVALID, NULL);
+}
+
+/* ---- CSV ------------------------------------------------------------------ */
+
+static void check_tiny_csv(const sl_dataset *ds)
+{
+    static const float want[4][3] = {
+        {0.5f, -1.25f, 3.0f}, {2.0f, 0.0f, -0.5f}, {1e-3f, 4.5f, 7.0f}, {-2.0f, 8.0f, 0.25f}};
+    static const int32_t labels[4] = {1, 0, 2, 1};
+    assert_int_equal(sl_dataset_count(ds), 4);
+    assert_int_equal(sl_dataset_sample_size(ds), 3);
+    assert_int_equal(sl_dataset_type(ds), SL_DATA_F32);
+    assert_int_equal(sl_dataset_num_classes(ds), 3);
+    float x[12];
+    int32_t y[4];
+    assert_int_equal(sl_dataset_read(ds, 0, 4, x, y, NULL), SL_OK);
+    assert_memory_equal(x, want, sizeof want);
+    assert_memory_equal(y, labels, sizeof labels);
+}
+
+static void test_csv_header_optional(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    const char *files[] = {"tiny.csv", "tiny-noheader.csv", "tiny.csv.gz"};
+    for (int k = 0; k < 3; k++) {
+        sl_dataset *ds = sl_dataset_load_csv(fixture(files[k]), 0, &err);
+        if (!ds)
+            fail_msg("%s: %s", files[k], err.message);
+        check_tiny_csv(ds);
+        sl_dataset_free(ds);
+    }
+}
+
+static void test_csv_errors_name_line_and_column(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(sl_dataset_load_csv(fixture("bad-columns.csv"), 0, &err));
+    expect_error(&err, SL_ERR_FORMAT, "bad-columns.csv:3:3:", "2 columns, expected 3", NULL);
+    assert_null(sl_dataset_load_csv(fixture("bad-number.csv"), 0, &err));
+    expect_error(&err, SL_ERR_FORMAT, "bad-number.csv:3:3:", "\"abc\"", NULL);
+    assert_null(sl_dataset_load_csv(fixture("bad-label.csv"), 0, &err));
+    expect_error(&err, SL_ERR_FORMAT, "bad-label.csv:3:1:", "non-negative integer", NULL);
+    assert_null(sl_dataset_load_csv(fixture("range-label.csv"), 3, &err));
+    expect_error(&err, SL_ERR_FORMAT, "range-label.csv:3:1:", "label 3", NULL);
+    assert_null(sl_dataset_load_csv(fixture("tiny-images.idx"), 0, &err));
+    expect_error(&err, SL_ERR_FORMAT, "tiny-images.idx:1:", "NUL byte", NULL);
+    assert_null(sl_dataset_load_csv(fixture("cut-images.idx.gz"), 0, &err));
+    expect_error(&err, SL_ERR_FORMAT, "cut-images.idx.gz:", "cut short", NULL);
+    assert_null(sl_dataset_load_csv(fixture("no-such.csv"), 0, &err));
+    expect_error(&err, SL_ERR_IO, "no-such.csv:", NULL);
+    sl_dataset *ds = sl_dataset_load_csv(fixture("range-label.csv"), 0, &err);
+    assert_non_null(ds);
+    assert_int_equal(sl_dataset_num_classes(ds), 4);
+    sl_dataset_free(ds);
+}
+
+/* ---- spiral and caller arrays --------------------------------------------- */
+
+static void test_spiral_deterministic(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *a = sl_dataset_spiral(3, 50, 0.2f, 7, &err);
+    sl_dataset *b = sl_dataset_spiral(3, 50, 0.2f, 7, &err);
+    sl_dataset *c = sl_dataset_spiral(3, 50, 0.2f, 8, &err);
+    assert_non_null(a);
+    assert_non_null(b);
+    assert_non_null(c);
+    assert_int_equal(sl_dataset_count(a), 150);
+    assert_int_equal(sl_dataset_num_classes(a), 3);
+    assert_memory_equal(sl_dataset_storage(a), sl_dataset_storage(b), 300 * sizeof(float));
+    assert_memory_not_equal(sl_dataset_storage(a), sl_dataset_storage(c), 300 * sizeof(float));
+    const float *x = sl_dataset_storage(a);
+    for (int64_t s = 0; s < 150; s++) {
+        assert_int_equal(sl_dataset_label(a, s), s / 50);
+        double r = hypot(x[2 * s], x[2 * s + 1]);
+        assert_true(fabs(r - (double)(s % 50) / 50.0) < 1e-6);
+    }
+    assert_null(sl_dataset_spiral(0, 50, 0.2f, 7, &err));
+    expect_error(&err, SL_ERR_INVALID, "spiral", NULL);
+    assert_null(sl_dataset_spiral(3, 50, -1.0f, 7, &err));
+    expect_error(&err, SL_ERR_INVALID, "noise", NULL);
+    sl_dataset_free(a);
+    sl_dataset_free(b);
+    sl_dataset_free(c);
+}
+
+#define N_ARR 10
+
+/* Sample i has the single feature i and label i % 3. */
+static sl_dataset *counting_dataset(float *x, int32_t *y)
+{
+    for (int i = 0; i < N_ARR; i++) {
+        x[i] = (float)i;
+        y[i] = i % 3;
+    }
+    int64_t shape[1] = {1};
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_from_arrays(x, y, N_ARR, 1, shape, 3, &err);
+    if (!ds)
+        fail_msg("from_arrays: %s", err.message);
+    return ds;
+}
+
+static void test_from_arrays_borrows(void **state)
+{
+    (void)state;
+    float x[N_ARR];
+    int32_t y[N_ARR];
+    sl_dataset *ds = counting_dataset(x, y);
+    assert_ptr_equal(sl_dataset_storage(ds), x);
+    assert_ptr_equal(sl_dataset_storage_labels(ds), y);
+    x[4] = 42.0f; /* the dataset sees the caller's change: nothing was copied */
+    float got = 0;
+    assert_int_equal(sl_dataset_read(ds, 4, 1, &got, NULL, NULL), SL_OK);
+    assert_true(got == 42.0f);
+    sl_dataset_free(ds);
+    assert_true(x[4] == 42.0f && y[9] == 0); /* not freed, not written */
+
+    sl_error err = {0};
+    int64_t shape[1] = {1};
+    y[3] = 5;
+    assert_null(sl_dataset_from_arrays(x, y, N_ARR, 1, shape, 3, &err));
+    expect_error(&err, SL_ERR_INVALID, "label 5 of sample 3", NULL);
+    int64_t bad[1] = {0};
+    assert_null(sl_dataset_from_arrays(x, y, N_ARR, 1, bad, 0, &err));
+    expect_error(&err, SL_ERR_SHAPE, NULL);
+}
+
+/* ---- normalisation and views ---------------------------------------------- */
+
+static void test_normalize(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err);
+    assert_non_null(ds);
+    const uint8_t *px = sl_dataset_storage(ds);
+    float x[60];
+    assert_int_equal(sl_dataset_set_normalize(ds, SL_NORMALIZE_SCALE01, 0, 0, &err), SL_OK);
+    assert_int_equal(sl_dataset_read(ds, 0, 5, x, NULL, &err), SL_OK);
+    for (int j = 0; j < 60; j++)
+        assert_true(fabsf(x[j] - px[j] / 255.0f) < 1e-6f);
+
+    double mean = 0, std = 0, sum = 0, sq = 0;
+    assert_int_equal(sl_dataset_mean_std(ds, &mean, &std, &err), SL_OK);
+    for (int j = 0; j < 60; j++)
+        sum += px[j];
+    for (int j = 0; j < 60; j++)
+        sq += (px[j] - sum / 60) * (px[j] - sum / 60);
+    assert_true(fabs(mean - sum / 60) < 1e-9 && fabs(std - sqrt(sq / 60)) < 1e-9);
+
+    assert_int_equal(sl_dataset_set_normalize(ds, SL_NORMALIZE_STANDARDIZE, mean, std, &err),
+                     SL_OK);
+    assert_int_equal(sl_dataset_read(ds, 0, 5, x, NULL, &err), SL_OK);
+    double m2 = 0, v2 = 0;
+    for (int j = 0; j < 60; j++)
+        m2 += x[j] / 60.0;
+    for (int j = 0; j < 60; j++)
+        v2 += (x[j] - m2) * (x[j] - m2) / 60.0;
+    assert_true(fabs(m2) < 1e-5 && fabs(v2 - 1.0) < 1e-4);
+
+    assert_int_equal(sl_dataset_set_normalize(ds, SL_NORMALIZE_STANDARDIZE, 0, 0, &err),
+                     SL_ERR_INVALID);
+    sl_normalize kind;
+    assert_int_equal(sl_normalize_parse("scale01", &kind, NULL), SL_OK);
+    assert_int_equal(kind, SL_NORMALIZE_SCALE01);
+    assert_int_equal(sl_normalize_parse("zscore", &kind, &err), SL_ERR_INVALID);
+    assert_string_equal(sl_normalize_name(SL_NORMALIZE_STANDARDIZE), "standardize");
+    sl_dataset_free(ds);
+}
+
+static void test_split_and_subset(void **state)
+{
+    (void)state;
+    float x[N_ARR];
+    int32_t y[N_ARR];
+    sl_dataset *ds = counting_dataset(x, y);
+    sl_dataset *train = NULL, *val = NULL, *train2 = NULL, *val2 = NULL;
+    sl_error err = {0};
+    assert_int_equal(sl_dataset_split(ds, 0.3, 5, &train, &val, &err), SL_OK);
+    assert_int_equal(sl_dataset_split(ds, 0.3, 5, &train2, &val2, &err), SL_OK);
+    sl_dataset_free(ds); /* views keep the storage alive */
+    assert_int_equal(sl_dataset_count(train), 7);
+    assert_int_equal(sl_dataset_count(val), 3);
+    assert_ptr_equal(sl_dataset_storage(train), x);
+    assert_ptr_equal(sl_dataset_storage(val), x);
+
+    float a[N_ARR], b[N_ARR];
+    int32_t la[N_ARR];
+    assert_int_equal(sl_dataset_read(train, 0, 7, a, la, &err), SL_OK);
+    assert_int_equal(sl_dataset_read(val, 0, 3, a + 7, la + 7, &err), SL_OK);
+    int seen[N_ARR] = {0};
+    for (int i = 0; i < N_ARR; i++) {
+        seen[(int)a[i]]++;
+        assert_int_equal(la[i], (int)a[i] % 3);
+    }
+    for (int i = 0; i < N_ARR; i++)
+        assert_int_equal(seen[i], 1); /* disjoint, and together everything */
+    assert_int_equal(sl_dataset_read(val2, 0, 3, b, NULL, &err), SL_OK);
+    assert_memory_equal(a + 7, b, 3 * sizeof(float)); /* same seed, same split */
+    sl_dataset_free(train2);
+    sl_dataset_free(val2);
+
+    sl_dataset *probe = sl_dataset_subset(train, 4, &err);
+    assert_non_null(probe);
+    assert_int_equal(sl_dataset_read(probe, 0, 4, b, NULL, &err), SL_OK);
+    assert_memory_equal(a, b, 4 * sizeof(float));
+    assert_null(sl_dataset_subset(train, 8, &err));
+    expect_error(&err, SL_ERR_INVALID, NULL);
+    assert_int_equal(sl_dataset_split(train, 1.0, 5, &train2, &val2, &err), SL_ERR_INVALID);
+    assert_null(train2);
+    sl_dataset_free(probe);
+    sl_dataset_free(train);
+    sl_dataset_free(val);
+}
+
+/* ---- batches -------------------------------------------------------------- */
+
+/* Walks one epoch; returns the samples seen in order (features are indices). */
+static int64_t run_epoch(sl_batch_iter *it, float *order, int64_t *sizes)
+{
+    float x[4];
+    int32_t y[4];
+    int64_t n = 0, total = 0, batches = 0;
+    while (sl_batch_iter_next(it, x, y, &n, NULL) == SL_OK && n > 0) {
+        for (int64_t i = 0; i < n; i++) {
+            assert_int_equal(y[i], (int)x[i] % 3);
+            order[total++] = x[i];
+        }
+        sizes[batches++] = n;
+    }
+    return total;
+}
+
+static void test_batches_shuffled_reproducibly(void **state)
+{
+    (void)state;
+    float x[N_ARR];
+    int32_t y[N_ARR];
+    sl_dataset *ds = counting_dataset(x, y);
+    sl_batch_options opt = {.batch_size = 4, .shuffle = 1, .seed = 11};
+    sl_batch_iter *a = sl_batch_iter_new(ds, &opt, NULL);
+    sl_batch_iter *b = sl_batch_iter_new(ds, &opt, NULL);
+    opt.seed = 12;
+    sl_batch_iter *c = sl_batch_iter_new(ds, &opt, NULL);
+    assert_non_null(a);
+    assert_int_equal(sl_batch_iter_batches(a), 3);
+    float oa[N_ARR], oa2[N_ARR], ob[N_ARR], oc[N_ARR];
+    int64_t sizes[4] = {0};
+    assert_int_equal(run_epoch(a, oa, sizes), N_ARR);
+    assert_int_equal(sizes[0], 4);
+    assert_int_equal(sizes[1], 4);
+    assert_int_equal(sizes[2], 2); /* the partial last batch */
+    assert_int_equal(run_epoch(b, ob, sizes), N_ARR);
+    assert_int_equal(run_epoch(c, oc, sizes), N_ARR);
+    assert_int_equal(run_epoch(a, oa2, sizes), N_ARR);
+    assert_memory_equal(oa, ob, sizeof oa);     /* same seed, same order */
+    assert_memory_not_equal(oa, oc, sizeof oa); /* another seed, another order */
+    assert_memory_not_equal(oa, oa2, sizeof oa); /* a new order each epoch */
+    int seen[N_ARR] = {0};
+    for (int i = 0; i < N_ARR; i++)
+        seen[(int)oa[i]]++;
+    for (int i = 0; i < N_ARR; i++)
+        assert_int_equal(seen[i], 1); /* a permutation */
+    int64_t epoch = -1, batch = -1;
+    sl_batch_iter_position(a, &epoch, &batch);
+    assert_int_equal(epoch, 2);
+    assert_int_equal(batch, 0);
+    sl_batch_iter_free(a);
+    sl_batch_iter_free(b);
+    sl_batch_iter_free(c);
+    sl_dataset_free(ds);
+}
+
+static void test_batches_drop_last_and_in_order(void **state)
+{
+    (void)state;
+    float x[N_ARR];
+    int32_t y[N_ARR];
+    sl_dataset *ds = counting_dataset(x, y);
+    sl_batch_options opt = {.batch_size = 4, .drop_last = 1};
+    sl_batch_iter *it = sl_batch_iter_new(ds, &opt, NULL);
+    assert_non_null(it);
+    assert_int_equal(sl_batch_iter_batches(it), 2);
+    float order[N_ARR];
+    int64_t sizes[4] = {0};
+    assert_int_equal(run_epoch(it, order, sizes), 8);
+    for (int i = 0; i < 8; i++)
+        assert_true(order[i] == (float)i); /* no shuffle: storage order */
+    sl_batch_iter_free(it);
+    sl_error err = {0};
+    opt.batch_size = 11;
+    assert_null(sl_batch_iter_new(ds, &opt, &err));
+    expect_error(&err, SL_ERR_INVALID, "drop_last", NULL);
+    sl_dataset_free(ds);
+}
+
+static void test_batches_resume(void **state)
+{
+    (void)state;
+    float x[N_ARR];
+    int32_t y[N_ARR];
+    sl_dataset *ds = counting_dataset(x, y);
+    sl_batch_options opt = {.batch_size = 3, .shuffle = 1, .seed = 99};
+    sl_batch_iter *it = sl_batch_iter_new(ds, &opt, NULL);
+    float order[N_ARR], xb[3], xr[3];
+    int32_t yb[3], yr[3];
+    int64_t sizes[4], n = 0, nr = 0, epoch = 0, batch = 0;
+    run_epoch(it, order, sizes);
+    assert_int_equal(sl_batch_iter_next(it, xb, yb, &n, NULL), SL_OK);
+    assert_int_equal(sl_batch_iter_next(it, xb, yb, &n, NULL), SL_OK);
+    sl_batch_iter_position(it, &epoch, &batch); /* a checkpoint: epoch 1, batch 2 */
+    assert_int_equal(epoch, 1);
+    assert_int_equal(batch, 2);
+    assert_int_equal(sl_batch_iter_next(it, xb, yb, &n, NULL), SL_OK);
+
+    sl_batch_iter *resumed = sl_batch_iter_new(ds, &opt, NULL);
+    assert_int_equal(sl_batch_iter_seek(resumed, epoch, batch, NULL), SL_OK);
+    assert_int_equal(sl_batch_iter_next(resumed, xr, yr, &nr, NULL), SL_OK);
+    assert_int_equal(nr, n);
+    assert_memory_equal(xr, xb, (size_t)n * sizeof(float));
+    assert_memory_equal(yr, yb, (size_t)n * sizeof(int32_t));
+    sl_error err = {0};
+    assert_int_equal(sl_batch_iter_seek(resumed, 0, 5, &err), SL_ERR_INVALID);
+    sl_batch_iter_free(it);
+    sl_batch_iter_free(resumed);
+    sl_dataset_free(ds);
+}
+
+/* ---- named datasets ------------------------------------------------------- */
+
+static void test_named_fixture(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    const char *dir = tu_source_path("datasets/fixtures");
+    sl_dataset *ds = sl_dataset_open(dir, "tiny-idx", "train", &err);
+    if (!ds)
+        fail_msg("%s", err.message);
+    int64_t shape[SL_DATA_MAX_DIMS];
+    assert_int_equal(sl_dataset_shape(ds, shape), 1);
+    assert_int_equal(shape[0], 12);
+    assert_string_equal(sl_dataset_name(ds), "tiny-idx/train");
+    assert_string_equal(sl_dataset_class_name(ds, 2), "two");
+    assert_null(sl_dataset_class_name(ds, 3));
+    sl_dataset_free(ds);
+
+    ds = sl_dataset_open(dir, "tiny-csv", "train", &err);
+    assert_non_null(ds);
+    check_tiny_csv(ds);
+    sl_dataset_free(ds);
+}
+
+static void test_named_errors(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    const char *dir = tu_source_path("datasets/fixtures");
+    assert_null(sl_dataset_open(dir, "missing-pkg", "train", &err));
+    expect_error(&err, SL_ERR_IO, "no-such-directory/tiny-images.idx.gz",
+                 "install it with: apt-get install dataset-nothing", NULL);
+    assert_null(sl_dataset_open(dir, "tiny-idx", "validation", &err));
+    expect_error(&err, SL_ERR_FORMAT, "tiny-idx.json", "no split \"validation\"", "train, test",
+                 NULL);
+    assert_null(sl_dataset_open(dir, "bad-type", "train", &err));
+    expect_error(&err, SL_ERR_FORMAT, "bad-type.json: classes: expected an integer", NULL);
+    assert_null(sl_dataset_open(dir, "bad-input", "train", &err));
+    expect_error(&err, SL_ERR_FORMAT, "bad-input.json: input:", NULL);
+    assert_null(sl_dataset_open(dir, "nothing-here", "train", &err));
+    expect_error(&err, SL_ERR_IO, "nothing-here.json", NULL);
+    assert_null(sl_dataset_open(dir, "../etc/passwd", "train", &err));
+    expect_error(&err, SL_ERR_INVALID, NULL);
+}
+
+static void test_shipped_descriptors(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    const char *dir = tu_source_path("datasets");
+    sl_dataset *ds = sl_dataset_open(dir, "spiral", "train", &err);
+    if (!ds)
+        fail_msg("%s", err.message);
+    assert_int_equal(sl_dataset_count(ds), 300);
+    assert_int_equal(sl_dataset_num_classes(ds), 3);
+    sl_dataset_free(ds);
+    if (!file_exists("/usr/share/datasets/mnist/t10k-images-idx3-ubyte.gz")) {
+        assert_null(sl_dataset_open(dir, "mnist", "test", &err));
+        expect_error(&err, SL_ERR_IO, "/usr/share/datasets/mnist/t10k-", "no Debian package",
+                     NULL);
+    }
+}
+
+static void test_fashion_mnist_t10k(void **state)
+{
+    (void)state;
+    if (!file_exists(FASHION_DIR "/t10k-images-idx3-ubyte.gz"))
+        skip();
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_open(tu_source_path("datasets"), "fashion-mnist", "test", &err);
+    if (!ds)
+        fail_msg("%s", err.message);
+    assert_int_equal(sl_dataset_count(ds), 10000);
+    assert_int_equal(sl_dataset_type(ds), SL_DATA_U8);
+    assert_int_equal(sl_dataset_sample_size(ds), 784);
+    assert_int_equal(sl_dataset_label(ds, 0), 9);
+    assert_string_equal(sl_dataset_class_name(ds, 9), "Ankle boot");
+    double mean = 0, std = 0;
+    assert_int_equal(sl_dataset_mean_std(ds, &mean, &std, &err), SL_OK);
+    assert_true(mean > 60 && mean < 90 && std > 80 && std < 100);
+    sl_dataset_set_normalize(ds, SL_NORMALIZE_SCALE01, 0, 0, NULL);
+    float *x = malloc(64 * 784 * sizeof *x);
+    int32_t y[64];
+    int64_t n = 0;
+    sl_batch_options opt = {.batch_size = 64, .shuffle = 1, .seed = 1};
+    sl_batch_iter *it = sl_batch_iter_new(ds, &opt, &err);
+    assert_int_equal(sl_batch_iter_next(it, x, y, &n, &err), SL_OK);
+    assert_int_equal(n, 64);
+    for (int64_t j = 0; j < 64 * 784; j++)
+        assert_true(x[j] >= 0.0f && x[j] <= 1.0f);
+    free(x);
+    sl_batch_iter_free(it);
+    sl_dataset_free(ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_idx_raw_and_gzip_identical),
+        cmocka_unit_test(test_idx_truncated),
+        cmocka_unit_test(test_idx_cut_gzip_stream),
+        cmocka_unit_test(test_idx_trailing_bytes),
+        cmocka_unit_test(test_idx_lying_header),
+        cmocka_unit_test(test_idx_wrong_magic),
+        cmocka_unit_test(test_idx_labels_checked),
+        cmocka_unit_test(test_csv_header_optional),
+        cmocka_unit_test(test_csv_errors_name_line_and_column),
+        cmocka_unit_test(test_spiral_deterministic),
+        cmocka_unit_test(test_from_arrays_borrows),
+        cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_split_and_subset),
+        cmocka_unit_test(test_batches_shuffled_reproducibly),
+        cmocka_unit_test(test_batches_drop_last_and_in_order),
+        cmocka_unit_test(test_batches_resume),
+        cmocka_unit_test(test_named_fixture),
+        cmocka_unit_test(test_named_errors),
+        cmocka_unit_test(test_shipped_descriptors),
+        cmocka_unit_test(test_fashion_mnist_t10k),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
