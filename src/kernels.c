@@ -1,0 +1,621 @@
+/*
+ * kernels.c - the raw float loops behind every op (contract in kernels.h).
+ *
+ * Style: plain loops the compiler vectorises.  Hot loops choose with pick()
+ * rather than branches, and use restrict where the buffers cannot overlap:
+ * gradient outputs never overlap the arrays they are computed from.
+ * Forward activations may run in place (y == x), so their y is not restrict.
+ * Reductions run in SL_LANES independent float lanes (vectorisable without
+ * -ffast-math) over chunks of SL_CHUNK elements, summed into a double.
+ */
+#include "kernels.h"
+
+#include <cblas.h>
+#include <math.h>
+#include <string.h>
+
+#define SL_LANES 16
+#define SL_CHUNK 4096
+
+/*
+ * pick(c, t, f) is c ? t : f without a branch: both values are computed and
+ * one is chosen with integer masks.  GCC keeps a float ?: whose arms do
+ * arithmetic as control flow under its default -ftrapping-math (it will not
+ * speculate a multiply), so a loop written with ?: is not vectorised; with
+ * pick() it is.  Results are bit-identical to the ?: form.
+ */
+static inline float pick(int c, float t, float f)
+{
+    uint32_t tb, fb, r, mask = 0u - (uint32_t)(c != 0);
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&fb, &f, sizeof fb);
+    r = (tb & mask) | (fb & ~mask);
+    float out;
+    memcpy(&out, &r, sizeof out);
+    return out;
+}
+
+/* ---- matrix products ---- */
+
+void sl_k_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc)
+{
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
+                trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
+                ldc);
+}
+
+/* ---- reductions ---- */
+
+/* Sum of x[0..n) in double: float lanes within a chunk, double across chunks. */
+static double sum_f(const float *restrict x, int64_t n)
+{
+    double total = 0.0;
+    for (int64_t start = 0; start < n; start += SL_CHUNK) {
+        int64_t len = n - start < SL_CHUNK ? n - start : SL_CHUNK;
+        const float *p = x + start;
+        float lane[SL_LANES] = {0};
+        int64_t i = 0;
+        for (; i + SL_LANES <= len; i += SL_LANES)
+            for (int j = 0; j < SL_LANES; j++)
+                lane[j] += p[i + j];
+        float tail = 0.0f;
+        for (; i < len; i++)
+            tail += p[i];
+        double s = tail;
+        for (int j = 0; j < SL_LANES; j++)
+            s += lane[j];
+        total += s;
+    }
+    return total;
+}
+
+/* ---- bias ---- */
+
+void sl_k_add_bias_rows(float *y, const float *b, int64_t N, int64_t F)
+{
+    for (int64_t n = 0; n < N; n++) {
+        float *restrict row = y + n * F;
+        const float *restrict bb = b;
+        for (int64_t j = 0; j < F; j++)
+            row[j] += bb[j];
+    }
+}
+
+void sl_k_bias_grad_rows(const float *dy, float *db, int64_t N, int64_t F)
+{
+    for (int64_t n = 0; n < N; n++) {
+        const float *restrict row = dy + n * F;
+        float *restrict acc = db;
+        for (int64_t j = 0; j < F; j++)
+            acc[j] += row[j];
+    }
+}
+
+void sl_k_add_bias_channels(float *y, const float *b, int64_t C, int64_t inner)
+{
+    for (int64_t c = 0; c < C; c++) {
+        float *restrict plane = y + c * inner;
+        const float bc = b[c];
+        for (int64_t p = 0; p < inner; p++)
+            plane[p] += bc;
+    }
+}
+
+void sl_k_bias_grad_channels(const float *dy, float *db, int64_t C, int64_t inner)
+{
+    for (int64_t c = 0; c < C; c++)
+        db[c] += (float)sum_f(dy + c * inner, inner);
+}
+
+/* ---- im2col / col2im ---- */
+
+/*
+ * For kernel column j, output columns ox in [*lo, *hi) read input columns
+ * ix = ox*stride - pad + j inside [0, W); the rest fall in the padding.
+ */
+static void valid_range(int j, int stride, int pad, int W, int OW, int *lo, int *hi)
+{
+    int first = 0; /* smallest ox with ix >= 0 */
+    if (pad - j > 0)
+        first = (pad - j + stride - 1) / stride;
+    int last = 0; /* one past the largest ox with ix <= W - 1 */
+    if (W - 1 + pad - j >= 0)
+        last = (W - 1 + pad - j) / stride + 1;
+    if (first > OW)
+        first = OW;
+    if (last > OW)
+        last = OW;
+    if (last < first)
+        last = first;
+    *lo = first;
+    *hi = last;
+}
+
+void sl_k_im2col(const float *img, int C, int H, int W, int kh, int kw, int stride, int pad,
+                 int OH, int OW, float *cols)
+{
+    const int64_t P = (int64_t)OH * OW;
+    for (int c = 0; c < C; c++) {
+        const float *plane = img + (int64_t)c * H * W;
+        for (int i = 0; i < kh; i++) {
+            for (int j = 0; j < kw; j++) {
+                float *restrict row = cols + (((int64_t)c * kh + i) * kw + j) * P;
+                int lo, hi;
+                valid_range(j, stride, pad, W, OW, &lo, &hi);
+                for (int oy = 0; oy < OH; oy++) {
+                    float *restrict out = row + (int64_t)oy * OW;
+                    int iy = oy * stride - pad + i;
+                    if (iy < 0 || iy >= H) {
+                        memset(out, 0, (size_t)OW * sizeof *out);
+                        continue;
+                    }
+                    for (int ox = 0; ox < lo; ox++)
+                        out[ox] = 0.0f;
+                    if (hi > lo) {
+                        /* src[t * stride] is input column (lo + t)*stride - pad + j. */
+                        const float *restrict src =
+                            plane + (int64_t)iy * W + (lo * stride - pad + j);
+                        float *restrict dst = out + lo;
+                        const int len = hi - lo;
+                        if (stride == 1) {
+                            for (int t = 0; t < len; t++)
+                                dst[t] = src[t];
+                        } else {
+                            for (int t = 0; t < len; t++)
+                                dst[t] = src[(int64_t)t * stride];
+                        }
+                    }
+                    for (int ox = hi; ox < OW; ox++)
+                        out[ox] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+void sl_k_col2im(const float *cols, int C, int H, int W, int kh, int kw, int stride, int pad,
+                 int OH, int OW, float *img)
+{
+    const int64_t P = (int64_t)OH * OW;
+    for (int c = 0; c < C; c++) {
+        float *plane = img + (int64_t)c * H * W;
+        for (int i = 0; i < kh; i++) {
+            for (int j = 0; j < kw; j++) {
+                const float *restrict row = cols + (((int64_t)c * kh + i) * kw + j) * P;
+                int lo, hi;
+                valid_range(j, stride, pad, W, OW, &lo, &hi);
+                for (int oy = 0; oy < OH; oy++) {
+                    int iy = oy * stride - pad + i;
+                    if (iy < 0 || iy >= H || hi <= lo)
+                        continue;
+                    const float *restrict src = row + (int64_t)oy * OW + lo;
+                    float *restrict dst = plane + (int64_t)iy * W + (lo * stride - pad + j);
+                    const int len = hi - lo;
+                    if (stride == 1) {
+                        for (int t = 0; t < len; t++)
+                            dst[t] += src[t];
+                    } else {
+                        for (int t = 0; t < len; t++)
+                            dst[(int64_t)t * stride] += src[t];
+                    }
+                }
+            }
+        }
+    }
+}
+
+/* ---- activations ---- */
+
+/* The in-place loop: one pointer, so no aliasing question for the vectoriser. */
+static void leaky_relu_inplace(float *restrict x, int64_t n, float a)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = pick(v > 0.0f, v, a * v);
+    }
+}
+
+static void leaky_relu_copy(const float *restrict x, float *restrict y, int64_t n, float a)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = pick(v > 0.0f, v, a * v);
+    }
+}
+
+/* x and y are the same array or disjoint ones (a partial overlap is not supported). */
+void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, float a)
+{
+    if (x == y)
+        leaky_relu_inplace(y, n, a);
+    else
+        leaky_relu_copy(x, y, n, a);
+}
+
+void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *dx, int64_t n, float a)
+{
+    const float *restrict vv = v;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * pick(vv[i] > 0.0f, 1.0f, a);
+}
+
+void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t n, float a)
+{
+    const float *restrict yy = y;
+    float *restrict gg = g;
+    for (int64_t i = 0; i < n; i++)
+        gg[i] *= pick(yy[i] > 0.0f, 1.0f, a);
+}
+
+void sl_k_prelu_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t inner,
+                    const float *alpha, int64_t nalpha)
+{
+    if (nalpha == 1) {
+        sl_k_leaky_relu_fwd(x, y, N * C * inner, alpha[0]);
+        return;
+    }
+    if (inner == 1) { /* [N, F]: the slope varies along the contiguous dim */
+        for (int64_t n = 0; n < N; n++) {
+            const float *xr = x + n * C;
+            float *yr = y + n * C;
+            for (int64_t c = 0; c < C; c++) {
+                float v = xr[c];
+                yr[c] = pick(v > 0.0f, v, alpha[c] * v);
+            }
+        }
+        return;
+    }
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t c = 0; c < C; c++) {
+            int64_t off = (n * C + c) * inner;
+            sl_k_leaky_relu_fwd(x + off, y + off, inner, alpha[c]);
+        }
+}
+
+/*
+ * One block with one slope a: dx += dy * (x > 0 ? 1 : a) when dx is not NULL;
+ * returns sum over x <= 0 of x * dy (0 when want_dalpha is 0).
+ */
+static double prelu_block_bwd(const float *restrict x, const float *restrict dy,
+                              float *restrict dx, int64_t n, float a, int want_dalpha)
+{
+    if (dx)
+        sl_k_leaky_relu_bwd(x, dy, dx, n, a);
+    if (!want_dalpha)
+        return 0.0;
+    double total = 0.0;
+    for (int64_t start = 0; start < n; start += SL_CHUNK) {
+        int64_t len = n - start < SL_CHUNK ? n - start : SL_CHUNK;
+        const float *xp = x + start;
+        const float *gp = dy + start;
+        float lane[SL_LANES] = {0};
+        int64_t i = 0;
+        for (; i + SL_LANES <= len; i += SL_LANES)
+            for (int j = 0; j < SL_LANES; j++) {
+                float v = xp[i + j];
+                lane[j] += pick(v > 0.0f, 0.0f, v * gp[i + j]);
+            }
+        float tail = 0.0f;
+        for (; i < len; i++) {
+            float v = xp[i];
+            tail += pick(v > 0.0f, 0.0f, v * gp[i]);
+        }
+        double s = tail;
+        for (int j = 0; j < SL_LANES; j++)
+            s += lane[j];
+        total += s;
+    }
+    return total;
+}
+
+void sl_k_prelu_bwd(const float *x, const float *dy, float *dx, float *dalpha, int64_t N,
+                    int64_t C, int64_t inner, const float *alpha, int64_t nalpha)
+{
+    if (nalpha == 1) {
+        double s = prelu_block_bwd(x, dy, dx, N * C * inner, alpha[0], dalpha != NULL);
+        if (dalpha)
+            dalpha[0] += (float)s;
+        return;
+    }
+    if (inner == 1) { /* [N, F]: vectorise along the features */
+        for (int64_t n = 0; n < N; n++) {
+            const float *restrict xr = x + n * C;
+            const float *restrict gr = dy + n * C;
+            if (dx) {
+                float *restrict dr = dx + n * C;
+                for (int64_t c = 0; c < C; c++)
+                    dr[c] += gr[c] * pick(xr[c] > 0.0f, 1.0f, alpha[c]);
+            }
+            if (dalpha) {
+                float *restrict da = dalpha;
+                for (int64_t c = 0; c < C; c++) {
+                    float v = xr[c];
+                    da[c] += pick(v > 0.0f, 0.0f, v * gr[c]);
+                }
+            }
+        }
+        return;
+    }
+    for (int64_t c = 0; c < C; c++) {
+        double s = 0.0;
+        for (int64_t n = 0; n < N; n++) {
+            int64_t off = (n * C + c) * inner;
+            s += prelu_block_bwd(x + off, dy + off, dx ? dx + off : NULL, inner, alpha[c],
+                                 dalpha != NULL);
+        }
+        if (dalpha)
+            dalpha[c] += (float)s;
+    }
+}
+
+void sl_k_slope_fwd(const float *x, const float *s, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = pick(v > 0.0f, v, s[i] * v);
+    }
+}
+
+void sl_k_slope_bwd(const float *x, const float *s, const float *dy, float *dx, int64_t n)
+{
+    const float *restrict xx = x;
+    const float *restrict ss = s;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * pick(xx[i] > 0.0f, 1.0f, ss[i]);
+}
+
+void sl_k_elu_fwd(const float *x, float *y, int64_t n, float alpha, float scale)
+{
+    const float sa = scale * alpha;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v > 0.0f ? scale * v : sa * expm1f(v);
+    }
+}
+
+void sl_k_elu_bwd(const float *x, const float *dy, float *dx, int64_t n, float alpha, float scale)
+{
+    const float *restrict xx = x;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    const float sa = scale * alpha;
+    for (int64_t i = 0; i < n; i++) {
+        float v = xx[i];
+        out[i] += gg[i] * (v > 0.0f ? scale : sa * expf(v));
+    }
+}
+
+void sl_k_sigmoid_fwd(const float *x, float *y, int64_t n)
+{
+    /* e = exp(-|x|) never overflows; sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) below. */
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float e = expf(-fabsf(v));
+        float r = 1.0f / (1.0f + e);
+        y[i] = pick(v >= 0.0f, r, e * r);
+    }
+}
+
+void sl_k_sigmoid_bwd(const float *y, const float *dy, float *dx, int64_t n)
+{
+    const float *restrict yy = y;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * yy[i] * (1.0f - yy[i]);
+}
+
+void sl_k_tanh_fwd(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
+}
+
+void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n)
+{
+    const float *restrict yy = y;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * (1.0f - yy[i] * yy[i]);
+}
+
+/* ---- pooling ---- */
+
+void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes, int H, int W,
+                      int k, int stride, int pad, int OH, int OW)
+{
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *in = x + pl * H * W;
+        float *out = y + pl * OH * OW;
+        int32_t *idx = argmax + pl * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            int y0 = oy * stride - pad;
+            int ya = y0 < 0 ? 0 : y0;
+            int yb = y0 + k > H ? H : y0 + k;
+            for (int ox = 0; ox < OW; ox++) {
+                int x0 = ox * stride - pad;
+                int xa = x0 < 0 ? 0 : x0;
+                int xb = x0 + k > W ? W : x0 + k;
+                /* Padding is -inf, so it never beats a real value: start from the
+                 * first real element and replace only on a strictly larger one. */
+                int32_t best_i = ya * W + xa;
+                float best = in[best_i];
+                for (int iy = ya; iy < yb; iy++)
+                    for (int ix = xa; ix < xb; ix++) {
+                        float v = in[iy * W + ix];
+                        if (v > best) {
+                            best = v;
+                            best_i = iy * W + ix;
+                        }
+                    }
+                out[oy * OW + ox] = best;
+                idx[oy * OW + ox] = best_i;
+            }
+        }
+    }
+}
+
+void sl_k_maxpool_bwd(const float *dy, const int32_t *argmax, float *dx, int64_t planes, int H,
+                      int W, int OH, int OW)
+{
+    const int64_t P = (int64_t)OH * OW;
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *g = dy + pl * P;
+        const int32_t *idx = argmax + pl * P;
+        float *d = dx + pl * H * W;
+        for (int64_t o = 0; o < P; o++)
+            d[idx[o]] += g[o];
+    }
+}
+
+void sl_k_avgpool_fwd(const float *x, float *y, int64_t planes, int H, int W, int k, int stride,
+                      int pad, int OH, int OW)
+{
+    const float inv = 1.0f / (float)(k * k);
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *in = x + pl * H * W;
+        float *out = y + pl * OH * OW;
+        for (int oy = 0; oy < OH; oy++) {
+            int y0 = oy * stride - pad;
+            int ya = y0 < 0 ? 0 : y0;
+            int yb = y0 + k > H ? H : y0 + k;
+            for (int ox = 0; ox < OW; ox++) {
+                int x0 = ox * stride - pad;
+                int xa = x0 < 0 ? 0 : x0;
+                int xb = x0 + k > W ? W : x0 + k;
+                float s = 0.0f;
+                for (int iy = ya; iy < yb; iy++)
+                    for (int ix = xa; ix < xb; ix++)
+                        s += in[iy * W + ix];
+                out[oy * OW + ox] = s * inv;
+            }
+        }
+    }
+}
+
+void sl_k_avgpool_bwd(const float *dy, float *dx, int64_t planes, int H, int W, int k, int stride,
+                      int pad, int OH, int OW)
+{
+    const float inv = 1.0f / (float)(k * k);
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *g = dy + pl * OH * OW;
+        float *d = dx + pl * H * W;
+        for (int oy = 0; oy < OH; oy++) {
+            int y0 = oy * stride - pad;
+            int ya = y0 < 0 ? 0 : y0;
+            int yb = y0 + k > H ? H : y0 + k;
+            for (int ox = 0; ox < OW; ox++) {
+                int x0 = ox * stride - pad;
+                int xa = x0 < 0 ? 0 : x0;
+                int xb = x0 + k > W ? W : x0 + k;
+                float share = g[oy * OW + ox] * inv;
+                for (int iy = ya; iy < yb; iy++)
+                    for (int ix = xa; ix < xb; ix++)
+                        d[iy * W + ix] += share;
+            }
+        }
+    }
+}
+
+/* ---- losses ---- */
+
+float sl_k_softmax_ce_fwd(const float *logits, const int32_t *labels, float *probs, int64_t N,
+                          int64_t C)
+{
+    double loss = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+        const float *restrict z = logits + n * C;
+        float *restrict p = probs + n * C;
+        float m = z[0];
+        for (int64_t j = 1; j < C; j++)
+            m = z[j] > m ? z[j] : m;
+        for (int64_t j = 0; j < C; j++)
+            p[j] = expf(z[j] - m);
+        double s = sum_f(p, C); /* >= 1: the max term is exp(0) */
+        float inv = (float)(1.0 / s);
+        for (int64_t j = 0; j < C; j++)
+            p[j] *= inv;
+        /* -log softmax(z)[label] = log(s) + m - z[label] */
+        loss += log(s) + (double)m - (double)z[labels[n]];
+    }
+    return N > 0 ? (float)(loss / (double)N) : 0.0f;
+}
+
+void sl_k_softmax_ce_bwd(const float *probs, const int32_t *labels, float *dlogits, int64_t N,
+                         int64_t C, float scale)
+{
+    for (int64_t n = 0; n < N; n++) {
+        const float *restrict p = probs + n * C;
+        float *restrict d = dlogits + n * C;
+        for (int64_t j = 0; j < C; j++)
+            d[j] += scale * p[j];
+        d[labels[n]] -= scale;
+    }
+}
+
+float sl_k_mse_fwd(const float *pred, const float *target, int64_t n)
+{
+    double total = 0.0;
+    for (int64_t start = 0; start < n; start += SL_CHUNK) {
+        int64_t len = n - start < SL_CHUNK ? n - start : SL_CHUNK;
+        const float *restrict p = pred + start;
+        const float *restrict t = target + start;
+        double lane[SL_LANES] = {0};
+        int64_t i = 0;
+        for (; i + SL_LANES <= len; i += SL_LANES)
+            for (int j = 0; j < SL_LANES; j++) {
+                double d = (double)p[i + j] - (double)t[i + j];
+                lane[j] += d * d;
+            }
+        for (; i < len; i++) {
+            double d = (double)p[i] - (double)t[i];
+            lane[0] += d * d;
+        }
+        for (int j = 0; j < SL_LANES; j++)
+            total += lane[j];
+    }
+    return n > 0 ? (float)(total / (double)n) : 0.0f;
+}
+
+void sl_k_mse_bwd(const float *pred, const float *target, float *dpred, float *dtarget, int64_t n,
+                  float scale)
+{
+    const float *restrict p = pred;
+    const float *restrict t = target;
+    const float s2 = 2.0f * scale;
+    if (dpred) {
+        float *restrict dp = dpred;
+        for (int64_t i = 0; i < n; i++)
+            dp[i] += s2 * (p[i] - t[i]);
+    }
+    if (dtarget) {
+        float *restrict dt = dtarget;
+        for (int64_t i = 0; i < n; i++)
+            dt[i] -= s2 * (p[i] - t[i]);
+    }
+}
+
+/* ---- elementwise helpers ---- */
+
+void sl_k_axpy(int64_t n, float a, const float *x, float *y)
+{
+    const float *restrict xx = x;
+    float *restrict yy = y;
+    for (int64_t i = 0; i < n; i++)
+        yy[i] += a * xx[i];
+}
+
+void sl_k_mul_acc(const float *a, const float *b, float *y, int64_t n)
+{
+    const float *restrict aa = a;
+    const float *restrict bb = b;
+    float *restrict yy = y;
+    for (int64_t i = 0; i < n; i++)
+        yy[i] += aa[i] * bb[i];
+}
