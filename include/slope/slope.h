@@ -14,6 +14,12 @@
 #include "slope/tensor.h"
 #include "slope/graph.h"
 #include "slope/ops.h"
+#include "slope/nn.h"
+#include "slope/optim.h"
+#include "slope/data.h"
+#include "slope/io.h"
+#include "slope/config.h"
+#include "slope/train.h"
 
 #ifdef __cplusplus
 extern "C" {

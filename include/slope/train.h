@@ -1,0 +1,159 @@
+/*
+ * slope/train.h - losses, the training loop, evaluation, prediction and
+ * checkpoints of whole training runs.
+ *
+ * The trainer owns a graph, an optimizer and a batch iterator over a
+ * caller's model and dataset (both borrowed: they must outlive it).  One
+ * sl_trainer_step is one optimizer step on the next batch: forward, loss,
+ * backward, NaN/Inf guard, update.  A warm step makes no heap allocation.
+ * Randomness (shuffling, dropout) depends only on the seed and the step
+ * number, so a run resumed from a checkpoint continues bit for bit (with
+ * the same thread count).
+ *
+ * Custom loops can skip the trainer: sl_model_forward + sl_loss +
+ * sl_backward + sl_optimizer_step are the same pieces.
+ */
+#ifndef SLOPE_TRAIN_H
+#define SLOPE_TRAIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slope/config.h"
+#include "slope/data.h"
+#include "slope/error.h"
+#include "slope/export.h"
+#include "slope/graph.h"
+#include "slope/io.h"
+#include "slope/nn.h"
+#include "slope/optim.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* sl_loss_kind and sl_loss_name come from slope/config.h. */
+SL_API sl_status sl_loss_parse(const char *name, sl_loss_kind *kind, sl_error *err);
+
+/** The loss of outputs[N, C] against N labels; NULL with the error in g. */
+SL_API sl_tensor *sl_loss(sl_graph *g, sl_tensor *outputs, const int32_t *labels,
+                          sl_loss_kind kind);
+
+/** Sets OpenBLAS's thread count for the whole process (n >= 1). */
+SL_API void sl_set_num_threads(int n);
+
+typedef struct sl_train_options {
+    int epochs;               /**< 10 */
+    int64_t batch_size;       /**< 64 */
+    int shuffle;              /**< 1 */
+    int drop_last;            /**< 0 */
+    uint64_t seed;            /**< data order and dropout: 42 */
+    sl_loss_kind loss;        /**< cross-entropy */
+    sl_optim_spec optim;      /**< SGD, lr 0.01 */
+    sl_schedule_spec schedule; /**< constant */
+} sl_train_options;
+
+SL_API sl_train_options sl_train_defaults(void);
+
+typedef struct sl_trainer sl_trainer;
+
+/**
+ * A trainer for model (initialised) on train.  Errors: SL_ERR_SHAPE when
+ * the dataset's sample shape or class count does not fit the model,
+ * SL_ERR_CONFIG for bad options, SL_ERR_NOMEM.
+ */
+SL_API sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train,
+                                  const sl_train_options *opt, sl_error *err);
+SL_API void sl_trainer_free(sl_trainer *t);
+
+typedef struct sl_step_info {
+    int epoch;           /**< 0-based epoch of this step */
+    int64_t batch;       /**< 0-based batch within the epoch */
+    int64_t batches;     /**< batches per epoch */
+    int64_t step;        /**< optimizer steps taken, this one included */
+    int64_t n;           /**< samples in the batch; 0 when the epoch just ended */
+    float loss;          /**< mean loss of the batch */
+    int64_t correct;     /**< samples whose arg-max output equals the label */
+    float lr;            /**< learning rate used */
+} sl_step_info;
+
+/**
+ * One optimizer step on the next batch.  When the epoch has no batch left,
+ * takes no step, sets info->n = 0 and moves to the next epoch.
+ * Errors: SL_ERR_NUMERIC when the loss or a gradient is NaN/Inf (the
+ * message names the step and the first layer or parameter where it
+ * appeared; the parameters are not updated); SL_ERR_STATE after the last
+ * epoch; errors of the ops.
+ */
+SL_API sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err);
+
+typedef struct sl_epoch_result {
+    int epoch;           /**< the epoch that ended (0-based) */
+    double loss;         /**< mean training loss over its samples */
+    double accuracy;     /**< training accuracy, in [0, 1] */
+    int64_t samples;
+    double seconds;
+    float lr;            /**< learning rate of its last step */
+} sl_epoch_result;
+
+/** Called after every step of sl_trainer_run_epoch; may be NULL. */
+typedef void (*sl_step_callback)(const sl_step_info *info, void *user);
+
+/** Runs the rest of the current epoch. */
+SL_API sl_status sl_trainer_run_epoch(sl_trainer *t, sl_step_callback cb, void *user,
+                                      sl_epoch_result *result, sl_error *err);
+
+/** Epochs completed, and optimizer steps taken. */
+SL_API int sl_trainer_epoch(const sl_trainer *t);
+SL_API int64_t sl_trainer_steps(const sl_trainer *t);
+SL_API int sl_trainer_done(const sl_trainer *t);
+SL_API sl_optimizer *sl_trainer_optimizer(sl_trainer *t);
+SL_API sl_graph *sl_trainer_graph(sl_trainer *t);
+
+/**
+ * Saves model parameters, buffers, optimizer state and the position in
+ * training to path (safetensors, written atomically), plus the caller's
+ * metadata (for example the config).  Metadata keys "slope.*" are reserved.
+ */
+SL_API sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl_kv *meta,
+                                 size_t n_meta, sl_error *err);
+/**
+ * Restores what sl_trainer_save wrote, for a trainer made with the same
+ * model shape and options: the run continues where it stopped.
+ * Errors: SL_ERR_IO, SL_ERR_FORMAT (not a slope training checkpoint, a
+ * missing tensor), SL_ERR_SHAPE (a tensor of another shape: names it).
+ */
+SL_API sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err);
+
+/** Saves only the model's parameters and buffers (atomically), with metadata. */
+SL_API sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv *meta,
+                               size_t n_meta, sl_error *err);
+/** Loads parameters and buffers saved by sl_model_save or sl_trainer_save. */
+SL_API sl_status sl_model_load(sl_model *m, const char *path, sl_error *err);
+
+typedef struct sl_eval_result {
+    double loss;
+    double accuracy;
+    int64_t samples;
+    int64_t *confusion;  /**< optional caller buffer of C*C counts (row = label, column = prediction), or NULL */
+} sl_eval_result;
+
+/**
+ * Evaluates model on ds in evaluation mode without recording gradients.
+ * If result->confusion is set it is filled (zeroed first).
+ */
+SL_API sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                             sl_loss_kind loss, sl_eval_result *result, sl_error *err);
+
+/**
+ * Runs model on n samples x (n * sample size floats, already normalised) in
+ * evaluation mode.  outputs (n * output size floats) and classes (n
+ * arg-max indices) may each be NULL.
+ */
+SL_API sl_status sl_predict(sl_model *model, const float *x, int64_t n, float *outputs,
+                            int32_t *classes, sl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,550 @@
+/*
+ * nn_model.c - the sequential model: layers, parameters in flat buffers,
+ * initialisation and forward.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd.h"
+#include "nn_internal.h"
+#include "slope/ops.h"
+#include "slope/rng.h"
+
+#define SL_MAX_PARAMS_PER_LAYER 4
+#define SL_PARAM_NAME_MAX 48
+
+typedef struct layer {
+    sl_layer_spec spec;
+    sl_shape in, out;
+    /* Indices into model->params; -1 when absent. */
+    int weight, bias, alpha, gamma, beta, running_mean, running_var;
+    sl_tensor *captured; /* pre-activation of the last forward (capture mode) */
+} layer;
+
+struct sl_model {
+    sl_shape input;
+    layer *layers;
+    size_t n_layers, cap_layers;
+    sl_param *params;
+    char (*names)[SL_PARAM_NAME_MAX];
+    size_t n_params;
+    float *flat_data, *flat_grad; /* trainable parameters */
+    int64_t n_flat;
+    float *buffer_data;           /* running statistics */
+    int initialized;
+    int capture;
+};
+
+sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
+{
+    if (ndim < 1 || ndim > 3 || !sample_shape) {
+        sl_error_set(err, SL_ERR_SHAPE,
+                     "model input must be one sample's shape, [F] or [C, H, W] (got %d dims)",
+                     ndim);
+        return NULL;
+    }
+    sl_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        sl_error_set(err, SL_ERR_NOMEM, "out of memory for a model");
+        return NULL;
+    }
+    m->input.ndim = ndim;
+    int64_t size = 1;
+    for (int i = 0; i < ndim; i++) {
+        if (sample_shape[i] < 1 || sample_shape[i] > ((int64_t)1 << 30) ||
+            (size *= sample_shape[i]) > ((int64_t)1 << 32)) {
+            sl_error_set(err, SL_ERR_SHAPE, "model input dimension %d is %lld: out of range", i,
+                         (long long)sample_shape[i]);
+            free(m);
+            return NULL;
+        }
+        m->input.dim[i] = sample_shape[i];
+    }
+    return m;
+}
+
+void sl_model_free(sl_model *m)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_params; i++)
+        sl_tensor_free(m->params[i].tensor);
+    free(m->params);
+    free(m->names);
+    free(m->flat_data);
+    free(m->flat_grad);
+    free(m->buffer_data);
+    free(m->layers);
+    free(m);
+}
+
+static const sl_shape *last_shape(const sl_model *m)
+{
+    return m->n_layers ? &m->layers[m->n_layers - 1].out : &m->input;
+}
+
+/* A layer's activations per sample must stay addressable; bound them like tensors. */
+static int shape_too_large(const sl_shape *s)
+{
+    int64_t n = 1;
+    for (int i = 0; i < s->ndim; i++) {
+        if (s->dim[i] < 1 || s->dim[i] > ((int64_t)1 << 32) / n)
+            return 1;
+        n *= s->dim[i];
+    }
+    return 0;
+}
+
+sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
+{
+    if (!m || !spec)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_model_add: model or spec is NULL");
+    if (m->initialized)
+        return sl_error_set(err, SL_ERR_STATE, "sl_model_add: the model is already initialised");
+    layer l;
+    memset(&l, 0, sizeof l);
+    l.spec = *spec;
+    l.in = *last_shape(m);
+    sl_status st = sl_nn_layer_prepare(&l.spec, (int)m->n_layers, &l.in, &l.out, err);
+    if (st != SL_OK)
+        return st;
+    if (shape_too_large(&l.out))
+        return sl_error_set(err, SL_ERR_SHAPE, "layer %zu (%s): output is empty or too large",
+                            m->n_layers, sl_layer_type_name(spec->type));
+    if (m->n_layers == m->cap_layers) {
+        size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
+        layer *grown = realloc(m->layers, cap * sizeof *grown);
+        if (!grown)
+            return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a layer");
+        m->layers = grown;
+        m->cap_layers = cap;
+    }
+    l.weight = l.bias = l.alpha = l.gamma = l.beta = l.running_mean = l.running_var = -1;
+    m->layers[m->n_layers++] = l;
+    return SL_OK;
+}
+
+/* ---- parameter layout ------------------------------------------------------------ */
+
+typedef struct param_plan {
+    int layer;
+    const char *suffix;
+    sl_param_role role;
+    int ndim;
+    int64_t shape[4];
+    int *slot; /* where the layer keeps the index */
+} param_plan;
+
+/* Lists layer l's parameters into plan (at most SL_MAX_PARAMS_PER_LAYER + buffers). */
+static int plan_layer(layer *l, int index, param_plan *plan)
+{
+    const sl_layer_spec *s = &l->spec;
+    int n = 0;
+#define ADD(sfx, rl, nd, s0, s1, s2, s3, field)                                                  \
+    plan[n++] = (param_plan){index, sfx, rl, nd, {s0, s1, s2, s3}, &l->field}
+    switch (s->type) {
+    case SL_LAYER_LINEAR:
+        ADD("weight", SL_PARAM_WEIGHT, 2, s->out, l->in.dim[0], 1, 1, weight);
+        if (s->bias)
+            ADD("bias", SL_PARAM_BIAS, 1, s->out, 1, 1, 1, bias);
+        break;
+    case SL_LAYER_CONV2D:
+        ADD("weight", SL_PARAM_WEIGHT, 4, s->out, l->in.dim[0], s->kernel, s->kernel, weight);
+        if (s->bias)
+            ADD("bias", SL_PARAM_BIAS, 1, s->out, 1, 1, 1, bias);
+        break;
+    case SL_LAYER_PRELU:
+        ADD("weight", SL_PARAM_PRELU_SLOPE, 1, s->per_channel ? l->in.dim[0] : 1, 1, 1, 1, alpha);
+        break;
+    case SL_LAYER_BATCH_NORM:
+        ADD("weight", SL_PARAM_NORM_SCALE, 1, l->in.dim[0], 1, 1, 1, gamma);
+        ADD("bias", SL_PARAM_NORM_SHIFT, 1, l->in.dim[0], 1, 1, 1, beta);
+        ADD("running_mean", SL_PARAM_BUFFER, 1, l->in.dim[0], 1, 1, 1, running_mean);
+        ADD("running_var", SL_PARAM_BUFFER, 1, l->in.dim[0], 1, 1, 1, running_var);
+        break;
+    default:
+        break;
+    }
+#undef ADD
+    return n;
+}
+
+static int64_t plan_size(const param_plan *p)
+{
+    int64_t n = 1;
+    for (int d = 0; d < p->ndim; d++)
+        n *= p->shape[d];
+    return n;
+}
+
+/* Creates every parameter as a view into two flat buffers (trainable, buffers). */
+static sl_status allocate_params(sl_model *m, sl_error *err)
+{
+    size_t max_params = m->n_layers * SL_MAX_PARAMS_PER_LAYER;
+    param_plan *plan = calloc(max_params ? max_params : 1, sizeof *plan);
+    m->params = calloc(max_params ? max_params : 1, sizeof *m->params);
+    m->names = calloc(max_params ? max_params : 1, sizeof *m->names);
+    if (!plan || !m->params || !m->names) {
+        free(plan);
+        return sl_error_set(err, SL_ERR_NOMEM, "out of memory for the parameter table");
+    }
+    size_t n = 0;
+    int64_t n_train = 0, n_buf = 0;
+    for (size_t i = 0; i < m->n_layers; i++) {
+        int k = plan_layer(&m->layers[i], (int)i, plan + n);
+        for (int j = 0; j < k; j++) {
+            if (plan[n + j].role == SL_PARAM_BUFFER)
+                n_buf += plan_size(&plan[n + j]);
+            else
+                n_train += plan_size(&plan[n + j]);
+        }
+        n += (size_t)k;
+    }
+    if (n_train > SL_TENSOR_MAX_ELEMS / 2) {
+        free(plan);
+        return sl_error_set(err, SL_ERR_NOMEM, "the model has %lld parameters: too many",
+                            (long long)n_train);
+    }
+    m->flat_data = calloc((size_t)(n_train ? n_train : 1), sizeof(float));
+    m->flat_grad = calloc((size_t)(n_train ? n_train : 1), sizeof(float));
+    m->buffer_data = calloc((size_t)(n_buf ? n_buf : 1), sizeof(float));
+    if (!m->flat_data || !m->flat_grad || !m->buffer_data) {
+        free(plan);
+        return sl_error_set(err, SL_ERR_NOMEM,
+                            "out of memory for %lld parameters (%.1f MiB with gradients)",
+                            (long long)n_train, (double)n_train * 8.0 / 1048576.0);
+    }
+    m->n_flat = n_train;
+    int64_t off_train = 0, off_buf = 0;
+    for (size_t i = 0; i < n; i++) {
+        param_plan *p = &plan[i];
+        int is_buffer = p->role == SL_PARAM_BUFFER;
+        float *data = is_buffer ? m->buffer_data + off_buf : m->flat_data + off_train;
+        sl_tensor *t = sl_tensor_wrap(data, p->ndim, p->shape, err);
+        if (!t) {
+            free(plan);
+            return err ? err->status : SL_ERR_NOMEM;
+        }
+        if (is_buffer) {
+            off_buf += t->size;
+        } else {
+            t->grad = m->flat_grad + off_train;
+            t->flags |= SL_TENSOR_REQUIRES_GRAD;
+            off_train += t->size;
+        }
+        snprintf(m->names[i], SL_PARAM_NAME_MAX, "layers.%d.%s", p->layer, p->suffix);
+        m->params[i] = (sl_param){m->names[i], t, p->role, p->layer};
+        *p->slot = (int)i;
+        m->n_params = i + 1;
+    }
+    free(plan);
+    return SL_OK;
+}
+
+/* ---- initialisation ------------------------------------------------------------------- */
+
+/* The activation that follows layer i before the next weight layer, if any. */
+static const sl_layer_spec *next_activation(const sl_model *m, size_t i)
+{
+    for (size_t j = i + 1; j < m->n_layers; j++) {
+        sl_layer_type t = m->layers[j].spec.type;
+        if (sl_layer_is_activation(t))
+            return &m->layers[j].spec;
+        if (t == SL_LAYER_LINEAR || t == SL_LAYER_CONV2D)
+            return NULL;
+    }
+    return NULL;
+}
+
+static void fill_uniform(sl_tensor *t, sl_rng *r, double bound)
+{
+    for (int64_t i = 0; i < t->size; i++)
+        t->data[i] = (float)((2.0 * sl_rng_uniform(r) - 1.0) * bound);
+}
+
+static void fill_normal(sl_tensor *t, sl_rng *r, double std)
+{
+    for (int64_t i = 0; i < t->size; i++)
+        t->data[i] = (float)(sl_rng_normal(r) * std);
+}
+
+static void init_weight_layer(sl_model *m, size_t i, sl_init_kind kind, sl_rng *r)
+{
+    layer *l = &m->layers[i];
+    sl_tensor *w = m->params[l->weight].tensor;
+    double fan_in = (double)(w->size / w->shape[0]), fan_out = (double)(w->size / w->shape[1]);
+    double gain = sl_nn_gain_for(next_activation(m, i));
+    switch (kind) {
+    case SL_INIT_KAIMING_UNIFORM: fill_uniform(w, r, gain * sqrt(3.0 / fan_in)); break;
+    case SL_INIT_KAIMING_NORMAL: fill_normal(w, r, gain / sqrt(fan_in)); break;
+    case SL_INIT_XAVIER_UNIFORM: fill_uniform(w, r, gain * sqrt(6.0 / (fan_in + fan_out))); break;
+    case SL_INIT_XAVIER_NORMAL: fill_normal(w, r, gain * sqrt(2.0 / (fan_in + fan_out))); break;
+    case SL_INIT_PYTORCH: fill_uniform(w, r, 1.0 / sqrt(fan_in)); break;
+    }
+    if (l->bias >= 0) {
+        sl_tensor *b = m->params[l->bias].tensor;
+        if (kind == SL_INIT_PYTORCH)
+            fill_uniform(b, r, 1.0 / sqrt(fan_in));
+        else
+            sl_tensor_fill(b, 0.0f);
+    }
+}
+
+static void init_layer(sl_model *m, size_t i, sl_init_kind kind, uint64_t seed)
+{
+    layer *l = &m->layers[i];
+    sl_rng r;
+    /* One stream per layer: weights of layer i do not depend on other layers' sizes. */
+    sl_rng_seed(&r, seed + 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1));
+    if (l->weight >= 0 && (l->spec.type == SL_LAYER_LINEAR || l->spec.type == SL_LAYER_CONV2D))
+        init_weight_layer(m, i, kind, &r);
+    if (l->alpha >= 0)
+        sl_tensor_fill(m->params[l->alpha].tensor, l->spec.alpha);
+    if (l->gamma >= 0) {
+        sl_tensor_fill(m->params[l->gamma].tensor, 1.0f);
+        sl_tensor_fill(m->params[l->beta].tensor, 0.0f);
+        sl_tensor_fill(m->params[l->running_mean].tensor, 0.0f);
+        sl_tensor_fill(m->params[l->running_var].tensor, 1.0f);
+    }
+}
+
+sl_status sl_model_init(sl_model *m, sl_init_kind init, uint64_t seed, sl_error *err)
+{
+    if (!m)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_model_init: model is NULL");
+    if ((int)init < 0 || init > SL_INIT_PYTORCH)
+        return sl_error_set(err, SL_ERR_CONFIG, "sl_model_init: unknown init %d", (int)init);
+    if (m->n_layers == 0)
+        return sl_error_set(err, SL_ERR_CONFIG, "the model has no layers");
+    if (!m->initialized) {
+        sl_status st = allocate_params(m, err);
+        if (st != SL_OK)
+            return st;
+        m->initialized = 1;
+    }
+    for (size_t i = 0; i < m->n_layers; i++)
+        init_layer(m, i, init, seed);
+    sl_model_zero_grad(m);
+    return SL_OK;
+}
+
+/* ---- forward -------------------------------------------------------------------------- */
+
+static sl_tensor *param(const sl_model *m, int index)
+{
+    return index >= 0 ? m->params[index].tensor : NULL;
+}
+
+/* A fresh output of these layers can be overwritten by the activation: their backward
+ * reads their inputs and saved buffers, never their outputs. */
+static int output_reusable(const layer *prev)
+{
+    sl_layer_type t = prev->spec.type;
+    return t == SL_LAYER_LINEAR || t == SL_LAYER_CONV2D || t == SL_LAYER_BATCH_NORM;
+}
+
+static sl_tensor *activation_forward(sl_graph *g, const layer *l, sl_tensor *x, int in_place,
+                                     const sl_model *m)
+{
+    const sl_layer_spec *s = &l->spec;
+    switch (s->type) {
+    case SL_LAYER_RELU:
+        return in_place ? sl_relu_(g, x) : sl_relu(g, x);
+    case SL_LAYER_LEAKY_RELU:
+        return in_place && s->alpha >= 0.0f ? sl_leaky_relu_(g, x, s->alpha)
+                                            : sl_leaky_relu(g, x, s->alpha);
+    case SL_LAYER_PRELU: return sl_prelu(g, x, param(m, l->alpha));
+    case SL_LAYER_RRELU: return sl_rrelu(g, x, s->lower, s->upper);
+    case SL_LAYER_ELU: return sl_elu(g, x, s->alpha);
+    case SL_LAYER_SELU: return sl_selu(g, x);
+    case SL_LAYER_SIGMOID: return sl_sigmoid(g, x);
+    case SL_LAYER_TANH: return sl_tanh(g, x);
+    default: return x;
+    }
+}
+
+static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x)
+{
+    layer *l = &m->layers[i];
+    const sl_layer_spec *s = &l->spec;
+    switch (s->type) {
+    case SL_LAYER_LINEAR: return sl_linear(g, x, param(m, l->weight), param(m, l->bias));
+    case SL_LAYER_CONV2D:
+        return sl_conv2d(g, x, param(m, l->weight), param(m, l->bias), s->stride, s->padding);
+    case SL_LAYER_MAX_POOL2D: return sl_max_pool2d(g, x, s->kernel, s->stride, s->padding);
+    case SL_LAYER_AVG_POOL2D: return sl_avg_pool2d(g, x, s->kernel, s->stride, s->padding);
+    case SL_LAYER_FLATTEN: return sl_flatten(g, x);
+    case SL_LAYER_DROPOUT: return sl_dropout(g, x, s->p);
+    case SL_LAYER_BATCH_NORM:
+        return sl_batch_norm(g, x, param(m, l->gamma), param(m, l->beta),
+                             param(m, l->running_mean), param(m, l->running_var), s->momentum,
+                             s->eps);
+    default: break;
+    }
+    l->captured = m->capture ? x : NULL;
+    int in_place = !m->capture && i > 0 && output_reusable(&m->layers[i - 1]);
+    return activation_forward(g, l, x, in_place, m);
+}
+
+static int input_matches(const sl_model *m, const sl_tensor *x)
+{
+    if (x->ndim != m->input.ndim + 1)
+        return 0;
+    for (int d = 0; d < m->input.ndim; d++)
+        if (x->shape[d + 1] != m->input.dim[d])
+            return 0;
+    return 1;
+}
+
+sl_tensor *sl_model_forward(sl_model *m, sl_graph *g, sl_tensor *x)
+{
+    if (!g || !x || sl_graph_status(g) != SL_OK)
+        return NULL;
+    sl_error err = {0};
+    if (!m || !m->initialized) {
+        sl_error_set(&err, SL_ERR_STATE, "forward: the model is not initialised (sl_model_init)");
+    } else if (!input_matches(m, x)) {
+        char sx[64], sm[64];
+        sl_error_set(&err, SL_ERR_SHAPE, "forward: input %s does not match the model's [N, %s",
+                     sl_shape_str(x, sx, sizeof sx), sl_nn_shape_str(&m->input, sm, sizeof sm) + 1);
+    }
+    if (err.status != SL_OK)
+        return sl_ag_fail(g, err.status, "%s", err.message);
+    for (size_t i = 0; i < m->n_layers && x; i++)
+        x = layer_forward(m, g, i, x);
+    return x;
+}
+
+/* ---- queries ---------------------------------------------------------------------------- */
+
+size_t sl_model_num_layers(const sl_model *m) { return m ? m->n_layers : 0; }
+
+const sl_layer_spec *sl_model_layer(const sl_model *m, size_t i)
+{
+    return m && i < m->n_layers ? &m->layers[i].spec : NULL;
+}
+
+static int copy_shape(const sl_shape *s, int64_t *shape)
+{
+    for (int d = 0; d < s->ndim; d++)
+        shape[d] = s->dim[d];
+    return s->ndim;
+}
+
+int sl_model_layer_shape(const sl_model *m, int i, int64_t *shape)
+{
+    if (!m || i < -1 || i >= (int)m->n_layers)
+        return 0;
+    return copy_shape(i < 0 ? &m->input : &m->layers[i].out, shape);
+}
+
+int sl_model_output_shape(const sl_model *m, int64_t *shape)
+{
+    return m ? copy_shape(last_shape(m), shape) : 0;
+}
+
+int64_t sl_model_layer_flops(const sl_model *m, size_t i)
+{
+    if (!m || i >= m->n_layers)
+        return 0;
+    const layer *l = &m->layers[i];
+    return sl_nn_layer_macs(&l->spec, &l->in, &l->out);
+}
+
+int64_t sl_model_layer_param_count(const sl_model *m, size_t i)
+{
+    if (!m || i >= m->n_layers)
+        return 0;
+    layer tmp = m->layers[i];
+    param_plan plan[SL_MAX_PARAMS_PER_LAYER];
+    int n = plan_layer(&tmp, (int)i, plan);
+    int64_t count = 0;
+    for (int j = 0; j < n; j++)
+        if (plan[j].role != SL_PARAM_BUFFER)
+            count += plan_size(&plan[j]);
+    return count;
+}
+
+size_t sl_model_num_params(const sl_model *m) { return m ? m->n_params : 0; }
+
+const sl_param *sl_model_param(const sl_model *m, size_t i)
+{
+    return m && i < m->n_params ? &m->params[i] : NULL;
+}
+
+const sl_param *sl_model_find_param(const sl_model *m, const char *name)
+{
+    for (size_t i = 0; m && name && i < m->n_params; i++)
+        if (strcmp(m->params[i].name, name) == 0)
+            return &m->params[i];
+    return NULL;
+}
+
+int64_t sl_model_param_count(const sl_model *m)
+{
+    int64_t n = 0;
+    for (size_t i = 0; m && i < m->n_layers; i++)
+        n += sl_model_layer_param_count(m, i);
+    return n;
+}
+
+float *sl_model_flat_params(sl_model *m, int64_t *n)
+{
+    if (n)
+        *n = m ? m->n_flat : 0;
+    return m ? m->flat_data : NULL;
+}
+
+float *sl_model_flat_grads(sl_model *m, int64_t *n)
+{
+    if (n)
+        *n = m ? m->n_flat : 0;
+    return m ? m->flat_grad : NULL;
+}
+
+void sl_model_zero_grad(sl_model *m)
+{
+    if (m && m->flat_grad)
+        memset(m->flat_grad, 0, (size_t)m->n_flat * sizeof(float));
+}
+
+void sl_model_set_capture(sl_model *m, int on)
+{
+    if (m)
+        m->capture = on != 0;
+}
+
+sl_tensor *sl_model_captured(const sl_model *m, size_t i)
+{
+    return m && i < m->n_layers ? m->layers[i].captured : NULL;
+}
+
+/* ---- diagnosis -------------------------------------------------------------------------- */
+
+static int all_finite(const sl_tensor *t)
+{
+    for (int64_t i = 0; i < t->size; i++)
+        if (!isfinite(t->data[i]))
+            return 0;
+    return 1;
+}
+
+int sl_nn_first_nonfinite_layer(sl_model *m, sl_graph *g, sl_tensor *x)
+{
+    if (!all_finite(x))
+        return -2;
+    int grad = sl_graph_set_grad_enabled(g, 0);
+    int capture = m->capture;
+    m->capture = 1; /* out of place, so each layer's output stays readable */
+    int found = -1;
+    for (size_t i = 0; i < m->n_layers && x && found < 0; i++) {
+        x = layer_forward(m, g, i, x);
+        if (x && !all_finite(x))
+            found = (int)i;
+    }
+    m->capture = capture;
+    sl_graph_set_grad_enabled(g, grad);
+    return found;
+}

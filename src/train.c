@@ -1,0 +1,413 @@
+/*
+ * train.c - losses, the trainer's step and epoch loop, evaluation and
+ * prediction.  Checkpoints of a trainer are in checkpoint.c.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <cblas.h>
+
+#include "nn_internal.h"
+#include "slope/ops.h"
+#include "train_internal.h"
+
+/* ---- losses ------------------------------------------------------------------ */
+
+const char *sl_loss_name(sl_loss_kind kind)
+{
+    return kind == SL_LOSS_MSE ? "mse" : "cross_entropy";
+}
+
+sl_status sl_loss_parse(const char *name, sl_loss_kind *kind, sl_error *err)
+{
+    if (name && strcmp(name, "cross_entropy") == 0)
+        *kind = SL_LOSS_CROSS_ENTROPY;
+    else if (name && strcmp(name, "mse") == 0)
+        *kind = SL_LOSS_MSE;
+    else
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "unknown loss \"%s\" (expected cross_entropy or mse)",
+                            name ? name : "(null)");
+    return SL_OK;
+}
+
+sl_tensor *sl_loss(sl_graph *g, sl_tensor *outputs, const int32_t *labels, sl_loss_kind kind)
+{
+    if (kind == SL_LOSS_CROSS_ENTROPY || !outputs || !g)
+        return sl_cross_entropy(g, outputs, labels);
+    /* MSE against one-hot targets; a bad label is caught like cross-entropy's. */
+    sl_tensor *target = sl_graph_tensor(g, outputs->ndim, outputs->shape);
+    if (!target || outputs->ndim != 2)
+        return sl_mse(g, outputs, target);
+    int64_t N = outputs->shape[0], C = outputs->shape[1];
+    for (int64_t i = 0; i < N; i++)
+        if (labels && labels[i] >= 0 && labels[i] < C)
+            target->data[i * C + labels[i]] = 1.0f;
+        else
+            return sl_cross_entropy(g, outputs, labels); /* reports the bad label */
+    return sl_mse(g, outputs, target);
+}
+
+void sl_set_num_threads(int n)
+{
+    if (n >= 1)
+        openblas_set_num_threads(n);
+}
+
+int64_t sl_count_correct(const float *out, const int32_t *labels, int64_t n, int64_t classes)
+{
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; i++)
+        correct += sl_argmax(out + i * classes, classes) == labels[i];
+    return correct;
+}
+
+int32_t sl_argmax(const float *v, int64_t n)
+{
+    int64_t best = 0;
+    for (int64_t j = 1; j < n; j++)
+        if (v[j] > v[best])
+            best = j;
+    return (int32_t)best;
+}
+
+/* ---- the trainer ------------------------------------------------------------------- */
+
+sl_train_options sl_train_defaults(void)
+{
+    sl_train_options o;
+    memset(&o, 0, sizeof o);
+    o.epochs = 10;
+    o.batch_size = 64;
+    o.shuffle = 1;
+    o.seed = 42;
+    o.loss = SL_LOSS_CROSS_ENTROPY;
+    o.optim = sl_optim_defaults(SL_OPTIM_SGD);
+    o.schedule = sl_schedule_defaults(SL_SCHEDULE_CONSTANT);
+    return o;
+}
+
+/* The dataset must feed the model: same features per sample, enough outputs for its classes. */
+static sl_status check_fit(const sl_model *m, const sl_dataset *ds, sl_loss_kind loss,
+                           sl_error *err)
+{
+    int64_t in[4], out[4], features = 1, outputs = 1;
+    int in_ndim = sl_model_layer_shape(m, -1, in), out_ndim = sl_model_output_shape(m, out);
+    for (int d = 0; d < in_ndim; d++)
+        features *= in[d];
+    for (int d = 0; d < out_ndim; d++)
+        outputs *= out[d];
+    if (sl_dataset_sample_size(ds) != features)
+        return sl_error_set(err, SL_ERR_SHAPE,
+                            "%s: samples have %lld features but the model takes %lld",
+                            sl_dataset_name(ds), (long long)sl_dataset_sample_size(ds),
+                            (long long)features);
+    if (out_ndim != 1)
+        return sl_error_set(err, SL_ERR_SHAPE,
+                            "the model's output must be flat [classes]; add flatten and linear");
+    if (outputs < sl_dataset_num_classes(ds) || (loss == SL_LOSS_MSE && outputs != sl_dataset_num_classes(ds)))
+        return sl_error_set(err, SL_ERR_SHAPE, "%s has %d classes but the model outputs %lld",
+                            sl_dataset_name(ds), sl_dataset_num_classes(ds), (long long)outputs);
+    return SL_OK;
+}
+
+/* A heap tensor over a caller buffer, shaped [batch, model input...]; shape[0] changes per batch. */
+static sl_tensor *batch_view(const sl_model *m, float *buffer, int64_t batch, sl_error *err)
+{
+    int64_t in[4], shape[4];
+    int ndim = sl_model_layer_shape(m, -1, in);
+    shape[0] = batch;
+    for (int d = 0; d < ndim; d++)
+        shape[d + 1] = in[d];
+    return sl_tensor_wrap(buffer, ndim + 1, shape, err);
+}
+
+void sl_batch_view_resize(sl_tensor *x, int64_t n)
+{
+    x->size = x->size / x->shape[0] * n;
+    x->shape[0] = n;
+}
+
+sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_train_options *opt,
+                           sl_error *err)
+{
+    if (!model || !train || !opt) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_trainer_new: model, dataset or options is NULL");
+        return NULL;
+    }
+    if (opt->epochs < 1 || opt->batch_size < 1) {
+        sl_error_set(err, SL_ERR_CONFIG, "epochs and batch_size must be >= 1");
+        return NULL;
+    }
+    if (sl_model_num_params(model) == 0 && sl_model_num_layers(model) > 0 &&
+        sl_model_flat_params(model, NULL) == NULL) {
+        sl_error_set(err, SL_ERR_STATE, "sl_trainer_new: the model is not initialised");
+        return NULL;
+    }
+    if (check_fit(model, train, opt->loss, err) != SL_OK)
+        return NULL;
+    sl_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        sl_error_set(err, SL_ERR_NOMEM, "out of memory for a trainer");
+        return NULL;
+    }
+    t->model = model;
+    t->data = train;
+    t->opt = *opt;
+    int64_t out[4];
+    sl_model_output_shape(model, out);
+    t->classes = out[0];
+    sl_batch_options bo = {opt->batch_size, opt->shuffle, opt->seed, opt->drop_last};
+    t->graph = sl_graph_new(opt->seed, err);
+    t->iter = t->graph ? sl_batch_iter_new(train, &bo, err) : NULL;
+    t->optim = t->iter ? sl_optimizer_new(model_params(model), sl_model_num_params(model),
+                                          &opt->optim, err)
+                       : NULL;
+    int64_t sample = sl_dataset_sample_size(train);
+    t->x = t->optim ? malloc((size_t)(opt->batch_size * sample) * sizeof(float)) : NULL;
+    t->labels = t->x ? malloc((size_t)opt->batch_size * sizeof(int32_t)) : NULL;
+    t->input = t->labels ? batch_view(model, t->x, opt->batch_size, err) : NULL;
+    if (!t->input) {
+        if (t->optim && (!t->x || !t->labels))
+            sl_error_set(err, SL_ERR_NOMEM, "out of memory for the batch buffers");
+        sl_trainer_free(t);
+        return NULL;
+    }
+    t->batches = sl_batch_iter_batches(t->iter);
+    return t;
+}
+
+void sl_trainer_free(sl_trainer *t)
+{
+    if (!t)
+        return;
+    sl_tensor_free(t->input);
+    free(t->x);
+    free(t->labels);
+    sl_optimizer_free(t->optim);
+    sl_batch_iter_free(t->iter);
+    sl_graph_free(t->graph);
+    free(t);
+}
+
+/* Names where a NaN/Inf came from, for the step's error message. */
+static sl_status numeric_failure(sl_trainer *t, const sl_step_info *info, sl_error *err)
+{
+    sl_graph_reset(t->graph);
+    int layer = sl_nn_first_nonfinite_layer(t->model, t->graph, t->input);
+    sl_graph_reset(t->graph);
+    const char *where = "the loss";
+    char buf[128];
+    if (layer == -2)
+        where = "the input batch";
+    else if (layer >= 0) {
+        snprintf(buf, sizeof buf, "the output of layer %d (%s)", layer,
+                 sl_layer_type_name(sl_model_layer(t->model, (size_t)layer)->type));
+        where = buf;
+    }
+    return sl_error_set(err, SL_ERR_NUMERIC,
+                        "step %lld (epoch %d, batch %lld): the loss is %g; first non-finite "
+                        "value in %s; parameters not updated",
+                        (long long)info->step, info->epoch + 1, (long long)info->batch + 1,
+                        (double)info->loss, where);
+}
+
+/* Forward, loss and backward of one batch already in t->x / t->labels. */
+static sl_status forward_backward(sl_trainer *t, sl_step_info *info, sl_error *err)
+{
+    sl_graph *g = t->graph;
+    sl_graph_reset(g);
+    sl_graph_set_training(g, 1);
+    /* Dropout and rrelu draw from a stream fixed by (seed, step): resumable. */
+    sl_rng_seed(sl_graph_rng(g), t->opt.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->steps);
+    sl_tensor *out = sl_model_forward(t->model, g, t->input);
+    sl_tensor *loss = sl_loss(g, out, t->labels, t->opt.loss);
+    if (!loss)
+        return sl_graph_take_error(g, err);
+    info->loss = loss->data[0];
+    info->correct = sl_count_correct(out->data, t->labels, info->n, t->classes);
+    if (!isfinite(info->loss))
+        return numeric_failure(t, info, err);
+    sl_model_zero_grad(t->model);
+    if (sl_backward(g, loss) != SL_OK)
+        return sl_graph_take_error(g, err);
+    return SL_OK;
+}
+
+sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err)
+{
+    if (!t || !info)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_trainer_step: NULL argument");
+    if (sl_trainer_done(t))
+        return sl_error_set(err, SL_ERR_STATE, "training is complete (%d epochs)", t->opt.epochs);
+    memset(info, 0, sizeof *info);
+    int64_t epoch;
+    sl_batch_iter_position(t->iter, &epoch, &info->batch);
+    info->epoch = (int)epoch;
+    info->batches = t->batches;
+    info->step = t->steps + 1;
+    sl_status st = sl_batch_iter_next(t->iter, t->x, t->labels, &info->n, err);
+    if (st != SL_OK)
+        return st;
+    if (info->n == 0) {
+        t->epoch++;
+        return SL_OK;
+    }
+    sl_batch_view_resize(t->input, info->n);
+    st = forward_backward(t, info, err);
+    if (st != SL_OK)
+        return st;
+    info->lr = sl_schedule_lr(&t->opt.schedule, t->opt.optim.lr, t->steps, t->batches,
+                              t->opt.epochs);
+    sl_error step_err = {0};
+    if (sl_optimizer_step(t->optim, info->lr, &step_err) != SL_OK)
+        return sl_error_set(err, step_err.status, "step %lld (epoch %d, batch %lld): %s",
+                            (long long)info->step, info->epoch + 1, (long long)info->batch + 1,
+                            step_err.message);
+    t->steps++;
+    return SL_OK;
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+sl_status sl_trainer_run_epoch(sl_trainer *t, sl_step_callback cb, void *user,
+                               sl_epoch_result *result, sl_error *err)
+{
+    if (!t)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_trainer_run_epoch: trainer is NULL");
+    sl_epoch_result r;
+    memset(&r, 0, sizeof r);
+    r.epoch = t->epoch;
+    double start = now_seconds(), loss_sum = 0.0;
+    int64_t correct = 0;
+    for (;;) {
+        sl_step_info info;
+        sl_status st = sl_trainer_step(t, &info, err);
+        if (st != SL_OK)
+            return st;
+        if (info.n == 0)
+            break;
+        loss_sum += (double)info.loss * (double)info.n;
+        correct += info.correct;
+        r.samples += info.n;
+        r.lr = info.lr;
+        if (cb)
+            cb(&info, user);
+    }
+    r.seconds = now_seconds() - start;
+    r.loss = r.samples ? loss_sum / (double)r.samples : 0.0;
+    r.accuracy = r.samples ? (double)correct / (double)r.samples : 0.0;
+    if (result)
+        *result = r;
+    return SL_OK;
+}
+
+int sl_trainer_epoch(const sl_trainer *t) { return t ? t->epoch : 0; }
+int64_t sl_trainer_steps(const sl_trainer *t) { return t ? t->steps : 0; }
+int sl_trainer_done(const sl_trainer *t) { return !t || t->epoch >= t->opt.epochs; }
+sl_optimizer *sl_trainer_optimizer(sl_trainer *t) { return t ? t->optim : NULL; }
+sl_graph *sl_trainer_graph(sl_trainer *t) { return t ? t->graph : NULL; }
+
+/* ---- evaluation and prediction ---------------------------------------------------------------- */
+
+static void tally(sl_eval_result *r, const float *out, const int32_t *labels, int64_t n,
+                  int64_t classes, int64_t *correct)
+{
+    for (int64_t i = 0; i < n; i++) {
+        int32_t pred = sl_argmax(out + i * classes, classes);
+        *correct += pred == labels[i];
+        if (r->confusion)
+            r->confusion[labels[i] * classes + pred]++;
+    }
+}
+
+sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                      sl_loss_kind loss_kind, sl_eval_result *result, sl_error *err)
+{
+    if (!model || !ds || !result || batch_size < 1)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_evaluate: bad argument");
+    sl_status st = check_fit(model, ds, loss_kind, err);
+    if (st != SL_OK)
+        return st;
+    int64_t out[4], count = sl_dataset_count(ds), sample = sl_dataset_sample_size(ds);
+    sl_model_output_shape(model, out);
+    int64_t classes = out[0];
+    if (result->confusion)
+        memset(result->confusion, 0, (size_t)(classes * classes) * sizeof(int64_t));
+    sl_graph *g = sl_graph_new(0, err);
+    float *x = g ? malloc((size_t)(batch_size * sample) * sizeof(float)) : NULL;
+    int32_t *labels = x ? malloc((size_t)batch_size * sizeof(int32_t)) : NULL;
+    sl_tensor *input = labels ? batch_view(model, x, batch_size, err) : NULL;
+    if (g && !input)
+        st = sl_error_set(err, SL_ERR_NOMEM, "out of memory for evaluation buffers");
+    else if (!g)
+        st = err ? err->status : SL_ERR_NOMEM;
+    sl_graph_set_grad_enabled(g ? g : NULL, 0);
+    if (g)
+        sl_graph_set_training(g, 0);
+    double loss_sum = 0.0;
+    int64_t correct = 0;
+    for (int64_t first = 0; st == SL_OK && first < count; first += batch_size) {
+        int64_t n = count - first < batch_size ? count - first : batch_size;
+        st = sl_dataset_read(ds, first, n, x, labels, err);
+        if (st != SL_OK)
+            break;
+        sl_graph_reset(g);
+        sl_batch_view_resize(input, n);
+        sl_tensor *y = sl_model_forward(model, g, input);
+        sl_tensor *loss = sl_loss(g, y, labels, loss_kind);
+        if (!loss) {
+            st = sl_graph_take_error(g, err);
+            break;
+        }
+        loss_sum += (double)loss->data[0] * (double)n;
+        tally(result, y->data, labels, n, classes, &correct);
+    }
+    if (st == SL_OK) {
+        result->samples = count;
+        result->loss = loss_sum / (double)count;
+        result->accuracy = (double)correct / (double)count;
+    }
+    sl_tensor_free(input);
+    free(labels);
+    free(x);
+    sl_graph_free(g);
+    return st;
+}
+
+sl_status sl_predict(sl_model *model, const float *x, int64_t n, float *outputs, int32_t *classes,
+                     sl_error *err)
+{
+    if (!model || !x || n < 1)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_predict: bad argument");
+    sl_graph *g = sl_graph_new(0, err);
+    if (!g)
+        return err ? err->status : SL_ERR_NOMEM;
+    sl_graph_set_grad_enabled(g, 0);
+    sl_graph_set_training(g, 0);
+    /* The view never writes through x: forward only reads its input. */
+    sl_tensor *input = batch_view(model, (float *)(uintptr_t)x, n, err);
+    sl_tensor *y = input ? sl_model_forward(model, g, input) : NULL;
+    sl_status st = SL_OK;
+    if (!input)
+        st = err ? err->status : SL_ERR_INVALID;
+    else if (!y)
+        st = sl_graph_take_error(g, err);
+    else {
+        int64_t per = y->size / n;
+        if (outputs)
+            memcpy(outputs, y->data, (size_t)y->size * sizeof(float));
+        for (int64_t i = 0; classes && i < n; i++)
+            classes[i] = sl_argmax(y->data + i * per, per);
+    }
+    sl_tensor_free(input);
+    sl_graph_free(g);
+    return st;
+}

@@ -1,0 +1,232 @@
+/*
+ * test_train.c - the trainer end to end on the built-in spiral: it learns,
+ * resumes bit for bit, checkpoints round-trip, NaNs stop it with a message,
+ * evaluation and prediction agree.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static sl_model *spiral_model(const char *act, int dropout)
+{
+    sl_error err = {0};
+    int64_t in = 2;
+    sl_model *m = sl_model_new(1, &in, &err);
+    sl_layer_type t;
+    assert_int_equal(sl_layer_type_parse(act, &t, &err), SL_OK);
+    sl_layer_spec lin = sl_layer_defaults(SL_LAYER_LINEAR), a = sl_layer_defaults(t),
+                  drop = sl_layer_defaults(SL_LAYER_DROPOUT), out = lin;
+    lin.out = 64;
+    out.out = 3;
+    drop.p = 0.1f;
+    assert_int_equal(sl_model_add(m, &lin, &err), SL_OK);
+    assert_int_equal(sl_model_add(m, &a, &err), SL_OK);
+    if (dropout)
+        assert_int_equal(sl_model_add(m, &drop, &err), SL_OK);
+    assert_int_equal(sl_model_add(m, &lin, &err), SL_OK);
+    assert_int_equal(sl_model_add(m, &a, &err), SL_OK);
+    assert_int_equal(sl_model_add(m, &out, &err), SL_OK);
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 11, &err), SL_OK);
+    return m;
+}
+
+static sl_train_options spiral_options(int epochs)
+{
+    sl_train_options o = sl_train_defaults();
+    o.epochs = epochs;
+    o.batch_size = 32;
+    o.optim = sl_optim_defaults(SL_OPTIM_ADAM);
+    o.optim.lr = 0.01f;
+    return o;
+}
+
+static void test_spiral_learns(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 100, 0.2f, 1, &err);
+    assert_non_null(ds);
+    sl_model *m = spiral_model("leaky_relu", 0);
+    sl_train_options o = spiral_options(150);
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    assert_non_null(t);
+    sl_epoch_result r;
+    while (!sl_trainer_done(t))
+        assert_int_equal(sl_trainer_run_epoch(t, NULL, NULL, &r, &err), SL_OK);
+    sl_eval_result ev = {0};
+    assert_int_equal(sl_evaluate(m, ds, 64, SL_LOSS_CROSS_ENTROPY, &ev, &err), SL_OK);
+    print_message("spiral: train accuracy %.2f%% after %d epochs\n", 100 * ev.accuracy, 150);
+    assert_true(ev.accuracy >= 0.97);
+    assert_int_equal(sl_trainer_steps(t), 150 * 10); /* 300 points / 32 = 10 batches */
+    assert_int_equal(sl_trainer_step(t, &(sl_step_info){0}, &err), SL_ERR_STATE);
+    sl_trainer_free(t);
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+static const char *tmp_path(const char *name)
+{
+    static char buf[2][512];
+    static int which;
+    which ^= 1;
+    snprintf(buf[which], sizeof buf[which], "%s/%s.%d", SLOPE_BINARY_DIR, name, (int)getpid());
+    return buf[which];
+}
+
+/* 4 epochs straight == 2 epochs, save, new process-like state, load, 2 more: bit for bit. */
+static void test_resume_is_exact(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 50, 0.2f, 2, &err);
+    sl_train_options o = spiral_options(4);
+    o.optim = sl_optim_defaults(SL_OPTIM_SGD);
+    o.optim.lr = 0.05f;
+    o.optim.momentum = 0.9f;
+    o.schedule = sl_schedule_defaults(SL_SCHEDULE_COSINE);
+    o.batch_size = 16; /* 150 / 16: a partial last batch */
+
+    sl_model *straight = spiral_model("prelu", 1);
+    sl_trainer *t = sl_trainer_new(straight, ds, &o, &err);
+    while (!sl_trainer_done(t))
+        assert_int_equal(sl_trainer_run_epoch(t, NULL, NULL, NULL, &err), SL_OK);
+    sl_trainer_free(t);
+
+    const char *path = tmp_path("resume.safetensors");
+    sl_model *first = spiral_model("prelu", 1);
+    t = sl_trainer_new(first, ds, &o, &err);
+    for (int e = 0; e < 2; e++)
+        assert_int_equal(sl_trainer_run_epoch(t, NULL, NULL, NULL, &err), SL_OK);
+    sl_step_info info; /* and 3 steps into epoch 3, to resume mid-epoch */
+    for (int s = 0; s < 3; s++)
+        assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    sl_kv meta[1] = {{"note", "test"}};
+    assert_int_equal(sl_trainer_save(t, path, meta, 1, &err), SL_OK);
+    sl_trainer_free(t);
+    sl_model_free(first);
+
+    sl_model *resumed = spiral_model("prelu", 1);
+    sl_model_init(resumed, SL_INIT_PYTORCH, 999, &err); /* different weights: load must replace them */
+    t = sl_trainer_new(resumed, ds, &o, &err);
+    assert_int_equal(sl_trainer_load(t, path, &err), SL_OK);
+    assert_int_equal(sl_trainer_epoch(t), 2);
+    while (!sl_trainer_done(t))
+        assert_int_equal(sl_trainer_run_epoch(t, NULL, NULL, NULL, &err), SL_OK);
+    int64_t n;
+    assert_memory_equal(sl_model_flat_params(straight, &n), sl_model_flat_params(resumed, NULL),
+                        (size_t)n * sizeof(float));
+    sl_trainer_free(t);
+    sl_model_free(straight);
+    sl_model_free(resumed);
+    sl_dataset_free(ds);
+    unlink(path);
+}
+
+static void test_checkpoint_round_trip_and_errors(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_model *m = spiral_model("tanh", 0);
+    const char *path = tmp_path("model.safetensors");
+    assert_int_equal(sl_model_save(m, path, NULL, 0, &err), SL_OK);
+    float x[8] = {0.1f, -0.2f, 0.5f, 0.5f, -0.7f, 0.3f, 0.0f, 0.9f};
+    float before[12], after[12];
+    int32_t cls[4];
+    assert_int_equal(sl_predict(m, x, 4, before, cls, &err), SL_OK);
+    sl_model *other = spiral_model("tanh", 0);
+    sl_model_init(other, SL_INIT_PYTORCH, 5, &err);
+    assert_int_equal(sl_model_load(other, path, &err), SL_OK);
+    assert_int_equal(sl_predict(other, x, 4, after, NULL, &err), SL_OK);
+    assert_memory_equal(before, after, sizeof before);
+    for (int i = 0; i < 4; i++) /* classes are the arg-max of the outputs */
+        assert_true(before[i * 3 + cls[i]] >= before[i * 3] && before[i * 3 + cls[i]] >= before[i * 3 + 2]);
+
+    /* A model of another shape: the error names the tensor. */
+    int64_t in = 2;
+    sl_model *wide = sl_model_new(1, &in, &err);
+    sl_layer_spec lin = sl_layer_defaults(SL_LAYER_LINEAR);
+    lin.out = 65;
+    sl_model_add(wide, &lin, &err);
+    sl_model_init(wide, SL_INIT_KAIMING_UNIFORM, 1, &err);
+    assert_int_equal(sl_model_load(wide, path, &err), SL_ERR_SHAPE);
+    assert_non_null(strstr(err.message, "layers.0.weight"));
+    /* A model-only checkpoint is not a training checkpoint. */
+    sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
+    sl_train_options o = spiral_options(1);
+    sl_trainer *t = sl_trainer_new(other, ds, &o, &err);
+    assert_int_equal(sl_trainer_load(t, path, &err), SL_ERR_FORMAT);
+    assert_non_null(strstr(err.message, path));
+    sl_trainer_free(t);
+    /* A dataset that does not fit the model. */
+    sl_dataset *wrong = sl_dataset_spiral(5, 20, 0.2f, 1, &err);
+    assert_null(sl_trainer_new(other, wrong, &o, &err));
+    assert_int_equal(err.status, SL_ERR_SHAPE);
+    sl_dataset_free(wrong);
+    sl_dataset_free(ds);
+    sl_model_free(wide);
+    sl_model_free(other);
+    sl_model_free(m);
+    unlink(path);
+}
+
+static void test_nan_stops_training_with_a_message(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 50, 0.2f, 1, &err);
+    sl_model *m = spiral_model("relu", 0);
+    /* A NaN weight in layer 2 (the second linear) poisons its output. */
+    sl_model_find_param(m, "layers.2.weight")->tensor->data[5] = NAN;
+    sl_train_options o = spiral_options(1);
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    int64_t n;
+    float *p = sl_model_flat_params(m, &n);
+    float w0 = p[0];
+    sl_step_info info;
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_ERR_NUMERIC);
+    assert_non_null(strstr(err.message, "step 1"));
+    assert_non_null(strstr(err.message, "layer 2 (linear)"));
+    assert_true(p[0] == w0); /* nothing updated */
+    sl_trainer_free(t);
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+static void test_evaluate_confusion(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 40, 0.2f, 1, &err);
+    sl_model *m = spiral_model("selu", 0);
+    int64_t conf[9];
+    sl_eval_result r = {.confusion = conf};
+    assert_int_equal(sl_evaluate(m, ds, 7, SL_LOSS_CROSS_ENTROPY, &r, &err), SL_OK);
+    int64_t total = 0, diag = 0;
+    for (int i = 0; i < 9; i++)
+        total += conf[i];
+    for (int i = 0; i < 3; i++)
+        diag += conf[i * 4];
+    assert_int_equal(total, 120);
+    assert_true(fabs(r.accuracy - (double)diag / 120.0) < 1e-12);
+    assert_true(r.loss > 0 && isfinite(r.loss));
+    sl_eval_result r2 = {0};
+    assert_int_equal(sl_evaluate(m, ds, 120, SL_LOSS_CROSS_ENTROPY, &r2, &err), SL_OK);
+    assert_true(fabs(r.loss - r2.loss) < 1e-5); /* batch size does not change the mean */
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_spiral_learns),
+        cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_checkpoint_round_trip_and_errors),
+        cmocka_unit_test(test_nan_stops_training_with_a_message),
+        cmocka_unit_test(test_evaluate_confusion),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
