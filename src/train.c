@@ -15,10 +15,7 @@
 
 /* ---- losses ------------------------------------------------------------------ */
 
-const char *sl_loss_name(sl_loss_kind kind)
-{
-    return kind == SL_LOSS_MSE ? "mse" : "cross_entropy";
-}
+/* sl_loss_name is config.c's. */
 
 sl_status sl_loss_parse(const char *name, sl_loss_kind *kind, sl_error *err)
 {
