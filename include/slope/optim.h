@@ -54,7 +54,11 @@ typedef struct sl_optimizer sl_optimizer;
 /**
  * An optimizer over params[0..n) (buffers among them are skipped).
  * Errors: SL_ERR_CONFIG for invalid settings (lr <= 0, momentum < 0,
- * nesterov without momentum, betas outside [0, 1)); SL_ERR_NOMEM.
+ * nesterov without momentum or with dampening != 0 (as torch), betas outside
+ * [0, 1), weight_decay, eps or clip_grad_norm < 0, a NaN; momentum,
+ * nesterov and dampening are checked for sgd only, betas and eps for
+ * adam/adamw only); SL_ERR_INVALID for a NULL spec,
+ * NULL params with n > 0, or a parameter without name or tensor; SL_ERR_NOMEM.
  */
 SL_API sl_optimizer *sl_optimizer_new(const sl_param *params, size_t n, const sl_optim_spec *spec,
                                       sl_error *err);
@@ -63,13 +67,22 @@ SL_API void sl_optimizer_free(sl_optimizer *opt);
 /**
  * Applies one update with learning rate lr (from a schedule) using the
  * gradients in the parameters' grad buffers (a parameter without a grad
- * buffer is skipped).  Clips first if clip_grad_norm > 0.  Makes no heap
- * allocation.  Errors: SL_ERR_NUMERIC if a gradient holds NaN/Inf (nothing
- * is updated then; the message names the parameter).
+ * buffer is skipped).  Clips first if clip_grad_norm > 0, as
+ * torch.nn.utils.clip_grad_norm_ does: the gradients are scaled in place by
+ * clip_grad_norm / (norm + 1e-6) when that is below 1.  Makes no heap
+ * allocation.  Errors: SL_ERR_INVALID for lr < 0, NaN or Inf (lr 0 is
+ * allowed); SL_ERR_NUMERIC if a gradient holds NaN/Inf (the message names
+ * the first such parameter and element).  On error nothing changes: no
+ * parameter, gradient, state, step count or recorded norm.
+ *
+ * Step-dependent state follows the optimizer's step count, not a per-parameter
+ * one: SGD's momentum buffer starts as the gradient on step 0 and Adam's bias
+ * correction uses steps + 1.  (torch counts per parameter; the two agree when
+ * every parameter has a gradient from the first step on, as a model's do.)
  */
 SL_API sl_status sl_optimizer_step(sl_optimizer *opt, float lr, sl_error *err);
 
-/** Global L2 norm of all gradients as of the last step, before clipping. */
+/** Global L2 norm of all gradients as of the last step, before clipping (0 before any). */
 SL_API float sl_optimizer_last_grad_norm(const sl_optimizer *opt);
 /** Number of steps taken. */
 SL_API int64_t sl_optimizer_steps(const sl_optimizer *opt);
@@ -79,8 +92,14 @@ SL_API const sl_optim_spec *sl_optimizer_spec(const sl_optimizer *opt);
  * Optimizer state, for checkpoints: state tensors named
  * "<param name>.<slot>" (slots "momentum_buffer", "exp_avg", "exp_avg_sq")
  * that exist for the kind.  sl_optimizer_state_count / _state give them in
- * a fixed order; the step count travels separately.  Restoring =
- * copying data into those tensors and calling sl_optimizer_set_steps.
+ * a fixed order (trainable parameters in the order given, and per parameter
+ * momentum_buffer, or exp_avg then exp_avg_sq; SGD without momentum has
+ * none); the step count travels separately.  Restoring = copying data into
+ * those tensors and calling sl_optimizer_set_steps: with steps > 0 a
+ * restored momentum buffer counts as started, so resuming is bit-exact.
+ * sl_optimizer_state returns NULL (and *name NULL) for i out of range; the
+ * tensors and names are owned by the optimizer.  set_steps clamps negative
+ * values to 0.
  */
 SL_API size_t sl_optimizer_state_count(const sl_optimizer *opt);
 SL_API sl_tensor *sl_optimizer_state(const sl_optimizer *opt, size_t i, const char **name);
@@ -111,6 +130,13 @@ SL_API sl_status sl_schedule_parse(const char *name, sl_schedule_kind *kind, sl_
  * optimizer steps taken so far, steps_per_epoch and total_epochs describe
  * the run.  Warm-up ramps linearly per step; the cosine runs over the
  * steps after warm-up.  Pure function.
+ *
+ * Precisely: lr = warmup(step) * kind(step) with W = round(warmup_epochs *
+ * steps_per_epoch) and warmup(step) = (step + 1) / W for step < W, else 1;
+ * step: epoch = floor(step / steps_per_epoch); cosine: t = (step - W) /
+ * (total_epochs * steps_per_epoch - W) clamped to [0, 1], so base_lr when
+ * warm-up ends and min_lr once every step has been taken.  steps_per_epoch
+ * and step_epochs below 1 count as 1, a negative step as 0.
  */
 SL_API float sl_schedule_lr(const sl_schedule_spec *s, float base_lr, int64_t step,
                             int64_t steps_per_epoch, int total_epochs);
