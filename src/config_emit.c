@@ -1,0 +1,237 @@
+/*
+ * config_emit.c - an sl_config back to JSON, with every default written
+ * out and only the keys that apply (an adam optimizer has no "momentum"), so
+ * the text loads again into the same config.
+ */
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config_internal.h"
+
+/* v as the shortest decimal that reads back as the same float (0.01, not 0.0099999998). */
+static cJSON *float_number(float v)
+{
+    char buf[32];
+    for (int digits = 1; digits <= 9; digits++) {
+        snprintf(buf, sizeof buf, "%.*g", digits, (double)v);
+        if (strtof(buf, NULL) == v)
+            break;
+    }
+    return cJSON_CreateNumber(strtod(buf, NULL));
+}
+
+static int add_item(cJSON *o, const char *key, cJSON *item)
+{
+    if (item && cJSON_AddItemToObject(o, key, item))
+        return 1;
+    cJSON_Delete(item);
+    return 0;
+}
+
+static int append(cJSON *array, cJSON *item)
+{
+    if (item && cJSON_AddItemToArray(array, item))
+        return 1;
+    cJSON_Delete(item);
+    return 0;
+}
+
+static int add_float(cJSON *o, const char *key, float v)
+{
+    return add_item(o, key, float_number(v));
+}
+
+static int add_number(cJSON *o, const char *key, double v)
+{
+    return cJSON_AddNumberToObject(o, key, v) != NULL;
+}
+
+static int add_bool(cJSON *o, const char *key, int v)
+{
+    return cJSON_AddBoolToObject(o, key, v ? 1 : 0) != NULL;
+}
+
+static int add_string(cJSON *o, const char *key, const char *v)
+{
+    return cJSON_AddStringToObject(o, key, v) != NULL;
+}
+
+/* ---- data ------------------------------------------------------------------------ */
+
+static int emit_files(cJSON *data, const char *key, const sl_config_files *f)
+{
+    if (!f->csv && !f->images)
+        return 1;
+    cJSON *o = cJSON_AddObjectToObject(data, key);
+    if (!o)
+        return 0;
+    if (f->csv)
+        return add_string(o, "csv", f->csv);
+    return add_string(o, "images", f->images) && add_string(o, "labels", f->labels);
+}
+
+static int emit_spiral(cJSON *data, const sl_config_data *d)
+{
+    cJSON *o = cJSON_AddObjectToObject(data, "spiral");
+    return o && add_number(o, "classes", d->spiral_classes) &&
+           add_number(o, "points", (double)d->spiral_points) &&
+           add_float(o, "noise", d->spiral_noise);
+}
+
+static int emit_data(cJSON *root, const sl_config_data *d)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "data");
+    int ok = o != NULL;
+    if (ok && d->dataset)
+        ok = add_string(o, "dataset", d->dataset);
+    else if (ok)
+        ok = emit_files(o, "train", &d->train) && emit_files(o, "test", &d->test) &&
+             add_number(o, "classes", d->classes);
+    ok = ok && add_string(o, "normalize", sl_normalize_name(d->normalize));
+    if (ok && d->has_mean_std)
+        ok = add_number(o, "mean", d->mean) && add_number(o, "std", d->std);
+    ok = ok && add_number(o, "validation", d->validation);
+    if (ok && d->spiral_classes)
+        ok = emit_spiral(o, d);
+    return ok;
+}
+
+/* ---- model ---------------------------------------------------------------------- */
+
+static int emit_window(cJSON *o, const sl_layer_spec *s)
+{
+    return add_number(o, "kernel", s->kernel) && add_number(o, "stride", s->stride) &&
+           add_number(o, "padding", s->padding);
+}
+
+static int emit_layer_settings(cJSON *o, const sl_layer_spec *s)
+{
+    switch (s->type) {
+    case SL_LAYER_LINEAR:
+        return add_number(o, "out", (double)s->out) && add_bool(o, "bias", s->bias);
+    case SL_LAYER_CONV2D:
+        return add_number(o, "out", (double)s->out) && emit_window(o, s) &&
+               add_bool(o, "bias", s->bias);
+    case SL_LAYER_MAX_POOL2D:
+    case SL_LAYER_AVG_POOL2D: return emit_window(o, s);
+    case SL_LAYER_DROPOUT: return add_float(o, "p", s->p);
+    case SL_LAYER_BATCH_NORM:
+        return add_float(o, "momentum", s->momentum) && add_float(o, "eps", s->eps);
+    case SL_LAYER_LEAKY_RELU:
+    case SL_LAYER_ELU: return add_float(o, "alpha", s->alpha);
+    case SL_LAYER_PRELU:
+        if (s->per_channel ? !add_string(o, "num_parameters", "channel")
+                           : !add_number(o, "num_parameters", 1))
+            return 0;
+        return add_float(o, "init", s->alpha);
+    case SL_LAYER_RRELU: return add_float(o, "lower", s->lower) && add_float(o, "upper", s->upper);
+    default: return 1;
+    }
+}
+
+static int emit_model(cJSON *root, const sl_config_model *m)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "model");
+    cJSON *input = o ? cJSON_AddArrayToObject(o, "input") : NULL;
+    int ok = input != NULL;
+    for (int i = 0; ok && i < m->input_ndim; i++)
+        ok = append(input, cJSON_CreateNumber((double)m->input[i]));
+    ok = ok && add_string(o, "init", sl_init_name(m->init));
+    cJSON *layers = ok ? cJSON_AddArrayToObject(o, "layers") : NULL;
+    ok = layers != NULL;
+    for (size_t i = 0; ok && i < m->num_layers; i++) {
+        cJSON *l = cJSON_CreateObject();
+        ok = append(layers, l) && add_string(l, "type", sl_layer_type_name(m->layers[i].type)) &&
+             emit_layer_settings(l, &m->layers[i]);
+    }
+    return ok;
+}
+
+/* ---- optimizer, schedule, train, checkpoint, stats -------------------------------- */
+
+static int emit_optimizer(cJSON *root, const sl_optim_spec *s)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "optimizer");
+    int ok = o && add_string(o, "type", sl_optim_name(s->kind)) && add_float(o, "lr", s->lr);
+    if (ok && s->kind == SL_OPTIM_SGD) {
+        ok = add_float(o, "momentum", s->momentum) && add_bool(o, "nesterov", s->nesterov) &&
+             add_float(o, "dampening", s->dampening);
+    } else if (ok) {
+        cJSON *betas = cJSON_AddArrayToObject(o, "betas");
+        float b[2] = {s->beta1, s->beta2};
+        ok = betas != NULL;
+        for (int i = 0; ok && i < 2; i++)
+            ok = append(betas, float_number(b[i]));
+        ok = ok && add_float(o, "eps", s->eps);
+    }
+    return ok && add_float(o, "weight_decay", s->weight_decay) &&
+           add_bool(o, "decay_bias", s->decay_bias) && add_bool(o, "decay_prelu", s->decay_prelu) &&
+           add_bool(o, "decay_norm", s->decay_norm) &&
+           add_float(o, "clip_grad_norm", s->clip_grad_norm);
+}
+
+static int emit_schedule(cJSON *root, const sl_schedule_spec *s)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "schedule");
+    int ok = o && add_string(o, "type", sl_schedule_name(s->kind)) &&
+             add_float(o, "warmup_epochs", s->warmup_epochs);
+    if (ok && s->kind == SL_SCHEDULE_STEP)
+        ok = add_number(o, "step_epochs", s->step_epochs) && add_float(o, "gamma", s->gamma);
+    if (ok && s->kind == SL_SCHEDULE_COSINE)
+        ok = add_float(o, "min_lr", s->min_lr);
+    return ok;
+}
+
+static int emit_train(cJSON *root, const sl_config_train *t)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "train");
+    return o && add_number(o, "epochs", t->epochs) &&
+           add_number(o, "batch_size", (double)t->batch_size) &&
+           add_bool(o, "drop_last", t->drop_last) && add_bool(o, "shuffle", t->shuffle) &&
+           add_number(o, "threads", t->threads);
+}
+
+static int emit_checkpoint(cJSON *root, const sl_config_checkpoint *k)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "checkpoint");
+    int ok = o != NULL;
+    if (ok && k->path)
+        ok = add_string(o, "path", k->path);
+    return ok && add_number(o, "every", k->every) && add_bool(o, "keep_best", k->keep_best);
+}
+
+static int emit_stats(cJSON *root, const sl_config_stats *s)
+{
+    cJSON *o = cJSON_AddObjectToObject(root, "stats");
+    cJSON *probe = o && add_bool(o, "enabled", s->enabled) ? cJSON_AddObjectToObject(o, "probe")
+                                                            : NULL;
+    const char *split = s->probe_split == SL_SPLIT_TEST ? "test" : "train";
+    int ok = probe && add_string(probe, "split", split) &&
+             add_number(probe, "count", (double)s->probe_count);
+    if (ok && s->every_steps > 0)
+        return add_number(o, "every", (double)s->every_steps);
+    return ok && add_string(o, "every", "epoch");
+}
+
+static int emit_root(cJSON *root, const sl_config *cfg)
+{
+    return add_string(root, "name", cfg->name) && add_number(root, "seed", (double)cfg->seed) &&
+           emit_data(root, &cfg->data) && emit_model(root, &cfg->model) &&
+           add_string(root, "loss", sl_loss_name(cfg->loss)) &&
+           emit_optimizer(root, &cfg->optimizer) && emit_schedule(root, &cfg->schedule) &&
+           emit_train(root, &cfg->train) && emit_checkpoint(root, &cfg->checkpoint) &&
+           emit_stats(root, &cfg->stats);
+}
+
+char *sl_config_to_json(const sl_config *cfg)
+{
+    if (!cfg)
+        return NULL;
+    cJSON *root = cJSON_CreateObject();
+    char *text = root && emit_root(root, cfg) ? cJSON_Print(root) : NULL;
+    cJSON_Delete(root);
+    char *copy = cfg_strdup(text); /* the caller frees with free(), whatever cJSON's hooks */
+    cJSON_free(text);
+    return copy;
+}
