@@ -146,7 +146,11 @@ SL_API int64_t sl_model_layer_flops(const sl_model *m, size_t i);
 /** Number of trainable scalars of layer i (buffers excluded). */
 SL_API int64_t sl_model_layer_param_count(const sl_model *m, size_t i);
 
-/** Parameters and buffers, in layer order (valid after init). */
+/**
+ * Parameters and buffers, in layer order (valid after init).  The entries
+ * are one array: sl_model_param(m, 0) points to sl_model_num_params(m) of
+ * them, which is what sl_optimizer_new takes.
+ */
 SL_API size_t sl_model_num_params(const sl_model *m);
 SL_API const sl_param *sl_model_param(const sl_model *m, size_t i);
 /** The named parameter or NULL. */

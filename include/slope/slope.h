@@ -4,6 +4,34 @@
  * slope is a small neural-network training framework: tensors, a tape
  * autograd, differentiable ops (Leaky ReLU and PReLU first among them),
  * layers, optimizers, data loaders and checkpoints.
+ *
+ * Link with `pkg-config --cflags --libs slope` or CMake's
+ * find_package(slope) + target slope::slope (libslope.a: slope::slope_static,
+ * `pkg-config --static`).  The headers work from C11 and C++ (extern "C").
+ *
+ * Where to look, in the order most programs need it:
+ *   nn.h      build a model in code: sl_model_new, sl_model_add, sl_model_init
+ *   config.h  or from a JSON config file or string: sl_config_load,
+ *             sl_config_build_model
+ *   data.h    datasets over caller arrays without copying
+ *             (sl_dataset_from_arrays), IDX/CSV files, batch iterators
+ *   train.h   the trainer (sl_trainer_new, sl_trainer_run_epoch),
+ *             sl_evaluate, sl_predict, sl_model_save / sl_model_load
+ *   graph.h, ops.h, optim.h
+ *             the step-level API for custom loops: sl_model_forward,
+ *             sl_loss, sl_backward, sl_optimizer_step, sl_graph_reset
+ *   stats.h   dying-neuron statistics
+ *   io.h      safetensors files;  tensor.h, rng.h  the building blocks
+ *   error.h   the one error model: an sl_status return (NULL for
+ *             constructors) plus an optional sl_error with a readable message
+ *
+ * Thread safety: the library has no global mutable state of its own;
+ * separate models (with their graphs, trainers and optimizers) may be used
+ * from separate threads at the same time, but one model and everything
+ * attached to it is used by one thread at a time.  Two process-wide
+ * exceptions: sl_set_num_threads sets OpenBLAS's thread count for everyone,
+ * and cJSON's parser keeps its last error in a global, so parse configs from
+ * one thread at a time (config.h).
  */
 #ifndef SLOPE_SLOPE_H
 #define SLOPE_SLOPE_H
@@ -20,6 +48,7 @@
 #include "slope/io.h"
 #include "slope/config.h"
 #include "slope/train.h"
+#include "slope/stats.h"
 
 #ifdef __cplusplus
 extern "C" {
