@@ -21,6 +21,7 @@
  *             the step-level API for custom loops: sl_model_forward,
  *             sl_loss, sl_backward, sl_optimizer_step, sl_graph_reset
  *   stats.h   dying-neuron statistics
+ *   dist.h    data-parallel training over MPI processes (mpirun -np N)
  *   io.h      safetensors files;  tensor.h, rng.h  the building blocks
  *   error.h   the one error model: an sl_status return (NULL for
  *             constructors) plus an optional sl_error with a readable message
@@ -31,7 +32,8 @@
  * attached to it is used by one thread at a time.  Two process-wide
  * exceptions: sl_set_num_threads sets OpenBLAS's thread count for everyone,
  * and cJSON's parser keeps its last error in a global, so parse configs from
- * one thread at a time (config.h).
+ * one thread at a time (config.h).  dist.h's rank and communicator are
+ * process-wide, as MPI's own state is.
  */
 #ifndef SLOPE_SLOPE_H
 #define SLOPE_SLOPE_H
@@ -49,6 +51,7 @@
 #include "slope/config.h"
 #include "slope/train.h"
 #include "slope/stats.h"
+#include "slope/dist.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,0 +1,191 @@
+/*
+ * slope/stats.h - dying-neuron statistics over a fixed probe set.
+ *
+ * A unit is one output feature ([N, F]) or one channel ([N, C, H, W]) at
+ * the input of an activation layer.  Over a fixed probe set (the same
+ * examples every time), a unit is DEAD when its pre-activation is <= 0 for
+ * every example and every spatial position: a ReLU then outputs 0 for it and
+ * passes it no gradient, whatever the input.  For other activations the
+ * same count says how many units sit wholly on the negative side ("inactive"):
+ * a leaky ReLU still passes them signal and gradient.
+ *
+ * One measurement (a "report") runs the probe set through the model in
+ * batches, in evaluation mode (dropout off, batch_norm on its running
+ * statistics, which are not updated), with activation capture on, and a
+ * backward pass of the training loss so that the gradient arriving at each
+ * activation's input can be measured.  The model's gradient buffer is saved
+ * before and restored after, so a report taken between two training steps
+ * changes nothing in training.  When no sl_stats exists nothing is measured
+ * and training pays nothing: capture is on only during a report.
+ *
+ * Per activation layer a report gives: the dead units (a mask, and their
+ * count and fraction), the sparsity (the fraction of all pre-activations
+ * that are <= 0), how many units died and how many came back since the
+ * previous report, the mean |dl/dx| arriving at the layer's input, overall
+ * and per unit, and for PReLU its slopes (mean, min, max, the values, and a
+ * histogram).
+ *
+ * The gradient statistic is per example: l is one example's loss (its
+ * share of the batch-mean loss times the batch size), so the figure does not
+ * depend on the probe's batch size.  It is NAN for a layer whose input does
+ * not depend on any parameter (an activation applied to the raw input).
+ *
+ * Ownership: the model and the probe dataset are borrowed and must outlive
+ * the sl_stats.  Pointers returned by the accessors are valid until the next
+ * sl_stats_measure or sl_stats_free.  Thread safety: measuring uses the
+ * model, so never measure while another thread trains or runs the model.
+ */
+#ifndef SLOPE_STATS_H
+#define SLOPE_STATS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "slope/config.h"
+#include "slope/data.h"
+#include "slope/error.h"
+#include "slope/export.h"
+#include "slope/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/** The statistics of one activation layer at the last report. */
+typedef struct sl_layer_stats {
+    int layer;             /**< index of the activation layer in the model */
+    sl_layer_type type;    /**< its type (relu, leaky_relu, prelu, ...) */
+    int64_t units;         /**< features of [N, F] or channels of [N, C, H, W] */
+    int64_t positions;     /**< values per unit and example: H * W, or 1 */
+    int64_t dead;          /**< units <= 0 on every probe example and position */
+    double dead_frac;      /**< dead / units */
+    double sparsity;       /**< fraction of all pre-activations that are <= 0 */
+    int64_t died;          /**< units dead now but not at the previous report (0 at the first) */
+    int64_t revived;       /**< units dead at the previous report but not now */
+    double grad_mean_abs;  /**< mean over examples, units, positions of |dl/dx|; NAN if none */
+    int64_t n_alpha;       /**< PReLU: number of slopes (1 or units); 0 for other types */
+    double alpha_mean, alpha_min, alpha_max; /**< PReLU slopes; 0 for other types */
+} sl_layer_stats;
+
+typedef struct sl_stats sl_stats;
+
+/**
+ * Statistics for model (initialised) over probe, measured in batches of
+ * batch_size with the loss `loss` (the training loss, for the gradient
+ * statistic).  No report is taken yet: call sl_stats_measure.
+ * Errors: SL_ERR_INVALID (NULL, batch_size < 1, model not initialised),
+ * SL_ERR_SHAPE (probe samples do not fit the model), SL_ERR_NOMEM.
+ */
+SL_API sl_stats *sl_stats_new(sl_model *model, const sl_dataset *probe, int64_t batch_size,
+                              sl_loss_kind loss, sl_error *err);
+/** Frees the statistics (not the model or the probe).  NULL is a no-op. */
+SL_API void sl_stats_free(sl_stats *s);
+
+/**
+ * Takes a report now; epoch and step are the caller's labels for it (for
+ * example epochs completed and optimizer steps taken).  The previous
+ * report's dead masks become the reference for died/revived.  Leaves the
+ * model's parameters, buffers and gradients as they were, and activation
+ * capture off.  Errors: those of the ops and the probe's reading (the model
+ * is left unchanged then too).
+ */
+SL_API sl_status sl_stats_measure(sl_stats *s, int epoch, int64_t step, sl_error *err);
+
+/** Reports taken so far, and the labels of the last one. */
+SL_API int sl_stats_reports(const sl_stats *s);
+SL_API int sl_stats_epoch(const sl_stats *s);
+SL_API int64_t sl_stats_step(const sl_stats *s);
+/** Number of examples in the probe set. */
+SL_API int64_t sl_stats_probe_count(const sl_stats *s);
+
+/** Number of activation layers (the same at every report). */
+SL_API size_t sl_stats_num_layers(const sl_stats *s);
+/** Activation layer i's statistics at the last report (zeros before the first); NULL if out of range. */
+SL_API const sl_layer_stats *sl_stats_layer(const sl_stats *s, size_t i);
+/** units bytes: 1 for a dead unit, 0 for a live one; NULL if out of range. */
+SL_API const uint8_t *sl_stats_dead_mask(const sl_stats *s, size_t i);
+/** units values: each unit's mean |dl/dx| over examples and positions (NAN without a gradient). */
+SL_API const double *sl_stats_unit_grad(const sl_stats *s, size_t i);
+/** n_alpha values: the PReLU slopes at the last report; NULL for other layer types. */
+SL_API const float *sl_stats_alpha(const sl_stats *s, size_t i);
+
+/**
+ * Counts layer i's PReLU slopes at the last report into bins equal bins over
+ * [lo, hi]; a slope below lo counts in the first bin, one above hi in the
+ * last.  Errors: SL_ERR_INVALID (NULL counts, bins < 1, hi <= lo, i out of
+ * range or not a PReLU layer).
+ */
+SL_API sl_status sl_stats_alpha_histogram(const sl_stats *s, size_t i, double lo, double hi,
+                                          int bins, int64_t *counts, sl_error *err);
+
+/* ---- dead at birth ----------------------------------------------------------------------- */
+
+/** How biases are set in a born-dead trial. */
+typedef enum sl_bias_init {
+    SL_BIAS_ZERO,    /**< 0 (the default, as in Lu et al.) */
+    SL_BIAS_INIT,    /**< whatever the weight init draws (U(+-1/sqrt(fan_in)) for pytorch) */
+    SL_BIAS_NORMAL,  /**< N(0, scale^2) */
+    SL_BIAS_UNIFORM, /**< U(-scale, scale) */
+    SL_BIAS_CONST    /**< scale */
+} sl_bias_init;
+
+/**
+ * A born-dead experiment: trials random fully connected nets of depth
+ * hidden layers of width units each (linear + activation), on inputs of
+ * input_dim features, followed by a linear output.  A net is counted dead
+ * when some hidden layer has every unit's pre-activation <= 0 on every input:
+ * with ReLU that layer outputs zeros, so the output is constant.
+ *
+ * "Every input" is decided exactly when input_dim is 1 and the biases are
+ * zero: such a net (ReLU or leaky ReLU) is positively homogeneous, every
+ * pre-activation at x > 0 is x times its value at x = 1 and at x < 0 is |x|
+ * times its value at x = -1 (and 0 at x = 0), so the two probes x = +1 and
+ * x = -1 see every sign any input can give.  Otherwise `probes` inputs drawn
+ * from N(0, I) stand for "every input" (a dead verdict may then be too eager).
+ */
+typedef struct sl_born_dead_spec {
+    int width;               /**< units per hidden layer (>= 1) */
+    int depth;               /**< hidden layers (>= 1) */
+    int input_dim;           /**< 1 */
+    sl_layer_spec act;       /**< relu (default); leaky_relu, prelu, ... also work */
+    sl_init_kind init;       /**< SL_INIT_KAIMING_NORMAL (He-normal, with the act's gain) */
+    sl_bias_init bias;       /**< SL_BIAS_ZERO */
+    float bias_scale;        /**< for SL_BIAS_NORMAL, _UNIFORM, _CONST: 0.1 */
+    int64_t trials;          /**< 1000 */
+    int64_t probes;          /**< sampled inputs when not exact: 1000 */
+    uint64_t seed;           /**< trial t draws from (seed, t) only */
+} sl_born_dead_spec;
+
+typedef struct sl_born_dead_result {
+    int64_t trials;
+    int64_t dead;            /**< trials with some hidden layer wholly <= 0 on every input */
+    double p_dead;           /**< dead / trials */
+    double std_error;        /**< sqrt(p (1 - p) / trials) */
+    double mean_dead_layers; /**< hidden layers wholly <= 0, averaged over the trials */
+    int exact;               /**< 1: decided with the two probes x = +1, -1 (see above) */
+} sl_born_dead_result;
+
+SL_API sl_born_dead_spec sl_born_dead_defaults(void);
+
+/**
+ * Runs the experiment.  Errors: SL_ERR_INVALID (NULL, width, depth,
+ * input_dim, trials or probes < 1, act not an activation), SL_ERR_NOMEM.
+ */
+SL_API sl_status sl_born_dead(const sl_born_dead_spec *spec, sl_born_dead_result *result,
+                              sl_error *err);
+
+/**
+ * What theory says for ReLU, zero biases, input dimension 1 and weights
+ * from any distribution symmetric about 0 with no atom (He, Xavier,
+ * PyTorch's): *lo <= P(dead) <= *hi with
+ *     hi = 1 - (1 - 2^-width)^depth,  lo = max(0, 1 - 2 (1 - 2^-width)^depth),
+ * and *lo == *hi (the exact value) for width 1 (1 - 2^(1 - depth)) and for
+ * depth <= 2 (0 for one layer, 4^-width (3 - 2^(1 - width)) for two).
+ * Returns 1 when the value is exact.  See the README for the derivation.
+ */
+SL_API int sl_born_dead_theory(int width, int depth, double *lo, double *hi);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

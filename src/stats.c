@@ -1,0 +1,382 @@
+/*
+ * stats.c - dying-neuron statistics over a fixed probe set (see slope/stats.h).
+ *
+ * A report runs the probe through the model with capture on, batch by
+ * batch, and accumulates per unit: how many of its pre-activations were
+ * <= 0, and the sum of |dl/dx| over them.  The model's gradient buffer is
+ * saved before and copied back after, so training never sees the probe.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "slope/graph.h"
+#include "slope/stats.h"
+#include "slope/train.h"
+
+typedef struct act_layer {
+    sl_layer_stats st;
+    uint8_t *dead, *prev_dead;  /* units each */
+    int64_t *nonpos;            /* per unit: pre-activations <= 0 this report */
+    double *grad_sum;           /* per unit: sum of |dl/dx| this report */
+    double *unit_grad;          /* per unit: the mean of the last report */
+    float *alpha;               /* PReLU slopes at the last report (n_alpha) */
+    const sl_tensor *slopes;    /* the model's PReLU parameter, or NULL */
+    int has_grad;               /* some batch gave this layer a gradient */
+} act_layer;
+
+struct sl_stats {
+    sl_model *model;            /* borrowed */
+    const sl_dataset *probe;    /* borrowed */
+    int64_t batch_size, count;
+    sl_loss_kind loss;
+    sl_graph *graph;
+    float *x;                   /* one batch of inputs */
+    int32_t *labels;
+    sl_tensor *input;           /* view over x */
+    float *saved_grad;          /* the model's gradients during a report */
+    int64_t n_grad;
+    act_layer *layers;
+    size_t n_layers;
+    int reports, epoch;
+    int64_t step;
+};
+
+/* ---- construction --------------------------------------------------------------- */
+
+static int64_t shape_product(const int64_t *shape, int from, int ndim)
+{
+    int64_t n = 1;
+    for (int d = from; d < ndim; d++)
+        n *= shape[d];
+    return n;
+}
+
+static const sl_tensor *find_slopes(const sl_model *m, int layer)
+{
+    for (size_t p = 0; p < sl_model_num_params(m); p++) {
+        const sl_param *par = sl_model_param(m, p);
+        if (par->layer == layer && par->role == SL_PARAM_PRELU_SLOPE)
+            return par->tensor;
+    }
+    return NULL;
+}
+
+/* Sets up activation layer `index` of the model; 0 when out of memory. */
+static int act_layer_init(act_layer *a, const sl_model *m, int index)
+{
+    int64_t shape[4];
+    int ndim = sl_model_layer_shape(m, index - 1, shape);
+    memset(a, 0, sizeof *a);
+    a->st.layer = index;
+    a->st.type = sl_model_layer(m, (size_t)index)->type;
+    a->st.units = shape[0];
+    a->st.positions = shape_product(shape, 1, ndim);
+    a->st.grad_mean_abs = NAN;
+    a->slopes = a->st.type == SL_LAYER_PRELU ? find_slopes(m, index) : NULL;
+    a->st.n_alpha = a->slopes ? a->slopes->size : 0;
+    size_t u = (size_t)a->st.units;
+    a->dead = calloc(u, 1);
+    a->prev_dead = calloc(u, 1);
+    a->nonpos = calloc(u, sizeof *a->nonpos);
+    a->grad_sum = calloc(u, sizeof *a->grad_sum);
+    a->unit_grad = calloc(u, sizeof *a->unit_grad);
+    a->alpha = calloc(a->st.n_alpha ? (size_t)a->st.n_alpha : 1, sizeof *a->alpha);
+    for (size_t k = 0; a->unit_grad && k < u; k++)
+        a->unit_grad[k] = NAN;
+    return a->dead && a->prev_dead && a->nonpos && a->grad_sum && a->unit_grad && a->alpha;
+}
+
+static void act_layer_free(act_layer *a)
+{
+    free(a->dead);
+    free(a->prev_dead);
+    free(a->nonpos);
+    free(a->grad_sum);
+    free(a->unit_grad);
+    free(a->alpha);
+}
+
+static sl_status check_probe(const sl_model *m, const sl_dataset *probe, sl_error *err)
+{
+    int64_t in[4];
+    int ndim = sl_model_layer_shape(m, -1, in);
+    int64_t features = shape_product(in, 0, ndim);
+    if (sl_dataset_sample_size(probe) != features)
+        return sl_error_set(err, SL_ERR_SHAPE,
+                            "stats: probe %s has %lld features per sample but the model takes %lld",
+                            sl_dataset_name(probe), (long long)sl_dataset_sample_size(probe),
+                            (long long)features);
+    return SL_OK;
+}
+
+/* Allocates the batch buffers and the input view [batch, model input...]. */
+static sl_status alloc_batch(sl_stats *s, sl_error *err)
+{
+    int64_t in[4], shape[4];
+    int ndim = sl_model_layer_shape(s->model, -1, in);
+    int64_t sample = shape_product(in, 0, ndim);
+    shape[0] = s->batch_size;
+    memcpy(shape + 1, in, (size_t)ndim * sizeof *in);
+    s->x = malloc((size_t)(s->batch_size * sample) * sizeof *s->x);
+    s->labels = malloc((size_t)s->batch_size * sizeof *s->labels);
+    s->saved_grad = malloc((size_t)(s->n_grad ? s->n_grad : 1) * sizeof *s->saved_grad);
+    if (!s->x || !s->labels || !s->saved_grad)
+        return sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory for the probe buffers");
+    s->input = sl_tensor_wrap(s->x, ndim + 1, shape, err);
+    return s->input ? SL_OK : (err ? err->status : SL_ERR_NOMEM);
+}
+
+static sl_status alloc_layers(sl_stats *s, sl_error *err)
+{
+    size_t n = sl_model_num_layers(s->model), k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += sl_layer_is_activation(sl_model_layer(s->model, i)->type) != 0;
+    s->layers = calloc(k ? k : 1, sizeof *s->layers);
+    if (!s->layers)
+        return sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
+    for (size_t i = 0; i < n; i++) {
+        if (!sl_layer_is_activation(sl_model_layer(s->model, i)->type))
+            continue;
+        int ok = act_layer_init(&s->layers[s->n_layers], s->model, (int)i);
+        s->n_layers++;
+        if (!ok)
+            return sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
+    }
+    return SL_OK;
+}
+
+sl_stats *sl_stats_new(sl_model *model, const sl_dataset *probe, int64_t batch_size,
+                       sl_loss_kind loss, sl_error *err)
+{
+    if (!model || !probe || batch_size < 1) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_stats_new: NULL model or probe, or batch_size < 1");
+        return NULL;
+    }
+    if (!sl_model_flat_params(model, NULL) || sl_model_num_layers(model) == 0) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_stats_new: the model is not initialised");
+        return NULL;
+    }
+    if (check_probe(model, probe, err) != SL_OK)
+        return NULL;
+    sl_stats *s = calloc(1, sizeof *s);
+    if (!s) {
+        sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
+        return NULL;
+    }
+    s->model = model;
+    s->probe = probe;
+    s->count = sl_dataset_count(probe);
+    s->batch_size = batch_size < s->count ? batch_size : s->count;
+    s->loss = loss;
+    sl_model_flat_grads(model, &s->n_grad);
+    s->graph = sl_graph_new(0, err);
+    if (!s->graph || alloc_batch(s, err) != SL_OK || alloc_layers(s, err) != SL_OK) {
+        sl_stats_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void sl_stats_free(sl_stats *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->n_layers; i++)
+        act_layer_free(&s->layers[i]);
+    free(s->layers);
+    sl_tensor_free(s->input);
+    free(s->x);
+    free(s->labels);
+    free(s->saved_grad);
+    sl_graph_free(s->graph);
+    free(s);
+}
+
+/* ---- one report ----------------------------------------------------------------- */
+
+static void reset_accumulators(sl_stats *s)
+{
+    for (size_t i = 0; i < s->n_layers; i++) {
+        act_layer *a = &s->layers[i];
+        memset(a->nonpos, 0, (size_t)a->st.units * sizeof *a->nonpos);
+        memset(a->grad_sum, 0, (size_t)a->st.units * sizeof *a->grad_sum);
+        a->has_grad = 0;
+    }
+}
+
+/* Adds one batch's captured pre-activations (and gradients, scaled per example). */
+static void accumulate(act_layer *a, const sl_tensor *pre, int64_t n, double scale)
+{
+    int64_t units = a->st.units, pos = a->st.positions;
+    const float *g = pre->grad;
+    a->has_grad |= g != NULL;
+    for (int64_t e = 0; e < n; e++) {
+        for (int64_t u = 0; u < units; u++) {
+            int64_t off = (e * units + u) * pos, nonpos = 0;
+            double gsum = 0.0;
+            for (int64_t p = 0; p < pos; p++) {
+                nonpos += pre->data[off + p] <= 0.0f;
+                if (g)
+                    gsum += fabs((double)g[off + p]);
+            }
+            a->nonpos[u] += nonpos;
+            a->grad_sum[u] += gsum * scale;
+        }
+    }
+}
+
+static sl_status probe_batch(sl_stats *s, int64_t first, int64_t n, sl_error *err)
+{
+    sl_status st = sl_dataset_read(s->probe, first, n, s->x, s->labels, err);
+    if (st != SL_OK)
+        return st;
+    sl_graph *g = s->graph;
+    sl_graph_reset(g);
+    s->input->size = s->input->size / s->input->shape[0] * n;
+    s->input->shape[0] = n;
+    sl_tensor *out = sl_model_forward(s->model, g, s->input);
+    sl_tensor *loss = sl_loss(g, out, s->labels, s->loss);
+    if (!loss)
+        return sl_graph_take_error(g, err);
+    if ((loss->flags & SL_TENSOR_REQUIRES_GRAD) && sl_backward(g, loss) != SL_OK)
+        return sl_graph_take_error(g, err);
+    for (size_t i = 0; i < s->n_layers; i++) {
+        const sl_tensor *pre = sl_model_captured(s->model, (size_t)s->layers[i].st.layer);
+        if (!pre || pre->size != n * s->layers[i].st.units * s->layers[i].st.positions)
+            return sl_error_set(err, SL_ERR_STATE, "stats: layer %d was not captured",
+                                s->layers[i].st.layer);
+        accumulate(&s->layers[i], pre, n, (double)n);
+    }
+    return SL_OK;
+}
+
+static sl_status run_probe(sl_stats *s, sl_error *err)
+{
+    sl_graph_set_training(s->graph, 0);
+    sl_graph_set_grad_enabled(s->graph, 1);
+    sl_model_set_capture(s->model, 1);
+    sl_status st = SL_OK;
+    for (int64_t first = 0; st == SL_OK && first < s->count; first += s->batch_size) {
+        int64_t n = s->count - first < s->batch_size ? s->count - first : s->batch_size;
+        st = probe_batch(s, first, n, err);
+    }
+    sl_model_set_capture(s->model, 0);
+    sl_graph_reset(s->graph);
+    return st;
+}
+
+static void alpha_summary(act_layer *a)
+{
+    if (!a->slopes)
+        return;
+    double sum = 0.0, lo = INFINITY, hi = -INFINITY;
+    for (int64_t k = 0; k < a->st.n_alpha; k++) {
+        float v = a->slopes->data[k];
+        a->alpha[k] = v;
+        sum += v;
+        lo = v < lo ? v : lo;
+        hi = v > hi ? v : hi;
+    }
+    a->st.alpha_mean = sum / (double)a->st.n_alpha;
+    a->st.alpha_min = lo;
+    a->st.alpha_max = hi;
+}
+
+/* Turns the accumulators into the report; first: no previous report to compare with. */
+static void finish_layer(act_layer *a, int64_t count, int first)
+{
+    int64_t per_unit = count * a->st.positions, dead = 0, died = 0, revived = 0, nonpos = 0;
+    double gsum = 0.0;
+    memcpy(a->prev_dead, a->dead, (size_t)a->st.units);
+    for (int64_t u = 0; u < a->st.units; u++) {
+        uint8_t d = a->nonpos[u] == per_unit;
+        dead += d;
+        died += !first && d && !a->prev_dead[u];
+        revived += !first && !d && a->prev_dead[u];
+        nonpos += a->nonpos[u];
+        gsum += a->grad_sum[u];
+        a->dead[u] = d;
+        a->unit_grad[u] = a->has_grad ? a->grad_sum[u] / (double)per_unit : NAN;
+    }
+    a->st.dead = dead;
+    a->st.dead_frac = (double)dead / (double)a->st.units;
+    a->st.sparsity = (double)nonpos / ((double)per_unit * (double)a->st.units);
+    a->st.died = died;
+    a->st.revived = revived;
+    a->st.grad_mean_abs = a->has_grad ? gsum / ((double)per_unit * (double)a->st.units) : NAN;
+    alpha_summary(a);
+}
+
+sl_status sl_stats_measure(sl_stats *s, int epoch, int64_t step, sl_error *err)
+{
+    if (!s)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_stats_measure: stats is NULL");
+    float *grads = sl_model_flat_grads(s->model, NULL);
+    memcpy(s->saved_grad, grads, (size_t)s->n_grad * sizeof *grads);
+    reset_accumulators(s);
+    sl_status st = run_probe(s, err);
+    memcpy(grads, s->saved_grad, (size_t)s->n_grad * sizeof *grads);
+    if (st != SL_OK)
+        return st;
+    for (size_t i = 0; i < s->n_layers; i++)
+        finish_layer(&s->layers[i], s->count, s->reports == 0);
+    s->reports++;
+    s->epoch = epoch;
+    s->step = step;
+    return SL_OK;
+}
+
+/* ---- queries ------------------------------------------------------------------------ */
+
+int sl_stats_reports(const sl_stats *s) { return s ? s->reports : 0; }
+int sl_stats_epoch(const sl_stats *s) { return s ? s->epoch : 0; }
+int64_t sl_stats_step(const sl_stats *s) { return s ? s->step : 0; }
+int64_t sl_stats_probe_count(const sl_stats *s) { return s ? s->count : 0; }
+size_t sl_stats_num_layers(const sl_stats *s) { return s ? s->n_layers : 0; }
+
+static const act_layer *layer_at(const sl_stats *s, size_t i)
+{
+    return s && i < s->n_layers ? &s->layers[i] : NULL;
+}
+
+const sl_layer_stats *sl_stats_layer(const sl_stats *s, size_t i)
+{
+    const act_layer *a = layer_at(s, i);
+    return a ? &a->st : NULL;
+}
+
+const uint8_t *sl_stats_dead_mask(const sl_stats *s, size_t i)
+{
+    const act_layer *a = layer_at(s, i);
+    return a ? a->dead : NULL;
+}
+
+const double *sl_stats_unit_grad(const sl_stats *s, size_t i)
+{
+    const act_layer *a = layer_at(s, i);
+    return a ? a->unit_grad : NULL;
+}
+
+const float *sl_stats_alpha(const sl_stats *s, size_t i)
+{
+    const act_layer *a = layer_at(s, i);
+    return a && a->slopes ? a->alpha : NULL;
+}
+
+sl_status sl_stats_alpha_histogram(const sl_stats *s, size_t i, double lo, double hi, int bins,
+                                   int64_t *counts, sl_error *err)
+{
+    const act_layer *a = layer_at(s, i);
+    if (!a || !a->slopes || !counts || bins < 1 || !(hi > lo))
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "sl_stats_alpha_histogram: needs a PReLU layer, counts, bins >= 1 "
+                            "and hi > lo");
+    memset(counts, 0, (size_t)bins * sizeof *counts);
+    for (int64_t k = 0; k < a->st.n_alpha; k++) {
+        double t = ((double)a->alpha[k] - lo) / (hi - lo) * bins;
+        int b = t < 0.0 ? 0 : t >= bins ? bins - 1 : (int)t;
+        counts[b]++;
+    }
+    return SL_OK;
+}

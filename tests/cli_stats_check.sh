@@ -1,0 +1,72 @@
+#!/bin/sh
+# cli_stats_check.sh - end-to-end checks of `slope compare` and `slope born-dead`.
+# usage: cli_stats_check.sh compare SLOPE CONFIG OUTDIR
+#        cli_stats_check.sh born-dead SLOPE OUTDIR
+set -eu
+fail() { echo "FAIL: $*" >&2; exit 1; }
+
+check_compare() {
+    slope=$1 config=$2 out=$3
+    rm -rf "$out"
+    # 3 activations x (init + 3 epochs) x 2 activation layers = 24 rows.
+    "$slope" compare "$config" --act relu,leaky_relu:0.1,prelu:channel --epochs 3 \
+        --out "$out" > "$out.log" 2>&1 || { cat "$out.log"; fail "compare exited $?"; }
+    for f in stats.csv summary.json plots.gp; do
+        [ -s "$out/$f" ] || fail "$out/$f missing"
+    done
+    if command -v gnuplot > /dev/null 2>&1; then
+        [ -s "$out/dying.png" ] || fail "dying.png missing"
+        [ -s "$out/prelu.png" ] || fail "prelu.png missing"
+    fi
+    header=$(head -n 1 "$out/stats.csv")
+    for col in act epoch step layer units dead dead_frac sparsity died revived grad_mean_abs \
+               alpha_mean alpha_min alpha_max test_acc; do
+        echo ",$header," | grep -q ",$col," || fail "stats.csv lacks column $col"
+    done
+    rows=$(($(wc -l < "$out/stats.csv") - 1))
+    [ "$rows" -eq 24 ] || fail "stats.csv has $rows rows, expected 24"
+    for act in relu leaky_relu:0.1 prelu:channel; do
+        n=$(grep -c "^$act," "$out/stats.csv")
+        [ "$n" -eq 8 ] || fail "$act has $n rows, expected 8"
+        for e in 0 1 2 3; do
+            grep -q "^$act,$e," "$out/stats.csv" || fail "$act has no report for epoch $e"
+        done
+    done
+    # PReLU rows carry slopes; ReLU rows do not.
+    grep "^prelu:channel," "$out/stats.csv" | awk -F, '$14 == "" { exit 1 }' ||
+        fail "prelu rows without alpha_mean"
+    grep "^relu," "$out/stats.csv" | awk -F, '$14 != "" { exit 1 }' ||
+        fail "relu rows with alpha_mean"
+    # Shared initial weights: checked by the command, and the hashes agree here too.
+    grep -q '"initial_weights_shared":[[:space:]]*true' "$out/summary.json" ||
+        fail "summary.json does not report shared initial weights"
+    hashes=$(grep -o '"initial_weights_hash":[[:space:]]*"[0-9a-f]*"' "$out/summary.json" |
+             sed 's/.*"\([0-9a-f]*\)"$/\1/' | sort -u | wc -l)
+    total=$(grep -c '"initial_weights_hash"' "$out/summary.json")
+    [ "$total" -eq 3 ] || fail "expected 3 runs in summary.json, got $total"
+    [ "$hashes" -eq 1 ] || fail "runs have $hashes different initial weight hashes"
+    grep -q "dead@init" "$out.log" || fail "no table printed"
+    echo "compare: ok"
+}
+
+check_born_dead() {
+    slope=$1 out=$2
+    mkdir -p "$out"
+    "$slope" born-dead --width 1,2 --depth 1-3 --trials 2000 --csv "$out/born.csv" \
+        > "$out/born.log" 2>&1 || { cat "$out/born.log"; fail "born-dead exited $?"; }
+    head -n 1 "$out/born.csv" | grep -q "^width,depth,trials,p_dead,stderr" ||
+        fail "born.csv header"
+    rows=$(($(wc -l < "$out/born.csv") - 1))
+    [ "$rows" -eq 6 ] || fail "born.csv has $rows rows, expected 6"
+    # Width 1, depth 3: exactly 1 - 2^-2 = 0.75; allow 5 standard errors (0.0097 each).
+    awk -F, '$1 == 1 && $2 == 3 { d = $4 - 0.75; if (d < -0.05 || d > 0.05) exit 1 }' \
+        "$out/born.csv" || fail "width 1 depth 3 is far from 0.75"
+    "$slope" born-dead --width 0 --depth 2 > /dev/null 2>&1 && fail "width 0 accepted"
+    echo "born-dead: ok"
+}
+
+case "$1" in
+compare) check_compare "$2" "$3" "$4" ;;
+born-dead) check_born_dead "$2" "$3" ;;
+*) fail "unknown check $1" ;;
+esac

@@ -1,0 +1,88 @@
+/* cli.h - what the `slope` command's files share. */
+#ifndef SLOPE_CLI_H
+#define SLOPE_CLI_H
+
+#include <stdio.h>
+
+#include "slope/config.h"
+#include "slope/slope.h"
+#include "slope/stats.h"
+#include "slope/train.h"
+
+/* Exit codes (documented in README and `slope help`). */
+enum {
+    EXIT_OK = 0,
+    EXIT_FAILURE_GENERIC = 1, /* an unexpected internal failure */
+    EXIT_USAGE = 2,           /* bad command line */
+    EXIT_INPUT = 3,           /* bad config, data or checkpoint file */
+    EXIT_NUMERIC = 4,         /* NaN/Inf during training */
+    EXIT_IO = 5,              /* could not write an output file */
+    EXIT_INTERRUPTED = 130    /* SIGINT: checkpoint saved, then stopped */
+};
+
+/* The exit code for a library status. */
+int cli_exit_code(sl_status st);
+/* Prints "slope: <message>" to stderr and returns the exit code for err. */
+int cli_fail(const sl_error *err);
+/* Prints "slope <cmd>: <message>" for a usage error and returns EXIT_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+
+/* Data of a run: training (after the validation split), validation and test handles. */
+typedef struct cli_data {
+    sl_dataset *train_all; /* the whole training split */
+    sl_dataset *train;     /* what is trained on (== train_all without validation) */
+    sl_dataset *val;       /* NULL without validation */
+    sl_dataset *test;      /* NULL when the dataset has no test split */
+} cli_data;
+
+/* The directory with dataset descriptors: $SLOPE_DATASETS_DIR, the source tree's or the installed. */
+const char *cli_datasets_dir(void);
+sl_status cli_open_data(const sl_config *cfg, cli_data *d, sl_error *err);
+void cli_close_data(cli_data *d);
+/* Builds the config's model and draws its initial weights. */
+sl_model *cli_build_model(const sl_config *cfg, sl_error *err);
+/* The training options a config describes. */
+sl_train_options cli_train_options(const sl_config *cfg);
+
+/* Options shared by subcommands that take a CONFIG: --set k=v (repeatable), --epochs N, --threads N. */
+typedef struct cli_config_args {
+    const char *path;
+    const char *overrides[64];
+    size_t n_overrides;
+    char epochs_override[64];
+    int threads;
+} cli_config_args;
+
+/* Consumes argv[*i] (and its value) if it is one of the shared options.  Returns 1 if consumed,
+ * 0 if not one of them, -1 on a usage error (already printed). */
+int cli_config_option(const char *cmd, int argc, char **argv, int *i, cli_config_args *a);
+sl_config *cli_load_config(const cli_config_args *a, sl_error *err);
+
+/* Dying-neuron statistics over the probe set the config's "stats" section names (cli_stats.c). */
+typedef struct cli_stats {
+    sl_dataset *probe; /* the first stats.probe.count examples of the split */
+    sl_stats *stats;
+} cli_stats;
+
+sl_status cli_stats_open(const sl_config *cfg, const cli_data *d, sl_model *model,
+                         cli_stats *out, sl_error *err);
+void cli_stats_close(cli_stats *s);
+/* The last report: one line per activation layer, and one JSON object on one line. */
+void cli_stats_print(FILE *out, const sl_stats *s);
+void cli_stats_jsonl(FILE *out, const sl_stats *s);
+/* mkdir -p. */
+sl_status cli_mkdirs(const char *path, sl_error *err);
+/* Runs `gnuplot script`: 1 done, 0 gnuplot is not installed (says so), -1 it failed (says so). */
+int cli_gnuplot(const char *script);
+
+int cmd_train(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_summary(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
+int cmd_born_dead(int argc, char **argv);
+
+#endif
