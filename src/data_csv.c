@@ -85,7 +85,7 @@ static sl_status read_line(csv_reader *r, int *eof, sl_error *err)
         if (nl)
             break;
     }
-    if (memchr(r->line, '\0', used))
+    if (used > 0 && memchr(r->line, '\0', used)) /* r->line is NULL for an empty file */
         return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld: the line holds a NUL byte (binary data?)",
                             r->path, r->lineno);
     while (used > 0 && (r->line[used - 1] == '\n' || r->line[used - 1] == '\r'))

@@ -153,8 +153,8 @@ static sl_status count_rest(gzFile f, const char *path, uint64_t *extra, sl_erro
         int n = gzread(f, scratch, sizeof scratch);
         if (n < 0)
             return sl_data_gz_error(f, path, err);
-        if (n == 0)
-            return SL_OK;
+        if (n == 0) /* the end, or a gzip stream cut short (its trailer missing) */
+            return sl_data_gz_failed(f) ? sl_data_gz_error(f, path, err) : SL_OK;
         *extra += (uint64_t)n;
     }
 }
@@ -174,12 +174,17 @@ static sl_status read_exact(gzFile f, const char *path, uint64_t want, uint64_t 
 {
     uint64_t got = 0, extra = 0;
     sl_status st = read_body(f, path, want, out, &got, err);
-    if (st == SL_OK && got == want)
+    if (st != SL_OK)
+        return st; /* read_body freed its buffer */
+    if (got == want) {
         st = count_rest(f, path, &extra, err);
-    if (st != SL_OK || (got == want && extra == 0))
-        return st;
+        if (st == SL_OK && extra == 0)
+            return SL_OK;
+    }
     free(*out);
     *out = NULL;
+    if (st != SL_OK)
+        return st; /* an error after the body: a bad gzip trailer, a read failure */
     char holds[64];
     format_items(holds, sizeof holds, got + extra, per_item);
     return sl_error_set(err, SL_ERR_FORMAT,

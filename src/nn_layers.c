@@ -233,13 +233,21 @@ double sl_nn_gain_for(const sl_layer_spec *act)
     }
 }
 
+/* a * b for non-negative counts, saturating at INT64_MAX. */
+static int64_t mul_sat(int64_t a, int64_t b)
+{
+    return (b != 0 && a > INT64_MAX / b) ? INT64_MAX : a * b;
+}
+
 int64_t sl_nn_layer_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out)
 {
     switch (s->type) {
     case SL_LAYER_LINEAR:
-        return in->dim[0] * out->dim[0];
-    case SL_LAYER_CONV2D:
-        return out->dim[0] * out->dim[1] * out->dim[2] * in->dim[0] * s->kernel * s->kernel;
+        return mul_sat(in->dim[0], out->dim[0]);
+    case SL_LAYER_CONV2D: {
+        int64_t per_output = mul_sat(mul_sat(in->dim[0], s->kernel), s->kernel);
+        return mul_sat(mul_sat(mul_sat(out->dim[0], out->dim[1]), out->dim[2]), per_output);
+    }
     default:
         return 0;
     }

@@ -171,11 +171,22 @@ static int plan_layer(layer *l, int index, param_plan *plan)
     return n;
 }
 
+/* Counts saturate just past the model limit, so absurd configs cannot overflow them. */
+#define SL_COUNT_CAP (SL_MODEL_MAX_PARAMS + 1)
+
+static int64_t add_capped(int64_t a, int64_t b)
+{
+    return a > SL_COUNT_CAP - b ? SL_COUNT_CAP : a + b;
+}
+
 static int64_t plan_size(const param_plan *p)
 {
     int64_t n = 1;
-    for (int d = 0; d < p->ndim; d++)
+    for (int d = 0; d < p->ndim; d++) {
+        if (p->shape[d] > SL_COUNT_CAP / n)
+            return SL_COUNT_CAP;
         n *= p->shape[d];
+    }
     return n;
 }
 
@@ -196,16 +207,17 @@ static sl_status allocate_params(sl_model *m, sl_error *err)
         int k = plan_layer(&m->layers[i], (int)i, plan + n);
         for (int j = 0; j < k; j++) {
             if (plan[n + j].role == SL_PARAM_BUFFER)
-                n_buf += plan_size(&plan[n + j]);
+                n_buf = add_capped(n_buf, plan_size(&plan[n + j]));
             else
-                n_train += plan_size(&plan[n + j]);
+                n_train = add_capped(n_train, plan_size(&plan[n + j]));
         }
         n += (size_t)k;
     }
-    if (n_train > SL_TENSOR_MAX_ELEMS / 2) {
+    if (n_train > SL_MODEL_MAX_PARAMS || n_buf > SL_MODEL_MAX_PARAMS) {
         free(plan);
-        return sl_error_set(err, SL_ERR_NOMEM, "the model has %lld parameters: too many",
-                            (long long)n_train);
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "the model has more than %lld parameters (the limit: 2^31)",
+                            (long long)SL_MODEL_MAX_PARAMS);
     }
     m->flat_data = calloc((size_t)(n_train ? n_train : 1), sizeof(float));
     m->flat_grad = calloc((size_t)(n_train ? n_train : 1), sizeof(float));
@@ -463,7 +475,7 @@ int64_t sl_model_layer_param_count(const sl_model *m, size_t i)
     int64_t count = 0;
     for (int j = 0; j < n; j++)
         if (plan[j].role != SL_PARAM_BUFFER)
-            count += plan_size(&plan[j]);
+            count = add_capped(count, plan_size(&plan[j]));
     return count;
 }
 
@@ -486,7 +498,7 @@ int64_t sl_model_param_count(const sl_model *m)
 {
     int64_t n = 0;
     for (size_t i = 0; m && i < m->n_layers; i++)
-        n += sl_model_layer_param_count(m, i);
+        n = add_capped(n, sl_model_layer_param_count(m, i));
     return n;
 }
 

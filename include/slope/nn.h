@@ -105,6 +105,9 @@ typedef struct sl_param {
 
 typedef struct sl_model sl_model;
 
+/** The most trainable scalars (and, separately, buffer scalars) a model may have: 2^31. */
+#define SL_MODEL_MAX_PARAMS ((int64_t)1 << 31)
+
 /**
  * An empty model for samples of the given shape (without the batch
  * dimension): [F] for features, [C, H, W] for images.  NULL on a bad shape.
@@ -126,6 +129,8 @@ SL_API sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *
  * the next activation layer (sqrt(2/(1+a^2)) for leaky_relu/prelu with slope
  * a, 5/3 for tanh, 3/4 for selu, 1 for none or sigmoid).  PReLU slopes are
  * set to their init, batch_norm to gamma 1, beta 0, mean 0, var 1.
+ * Errors: SL_ERR_CONFIG for no layers or more than SL_MODEL_MAX_PARAMS
+ * parameters; SL_ERR_NOMEM.
  */
 SL_API sl_status sl_model_init(sl_model *m, sl_init_kind init, uint64_t seed, sl_error *err);
 
@@ -155,7 +160,7 @@ SL_API size_t sl_model_num_params(const sl_model *m);
 SL_API const sl_param *sl_model_param(const sl_model *m, size_t i);
 /** The named parameter or NULL. */
 SL_API const sl_param *sl_model_find_param(const sl_model *m, const char *name);
-/** Number of trainable scalars (buffers excluded). */
+/** Number of trainable scalars (buffers excluded); saturates past SL_MODEL_MAX_PARAMS. */
 SL_API int64_t sl_model_param_count(const sl_model *m);
 /**
  * The flat buffers behind every trainable parameter (buffers excluded), in

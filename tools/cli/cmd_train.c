@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "progress.h"
@@ -291,9 +292,12 @@ static int train_loop(run *r, sl_error *err)
         memset(&e, 0, sizeof e);
         int stopped = 0;
         if (train_epoch(r, &e.train, &stopped, err) != SL_OK) {
-            if (err->status == SL_ERR_NUMERIC && ckpt && sl_dist_rank() == 0)
-                fprintf(stderr, "slope: the last good checkpoint is %s\n", ckpt);
-            return cli_fail(err);
+            int rc = cli_fail(err);
+            /* Only a checkpoint that exists is worth naming (the NaN may precede the first). */
+            if (err->status == SL_ERR_NUMERIC && ckpt && sl_dist_rank() == 0 &&
+                access(ckpt, F_OK) == 0)
+                fprintf(stderr, "slope: the last good checkpoint, %s, is left as it was\n", ckpt);
+            return rc;
         }
         if (stopped)
             return interrupted_exit(r, err);

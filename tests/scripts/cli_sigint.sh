@@ -1,0 +1,80 @@
+#!/bin/sh
+# SIGINT during `slope train` saves a checkpoint and exits 130; the checkpoint
+# then loads with `slope eval` and resumes with `slope train --resume`.
+#
+#   cli_sigint.sh SLOPE CONFIG WORKDIR
+#
+# CONFIG must train in-process data (models/spiral_mlp.json).  $SLOPE_WRAPPER,
+# when set, prefixes every slope command (e.g. "valgrind --error-exitcode=99").
+set -u
+slope=$1
+config=$2
+dir=$3
+run() { ${SLOPE_WRAPPER:-} "$slope" "$@"; }
+fail() {
+  echo "cli_sigint: $*" >&2
+  for f in "$dir"/out.txt "$dir"/err.txt; do
+    [ -f "$f" ] && { echo "--- $f" >&2; tail -n 20 "$f" >&2; }
+  done
+  exit 1
+}
+
+rm -rf "$dir"
+mkdir -p "$dir" || exit 1
+cd "$dir" || exit 1
+ckpt="$dir/interrupted.safetensors"
+
+# A run far longer than the test: 100000 epochs, no periodic checkpoint, so the
+# only checkpoint is the one SIGINT writes.
+# exec: $! must be slope itself (through the wrapper), not a subshell that ignores SIGINT.
+(exec ${SLOPE_WRAPPER:-} "$slope" train "$config" --set train.epochs=100000 \
+  --set checkpoint.every=100000 --set stats.enabled=false --checkpoint "$ckpt" \
+  >out.txt 2>err.txt) &
+pid=$!
+# A watchdog, so a run that ignores SIGINT fails the test instead of hanging it.
+# It ends as soon as slope does and holds no output pipe (ctest waits for those).
+(
+  i=0
+  while kill -0 "$pid" 2>/dev/null; do
+    i=$((i + 1))
+    [ "$i" -gt 1200 ] && { kill -KILL "$pid"; exit 0; }
+    sleep 0.1
+  done
+) >/dev/null 2>&1 &
+watchdog=$!
+
+# The first epoch line (flushed after each epoch) comes after the SIGINT handler is
+# installed; a second of training later, interrupt.
+i=0
+until grep -q '^epoch ' out.txt 2>/dev/null; do
+  kill -0 "$pid" 2>/dev/null || { wait "$pid"; fail "training stopped by itself (exit $?)"; }
+  i=$((i + 1))
+  [ "$i" -gt 600 ] && fail "no epoch finished within 60 s"
+  sleep 0.1
+done
+sleep 1
+kill -INT "$pid"
+wait "$pid"
+rc=$?
+kill "$watchdog" 2>/dev/null
+wait "$watchdog" 2>/dev/null
+
+[ "$rc" -eq 130 ] || fail "exit status $rc, expected 130"
+grep -q 'interrupted at step' err.txt || fail "no 'interrupted at step' message (killed by the signal?)"
+[ -s "$ckpt" ] || fail "no checkpoint at $ckpt"
+for f in "$dir"/*.tmp.*; do
+  [ -e "$f" ] && fail "a temporary file was left behind: $f"
+done
+
+run eval "$config" --checkpoint "$ckpt" >eval.txt 2>&1 || fail "slope eval cannot load the checkpoint: $(cat eval.txt)"
+grep -q 'accuracy' eval.txt || fail "slope eval printed no accuracy: $(cat eval.txt)"
+
+# The checkpoint resumes training: the step count goes on from where SIGINT stopped it.
+steps=$(sed -n 's/.*interrupted at step \([0-9]*\).*/\1/p' err.txt)
+if [ -z "$steps" ] || [ "$steps" -le 0 ]; then
+  fail "no step count in: $(cat err.txt)"
+fi
+epochs=$(( steps / 10 + 2 )) # 300 spiral points / batch 32 = 10 steps an epoch
+run train "$config" --resume "$ckpt" --epochs "$epochs" --set stats.enabled=false --quiet \
+  >resume.txt 2>&1 || fail "resuming failed: $(cat resume.txt)"
+echo "cli_sigint: interrupted at step $steps, exit 130, checkpoint loads and resumes"
