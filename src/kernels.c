@@ -10,6 +10,8 @@
  */
 #include "kernels.h"
 
+#include "parallel.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
@@ -37,12 +39,73 @@ static inline float pick(int c, float t, float f)
 
 /* ---- matrix products ---- */
 
-void sl_k_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
-                const float *B, int ldb, float beta, float *C, int ldc)
+static void sgemm_direct(int trans_a, int trans_b, int M, int N, int K, float alpha,
+                         const float *A, int lda, const float *B, int ldb, float beta, float *C,
+                         int ldc)
 {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans,
                 trans_b ? CblasTrans : CblasNoTrans, M, N, K, alpha, A, lda, B, ldb, beta, C,
                 ldc);
+}
+
+/* A product worth splitting over threads: below this many multiply-adds the
+ * hand-off costs more than it saves. */
+#define SL_SGEMM_SPLIT_MACS (1 << 18)
+
+typedef struct sgemm_job {
+    int ta, tb, M, N, K, lda, ldb, ldc, split_n, chunk;
+    float alpha, beta;
+    const float *A, *B;
+    float *C;
+} sgemm_job;
+
+/* Part `task` of a split product: a block of C's columns (split_n) or rows. */
+static void sgemm_part(void *ctx, int64_t task, int thread)
+{
+    (void)thread;
+    const sgemm_job *j = ctx;
+    int lo = (int)task * j->chunk;
+    int hi = lo + j->chunk;
+    if (j->split_n) {
+        hi = hi > j->N ? j->N : hi;
+        if (lo >= hi)
+            return;
+        const float *b = j->tb ? j->B + (size_t)lo * j->ldb : j->B + lo;
+        sgemm_direct(j->ta, j->tb, j->M, hi - lo, j->K, j->alpha, j->A, j->lda, b, j->ldb,
+                     j->beta, j->C + lo, j->ldc);
+    } else {
+        hi = hi > j->M ? j->M : hi;
+        if (lo >= hi)
+            return;
+        const float *a = j->ta ? j->A + lo : j->A + (size_t)lo * j->lda;
+        sgemm_direct(j->ta, j->tb, hi - lo, j->N, j->K, j->alpha, a, j->lda, j->B, j->ldb,
+                     j->beta, j->C + (size_t)lo * j->ldc, j->ldc);
+    }
+}
+
+/*
+ * With slope's threads (parallel.h), a large product is cut into one block of
+ * C per thread along its longer side (each block is one single-threaded
+ * OpenBLAS call); every element of C is computed by exactly the same call
+ * sequence as unsplit, up to OpenBLAS's blocking.
+ */
+void sl_k_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
+                const float *B, int ldb, float beta, float *C, int ldc)
+{
+    int threads = sl_par_threads();
+    if (threads > 1 && (double)M * N * K >= SL_SGEMM_SPLIT_MACS) {
+        int split_n = N >= M, len = split_n ? N : M;
+        int parts = len / 16 < threads ? len / 16 : threads;
+        if (parts >= 2) {
+            int chunk = (len + parts - 1) / parts;
+            chunk = (chunk + 15) / 16 * 16; /* whole SIMD/kernel blocks per part */
+            sgemm_job j = {trans_a, trans_b, M, N, K, lda, ldb, ldc, split_n, chunk,
+                           alpha, beta, A, B, C};
+            sl_par_run((len + chunk - 1) / chunk, sgemm_part, &j);
+            return;
+        }
+    }
+    sgemm_direct(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
 }
 
 /* ---- reductions ---- */
@@ -135,7 +198,65 @@ static void valid_range(int j, int stride, int pad, int W, int OW, int *lo, int 
 void sl_k_im2col(const float *img, int C, int H, int W, int kh, int kw, int stride, int pad,
                  int OH, int OW, float *cols)
 {
-    const int64_t P = (int64_t)OH * OW;
+    sl_k_im2col_ld(img, C, H, W, kh, kw, stride, pad, OH, OW, cols, (int64_t)OH * OW);
+}
+
+/*
+ * Stride 1 with "same" padding (OH == H, OW == W): row (c, i, j) of the
+ * columns is the plane shifted by (i - pad) rows and (j - pad) columns, so it
+ * is one bulk copy plus zeroing of the rows and edge columns that fall in
+ * the padding (the bulk copy wraps neighbouring rows' values into them).
+ */
+static void im2col_same_s1(const float *img, int C, int H, int W, int kh, int kw, int pad,
+                           float *cols, int64_t ldc)
+{
+    const int64_t HW = (int64_t)H * W;
+    for (int c = 0; c < C; c++) {
+        const float *plane = img + (int64_t)c * HW;
+        for (int i = 0; i < kh; i++) {
+            const int dy = i - pad;
+            const int oy0 = dy < 0 ? -dy : 0, oy1 = dy > 0 ? H - dy : H;
+            for (int j = 0; j < kw; j++) {
+                const int dx = j - pad;
+                float *restrict row = cols + (((int64_t)c * kh + i) * kw + j) * ldc;
+                if (oy1 <= oy0) {
+                    memset(row, 0, (size_t)HW * sizeof *row);
+                    continue;
+                }
+                const int64_t shift = (int64_t)dy * W + dx;
+                int64_t p0 = (int64_t)oy0 * W, p1 = (int64_t)oy1 * W;
+                if (p0 + shift < 0)
+                    p0 = -shift;
+                if (p1 + shift > HW)
+                    p1 = HW - shift;
+                p0 = p0 > HW ? HW : p0;
+                memset(row, 0, (size_t)p0 * sizeof *row);
+                if (p1 > p0)
+                    memcpy(row + p0, plane + p0 + shift, (size_t)(p1 - p0) * sizeof *row);
+                else
+                    p1 = p0;
+                memset(row + p1, 0, (size_t)(HW - p1) * sizeof *row);
+                const int lo = dx < 0 ? -dx : 0, hi = dx > 0 ? W - dx : W;
+                for (int oy = oy0; oy < oy1; oy++) {
+                    float *r = row + (int64_t)oy * W;
+                    for (int ox = 0; ox < lo && ox < W; ox++)
+                        r[ox] = 0.0f;
+                    for (int ox = hi < 0 ? 0 : hi; ox < W; ox++)
+                        r[ox] = 0.0f;
+                }
+            }
+        }
+    }
+}
+
+void sl_k_im2col_ld(const float *img, int C, int H, int W, int kh, int kw, int stride, int pad,
+                    int OH, int OW, float *cols, int64_t ldc)
+{
+    if (stride == 1 && OH == H && OW == W) {
+        im2col_same_s1(img, C, H, W, kh, kw, pad, cols, ldc);
+        return;
+    }
+    const int64_t P = ldc;
     for (int c = 0; c < C; c++) {
         const float *plane = img + (int64_t)c * H * W;
         for (int i = 0; i < kh; i++) {
@@ -177,7 +298,13 @@ void sl_k_im2col(const float *img, int C, int H, int W, int kh, int kw, int stri
 void sl_k_col2im(const float *cols, int C, int H, int W, int kh, int kw, int stride, int pad,
                  int OH, int OW, float *img)
 {
-    const int64_t P = (int64_t)OH * OW;
+    sl_k_col2im_ld(cols, C, H, W, kh, kw, stride, pad, OH, OW, img, (int64_t)OH * OW);
+}
+
+void sl_k_col2im_ld(const float *cols, int C, int H, int W, int kh, int kw, int stride, int pad,
+                    int OH, int OW, float *img, int64_t ldc)
+{
+    const int64_t P = ldc;
     for (int c = 0; c < C; c++) {
         float *plane = img + (int64_t)c * H * W;
         for (int i = 0; i < kh; i++) {
@@ -427,13 +554,67 @@ void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n)
 
 /* ---- pooling ---- */
 
-void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes, int H, int W,
-                      int k, int stride, int pad, int OH, int OW)
+/*
+ * The common 2x2 window, stride 2, no padding: four candidates in row-major
+ * order, each replacing the best only when strictly larger (ties keep the
+ * first, a NaN never wins), chosen without branches.
+ */
+static void maxpool2x2(const float *x, float *y, int32_t *argmax, int64_t planes, int H, int W,
+                       int OH, int OW)
 {
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *in = x + pl * H * W;
+        float *restrict out = y + pl * OH * OW;
+        int32_t *restrict idx = argmax ? argmax + pl * OH * OW : NULL;
+        for (int oy = 0; oy < OH; oy++) {
+            const float *restrict r0 = in + (int64_t)(2 * oy) * W;
+            const float *restrict r1 = r0 + W;
+            float *restrict o = out + (int64_t)oy * OW;
+            if (!idx) {
+                for (int ox = 0; ox < OW; ox++) {
+                    float best = r0[2 * ox], v = r0[2 * ox + 1];
+                    best = pick(v > best, v, best);
+                    v = r1[2 * ox];
+                    best = pick(v > best, v, best);
+                    v = r1[2 * ox + 1];
+                    o[ox] = pick(v > best, v, best);
+                }
+                continue;
+            }
+            int32_t *restrict id = idx + (int64_t)oy * OW;
+            const int32_t base = 2 * oy * W;
+            for (int ox = 0; ox < OW; ox++) {
+                float best = r0[2 * ox], v = r0[2 * ox + 1];
+                int32_t bi = 0, c;
+                c = v > best;
+                best = pick(c, v, best);
+                bi = c ? 1 : bi;
+                v = r1[2 * ox];
+                c = v > best;
+                best = pick(c, v, best);
+                bi = c ? W : bi;
+                v = r1[2 * ox + 1];
+                c = v > best;
+                best = pick(c, v, best);
+                bi = c ? W + 1 : bi;
+                o[ox] = best;
+                id[ox] = base + 2 * ox + bi;
+            }
+        }
+    }
+}
+
+void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes, int H, int W,
+                      int k, int stride, int pad, int OH, int OW)
+{
+    if (k == 2 && stride == 2 && pad == 0 && 2 * OH <= H && 2 * OW <= W) {
+        maxpool2x2(x, y, argmax, planes, H, W, OH, OW);
+        return;
+    }
+    for (int64_t pl = 0; pl < planes; pl++) {
+        const float *in = x + pl * H * W;
         float *out = y + pl * OH * OW;
-        int32_t *idx = argmax + pl * OH * OW;
+        int32_t *idx = argmax ? argmax + pl * OH * OW : NULL;
         for (int oy = 0; oy < OH; oy++) {
             int y0 = oy * stride - pad;
             int ya = y0 < 0 ? 0 : y0;
@@ -455,7 +636,8 @@ void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes,
                         }
                     }
                 out[oy * OW + ox] = best;
-                idx[oy * OW + ox] = best_i;
+                if (idx)
+                    idx[oy * OW + ox] = best_i;
             }
         }
     }

@@ -33,6 +33,12 @@ void sl_k_im2col(const float *img, int C, int H, int W, int kh, int kw, int stri
 /* The adjoint of im2col: img[C, H, W] += scatter of cols (padding dropped). */
 void sl_k_col2im(const float *cols, int C, int H, int W, int kh, int kw, int stride, int pad,
                  int OH, int OW, float *img);
+/* The same with row r of cols at cols + r * ldc (ldc >= OH*OW): the columns of several
+ * images side by side in one matrix, for one sgemm over a group of images. */
+void sl_k_im2col_ld(const float *img, int C, int H, int W, int kh, int kw, int stride, int pad,
+                    int OH, int OW, float *cols, int64_t ldc);
+void sl_k_col2im_ld(const float *cols, int C, int H, int W, int kh, int kw, int stride, int pad,
+                    int OH, int OW, float *img, int64_t ldc);
 
 /* ---- activations: y = f(x) overwrite; dx += dy * f'(.) ---- */
 /* y = x > 0 ? x : a*x.  x and y may alias. */
@@ -63,7 +69,8 @@ void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n); /* dy
 /* ---- pooling: x[N*C planes of H, W] -> y[N*C planes of OH, OW] ---- */
 /* argmax[i] = index within the input plane (h*W + w) of the max; padding is -inf;
  * ties keep the first in row-major window order.  A window wholly in padding
- * cannot occur for pad <= k/2 (callers ensure it). */
+ * cannot occur for pad <= k/2 (callers ensure it).  argmax may be NULL (evaluation:
+ * no backward), then only y is written. */
 void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes, int H, int W,
                       int k, int stride, int pad, int OH, int OW);
 void sl_k_maxpool_bwd(const float *dy, const int32_t *argmax, float *dx, int64_t planes, int H,

@@ -4,13 +4,60 @@
  * DESIGN.md: the leaky family's derivative at 0 (and -0) is the slope a.
  */
 #include "ops_common.h"
+#include "parallel.h"
 
 /* ---- leaky_relu / relu ------------------------------------------------------- */
+
+/* Large tensors are processed in ranges on slope's threads (parallel.h). */
+#define SL_PAR_ELEMWISE_MIN ((int64_t)1 << 16)
+
+typedef struct leaky_job {
+    const float *x, *dy;
+    float *y;
+    float a;
+} leaky_job;
+
+static void leaky_fwd_range(void *ctx, int64_t b, int64_t e)
+{
+    const leaky_job *j = ctx;
+    sl_k_leaky_relu_fwd(j->x + b, j->y + b, e - b, j->a);
+}
+
+static void leaky_bwd_range(void *ctx, int64_t b, int64_t e)
+{
+    const leaky_job *j = ctx;
+    sl_k_leaky_relu_bwd(j->x + b, j->dy + b, j->y + b, e - b, j->a);
+}
+
+static void leaky_bwd_inplace_range(void *ctx, int64_t b, int64_t e)
+{
+    const leaky_job *j = ctx;
+    sl_k_leaky_relu_bwd_inplace(j->x + b, j->y + b, e - b, j->a);
+}
+
+/* y = leaky_relu(x) (y may be x); dx += dy * f'(v); g *= f'(y) in place. */
+static void leaky_fwd(const float *x, float *y, int64_t n, float a)
+{
+    leaky_job j = {x, NULL, y, a};
+    sl_par_for(n, SL_PAR_ELEMWISE_MIN, 16, leaky_fwd_range, &j);
+}
+
+static void leaky_bwd(const float *v, const float *dy, float *dx, int64_t n, float a)
+{
+    leaky_job j = {v, dy, dx, a};
+    sl_par_for(n, SL_PAR_ELEMWISE_MIN, 16, leaky_bwd_range, &j);
+}
+
+static void leaky_bwd_inplace(const float *y, float *g, int64_t n, float a)
+{
+    leaky_job j = {y, NULL, g, a};
+    sl_par_for(n, SL_PAR_ELEMWISE_MIN, 16, leaky_bwd_inplace_range, &j);
+}
 
 static void leaky_relu_backward(sl_node *n)
 {
     if (sl_ag_wants_grad(n, 0))
-        sl_k_leaky_relu_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size, n->f[0]);
+        leaky_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size, n->f[0]);
 }
 
 static const sl_op_def op_leaky_relu = {"leaky_relu", leaky_relu_backward};
@@ -22,7 +69,7 @@ sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha)
     sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
     if (!y)
         return NULL;
-    sl_k_leaky_relu_fwd(x->data, y->data, x->size, alpha);
+    leaky_fwd(x->data, y->data, x->size, alpha);
     sl_node *n = sl_ag_record(g, &op_leaky_relu, y, &x, 1);
     if (n)
         n->f[0] = alpha;
@@ -37,7 +84,7 @@ sl_tensor *sl_relu(sl_graph *g, sl_tensor *x)
 /* In place: out and in are one tensor, so backward turns dL/dy into dL/dx where it lies. */
 static void leaky_relu_inplace_backward(sl_node *n)
 {
-    sl_k_leaky_relu_bwd_inplace(n->out->data, n->out->grad, n->out->size, n->f[0]);
+    leaky_bwd_inplace(n->out->data, n->out->grad, n->out->size, n->f[0]);
 }
 
 static const sl_op_def op_leaky_relu_inplace = {"leaky_relu_", leaky_relu_inplace_backward};
@@ -55,7 +102,7 @@ sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha)
         return sl_ag_fail(g, SL_ERR_INVALID,
                           "leaky_relu_: in place works on a tensor made by an op this step, not "
                           "on a caller's tensor");
-    sl_k_leaky_relu_fwd(x->data, x->data, x->size, alpha);
+    leaky_fwd(x->data, x->data, x->size, alpha);
     if (x->flags & SL_TENSOR_REQUIRES_GRAD) {
         sl_node *n = sl_ag_record(g, &op_leaky_relu_inplace, x, &x, 1);
         if (n)

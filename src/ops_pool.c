@@ -2,6 +2,7 @@
 #include <limits.h>
 
 #include "ops_common.h"
+#include "parallel.h"
 
 typedef struct pool_geom {
     int64_t planes;
@@ -42,12 +43,43 @@ static sl_tensor *pool_output(sl_graph *g, const char *name, sl_tensor *x, int k
     return sl_ag_output(g, 4, shape);
 }
 
+/* Pooling runs over ranges of planes on slope's threads (parallel.h). */
+typedef struct pool_job {
+    const float *x;
+    float *y;
+    int32_t *argmax;
+    pool_geom p;
+    int k, stride, pad;
+} pool_job;
+
+static void maxpool_range(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const pool_geom *p = &j->p;
+    int64_t in = (int64_t)p->H * p->W, out = (int64_t)p->OH * p->OW;
+    sl_k_maxpool_fwd(j->x + begin * in, j->y + begin * out, j->argmax ? j->argmax + begin * out : NULL,
+                     end - begin, p->H, p->W, j->k, j->stride, j->pad, p->OH, p->OW);
+}
+
+/* Backward over ranges of planes: x is dy, y is dx here. */
+static void maxpool_bwd_range(void *ctx, int64_t begin, int64_t end)
+{
+    const pool_job *j = ctx;
+    const pool_geom *p = &j->p;
+    int64_t in = (int64_t)p->H * p->W, out = (int64_t)p->OH * p->OW;
+    sl_k_maxpool_bwd(j->x + begin * out, j->argmax + begin * out, j->y + begin * in, end - begin,
+                     p->H, p->W, p->OH, p->OW);
+}
+
 static void maxpool_backward(sl_node *n)
 {
     sl_tensor *x = n->in[0], *y = n->out;
-    if (sl_ag_wants_grad(n, 0))
-        sl_k_maxpool_bwd(y->grad, n->saved, x->grad, x->shape[0] * x->shape[1],
-                         (int)x->shape[2], (int)x->shape[3], (int)y->shape[2], (int)y->shape[3]);
+    if (!sl_ag_wants_grad(n, 0))
+        return;
+    pool_job j = {y->grad, x->grad, n->saved, {x->shape[0] * x->shape[1], (int)x->shape[2],
+                                               (int)x->shape[3], (int)y->shape[2],
+                                               (int)y->shape[3]}, 0, 0, 0};
+    sl_par_for(j.p.planes, 16, 1, maxpool_bwd_range, &j);
 }
 
 static const sl_op_def op_max_pool2d = {"max_pool2d", maxpool_backward};
@@ -58,10 +90,17 @@ sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
         return NULL;
     pool_geom p;
     sl_tensor *y = pool_output(g, "max_pool2d", x, k, stride, pad, &p);
-    int32_t *argmax = y ? sl_ag_alloc(g, (size_t)y->size * sizeof(int32_t)) : NULL;
-    if (!argmax)
+    if (!y)
         return NULL;
-    sl_k_maxpool_fwd(x->data, y->data, argmax, p.planes, p.H, p.W, k, stride, pad, p.OH, p.OW);
+    /* The arg-max indices are for backward: none when nothing will be recorded. */
+    int32_t *argmax = NULL;
+    if (sl_graph_grad_enabled(g) && (x->flags & SL_TENSOR_REQUIRES_GRAD)) {
+        argmax = sl_ag_alloc(g, (size_t)y->size * sizeof(int32_t));
+        if (!argmax)
+            return NULL;
+    }
+    pool_job j = {x->data, y->data, argmax, p, k, stride, pad};
+    sl_par_for(p.planes, 16, 1, maxpool_range, &j);
     sl_node *n = sl_ag_record(g, &op_max_pool2d, y, &x, 1);
     if (n)
         n->saved = argmax;

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "ops_common.h"
+#include "parallel.h"
 
 /* BLAS takes int dimensions; a larger tensor is a shape error, not a wrap-around. */
 static int fits_int(int64_t v) { return v >= 0 && v <= INT_MAX; }
@@ -118,30 +119,145 @@ static conv_geom geom_of(const sl_tensor *x, const sl_tensor *w, int stride, int
     return c;
 }
 
-static void conv2d_backward(sl_node *n)
+/*
+ * Convolution runs over groups of G images: the group's columns sit side by
+ * side in one matrix cols[ckk, G*ohw] (im2col with a row stride), so each
+ * layer makes a few large sgemm calls instead of one small call per image.
+ * G is set by a scratch budget (columns plus one output block per thread),
+ * not by the thread count, so results do not depend on the threads; groups
+ * run in parallel on slope's threads (parallel.h), each with its own scratch.
+ *
+ * Nothing image-sized is kept for backward: it recomputes the group's
+ * columns (cheap next to the products) instead of holding N*ckk*ohw floats
+ * in the arena, and reuses forward's scratch.  dW and db are summed per group
+ * into separate partials, then added up in group order: deterministic.
+ */
+#define SL_CONV_SCRATCH_BYTES ((size_t)2 << 20)
+
+typedef struct conv_job {
+    conv_geom c;
+    int G, groups;
+    size_t scratch_floats; /* per thread: ckk*G*ohw columns + O*G*ohw outputs */
+    float *scratch;
+    const float *x, *w, *b, *dy;
+    float *y, *dx, *partial; /* partial: groups x (O*ckk + O) */
+    int want_dw, want_db;
+} conv_job;
+
+static int conv_group_size(const conv_geom *c)
 {
-    sl_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
-    conv_geom c = geom_of(x, w, n->i[0], n->i[1]);
-    const float *cols = n->saved;  /* every image's columns, from forward */
-    float *dcols = n->saved2;      /* one image's worth of scratch */
-    size_t img_in = (size_t)c.C * c.H * c.W, img_out = (size_t)c.O * c.ohw;
-    size_t img_cols = (size_t)c.ckk * c.ohw;
-    for (int i = 0; i < c.N; i++) {
-        const float *dy = y->grad + i * img_out;
-        if (sl_ag_wants_grad(n, 1)) /* dW[O, ckk] += dy[O, ohw] @ cols^T */
-            sl_k_sgemm(0, 1, c.O, c.ckk, c.ohw, 1.0f, dy, c.ohw, cols + i * img_cols, c.ohw,
-                       1.0f, w->grad, c.ckk);
-        if (b && sl_ag_wants_grad(n, 2))
-            sl_k_bias_grad_channels(dy, b->grad, c.O, c.ohw);
-        if (sl_ag_wants_grad(n, 0)) { /* dcols = W^T @ dy, scattered back into dx */
-            sl_k_sgemm(1, 0, c.ckk, c.ohw, c.O, 1.0f, w->data, c.ckk, dy, c.ohw, 0.0f, dcols,
-                       c.ohw);
-            sl_k_col2im(dcols, c.C, c.H, c.W, c.kh, c.kw, c.stride, c.pad, c.OH, c.OW,
-                        x->grad + i * img_in);
+    size_t per = (size_t)c->ohw * (size_t)(c->ckk + c->O) * sizeof(float);
+    size_t g = SL_CONV_SCRATCH_BYTES / per;
+    if (g < 1)
+        g = 1;
+    if (g > (size_t)c->N)
+        g = (size_t)c->N;
+    if (g * (size_t)c->ohw > INT_MAX)
+        g = INT_MAX / (size_t)c->ohw;
+    return (int)g;
+}
+
+static size_t conv_scratch_floats(const conv_geom *c, int G)
+{
+    return (size_t)(c->ckk + c->O) * (size_t)G * (size_t)c->ohw;
+}
+
+/* im2col of images n0 .. n0+g-1 into cols[ckk, g*ohw]. */
+static void conv_columns(const conv_job *j, int n0, int g, float *cols)
+{
+    const conv_geom *c = &j->c;
+    size_t img_in = (size_t)c->C * c->H * c->W;
+    int64_t ld = (int64_t)g * c->ohw;
+    for (int i = 0; i < g; i++)
+        sl_k_im2col_ld(j->x + (size_t)(n0 + i) * img_in, c->C, c->H, c->W, c->kh, c->kw,
+                       c->stride, c->pad, c->OH, c->OW, cols + (size_t)i * c->ohw, ld);
+}
+
+static void conv_forward_group(void *ctx, int64_t task, int thread)
+{
+    const conv_job *j = ctx;
+    const conv_geom *c = &j->c;
+    int n0 = (int)task * j->G, g = c->N - n0 < j->G ? c->N - n0 : j->G;
+    int ld = g * c->ohw;
+    float *cols = j->scratch + (size_t)thread * j->scratch_floats;
+    float *out = cols + (size_t)c->ckk * j->G * c->ohw;
+    conv_columns(j, n0, g, cols);
+    sl_k_sgemm(0, 0, c->O, ld, c->ckk, 1.0f, j->w, c->ckk, cols, ld, 0.0f, out, ld);
+    /* out[O, g*ohw] -> y[g images][O][ohw], adding the bias on the way. */
+    for (int i = 0; i < g; i++)
+        for (int o = 0; o < c->O; o++) {
+            const float *restrict src = out + (size_t)o * ld + (size_t)i * c->ohw;
+            float *restrict dst = j->y + ((size_t)(n0 + i) * c->O + o) * c->ohw;
+            const float bias = j->b ? j->b[o] : 0.0f;
+            for (int p = 0; p < c->ohw; p++)
+                dst[p] = src[p] + bias;
         }
+}
+
+static void conv_backward_group(void *ctx, int64_t task, int thread)
+{
+    const conv_job *j = ctx;
+    const conv_geom *c = &j->c;
+    int n0 = (int)task * j->G, g = c->N - n0 < j->G ? c->N - n0 : j->G;
+    int ld = g * c->ohw;
+    float *cols = j->scratch + (size_t)thread * j->scratch_floats;
+    float *dyp = cols + (size_t)c->ckk * j->G * c->ohw;
+    /* dy[g images][O][ohw] -> dyp[O, g*ohw] */
+    for (int o = 0; o < c->O; o++)
+        for (int i = 0; i < g; i++)
+            memcpy(dyp + (size_t)o * ld + (size_t)i * c->ohw,
+                   j->dy + ((size_t)(n0 + i) * c->O + o) * c->ohw, (size_t)c->ohw * sizeof(float));
+    float *pw = j->partial + (size_t)task * ((size_t)c->O * c->ckk + c->O);
+    if (j->want_dw) { /* dW_group[O, ckk] = dyp @ cols^T */
+        conv_columns(j, n0, g, cols);
+        sl_k_sgemm(0, 1, c->O, c->ckk, ld, 1.0f, dyp, ld, cols, ld, 0.0f, pw, c->ckk);
+    }
+    if (j->want_db) {
+        float *pb = pw + (size_t)c->O * c->ckk;
+        memset(pb, 0, (size_t)c->O * sizeof(float));
+        sl_k_bias_grad_channels(dyp, pb, c->O, ld);
+    }
+    if (j->dx) { /* dcols = W^T @ dyp (into the columns' space), scattered into dx */
+        sl_k_sgemm(1, 0, c->ckk, ld, c->O, 1.0f, j->w, c->ckk, dyp, ld, 0.0f, cols, ld);
+        size_t img_in = (size_t)c->C * c->H * c->W;
+        for (int i = 0; i < g; i++)
+            sl_k_col2im_ld(cols + (size_t)i * c->ohw, c->C, c->H, c->W, c->kh, c->kw, c->stride,
+                           c->pad, c->OH, c->OW, j->dx + (size_t)(n0 + i) * img_in, ld);
     }
 }
 
+static void conv2d_backward(sl_node *n)
+{
+    sl_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    j.c = geom_of(x, w, n->i[0], n->i[1]);
+    j.G = n->i[2];
+    j.groups = (j.c.N + j.G - 1) / j.G;
+    j.scratch_floats = conv_scratch_floats(&j.c, j.G);
+    j.want_dw = sl_ag_wants_grad(n, 1);
+    j.want_db = b && sl_ag_wants_grad(n, 2);
+    j.x = x->data;
+    j.w = w->data;
+    j.dy = y->grad;
+    j.dx = sl_ag_wants_grad(n, 0) ? x->grad : NULL;
+    j.scratch = n->saved; /* forward's scratch, for n->i[3] threads */
+    j.partial = n->saved2;
+    int threads = sl_par_threads();
+    if ((threads < j.groups ? threads : j.groups) <= n->i[3])
+        sl_par_run(j.groups, conv_backward_group, &j);
+    else /* the thread count grew since forward: its scratch serves one thread */
+        for (int k = 0; k < j.groups; k++)
+            conv_backward_group(&j, k, 0);
+    size_t per = (size_t)j.c.O * j.c.ckk + j.c.O;
+    for (int k = 0; k < j.groups; k++) {
+        const float *pw = j.partial + (size_t)k * per;
+        if (j.want_dw)
+            sl_k_axpy((int64_t)j.c.O * j.c.ckk, 1.0f, pw, w->grad);
+        if (j.want_db)
+            sl_k_axpy(j.c.O, 1.0f, pw + (size_t)j.c.O * j.c.ckk, b->grad);
+    }
+}
 static const sl_op_def op_conv2d = {"conv2d", conv2d_backward};
 
 static const char *conv_shape_problem(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
@@ -178,37 +294,37 @@ sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, int 
         return sl_ag_fail(g, SL_ERR_SHAPE, "conv2d: input %s, weight %s, stride %d, pad %d: %s",
                           SL_SHAPE(x, sx), SL_SHAPE(w, sw), stride, pad, problem);
     }
-    conv_geom c = geom_of(x, w, stride, pad);
-    int64_t shape[4] = {c.N, c.O, c.OH, c.OW};
+    conv_job j;
+    memset(&j, 0, sizeof j);
+    j.c = geom_of(x, w, stride, pad);
+    j.G = conv_group_size(&j.c);
+    j.groups = (j.c.N + j.G - 1) / j.G;
+    j.scratch_floats = conv_scratch_floats(&j.c, j.G);
+    int threads = sl_par_threads();
+    if (threads > j.groups)
+        threads = j.groups;
+    int64_t shape[4] = {j.c.N, j.c.O, j.c.OH, j.c.OW};
     sl_tensor *y = sl_ag_output(g, 4, shape);
-    size_t img_cols = (size_t)c.ckk * c.ohw;
-    float *cols = y ? sl_ag_alloc(g, (size_t)c.N * img_cols * sizeof(float)) : NULL;
-    if (!cols)
+    j.scratch = y ? sl_ag_alloc(g, j.scratch_floats * (size_t)threads * sizeof(float)) : NULL;
+    if (!j.scratch)
         return NULL;
-    size_t img_in = (size_t)c.C * c.H * c.W, img_out = (size_t)c.O * c.ohw;
-    for (int i = 0; i < c.N; i++) {
-        float *ci = cols + i * img_cols, *yi = y->data + i * img_out;
-        sl_k_im2col(x->data + i * img_in, c.C, c.H, c.W, c.kh, c.kw, stride, pad, c.OH, c.OW, ci);
-        float beta = 0.0f;
-        if (b) { /* fused bias: start from b, let sgemm accumulate */
-            for (int o = 0; o < c.O; o++)
-                for (int p = 0; p < c.ohw; p++)
-                    yi[(size_t)o * c.ohw + p] = b->data[o];
-            beta = 1.0f;
-        }
-        sl_k_sgemm(0, 0, c.O, c.ohw, c.ckk, 1.0f, w->data, c.ckk, ci, c.ohw, beta, yi, c.ohw);
-    }
+    j.x = x->data;
+    j.w = w->data;
+    j.b = b ? b->data : NULL;
+    j.y = y->data;
+    sl_par_run(j.groups, conv_forward_group, &j);
     sl_tensor *inputs[3] = {x, w, b};
     sl_node *n = sl_ag_record(g, &op_conv2d, y, inputs, 3);
     if (n) {
-        n->saved = cols;
+        n->saved = j.scratch;
+        n->saved2 = sl_ag_alloc(g, (size_t)j.groups * ((size_t)j.c.O * j.c.ckk + j.c.O) *
+                                       sizeof(float));
+        if (!n->saved2)
+            return NULL;
         n->i[0] = stride;
         n->i[1] = pad;
-        if (x->flags & SL_TENSOR_REQUIRES_GRAD) {
-            n->saved2 = sl_ag_alloc(g, img_cols * sizeof(float));
-            if (!n->saved2)
-                return NULL;
-        }
+        n->i[2] = j.G;
+        n->i[3] = threads;
     }
     return y;
 }

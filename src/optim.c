@@ -252,9 +252,18 @@ void sl_optimizer_free(sl_optimizer *opt)
  * cannot overflow a double, nor can 2^40 of them summed). */
 static double sum_squares(const float *g, int64_t n)
 {
+    /* Eight independent double lanes: the same double accuracy as one running
+     * sum, but vectorisable (a single chain is bound by the add latency). */
+    double lane[8] = {0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        for (int j = 0; j < 8; j++)
+            lane[j] += (double)g[i + j] * (double)g[i + j];
     double s = 0.0;
-    for (int64_t i = 0; i < n; i++)
+    for (; i < n; i++)
         s += (double)g[i] * (double)g[i];
+    for (int j = 0; j < 8; j++)
+        s += lane[j];
     return s;
 }
 
@@ -309,19 +318,44 @@ static void sgd_update(const sl_optimizer *opt, opt_entry *e, float lr)
 {
     const sl_optim_spec *s = &opt->spec;
     sl_tensor *t = e->param->tensor;
-    float *p = t->data;
-    const float *grad = t->grad;
-    float wd = e->decay ? s->weight_decay : 0.0f;
-    float mom = s->momentum, keep = 1.0f - s->dampening;
-    float *buf = opt->n_slots ? e->slot[0]->data : NULL;
-    int first = opt->steps == 0; /* torch starts the buffer at the first gradient */
-    for (int64_t i = 0; i < t->size; i++) {
-        float g = grad[i] + wd * p[i];
-        if (buf) {
-            buf[i] = first ? g : mom * buf[i] + keep * g;
-            g = s->nesterov ? g + mom * buf[i] : buf[i];
+    /* Parameters, gradients and momentum are separate buffers: restrict lets the
+     * loops vectorise, and each case gets its own branch-free loop. */
+    float *restrict p = t->data;
+    const float *restrict grad = t->grad;
+    const int64_t n = t->size;
+    const float wd = e->decay ? s->weight_decay : 0.0f;
+    const float mom = s->momentum, keep = 1.0f - s->dampening;
+    float *restrict buf = opt->n_slots ? e->slot[0]->data : NULL;
+    if (!buf) {
+        for (int64_t i = 0; i < n; i++)
+            p[i] -= lr * (grad[i] + wd * p[i]);
+    } else if (opt->steps == 0) { /* torch starts the buffer at the first gradient */
+        if (s->nesterov)
+            for (int64_t i = 0; i < n; i++) {
+                float g = grad[i] + wd * p[i];
+                buf[i] = g;
+                p[i] -= lr * (g + mom * g);
+            }
+        else
+            for (int64_t i = 0; i < n; i++) {
+                float g = grad[i] + wd * p[i];
+                buf[i] = g;
+                p[i] -= lr * g;
+            }
+    } else if (s->nesterov) {
+        for (int64_t i = 0; i < n; i++) {
+            float g = grad[i] + wd * p[i];
+            float b = mom * buf[i] + keep * g;
+            buf[i] = b;
+            p[i] -= lr * (g + mom * b);
         }
-        p[i] -= lr * g;
+    } else {
+        for (int64_t i = 0; i < n; i++) {
+            float g = grad[i] + wd * p[i];
+            float b = mom * buf[i] + keep * g;
+            buf[i] = b;
+            p[i] -= lr * b;
+        }
     }
 }
 

@@ -39,7 +39,9 @@ SL_API sl_status sl_loss_parse(const char *name, sl_loss_kind *kind, sl_error *e
 SL_API sl_tensor *sl_loss(sl_graph *g, sl_tensor *outputs, const int32_t *labels,
                           sl_loss_kind kind);
 
-/** Sets OpenBLAS's thread count for the whole process (n >= 1). */
+/** Sets the threads slope uses for the whole process (n >= 1): its own pool splits the
+ *  matrix products and the conv, pooling and large elementwise work; OpenBLAS is set to one
+ *  thread so the two never compete for the cores. */
 SL_API void sl_set_num_threads(int n);
 
 typedef struct sl_train_options {

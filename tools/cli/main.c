@@ -1,4 +1,5 @@
 /* main.c - the `slope` command: dispatches to the subcommands. */
+#include <malloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -27,6 +28,9 @@ static void print_help(FILE *out)
 
 int main(int argc, char **argv)
 {
+    /* Large blocks (the dataset's read buffers) go back to the system when freed instead of
+     * staying in the heap: about 20 MiB less peak memory for the CNN. */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;
