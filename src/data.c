@@ -419,6 +419,21 @@ sl_dataset *sl_dataset_subset(const sl_dataset *ds, int64_t k, sl_error *err)
     return view_of(ds, k, idx, err);
 }
 
+sl_dataset *sl_data_range_view(const sl_dataset *ds, int64_t first, int64_t n, sl_error *err)
+{
+    if (!ds || first < 0 || n < 1 || first > ds->count - n) {
+        sl_error_set(err, SL_ERR_INVALID, "range view: samples %lld..%lld are not in the dataset",
+                     (long long)first, (long long)(first + n - 1));
+        return NULL;
+    }
+    int64_t *idx = copy_indices(ds, first, n);
+    if (!idx) {
+        sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a view", ds->name);
+        return NULL;
+    }
+    return view_of(ds, n, idx, err);
+}
+
 /* mark[i] = 1 for the n_val view positions a seeded shuffle puts first. */
 static sl_status pick_validation(int64_t count, int64_t n_val, uint64_t seed, uint8_t *mark)
 {

@@ -69,6 +69,17 @@ static inline int64_t sl_data_index(const sl_dataset *ds, int64_t i)
     return ds->index ? ds->index[i] : i;
 }
 
+/* A view of samples first .. first+n-1 of ds (n >= 1), in ds's order; freed with
+ * sl_dataset_free.  NULL with SL_ERR_INVALID (range outside ds) or SL_ERR_NOMEM. */
+sl_dataset *sl_data_range_view(const sl_dataset *ds, int64_t first, int64_t n, sl_error *err);
+
+/* sl_batch_iter_next for one of parts ranks: *n is the global batch (0 at the end of an
+ * epoch, which advances like next), and only its contiguous share
+ * [n * part / parts, n * (part + 1) / parts), *n_part samples, is written to x and
+ * labels.  parts <= 1: the whole batch, exactly sl_batch_iter_next. */
+sl_status sl_batch_iter_next_part(sl_batch_iter *it, int part, int parts, float *x,
+                                  int32_t *labels, int64_t *n, int64_t *n_part, sl_error *err);
+
 /* Writes sample at storage index s, normalised, to dst.  No checks. */
 void sl_data_convert(const sl_dataset *ds, int64_t s, float *dst);
 

@@ -9,7 +9,9 @@
 
 #include <cblas.h>
 
+#include "dist.h"
 #include "nn_internal.h"
+#include "parallel.h"
 #include "slope/ops.h"
 #include "train_internal.h"
 
@@ -50,7 +52,7 @@ sl_tensor *sl_loss(sl_graph *g, sl_tensor *outputs, const int32_t *labels, sl_lo
 void sl_set_num_threads(int n)
 {
     if (n >= 1)
-        openblas_set_num_threads(n);
+        sl_par_set_threads(n); /* slope's threads; OpenBLAS then runs single-threaded */
 }
 
 int64_t sl_count_correct(const float *out, const int32_t *labels, int64_t n, int64_t classes)
@@ -218,7 +220,8 @@ static sl_status forward_backward(sl_trainer *t, sl_step_info *info, sl_error *e
     sl_graph_reset(g);
     sl_graph_set_training(g, 1);
     /* Dropout and rrelu draw from a stream fixed by (seed, step): resumable. */
-    sl_rng_seed(sl_graph_rng(g), t->opt.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->steps);
+    sl_rng_seed(sl_graph_rng(g), t->opt.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->steps +
+                                     ((uint64_t)t->rank << 40)); /* own stream per rank */
     sl_tensor *out = sl_model_forward(t->model, g, t->input);
     sl_tensor *loss = sl_loss(g, out, t->labels, t->opt.loss);
     if (!loss)
@@ -245,15 +248,20 @@ sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err)
     info->epoch = (int)epoch;
     info->batches = t->batches;
     info->step = t->steps + 1;
-    sl_status st = sl_batch_iter_next(t->iter, t->x, t->labels, &info->n, err);
+    /* Data-parallel (dist.c): this rank's shard of the global batch, then gradients averaged. */
+    int64_t n_global = 0;
+    sl_status st = sl_dist_next_batch(t, &n_global, &info->n, err);
     if (st != SL_OK)
         return st;
-    if (info->n == 0) {
+    if (n_global == 0) {
         t->epoch++;
         return SL_OK;
     }
-    sl_batch_view_resize(t->input, info->n);
-    st = forward_backward(t, info, err);
+    if (info->n > 0) {
+        sl_batch_view_resize(t->input, info->n);
+        st = forward_backward(t, info, err);
+    }
+    st = sl_dist_reduce_step(t, st, n_global, info, err);
     if (st != SL_OK)
         return st;
     info->lr = sl_schedule_lr(&t->opt.schedule, t->opt.optim.lr, t->steps, t->batches,

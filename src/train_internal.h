@@ -18,6 +18,7 @@ struct sl_trainer {
     int64_t batches;          /* per epoch */
     int epoch;                /* epochs completed */
     int64_t steps;            /* optimizer steps taken */
+    int rank, ranks;          /* data-parallel shard (dist.c); 0, 0 when alone */
 };
 
 /* The model's parameter table as the array sl_optimizer_new takes. */
