@@ -88,33 +88,15 @@ static void fill(const sl_batch_iter *it, int64_t start, int64_t n, float *x, in
 sl_status sl_batch_iter_next(sl_batch_iter *it, float *x, int32_t *labels, int64_t *n,
                              sl_error *err)
 {
-    if (!it || !x || !labels || !n)
-        return sl_error_set(err, SL_ERR_INVALID, "batch_iter_next: NULL argument");
-    if (it->batch >= it->batches) {
-        *n = 0;
-        it->epoch++;
-        it->batch = 0;
-        make_order(it);
-        return SL_OK;
-    }
-    int64_t start = it->batch * it->opt.batch_size, left = it->ds->count - start;
-    *n = left < it->opt.batch_size ? left : it->opt.batch_size;
-    fill(it, start, *n, x, labels);
-    it->batch++;
-    return SL_OK;
+    int64_t n_part;
+    return sl_batch_iter_next_part(it, 0, 1, x, labels, n, &n_part, err);
 }
 
 sl_status sl_batch_iter_next_part(sl_batch_iter *it, int part, int parts, float *x,
                                   int32_t *labels, int64_t *n, int64_t *n_part, sl_error *err)
 {
-    if (parts <= 1) {
-        sl_status st = sl_batch_iter_next(it, x, labels, n, err);
-        if (n_part)
-            *n_part = st == SL_OK ? *n : 0;
-        return st;
-    }
-    if (!it || !x || !labels || !n || !n_part || part < 0 || part >= parts)
-        return sl_error_set(err, SL_ERR_INVALID, "batch_iter_next_part: bad argument");
+    if (!it || !x || !labels || !n || !n_part || parts < 1 || part < 0 || part >= parts)
+        return sl_error_set(err, SL_ERR_INVALID, "batch_iter_next: bad argument");
     if (it->batch >= it->batches) {
         *n = *n_part = 0;
         it->epoch++;

@@ -76,7 +76,7 @@ sl_dataset *sl_data_range_view(const sl_dataset *ds, int64_t first, int64_t n, s
 /* sl_batch_iter_next for one of parts ranks: *n is the global batch (0 at the end of an
  * epoch, which advances like next), and only its contiguous share
  * [n * part / parts, n * (part + 1) / parts), *n_part samples, is written to x and
- * labels.  parts <= 1: the whole batch, exactly sl_batch_iter_next. */
+ * labels.  parts == 1 is sl_batch_iter_next (which calls this). */
 sl_status sl_batch_iter_next_part(sl_batch_iter *it, int part, int parts, float *x,
                                   int32_t *labels, int64_t *n, int64_t *n_part, sl_error *err);
 

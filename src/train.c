@@ -155,6 +155,7 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
     t->model = model;
     t->data = train;
     t->opt = *opt;
+    t->ranks = 1; /* a single process until sl_dist_trainer says otherwise */
     int64_t out[4];
     sl_model_output_shape(model, out);
     t->classes = out[0];
