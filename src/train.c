@@ -123,6 +123,14 @@ static sl_tensor *batch_view(const sl_model *m, float *buffer, int64_t batch, sl
     return sl_tensor_wrap(buffer, ndim + 1, shape, err);
 }
 
+/* batch * sample floats, or NULL when the product overflows or memory runs out. */
+static float *alloc_batch_floats(int64_t batch, int64_t sample)
+{
+    if (batch < 1 || sample < 1 || batch > (int64_t)(SIZE_MAX / sizeof(float)) / sample)
+        return NULL;
+    return malloc((size_t)(batch * sample) * sizeof(float));
+}
+
 void sl_batch_view_resize(sl_tensor *x, int64_t n)
 {
     x->size = x->size / x->shape[0] * n;
@@ -166,7 +174,7 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
                                           &opt->optim, err)
                        : NULL;
     int64_t sample = sl_dataset_sample_size(train);
-    t->x = t->optim ? malloc((size_t)(opt->batch_size * sample) * sizeof(float)) : NULL;
+    t->x = t->optim ? alloc_batch_floats(opt->batch_size, sample) : NULL;
     t->labels = t->x ? malloc((size_t)opt->batch_size * sizeof(int32_t)) : NULL;
     t->input = t->labels ? batch_view(model, t->x, opt->batch_size, err) : NULL;
     if (!t->input) {
@@ -323,6 +331,40 @@ sl_graph *sl_trainer_graph(sl_trainer *t) { return t ? t->graph : NULL; }
 
 /* ---- evaluation and prediction ---------------------------------------------------------------- */
 
+/* A no-grad, evaluation-mode graph and one batch of buffers. */
+typedef struct eval_buffers {
+    sl_graph *graph;
+    float *x;
+    int32_t *labels;
+    sl_tensor *input;
+} eval_buffers;
+
+static void eval_buffers_free(eval_buffers *b)
+{
+    sl_tensor_free(b->input);
+    free(b->labels);
+    free(b->x);
+    sl_graph_free(b->graph);
+}
+
+static sl_status eval_buffers_init(eval_buffers *b, const sl_model *m, int64_t batch,
+                                   int64_t sample, sl_error *err)
+{
+    memset(b, 0, sizeof *b);
+    b->graph = sl_graph_new(0, err);
+    if (!b->graph)
+        return err ? err->status : SL_ERR_NOMEM;
+    sl_graph_set_grad_enabled(b->graph, 0);
+    sl_graph_set_training(b->graph, 0);
+    b->x = alloc_batch_floats(batch, sample);
+    b->labels = malloc((size_t)batch * sizeof(int32_t));
+    if (!b->x || !b->labels)
+        return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a batch of %lld examples",
+                            (long long)batch);
+    b->input = batch_view(m, b->x, batch, err);
+    return b->input ? SL_OK : (err ? err->status : SL_ERR_NOMEM);
+}
+
 static void tally(sl_eval_result *r, const float *out, const int32_t *labels, int64_t n,
                   int64_t classes, int64_t *correct)
 {
@@ -347,44 +389,32 @@ sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
     int64_t classes = out[0];
     if (result->confusion)
         memset(result->confusion, 0, (size_t)(classes * classes) * sizeof(int64_t));
-    sl_graph *g = sl_graph_new(0, err);
-    float *x = g ? malloc((size_t)(batch_size * sample) * sizeof(float)) : NULL;
-    int32_t *labels = x ? malloc((size_t)batch_size * sizeof(int32_t)) : NULL;
-    sl_tensor *input = labels ? batch_view(model, x, batch_size, err) : NULL;
-    if (g && !input)
-        st = sl_error_set(err, SL_ERR_NOMEM, "out of memory for evaluation buffers");
-    else if (!g)
-        st = err ? err->status : SL_ERR_NOMEM;
-    sl_graph_set_grad_enabled(g ? g : NULL, 0);
-    if (g)
-        sl_graph_set_training(g, 0);
+    eval_buffers b;
+    st = eval_buffers_init(&b, model, batch_size, sample, err);
     double loss_sum = 0.0;
     int64_t correct = 0;
     for (int64_t first = 0; st == SL_OK && first < count; first += batch_size) {
         int64_t n = count - first < batch_size ? count - first : batch_size;
-        st = sl_dataset_read(ds, first, n, x, labels, err);
+        st = sl_dataset_read(ds, first, n, b.x, b.labels, err);
         if (st != SL_OK)
             break;
-        sl_graph_reset(g);
-        sl_batch_view_resize(input, n);
-        sl_tensor *y = sl_model_forward(model, g, input);
-        sl_tensor *loss = sl_loss(g, y, labels, loss_kind);
+        sl_graph_reset(b.graph);
+        sl_batch_view_resize(b.input, n);
+        sl_tensor *y = sl_model_forward(model, b.graph, b.input);
+        sl_tensor *loss = sl_loss(b.graph, y, b.labels, loss_kind);
         if (!loss) {
-            st = sl_graph_take_error(g, err);
+            st = sl_graph_take_error(b.graph, err);
             break;
         }
         loss_sum += (double)loss->data[0] * (double)n;
-        tally(result, y->data, labels, n, classes, &correct);
+        tally(result, y->data, b.labels, n, classes, &correct);
     }
     if (st == SL_OK) {
         result->samples = count;
         result->loss = loss_sum / (double)count;
         result->accuracy = (double)correct / (double)count;
     }
-    sl_tensor_free(input);
-    free(labels);
-    free(x);
-    sl_graph_free(g);
+    eval_buffers_free(&b);
     return st;
 }
 
