@@ -85,7 +85,7 @@ sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv *meta, 
 {
     if (!m || !path)
         return sl_error_set(err, SL_ERR_INVALID, "sl_model_save: model or path is NULL");
-    if (sl_model_num_params(m) == 0 && sl_model_flat_params((sl_model *)(uintptr_t)m, NULL) == NULL)
+    if (!sl_model_flat_params((sl_model *)(uintptr_t)m, NULL)) /* made by sl_model_init */
         return sl_error_set(err, SL_ERR_STATE, "sl_model_save: the model is not initialised");
     sl_kv ours[1] = {{"slope.format", FORMAT_MODEL}};
     return write_checkpoint(path, m, NULL, ours, 1, meta, n_meta, err);

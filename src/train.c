@@ -148,8 +148,7 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
         sl_error_set(err, SL_ERR_CONFIG, "epochs and batch_size must be >= 1");
         return NULL;
     }
-    if (sl_model_num_params(model) == 0 && sl_model_num_layers(model) > 0 &&
-        sl_model_flat_params(model, NULL) == NULL) {
+    if (!sl_model_flat_params(model, NULL)) { /* made by sl_model_init */
         sl_error_set(err, SL_ERR_STATE, "sl_trainer_new: the model is not initialised");
         return NULL;
     }
