@@ -37,6 +37,8 @@ struct sl_node {
 
 /* A new arena tensor, uninitialised data (forward kernels overwrite it). */
 sl_tensor *sl_ag_output(sl_graph *g, int ndim, const int64_t *shape);
+/* An arena tensor header over data (a valid shape of size elements; data not copied). */
+sl_tensor *sl_ag_view(sl_graph *g, int ndim, const int64_t *shape, int64_t size, float *data);
 /* Arena bytes; records SL_ERR_NOMEM in g and returns NULL on failure. */
 void *sl_ag_alloc(sl_graph *g, size_t bytes);
 /* Records an error in g (the first one wins) and returns NULL, for `return sl_ag_fail(...)`. */

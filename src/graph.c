@@ -108,15 +108,10 @@ void *sl_ag_alloc(sl_graph *g, size_t bytes)
     return p;
 }
 
-static sl_tensor *arena_tensor(sl_graph *g, int ndim, const int64_t *shape, int zero)
+sl_tensor *sl_ag_view(sl_graph *g, int ndim, const int64_t *shape, int64_t size, float *data)
 {
-    sl_error err = {0};
-    int64_t size;
-    if (sl_shape_size(ndim, shape, &size, &err) != SL_OK)
-        return sl_ag_fail(g, err.status, "%s", err.message);
     sl_tensor *t = sl_ag_alloc(g, sizeof *t);
-    float *data = t ? sl_ag_alloc(g, (size_t)size * sizeof(float)) : NULL;
-    if (!data)
+    if (!t)
         return NULL;
     memset(t, 0, sizeof *t);
     t->ndim = ndim;
@@ -125,9 +120,21 @@ static sl_tensor *arena_tensor(sl_graph *g, int ndim, const int64_t *shape, int 
     t->size = size;
     t->data = data;
     t->flags = SL_TENSOR_ARENA;
+    return t;
+}
+
+static sl_tensor *arena_tensor(sl_graph *g, int ndim, const int64_t *shape, int zero)
+{
+    sl_error err = {0};
+    int64_t size;
+    if (sl_shape_size(ndim, shape, &size, &err) != SL_OK)
+        return sl_ag_fail(g, err.status, "%s", err.message);
+    float *data = sl_ag_alloc(g, (size_t)size * sizeof(float));
+    if (!data)
+        return NULL;
     if (zero)
         memset(data, 0, (size_t)size * sizeof(float));
-    return t;
+    return sl_ag_view(g, ndim, shape, size, data);
 }
 
 sl_tensor *sl_ag_output(sl_graph *g, int ndim, const int64_t *shape)

@@ -28,16 +28,9 @@ sl_tensor *sl_reshape(sl_graph *g, sl_tensor *x, int ndim, const int64_t *shape)
         return sl_ag_fail(g, SL_ERR_SHAPE, "reshape: %s has %lld elements, the new shape %lld",
                           SL_SHAPE(x, sx), (long long)x->size, (long long)size);
     }
-    sl_tensor *y = sl_ag_alloc(g, sizeof *y);
+    sl_tensor *y = sl_ag_view(g, ndim, shape, size, x->data); /* x (or the arena) owns the data */
     if (!y)
         return NULL;
-    memset(y, 0, sizeof *y);
-    y->ndim = ndim;
-    for (int i = 0; i < SL_MAX_DIMS; i++)
-        y->shape[i] = i < ndim ? shape[i] : 1;
-    y->size = size;
-    y->data = x->data; /* borrowed: x owns it (or the arena does) */
-    y->flags = SL_TENSOR_ARENA;
     sl_ag_record(g, &op_reshape, y, &x, 1);
     return y;
 }
