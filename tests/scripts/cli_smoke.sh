@@ -1,0 +1,72 @@
+#!/bin/sh
+# The `slope` CLI end to end on the spiral config: train (metrics, checkpoint, last line),
+# eval, summary, help and version; and every bad-config fixture exits 3 with a message
+# naming the file, bad command lines exit 2.
+#
+#   cli_smoke.sh SLOPE SOURCE_DIR WORKDIR
+#
+# $SLOPE_WRAPPER, when set, prefixes every slope command.
+set -u
+slope=$1
+src=$2
+dir=$3
+run() { ${SLOPE_WRAPPER:-} "$slope" "$@"; }
+fail() {
+  echo "cli_smoke: $*" >&2
+  exit 1
+}
+expect_rc() { # expect_rc CODE WHAT: checks $rc
+  [ "$rc" -eq "$1" ] || fail "$2: exit $rc, expected $1: $(cat err.txt 2>/dev/null)"
+}
+
+rm -rf "$dir"
+mkdir -p "$dir" || exit 1
+cd "$dir" || exit 1
+spiral=$src/models/spiral_mlp.json
+
+run --version >out.txt 2>err.txt; rc=$?
+expect_rc 0 "--version"
+grep -q "^slope [0-9]" out.txt || fail "--version printed: $(cat out.txt)"
+run help >out.txt 2>err.txt; rc=$?
+expect_rc 0 "help"
+for cmd in train eval summary compare born-dead; do
+  run $cmd --help >out.txt 2>err.txt; rc=$?
+  expect_rc 0 "$cmd --help"
+  grep -q "usage" out.txt || fail "$cmd --help printed no usage"
+done
+
+run train "$spiral" --epochs 3 --checkpoint ck.safetensors --metrics m.jsonl >out.txt 2>err.txt; rc=$?
+expect_rc 0 "train"
+tail -n 1 out.txt | grep -q "^final test accuracy: " || fail "last line: $(tail -n 1 out.txt)"
+# One object per epoch, plus one per statistics report (init and every epoch here).
+[ "$(grep -c '"train_loss"' m.jsonl)" -eq 3 ] || fail "metrics: $(grep -c '"train_loss"' m.jsonl) epoch lines, expected 3"
+[ "$(grep -c '"stats"' m.jsonl)" -eq 4 ] || fail "metrics: $(grep -c '"stats"' m.jsonl) stats lines, expected 4"
+grep -q '"test_acc"' m.jsonl || fail "metrics lack test_acc"
+[ -s ck.safetensors ] || fail "no checkpoint written"
+
+run eval "$spiral" --checkpoint ck.safetensors >out.txt 2>err.txt; rc=$?
+expect_rc 0 "eval"
+grep -q "confusion matrix" out.txt || fail "eval printed no confusion matrix"
+run summary "$spiral" >out.txt 2>err.txt; rc=$?
+expect_rc 0 "summary"
+grep -q "^total: 4547 parameters" out.txt || fail "summary: $(tail -n 1 out.txt)"
+
+for bad in "$src"/tests/configs/bad_*.json; do
+  run summary "$bad" >out.txt 2>err.txt; rc=$?
+  expect_rc 3 "$(basename "$bad")"
+  grep -q "$(basename "$bad")" err.txt || fail "$(basename "$bad"): message does not name the file: $(cat err.txt)"
+done
+run train "$spiral" --set model.layers[1].alpah=0.1 >out.txt 2>err.txt; rc=$?
+expect_rc 3 "misspelt override"
+grep -q 'did you mean "alpha"' err.txt || fail "no suggestion: $(cat err.txt)"
+
+run train >out.txt 2>err.txt; rc=$?
+expect_rc 2 "train without CONFIG"
+run train "$spiral" --bogus >out.txt 2>err.txt; rc=$?
+expect_rc 2 "unknown option"
+run frobnicate >out.txt 2>err.txt; rc=$?
+expect_rc 2 "unknown command"
+run eval "$spiral" --checkpoint missing.safetensors >out.txt 2>err.txt; rc=$?
+[ "$rc" -ne 0 ] || fail "eval of a missing checkpoint succeeded"
+grep -q "missing.safetensors" err.txt || fail "missing checkpoint not named: $(cat err.txt)"
+echo "cli_smoke: ok"
