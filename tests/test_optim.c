@@ -17,6 +17,7 @@
  * The rest checks by hand: clipping, NaN/Inf gradients, invalid specs, the
  * parameter groups, state naming and exact resumption, and the schedules.
  */
+#include "golden.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -95,69 +96,14 @@ typedef struct ref_case {
     sl_optimizer *opt;
 } ref_case;
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    long n = -1;
-    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0)
-        buf = malloc((size_t)n + 1);
-    if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-        buf[n] = '\0';
-    } else {
-        free(buf);
-        buf = NULL;
-    }
-    fclose(f);
-    return buf;
-}
-
 static void load_reference(void)
 {
-    char *text = slurp(tu_source_path(REF_FILE));
-    if (!text) {
-        g_load_error = "cannot read " REF_FILE " (run tools/torch_optim_reference.py)";
-        return;
-    }
-    g_doc = cJSON_Parse(text);
-    free(text);
-    const cJSON *count = cJSON_GetObjectItemCaseSensitive(g_doc, "count");
-    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(g_doc, "cases");
-    if (!g_doc || !cJSON_IsNumber(count) || !cJSON_IsArray(cases)) {
-        g_load_error = REF_FILE " is not JSON with \"count\" and \"cases\"";
-        cJSON_Delete(g_doc);
-        g_doc = NULL;
-        return;
-    }
-    g_declared = count->valueint;
-    g_present = cJSON_GetArraySize(cases);
-    g_load_error = NULL;
-}
-
-static const cJSON *need(const ref_case *c, const cJSON *obj, const char *key)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!item)
-        fail_msg("%s: reference lacks \"%s\"", c->name, key);
-    return item;
-}
-
-static double need_number(const ref_case *c, const cJSON *obj, const char *key)
-{
-    const cJSON *item = need(c, obj, key);
-    if (!cJSON_IsNumber(item))
-        fail_msg("%s: \"%s\" is not a number", c->name, key);
-    return item->valuedouble;
-}
-
-static const char *need_string(const ref_case *c, const cJSON *obj, const char *key)
-{
-    const char *s = cJSON_GetStringValue(need(c, obj, key));
-    if (!s)
-        fail_msg("%s: \"%s\" is not a string", c->name, key);
-    return s;
+    tu_golden ref;
+    tu_golden_load(&ref, REF_FILE, "tools/torch_optim_reference.py");
+    g_doc = ref.doc;
+    g_load_error = ref.error;
+    g_declared = ref.declared;
+    g_present = ref.present;
 }
 
 /* Reads a JSON array of numbers into out[n]; the length must be exactly n. */
@@ -180,21 +126,21 @@ static sl_optim_spec read_spec(const ref_case *c, const cJSON *js)
 {
     sl_optim_kind kind;
     sl_error err = {0};
-    if (sl_optim_parse(need_string(c, js, "kind"), &kind, &err) != SL_OK)
+    if (sl_optim_parse(tu_json_string(c->name, js, "kind"), &kind, &err) != SL_OK)
         fail_msg("%s: %s", c->name, err.message);
     sl_optim_spec s = sl_optim_defaults(kind);
-    s.lr = (float)need_number(c, js, "lr");
-    s.momentum = (float)need_number(c, js, "momentum");
-    s.nesterov = (int)need_number(c, js, "nesterov");
-    s.dampening = (float)need_number(c, js, "dampening");
-    s.weight_decay = (float)need_number(c, js, "weight_decay");
-    s.beta1 = (float)need_number(c, js, "beta1");
-    s.beta2 = (float)need_number(c, js, "beta2");
-    s.eps = (float)need_number(c, js, "eps");
-    s.decay_bias = (int)need_number(c, js, "decay_bias");
-    s.decay_prelu = (int)need_number(c, js, "decay_prelu");
-    s.decay_norm = (int)need_number(c, js, "decay_norm");
-    s.clip_grad_norm = (float)need_number(c, js, "clip_grad_norm");
+    s.lr = (float)tu_json_number(c->name, js, "lr");
+    s.momentum = (float)tu_json_number(c->name, js, "momentum");
+    s.nesterov = (int)tu_json_number(c->name, js, "nesterov");
+    s.dampening = (float)tu_json_number(c->name, js, "dampening");
+    s.weight_decay = (float)tu_json_number(c->name, js, "weight_decay");
+    s.beta1 = (float)tu_json_number(c->name, js, "beta1");
+    s.beta2 = (float)tu_json_number(c->name, js, "beta2");
+    s.eps = (float)tu_json_number(c->name, js, "eps");
+    s.decay_bias = (int)tu_json_number(c->name, js, "decay_bias");
+    s.decay_prelu = (int)tu_json_number(c->name, js, "decay_prelu");
+    s.decay_norm = (int)tu_json_number(c->name, js, "decay_norm");
+    s.clip_grad_norm = (float)tu_json_number(c->name, js, "clip_grad_norm");
     return s;
 }
 
@@ -214,7 +160,7 @@ static void read_params(ref_case *c, const cJSON *arr)
     const cJSON *jp;
     cJSON_ArrayForEach(jp, arr)
     {
-        const cJSON *shape = need(c, jp, "shape");
+        const cJSON *shape = tu_json_need(c->name, jp, "shape");
         int ndim = cJSON_GetArraySize(shape);
         if (ndim < 1 || ndim > 2)
             fail_msg("%s: parameter of rank %d", c->name, ndim);
@@ -222,9 +168,9 @@ static void read_params(ref_case *c, const cJSON *arr)
         int64_t cols = ndim == 2 ? cJSON_GetArrayItem(shape, 1)->valueint : 0;
         float data[MAX_ELEMS];
         assert_true(rows * (cols ? cols : 1) <= MAX_ELEMS);
-        read_floats(c, need(c, jp, "data"), data, rows * (cols ? cols : 1), "data");
-        ps_add(&c->params, need_string(c, jp, "name"),
-               read_role(c, need_string(c, jp, "role")), rows, cols, data, data);
+        read_floats(c, tu_json_need(c->name, jp, "data"), data, rows * (cols ? cols : 1), "data");
+        ps_add(&c->params, tu_json_string(c->name, jp, "name"),
+               read_role(c, tu_json_string(c->name, jp, "role")), rows, cols, data, data);
     }
 }
 
@@ -241,9 +187,9 @@ static void check_close(const ref_case *c, const float *got, const float *expect
 
 static void run_steps(ref_case *c)
 {
-    const cJSON *lrs = need(c, c->json, "lrs"), *grads = need(c, c->json, "grads");
-    const cJSON *expected = need(c, c->json, "expected");
-    const cJSON *norms = need(c, c->json, "grad_norms");
+    const cJSON *lrs = tu_json_need(c->name, c->json, "lrs"), *grads = tu_json_need(c->name, c->json, "grads");
+    const cJSON *expected = tu_json_need(c->name, c->json, "expected");
+    const cJSON *norms = tu_json_need(c->name, c->json, "grad_norms");
     int steps = cJSON_GetArraySize(lrs);
     if (steps < 1 || cJSON_GetArraySize(grads) != steps || cJSON_GetArraySize(expected) != steps)
         fail_msg("%s: lrs, grads and expected disagree in length", c->name);
@@ -268,8 +214,8 @@ static void run_steps(ref_case *c)
 
 static void check_state(ref_case *c)
 {
-    const cJSON *state = need(c, c->json, "state");
-    int last_step = cJSON_GetArraySize(need(c, c->json, "lrs")) - 1;
+    const cJSON *state = tu_json_need(c->name, c->json, "state");
+    int last_step = cJSON_GetArraySize(tu_json_need(c->name, c->json, "lrs")) - 1;
     size_t n = (size_t)cJSON_GetArraySize(state);
     assert_int_equal(sl_optimizer_state_count(c->opt), n);
     for (size_t i = 0; i < n; i++) {
@@ -278,10 +224,10 @@ static void check_state(ref_case *c)
         sl_tensor *t = sl_optimizer_state(c->opt, i, &name);
         assert_non_null(t);
         assert_non_null(name);
-        assert_string_equal(name, need_string(c, js, "name"));
+        assert_string_equal(name, tu_json_string(c->name, js, "name"));
         float want[MAX_ELEMS];
         assert_true(t->size <= MAX_ELEMS);
-        read_floats(c, need(c, js, "data"), want, t->size, name);
+        read_floats(c, tu_json_need(c->name, js, "data"), want, t->size, name);
         check_close(c, t->data, want, t->size, name, last_step);
     }
 }
@@ -289,8 +235,8 @@ static void check_state(ref_case *c)
 static void run_case(void **state)
 {
     ref_case *c = *state;
-    read_params(c, need(c, c->json, "params"));
-    sl_optim_spec spec = read_spec(c, need(c, c->json, "spec"));
+    read_params(c, tu_json_need(c->name, c->json, "params"));
+    sl_optim_spec spec = read_spec(c, tu_json_need(c->name, c->json, "spec"));
     c->opt = new_opt(&c->params, &spec);
     run_steps(c);
     check_state(c);

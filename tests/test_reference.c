@@ -26,6 +26,7 @@
  * malformed, has no cases, or its "count" disagrees with the cases present or
  * with the number of cases that ran to the end.
  */
+#include "golden.h"
 #include "testutil.h"
 
 #include <cjson/cJSON.h>
@@ -58,75 +59,21 @@ typedef struct {
 
 /* ---- loading ---------------------------------------------------------------- */
 
-static char *slurp(const char *path)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = NULL;
-    if (fseek(f, 0, SEEK_END) == 0) {
-        long n = ftell(f);
-        if (n >= 0 && fseek(f, 0, SEEK_SET) == 0) {
-            buf = malloc((size_t)n + 1);
-            if (buf && fread(buf, 1, (size_t)n, f) == (size_t)n) {
-                buf[n] = '\0';
-            } else {
-                free(buf);
-                buf = NULL;
-            }
-        }
-    }
-    fclose(f);
-    return buf;
-}
-
 static void load_reference(void)
 {
-    char *text = slurp(tu_source_path(REF_FILE));
-    if (!text) {
-        g_load_error = "cannot read " REF_FILE " (run tools/torch_reference.py)";
-        return;
-    }
-    g_doc = cJSON_Parse(text);
-    free(text);
-    if (!g_doc) {
-        g_load_error = REF_FILE " is not valid JSON";
-        return;
-    }
-    const cJSON *count = cJSON_GetObjectItemCaseSensitive(g_doc, "count");
-    const cJSON *cases = cJSON_GetObjectItemCaseSensitive(g_doc, "cases");
-    if (!cJSON_IsNumber(count) || !cJSON_IsArray(cases)) {
-        g_load_error = REF_FILE " lacks \"count\" or \"cases\"";
-        cJSON_Delete(g_doc);
-        g_doc = NULL;
-        return;
-    }
-    g_declared = count->valueint;
-    g_present = cJSON_GetArraySize(cases);
-    g_load_error = NULL;
+    tu_golden ref;
+    tu_golden_load(&ref, REF_FILE, "tools/torch_reference.py");
+    g_doc = ref.doc;
+    g_load_error = ref.error;
+    g_declared = ref.declared;
+    g_present = ref.present;
 }
 
 /* ---- JSON helpers (each fails the current case on a malformed field) -------------- */
 
-static const cJSON *need(const case_ctx *c, const cJSON *obj, const char *key)
-{
-    const cJSON *item = cJSON_GetObjectItemCaseSensitive(obj, key);
-    if (!item)
-        fail_msg("%s: reference case lacks \"%s\"", c->name, key);
-    return item;
-}
-
-static double need_number(const case_ctx *c, const cJSON *obj, const char *key)
-{
-    const cJSON *item = need(c, obj, key);
-    if (!cJSON_IsNumber(item))
-        fail_msg("%s: \"%s\" is not a number", c->name, key);
-    return item->valuedouble;
-}
-
 static int need_int(const case_ctx *c, const cJSON *obj, const char *key)
 {
-    double v = need_number(c, obj, key);
+    double v = tu_json_number(c->name, obj, key);
     if (v != floor(v) || fabs(v) > 1e9)
         fail_msg("%s: \"%s\" is not an integer", c->name, key);
     return (int)v;
@@ -135,7 +82,7 @@ static int need_int(const case_ctx *c, const cJSON *obj, const char *key)
 /* A float parameter: the generator rounds them to float32, so this is exact. */
 static float need_float(const case_ctx *c, const cJSON *obj, const char *key)
 {
-    double v = need_number(c, obj, key);
+    double v = tu_json_number(c->name, obj, key);
     if ((double)(float)v != v)
         fail_msg("%s: parameter \"%s\" = %.17g is not a float32 value", c->name, key, v);
     return (float)v;
@@ -260,7 +207,7 @@ static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64
                              input(c, "running_mean", 1), input(c, "running_var", 1),
                              need_float(c, params, "momentum"), need_float(c, params, "eps"));
     if (strcmp(op, "cross_entropy") == 0) {
-        const cJSON *labels = need(c, c->json, "labels");
+        const cJSON *labels = tu_json_need(c->name, c->json, "labels");
         if (!cJSON_IsArray(labels) || (int64_t)cJSON_GetArraySize(labels) != n_out_rows)
             fail_msg("%s: \"labels\" must be an array of %lld integers", c->name,
                      (long long)n_out_rows);
@@ -286,11 +233,11 @@ static void run_case(void **state)
 {
     case_ctx *c = *state;
     const cJSON *cj = c->json;
-    const char *op = cJSON_GetStringValue(need(c, cj, "op"));
+    const char *op = cJSON_GetStringValue(tu_json_need(c->name, cj, "op"));
     if (!op)
         fail_msg("%s: \"op\" is not a string", c->name);
-    const cJSON *params = need(c, cj, "params");
-    const cJSON *training = need(c, cj, "training");
+    const cJSON *params = tu_json_need(c->name, cj, "params");
+    const cJSON *training = tu_json_need(c->name, cj, "training");
 
     sl_error err = {0};
     c->g = sl_graph_new(1, &err);
@@ -299,18 +246,18 @@ static void run_case(void **state)
     sl_graph_set_training(c->g, cJSON_IsTrue(training));
 
     /* Heap input tensors, float32-exact by construction (checked). */
-    const cJSON *ins = need(c, cj, "inputs");
+    const cJSON *ins = tu_json_need(c->name, cj, "inputs");
     if (!cJSON_IsArray(ins) || cJSON_GetArraySize(ins) < 1 ||
         cJSON_GetArraySize(ins) > MAX_INPUTS)
         fail_msg("%s: bad \"inputs\"", c->name);
     const cJSON *in;
     cJSON_ArrayForEach(in, ins)
     {
-        const char *iname = cJSON_GetStringValue(need(c, in, "name"));
+        const char *iname = cJSON_GetStringValue(tu_json_need(c->name, in, "name"));
         if (!iname)
             fail_msg("%s: input without a name", c->name);
         int64_t shape[SL_MAX_DIMS];
-        int nd = read_shape(c, need(c, in, "shape"), shape, iname);
+        int nd = read_shape(c, tu_json_need(c->name, in, "shape"), shape, iname);
         sl_tensor *t = sl_tensor_new(nd, shape, &err);
         if (!t)
             fail_msg("%s: sl_tensor_new(%s): %s", c->name, iname, err.message);
@@ -318,7 +265,7 @@ static void run_case(void **state)
         c->inputs[c->n_inputs++] = t;
         double *vals = malloc((size_t)t->size * sizeof *vals);
         assert_non_null(vals);
-        read_doubles(c, need(c, in, "data"), t->size, vals, iname);
+        read_doubles(c, tu_json_need(c->name, in, "data"), t->size, vals, iname);
         for (int64_t i = 0; i < t->size; i++) {
             t->data[i] = (float)vals[i];
             if ((double)t->data[i] != vals[i]) {
@@ -329,14 +276,14 @@ static void run_case(void **state)
             }
         }
         free(vals);
-        if (cJSON_IsTrue(need(c, in, "requires_grad")))
+        if (cJSON_IsTrue(tu_json_need(c->name, in, "requires_grad")))
             sl_tensor_set_requires_grad(t, 1);
     }
 
     /* Forward. */
-    const cJSON *out_j = need(c, cj, "output");
+    const cJSON *out_j = tu_json_need(c->name, cj, "output");
     int64_t out_shape[SL_MAX_DIMS];
-    int out_nd = read_shape(c, need(c, out_j, "shape"), out_shape, "output");
+    int out_nd = read_shape(c, tu_json_need(c->name, out_j, "shape"), out_shape, "output");
     int64_t out_size = 1;
     for (int k = 0; k < out_nd; k++)
         out_size *= out_shape[k];
@@ -361,11 +308,11 @@ static void run_case(void **state)
     }
     double *expv = malloc((size_t)out_size * sizeof *expv);
     assert_non_null(expv);
-    read_doubles(c, need(c, out_j, "data"), out_size, expv, "output");
+    read_doubles(c, tu_json_need(c->name, out_j, "data"), out_size, expv, "output");
     compare(c, "output", out->data, expv, out_size);
 
     /* L = reshape(out, [1, n]) @ r[n, 1]  ==  sum(r * out). */
-    read_doubles(c, need(c, cj, "r"), out_size, expv, "r");
+    read_doubles(c, tu_json_need(c->name, cj, "r"), out_size, expv, "r");
     int64_t row_shape[2] = {1, out_size}, col_shape[2] = {out_size, 1};
     sl_tensor *rt = sl_graph_tensor(c->g, 2, col_shape);
     assert_non_null(rt);
@@ -380,7 +327,7 @@ static void run_case(void **state)
         fail_msg("%s: sl_backward: %s: %s", c->name, sl_status_name(st), sl_graph_errmsg(c->g));
 
     /* Every gradient the reference has, and a reference for every input needing one. */
-    const cJSON *grads = need(c, cj, "grads");
+    const cJSON *grads = tu_json_need(c->name, cj, "grads");
     int n_grads = 0;
     for (int k = 0; k < c->n_inputs; k++) {
         sl_tensor *t = c->inputs[k];
