@@ -43,7 +43,13 @@ static struct pool {
     atomic_uint_least64_t work; /* ntasks << 32 | next unclaimed task */
     sl_par_fn _Atomic fn;
     void *_Atomic ctx;
-} P = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 1, 0, 0, 0, 0, 0, 0, NULL, NULL};
+} P = {
+    /* Fields left out start at zero (and the pointers null): clang rejects a NULL
+     * initializer for an _Atomic pointer as not constant. */
+    .lock = PTHREAD_MUTEX_INITIALIZER,
+    .wake = PTHREAD_COND_INITIALIZER,
+    .threads = 1,
+};
 
 /* Set while this thread runs tasks: nested parallel calls then run serially. */
 static _Thread_local int in_task;
