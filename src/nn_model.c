@@ -27,6 +27,7 @@ struct sl_model {
     sl_shape input;
     layer *layers;
     size_t n_layers, cap_layers;
+    int64_t n_trainable; /* trainable scalars of the layers added: at most the model limit */
     sl_param *params;
     char (*names)[SL_PARAM_NAME_MAX];
     size_t n_params;
@@ -97,6 +98,29 @@ static int shape_too_large(const sl_shape *s)
     return 0;
 }
 
+static int64_t layer_param_count(const layer *l, int index);
+
+/* Refuses, before anything is allocated, a layer that takes the model past its limit
+ * (so "summary" and "train" stop at the same place, naming the layer). */
+static sl_status check_param_limit(const sl_model *m, const layer *l, int64_t *own_out,
+                                   sl_error *err)
+{
+    int64_t own = layer_param_count(l, (int)m->n_layers);
+    *own_out = own;
+    if (own <= SL_MODEL_MAX_PARAMS - m->n_trainable)
+        return SL_OK;
+    if (own > SL_MODEL_MAX_PARAMS)
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "layer %zu (%s): more than %lld parameters (the model limit: 2^31)",
+                            m->n_layers, sl_layer_type_name(l->spec.type),
+                            (long long)SL_MODEL_MAX_PARAMS);
+    return sl_error_set(err, SL_ERR_CONFIG,
+                        "layer %zu (%s): its %lld parameters take the model past %lld "
+                        "(the model limit: 2^31)",
+                        m->n_layers, sl_layer_type_name(l->spec.type), (long long)own,
+                        (long long)SL_MODEL_MAX_PARAMS);
+}
+
 sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
 {
     if (!m || !spec)
@@ -113,6 +137,10 @@ sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
     if (shape_too_large(&l.out))
         return sl_error_set(err, SL_ERR_SHAPE, "layer %zu (%s): output is empty or too large",
                             m->n_layers, sl_layer_type_name(spec->type));
+    int64_t own_params;
+    st = check_param_limit(m, &l, &own_params, err);
+    if (st != SL_OK)
+        return st;
     if (m->n_layers == m->cap_layers) {
         size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
         layer *grown = realloc(m->layers, cap * sizeof *grown);
@@ -123,6 +151,7 @@ sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
     }
     l.weight = l.bias = l.alpha = l.gamma = l.beta = l.running_mean = l.running_var = -1;
     m->layers[m->n_layers++] = l;
+    m->n_trainable += own_params;
     return SL_OK;
 }
 
@@ -465,18 +494,22 @@ int64_t sl_model_layer_flops(const sl_model *m, size_t i)
     return sl_nn_layer_macs(&l->spec, &l->in, &l->out);
 }
 
-int64_t sl_model_layer_param_count(const sl_model *m, size_t i)
+/* Trainable scalars of layer l (at position index), saturating past the model limit. */
+static int64_t layer_param_count(const layer *l, int index)
 {
-    if (!m || i >= m->n_layers)
-        return 0;
-    layer tmp = m->layers[i];
+    layer tmp = *l; /* plan_layer records slots in the layer it plans */
     param_plan plan[SL_MAX_PARAMS_PER_LAYER];
-    int n = plan_layer(&tmp, (int)i, plan);
+    int n = plan_layer(&tmp, index, plan);
     int64_t count = 0;
     for (int j = 0; j < n; j++)
         if (plan[j].role != SL_PARAM_BUFFER)
             count = add_capped(count, plan_size(&plan[j]));
     return count;
+}
+
+int64_t sl_model_layer_param_count(const sl_model *m, size_t i)
+{
+    return m && i < m->n_layers ? layer_param_count(&m->layers[i], (int)i) : 0;
 }
 
 size_t sl_model_num_params(const sl_model *m) { return m ? m->n_params : 0; }
@@ -494,13 +527,7 @@ const sl_param *sl_model_find_param(const sl_model *m, const char *name)
     return NULL;
 }
 
-int64_t sl_model_param_count(const sl_model *m)
-{
-    int64_t n = 0;
-    for (size_t i = 0; m && i < m->n_layers; i++)
-        n = add_capped(n, sl_model_layer_param_count(m, i));
-    return n;
-}
+int64_t sl_model_param_count(const sl_model *m) { return m ? m->n_trainable : 0; }
 
 float *sl_model_flat_params(sl_model *m, int64_t *n)
 {

@@ -354,6 +354,10 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
                   "\"tanh\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
+    /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
+    check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
+                  "model.layers[1]: layer 1 (linear): more than 2147483648 parameters (the model "
+                  "limit: 2^31)");
 }
 
 /* ---- keys ---------------------------------------------------------------------------- */

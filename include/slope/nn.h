@@ -117,8 +117,11 @@ SL_API void sl_model_free(sl_model *m);
 
 /**
  * Appends a layer and infers its output shape.  Errors: SL_ERR_CONFIG for a
- * bad setting, SL_ERR_SHAPE when the input does not fit (the message names
- * "layer <i> (<type>)" and both shapes), SL_ERR_STATE after sl_model_init.
+ * bad setting or when the layer would take the model past SL_MODEL_MAX_PARAMS
+ * trainable parameters, SL_ERR_SHAPE when the input does not fit or the output
+ * has more than 2^32 values per sample (the message names "layer <i> (<type>)"
+ * and both shapes), SL_ERR_STATE after sl_model_init.  Nothing is allocated
+ * for the parameters yet, so a 10^12-weight layer costs nothing to refuse.
  */
 SL_API sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err);
 
@@ -160,7 +163,7 @@ SL_API size_t sl_model_num_params(const sl_model *m);
 SL_API const sl_param *sl_model_param(const sl_model *m, size_t i);
 /** The named parameter or NULL. */
 SL_API const sl_param *sl_model_find_param(const sl_model *m, const char *name);
-/** Number of trainable scalars (buffers excluded); saturates past SL_MODEL_MAX_PARAMS. */
+/** Number of trainable scalars (buffers excluded): at most SL_MODEL_MAX_PARAMS. */
 SL_API int64_t sl_model_param_count(const sl_model *m);
 /**
  * The flat buffers behind every trainable parameter (buffers excluded), in

@@ -1,4 +1,5 @@
 /* cmd_eval.c - `slope eval CONFIG --checkpoint FILE` and `slope summary CONFIG`. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -144,13 +145,14 @@ int cmd_summary(int argc, char **argv)
         int64_t params = sl_model_layer_param_count(m, i), macs = sl_model_layer_flops(m, i);
         printf("%-4zu %-12s %-14s %12lld %14lld\n", i, sl_layer_type_name(sl_model_layer(m, i)->type),
                text, (long long)params, (long long)macs);
-        total_params += params;
-        total_macs += macs;
+        total_params += params; /* at most 2^31 in all: sl_model_add checks */
+        total_macs = macs > INT64_MAX - total_macs ? INT64_MAX : total_macs + macs;
     }
-    printf("\ntotal: %lld parameters (%.2f MiB), %lld multiply-adds per example "
+    printf("\ntotal: %lld parameters (%.2f MiB), %s%lld multiply-adds per example "
            "(%.2f MFLOP forward)\n",
            (long long)total_params, (double)total_params * 4.0 / 1048576.0,
-           (long long)total_macs, 2.0 * (double)total_macs / 1e6);
+           total_macs == INT64_MAX ? "at least " : "", (long long)total_macs,
+           2.0 * (double)total_macs / 1e6);
     sl_model_free(m);
     sl_config_free(cfg);
     return EXIT_OK;
