@@ -351,10 +351,28 @@ static void leaky_relu_copy(const float *restrict x, float *restrict y, int64_t 
     }
 }
 
+/* relu (a == 0) as PyTorch computes it: 0 for -inf, where 0 * x would be NaN; NaN stays
+ * NaN.  In place and copying loops again, for the vectoriser. */
+static void relu_inplace(float *restrict x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = pick(!(x[i] <= 0.0f), x[i], 0.0f);
+}
+
+static void relu_copy(const float *restrict x, float *restrict y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = pick(!(x[i] <= 0.0f), x[i], 0.0f);
+}
+
 /* x and y are the same array or disjoint ones (a partial overlap is not supported). */
 void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, float a)
 {
-    if (x == y)
+    if (a == 0.0f && x == y)
+        relu_inplace(y, n);
+    else if (a == 0.0f)
+        relu_copy(x, y, n);
+    else if (x == y)
         leaky_relu_inplace(y, n, a);
     else
         leaky_relu_copy(x, y, n, a);

@@ -41,7 +41,8 @@ void sl_k_col2im_ld(const float *cols, int C, int H, int W, int kh, int kw, int 
                     int OH, int OW, float *img, int64_t ldc);
 
 /* ---- activations: y = f(x) overwrite; dx += dy * f'(.) ---- */
-/* y = x > 0 ? x : a*x.  x and y may alias. */
+/* y = x > 0 ? x : a*x (for a == 0: 0 where x is -inf, as PyTorch's relu).  x and y may
+ * alias. */
 void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, float a);
 /* dx += dy * (v > 0 ? 1 : a), where v is x, or y when a >= 0 (same sign). */
 void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *dx, int64_t n, float a);

@@ -367,7 +367,35 @@ static void test_conv_via_sgemm(void **state)
 
 static float ref_leaky(float x, float a)
 {
+    if (a == 0.0f) /* relu, as PyTorch: +0 for every x <= 0 (-inf included), NaN kept */
+        return x > 0.0f || isnan(x) ? x : 0.0f;
     return x > 0.0f ? x : (float)((double)a * (double)x);
+}
+
+/* Where 0 * x is not 0: torch.relu gives 0 at -inf, NaN at NaN, +0 at -0 and below; its
+ * leaky_relu keeps -inf. */
+static void test_relu_at_infinities_and_nan(void **state)
+{
+    (void)state;
+    const float x[] = {-INFINITY, INFINITY, NAN, -1.0f, -0.0f, 0.0f, 2.0f};
+    const int n = (int)(sizeof x / sizeof x[0]);
+    float y[7], z[7];
+    sl_k_leaky_relu_fwd(x, y, n, 0.0f);
+    memcpy(z, x, sizeof z);
+    sl_k_leaky_relu_fwd(z, z, n, 0.0f);
+    for (int k = 0; k < 2; k++) {
+        const float *r = k ? z : y;
+        assert_true(r[0] == 0.0f && !signbit(r[0]));
+        assert_true(isinf(r[1]) && r[1] > 0.0f);
+        assert_true(isnan(r[2]));
+        for (int i = 3; i < 6; i++)
+            assert_true(r[i] == 0.0f && !signbit(r[i]));
+        assert_true(r[6] == 2.0f);
+    }
+    sl_k_leaky_relu_fwd(x, y, n, 0.01f);
+    assert_true(isinf(y[0]) && y[0] < 0.0f);
+    assert_true(isnan(y[2]));
+    assert_true(y[4] == 0.0f && signbit(y[4]));
 }
 
 static const float leaky_slopes[] = {0.01f, 0.0f, 0.2f, 1.0f, -0.5f};
@@ -978,6 +1006,7 @@ int main(void)
         cmocka_unit_test(test_col2im_reference_and_adjoint),
         cmocka_unit_test(test_conv_via_sgemm),
         cmocka_unit_test(test_leaky_relu_fwd),
+        cmocka_unit_test(test_relu_at_infinities_and_nan),
         cmocka_unit_test(test_leaky_relu_bwd),
         cmocka_unit_test(test_prelu),
         cmocka_unit_test(test_slope),
