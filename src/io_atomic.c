@@ -5,8 +5,15 @@
  * rename stays on one filesystem), is synced to disk, then renamed over path;
  * finally the directory is synced so the rename itself survives a crash.
  * Readers see either the old file or the complete new one, never a mix.
+ *
+ * Only a regular file is ever replaced.  A symbolic link at path is written
+ * through: the file it finally leads to is replaced, the link stays.  A
+ * dangling link, a directory, a device, a FIFO or a socket is refused before
+ * any temporary file exists (rename(2) would silently swap a device node or a
+ * FIFO for a regular file).
  */
-#define _POSIX_C_SOURCE 200809L
+/* XSI for realpath(3): glibc declares it only with _XOPEN_SOURCE (or _DEFAULT_SOURCE). */
+#define _XOPEN_SOURCE 700
 
 #include <errno.h>
 #include <fcntl.h>
@@ -35,38 +42,132 @@ static sl_status errno_fail(sl_error *err, const char *path, int errnum, const c
     return sl_io_fail(err, SL_ERR_IO, path, "%s '%s': %s", what, file, reason);
 }
 
-/* A replaced file keeps its permission bits; a new one gets NEW_FILE_MODE. */
-static mode_t target_mode(const char *path)
+static sl_status nomem(sl_error *err, const char *path)
+{
+    return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
+}
+
+/* What a file that is not a regular one is, for the refusal message ("a %s"). */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "directory";
+    if (S_ISCHR(mode))
+        return "character device";
+    if (S_ISBLK(mode))
+        return "block device";
+    if (S_ISFIFO(mode))
+        return "FIFO";
+    if (S_ISSOCK(mode))
+        return "socket";
+    return "special file";
+}
+
+/*
+ * The symlink at path, followed to its end: *real (malloc'd, absolute) and
+ * its stat.  A dangling link is refused rather than guessed at: where the
+ * link text leads may be a directory that does not exist either.
+ */
+static sl_status follow_link(const char *path, char **real, struct stat *st, sl_error *err)
+{
+    *real = realpath(path, NULL);
+    if (!*real && errno == ENOENT)
+        return sl_io_fail(err, SL_ERR_IO, path,
+                          "'%s' is a dangling symbolic link (what it points to does not "
+                          "exist); refusing to write through it",
+                          path);
+    if (!*real)
+        return errno_fail(err, path, errno, "cannot resolve the symbolic link", path);
+    if (stat(*real, st) != 0) {
+        sl_status s = errno_fail(err, path, errno, "cannot inspect", *real);
+        free(*real);
+        *real = NULL;
+        return s;
+    }
+    return SL_OK;
+}
+
+/* The error for a target that is not a regular file (target: where path leads). */
+static sl_status refuse(sl_error *err, const char *path, const char *target, mode_t mode)
+{
+    if (strcmp(target, path) == 0)
+        return sl_io_fail(err, SL_ERR_IO, path,
+                          "'%s' is a %s, not a regular file; refusing to replace it", path,
+                          file_kind(mode));
+    return sl_io_fail(err, SL_ERR_IO, path,
+                      "'%s' leads to '%s', a %s, not a regular file; refusing to replace it",
+                      path, target, file_kind(mode));
+}
+
+/*
+ * Decides which file the commit replaces, before any temporary file exists:
+ * *target (malloc'd) is path itself, or where a symlink at path leads; *mode
+ * is the mode the new file gets (a replaced file keeps its permission bits;
+ * a new one gets NEW_FILE_MODE).  Anything but a regular file is refused.
+ * (Someone swapping the file between this check and the rename can still
+ * win; this guards against mistakes, not against an attacker.)
+ */
+static sl_status resolve_target(const char *path, char **target, mode_t *mode, sl_error *err)
 {
     struct stat st;
-    if (stat(path, &st) == 0 && S_ISREG(st.st_mode))
-        return st.st_mode & 07777;
-    return NEW_FILE_MODE;
+    *target = NULL;
+    *mode = NEW_FILE_MODE;
+    if (lstat(path, &st) != 0) {
+        if (errno != ENOENT)
+            return errno_fail(err, path, errno, "cannot inspect", path);
+        /* A new file (or a missing directory, which mkstemp will report). */
+        *target = sl_io_strdup(path);
+        return *target ? SL_OK : nomem(err, path);
+    }
+    sl_status s = SL_OK;
+    if (S_ISLNK(st.st_mode))
+        s = follow_link(path, target, &st, err);
+    else if (!(*target = sl_io_strdup(path)))
+        s = nomem(err, path);
+    if (s)
+        return s;
+    if (!S_ISREG(st.st_mode)) {
+        s = refuse(err, path, *target, st.st_mode);
+        free(*target);
+        *target = NULL;
+        return s;
+    }
+    *mode = st.st_mode & 07777;
+    return SL_OK;
 }
 
 sl_status sl_io_atomic_open(sl_io_atomic *f, const char *path, const sl_io_hooks *hooks,
                             sl_error *err)
 {
-    size_t len = strlen(path);
+    mode_t mode;
     f->path = path;
+    f->tmp_path = NULL;
     f->fd = -1;
     f->hooks.write = hooks && hooks->write ? hooks->write : plain_write;
     f->hooks.ctx = hooks ? hooks->ctx : NULL;
+    sl_status s = resolve_target(path, &f->target, &mode, err);
+    if (s)
+        return s;
+    /* Beside the file really replaced, so the rename stays on one filesystem. */
+    size_t len = strlen(f->target);
     f->tmp_path = malloc(len + sizeof TMP_SUFFIX);
-    if (!f->tmp_path)
-        return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
-    memcpy(f->tmp_path, path, len);
+    if (!f->tmp_path) {
+        sl_io_atomic_abort(f);
+        return nomem(err, path);
+    }
+    memcpy(f->tmp_path, f->target, len);
     memcpy(f->tmp_path + len, TMP_SUFFIX, sizeof TMP_SUFFIX);
 
     f->fd = mkstemp(f->tmp_path);
     if (f->fd < 0) {
-        sl_status s = errno_fail(err, path, errno, "cannot create temporary file", f->tmp_path);
-        free(f->tmp_path);
+        s = errno_fail(err, path, errno, "cannot create temporary file", f->tmp_path);
+        free(f->tmp_path); /* nothing to unlink: mkstemp created no file */
         f->tmp_path = NULL;
+        sl_io_atomic_abort(f);
         return s;
     }
-    if (fchmod(f->fd, target_mode(path)) != 0) {
-        sl_status s = errno_fail(err, path, errno, "cannot set the mode of", f->tmp_path);
+    if (fchmod(f->fd, mode) != 0) {
+        s = errno_fail(err, path, errno, "cannot set the mode of", f->tmp_path);
         sl_io_atomic_abort(f);
         return s;
     }
@@ -113,18 +214,18 @@ static char *directory_of(const char *path)
 }
 
 /*
- * Syncs the directory holding path, so the rename is durable.  Filesystems
- * that cannot sync a directory (EINVAL) are accepted as they are.
+ * Syncs the directory holding f->target, so the rename is durable.
+ * Filesystems that cannot sync a directory (EINVAL) are accepted as they are.
  */
-static sl_status sync_directory(const char *path, sl_error *err)
+static sl_status sync_directory(const sl_io_atomic *f, sl_error *err)
 {
-    char *dir = directory_of(path);
+    char *dir = directory_of(f->target);
     if (!dir)
-        return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
+        return nomem(err, f->path);
     sl_status s = SL_OK;
     int fd = open(dir, O_RDONLY | O_DIRECTORY);
     if (fd < 0 || (fsync_retry(fd) != 0 && errno != EINVAL))
-        s = errno_fail(err, path, errno, "file replaced, but cannot sync its directory", dir);
+        s = errno_fail(err, f->path, errno, "file replaced, but cannot sync its directory", dir);
     if (fd >= 0)
         close(fd);
     free(dir);
@@ -140,7 +241,7 @@ sl_status sl_io_atomic_commit(sl_io_atomic *f, sl_error *err)
     f->fd = -1;
     if (close(fd) != 0 && s == SL_OK)
         s = errno_fail(err, f->path, errno, "cannot close", f->tmp_path);
-    if (s == SL_OK && rename(f->tmp_path, f->path) != 0)
+    if (s == SL_OK && rename(f->tmp_path, f->target) != 0)
         s = errno_fail(err, f->path, errno, "cannot rename into place", f->tmp_path);
     if (s != SL_OK) {
         sl_io_atomic_abort(f);
@@ -148,7 +249,10 @@ sl_status sl_io_atomic_commit(sl_io_atomic *f, sl_error *err)
     }
     free(f->tmp_path);
     f->tmp_path = NULL;
-    return sync_directory(f->path, err);
+    s = sync_directory(f, err);
+    free(f->target);
+    f->target = NULL;
+    return s;
 }
 
 void sl_io_atomic_abort(sl_io_atomic *f)
@@ -160,4 +264,6 @@ void sl_io_atomic_abort(sl_io_atomic *f)
         unlink(f->tmp_path);
     free(f->tmp_path);
     f->tmp_path = NULL;
+    free(f->target);
+    f->target = NULL;
 }

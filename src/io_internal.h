@@ -40,18 +40,24 @@ sl_status sl_io_safetensors_write_hooked(const char *path, const sl_named_tensor
 /* ---- atomic replacement of a file ------------------------------------------- */
 
 typedef struct sl_io_atomic {
-    const char *path; /* the final path (borrowed) */
-    char *tmp_path;   /* "<path>.tmp.XXXXXX" (owned), NULL once gone */
+    const char *path; /* the path asked for (borrowed), named in every error */
+    char *target;     /* the file replaced (owned): path, or where a symlink at path leads */
+    char *tmp_path;   /* "<target>.tmp.XXXXXX" (owned), NULL once gone */
     int fd;           /* the temporary file, -1 once closed */
     sl_io_hooks hooks;
 } sl_io_atomic;
 
-/* Creates the temporary file beside path.  SL_ERR_IO / SL_ERR_NOMEM; f needs no cleanup then. */
+/*
+ * Creates the temporary file beside the target: path, or the file a symlink
+ * at path finally leads to.  Refuses (SL_ERR_IO, before creating anything) a
+ * dangling symlink and anything that is not a regular file.
+ * SL_ERR_IO / SL_ERR_NOMEM; f needs no cleanup then.
+ */
 sl_status sl_io_atomic_open(sl_io_atomic *f, const char *path, const sl_io_hooks *hooks,
                             sl_error *err);
 /* Writes all n bytes (retrying short writes and EINTR).  SL_ERR_IO. */
 sl_status sl_io_atomic_write(sl_io_atomic *f, const void *buf, size_t n, sl_error *err);
-/* fsync, close, rename over path, fsync the directory.  Cleans f up either way. */
+/* fsync, close, rename over the target, fsync its directory.  Cleans f up either way. */
 sl_status sl_io_atomic_commit(sl_io_atomic *f, sl_error *err);
 /* Closes and removes the temporary file.  Safe to call twice. */
 void sl_io_atomic_abort(sl_io_atomic *f);

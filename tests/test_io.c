@@ -87,15 +87,20 @@ static void assert_file_equals(const char *path, const unsigned char *bytes, siz
     free(got);
 }
 
-static int count_temp_files(void)
+static int count_temp_files_in(const char *dir)
 {
-    DIR *d = opendir(g_dir);
+    DIR *d = opendir(dir);
     assert_non_null(d);
     int n = 0;
     for (struct dirent *e; (e = readdir(d));)
         n += strstr(e->d_name, ".tmp.") != NULL;
     closedir(d);
     return n;
+}
+
+static int count_temp_files(void)
+{
+    return count_temp_files_in(g_dir);
 }
 
 /* ---- a checkpoint to write ------------------------------------------------------- */
@@ -619,6 +624,155 @@ static void test_file_mode(void **state)
     ckpt_free(&c);
 }
 
+/* ---- what the target path already is ---------------------------------------------------- */
+
+/* A write(2) hook that notes how many temporary files dir holds while the writer writes. */
+typedef struct temp_probe {
+    const char *dir;
+    int seen; /* the most temporary files dir held during a write */
+} temp_probe;
+
+static ssize_t probing_write(void *ctx, int fd, const void *buf, size_t n)
+{
+    temp_probe *p = ctx;
+    int k = count_temp_files_in(p->dir);
+    if (k > p->seen)
+        p->seen = k;
+    return write(fd, buf, n);
+}
+
+static void assert_symlink_to(const char *link, const char *text)
+{
+    struct stat sb;
+    char got[PATH_MAX_LEN];
+    assert_int_equal(lstat(link, &sb), 0);
+    assert_true(S_ISLNK(sb.st_mode));
+    ssize_t n = readlink(link, got, sizeof got - 1);
+    assert_true(n >= 0);
+    got[n] = '\0';
+    assert_string_equal(got, text);
+}
+
+/* A write to path fails with SL_ERR_IO, a message naming path and saying why, no temp file. */
+static void expect_refused(const char *path, const char *needle)
+{
+    ckpt c;
+    ckpt_make(&c, 9.0f);
+    sl_error err = {0};
+    assert_int_equal(sl_safetensors_write(path, c.nt, CK_TENSORS, c.meta, CK_META, &err),
+                     SL_ERR_IO);
+    assert_contains(err.message, path);
+    assert_contains(err.message, needle);
+    assert_int_equal(count_temp_files(), 0);
+    ckpt_free(&c);
+}
+
+static void test_symlink_written_through(void **state)
+{
+    (void)state;
+    char real[PATH_MAX_LEN], link[PATH_MAX_LEN], chain[PATH_MAX_LEN], want[PATH_MAX_LEN];
+    ckpt old, new;
+    ckpt_make(&old, 0.0f);
+    ckpt_make(&new, 50.0f);
+    write_ok(scratch(want, "want.safetensors"), &new); /* the bytes expected through the link */
+    size_t len;
+    unsigned char *bytes = slurp(want, &len);
+
+    write_ok(scratch(real, "real.safetensors"), &old);
+    assert_int_equal(chmod(real, 0600), 0);
+    assert_int_equal(symlink("real.safetensors", scratch(link, "link.safetensors")), 0);
+    assert_int_equal(symlink("link.safetensors", scratch(chain, "chain.safetensors")), 0);
+
+    write_ok(link, &new);
+    assert_symlink_to(link, "real.safetensors"); /* the link itself is left in place */
+    assert_file_equals(real, bytes, len);
+    struct stat sb;
+    assert_int_equal(stat(real, &sb), 0);
+    assert_int_equal(sb.st_mode & 0777, 0600); /* the target keeps its mode */
+    assert_int_equal(count_temp_files(), 0);
+
+    /* A chain of links ends at the same file. */
+    write_ok(real, &old);
+    write_ok(chain, &new);
+    assert_symlink_to(chain, "link.safetensors");
+    assert_symlink_to(link, "real.safetensors");
+    assert_file_equals(real, bytes, len);
+    assert_int_equal(count_temp_files(), 0);
+    free(bytes);
+    ckpt_free(&old);
+    ckpt_free(&new);
+}
+
+/* The temporary file goes beside the file the link leads to, not beside the link. */
+static void test_symlink_temp_file_beside_target(void **state)
+{
+    (void)state;
+    char sub[PATH_MAX_LEN], real[PATH_MAX_LEN], link[PATH_MAX_LEN];
+    ckpt c;
+    ckpt_make(&c, 2.0f);
+    assert_int_equal(mkdir(scratch(sub, "sub"), 0755), 0);
+    write_ok(scratch(real, "sub/deep.safetensors"), &c);
+    assert_int_equal(symlink("sub/deep.safetensors", scratch(link, "deep-link.safetensors")), 0);
+
+    temp_probe beside_link = {g_dir, 0}, beside_target = {sub, 0};
+    sl_io_hooks hooks = {probing_write, &beside_target};
+    sl_error err = {0};
+    assert_int_equal(sl_io_safetensors_write_hooked(link, c.nt, CK_TENSORS, NULL, 0, &hooks, &err),
+                     SL_OK);
+    hooks.ctx = &beside_link;
+    assert_int_equal(sl_io_safetensors_write_hooked(link, c.nt, CK_TENSORS, NULL, 0, &hooks, &err),
+                     SL_OK);
+    assert_int_equal(beside_target.seen, 1);
+    assert_int_equal(beside_link.seen, 0);
+    assert_symlink_to(link, "sub/deep.safetensors");
+    assert_int_equal(count_temp_files_in(sub), 0);
+
+    assert_int_equal(unlink(real), 0);
+    assert_int_equal(rmdir(sub), 0);
+    ckpt_free(&c);
+}
+
+static void test_fifo_refused(void **state)
+{
+    (void)state;
+    char fifo[PATH_MAX_LEN], link[PATH_MAX_LEN];
+    struct stat sb;
+    assert_int_equal(mkfifo(scratch(fifo, "fifo.safetensors"), 0644), 0);
+    expect_refused(fifo, "/fifo.safetensors' is a FIFO, not a regular file; refusing to "
+                         "replace it");
+    assert_int_equal(lstat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+
+    /* Through a symlink: refused too, both left as they were. */
+    assert_int_equal(symlink("fifo.safetensors", scratch(link, "fifo-link.safetensors")), 0);
+    expect_refused(link, "', a FIFO, not a regular file; refusing to replace it");
+    assert_symlink_to(link, "fifo.safetensors");
+    assert_int_equal(lstat(fifo, &sb), 0);
+    assert_true(S_ISFIFO(sb.st_mode));
+}
+
+static void test_directory_refused(void **state)
+{
+    (void)state;
+    char dir[PATH_MAX_LEN];
+    struct stat sb;
+    assert_int_equal(mkdir(scratch(dir, "dir.safetensors"), 0755), 0);
+    expect_refused(dir, "is a directory, not a regular file; refusing to replace it");
+    assert_int_equal(lstat(dir, &sb), 0);
+    assert_true(S_ISDIR(sb.st_mode));
+    assert_int_equal(count_temp_files_in(dir), 0);
+}
+
+static void test_dangling_symlink_refused(void **state)
+{
+    (void)state;
+    char link[PATH_MAX_LEN], nowhere[PATH_MAX_LEN];
+    assert_int_equal(symlink("nowhere.safetensors", scratch(link, "dangling.safetensors")), 0);
+    expect_refused(link, "is a dangling symbolic link");
+    assert_symlink_to(link, "nowhere.safetensors");
+    assert_int_equal(access(scratch(nowhere, "nowhere.safetensors"), F_OK), -1);
+}
+
 /* ---- bad arguments to the writer ------------------------------------------------------- */
 
 static void expect_invalid(const char *path, const sl_named_tensor *nt, size_t n, const sl_kv *meta,
@@ -708,6 +862,11 @@ int main(void)
         cmocka_unit_test(test_short_writes_and_eintr),
         cmocka_unit_test(test_missing_directory),
         cmocka_unit_test(test_file_mode),
+        cmocka_unit_test(test_symlink_written_through),
+        cmocka_unit_test(test_symlink_temp_file_beside_target),
+        cmocka_unit_test(test_fifo_refused),
+        cmocka_unit_test(test_directory_refused),
+        cmocka_unit_test(test_dangling_symlink_refused),
         cmocka_unit_test(test_write_rejects_bad_arguments),
     };
     return cmocka_run_group_tests(tests, make_scratch_dir, remove_scratch_dir);

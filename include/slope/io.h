@@ -47,6 +47,14 @@ typedef struct sl_kv {
  * and whatever was at path before is left untouched.  A new file gets mode
  * 0644; a replaced file keeps its mode.
  *
+ * Only a regular file is replaced.  When path is a symbolic link the write
+ * goes through it: the file the link finally leads to (realpath) is replaced,
+ * with the temporary file in that file's directory, and the link itself stays.
+ * A dangling symbolic link, a directory, a device, a FIFO or a socket at path
+ * (or where its link leads) is refused with SL_ERR_IO before anything is
+ * created ("'/dev/null' is a character device, not a regular file; refusing
+ * to replace it").
+ *
  * Names must be distinct, non-empty, valid UTF-8 and not "__metadata__";
  * metadata keys must be distinct; keys and values must be valid UTF-8.
  * n == 0 writes a valid file with no tensors; metadata may be NULL when
@@ -54,7 +62,8 @@ typedef struct sl_kv {
  *
  * Errors: SL_ERR_INVALID for a bad argument (NULL, duplicate or bad name,
  * a tensor whose size does not match its shape); SL_ERR_NOMEM; SL_ERR_IO
- * when the file cannot be created, written, synced or renamed.
+ * when the file cannot be created, written, synced or renamed, or path is
+ * not (a symbolic link to) a regular file or a new name.
  */
 SL_API sl_status sl_safetensors_write(const char *path, const sl_named_tensor *tensors, size_t n,
                                       const sl_kv *metadata, size_t n_meta, sl_error *err);
