@@ -10,6 +10,7 @@
  *   slope.optimizer  the optimizer kind
  * plus whatever the caller adds (the CLI stores the config).
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,17 +107,41 @@ sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl_kv *me
     return write_checkpoint(path, t->model, t->optim, ours, 4, meta, n_meta, err);
 }
 
-/* Copies every listed tensor from the file; all-or-nothing per tensor, names the missing one. */
-static sl_status load_tensors(const sl_safetensors *st, const char *path, const tensor_list *l,
-                              sl_error *err)
+/*
+ * Loading is all-or-nothing: every metadata value and every tensor is checked
+ * first, and only then is anything copied or assigned, so a caller that gets
+ * an error still has its model and trainer exactly as they were.
+ */
+
+/* Every listed tensor must be in the file with the destination's shape, so that
+ * copy_tensors cannot fail half way.  The dtype needs no check: the reader keeps
+ * F32 tensors only (sl_safetensors_read refuses any other). */
+static sl_status check_tensors(const sl_safetensors *st, const tensor_list *l, sl_error *err)
 {
     for (size_t i = 0; i < l->n; i++) {
-        sl_error inner = {0};
-        if (sl_safetensors_load_into(st, l->items[i].name, (sl_tensor *)(uintptr_t)l->items[i].tensor,
-                                     &inner) != SL_OK)
-            return sl_error_set(err, inner.status, "%s: %s", path, inner.message);
+        const sl_tensor *have = sl_safetensors_get(st, l->items[i].name);
+        sl_tensor *dst = (sl_tensor *)(uintptr_t)l->items[i].tensor;
+        if (have && sl_tensor_same_shape(have, dst))
+            continue;
+        /* sl_safetensors_load_into makes the same two checks, so it fails here too,
+         * leaves dst alone and words the error ("<path>: no tensor named ...",
+         * "<path>: tensor '...': shape ..."): the path appears once. */
+        sl_status s = sl_safetensors_load_into(st, l->items[i].name, dst, err);
+        return s != SL_OK ? s
+                          : sl_error_set(err, SL_ERR_STATE, "tensor '%s': inconsistent checks",
+                                         l->items[i].name);
     }
     return SL_OK;
+}
+
+/* Copies every listed tensor from the file; check_tensors has vouched for them. */
+static void copy_tensors(const sl_safetensors *st, const tensor_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const sl_tensor *src = sl_safetensors_get(st, l->items[i].name);
+        sl_tensor *dst = (sl_tensor *)(uintptr_t)l->items[i].tensor;
+        memcpy(dst->data, src->data, (size_t)dst->size * sizeof(float));
+    }
 }
 
 static sl_safetensors *open_checkpoint(const char *path, const char *want_format, sl_error *err)
@@ -146,20 +171,83 @@ sl_status sl_model_load(sl_model *m, const char *path, sl_error *err)
     tensor_list l;
     sl_status s = list_tensors(m, NULL, &l, err);
     if (s == SL_OK)
-        s = load_tensors(st, path, &l, err);
+        s = check_tensors(st, &l, err);
+    if (s == SL_OK)
+        copy_tensors(st, &l);
     list_free(&l);
     sl_safetensors_free(st);
     return s;
 }
 
-static int parse_count(const sl_safetensors *st, const char *key, long long *out)
+/* Reads metadata key as a decimal count.  Digits only: a sign, spaces or a
+ * trailing character are refused, and so is a value past INT64_MAX (caught
+ * before the multiplication that would overflow). */
+static sl_status parse_count(const sl_safetensors *st, const char *path, const char *key,
+                             int64_t *out, sl_error *err)
 {
     const char *v = sl_safetensors_metadata(st, key);
-    char *end;
     if (!v)
-        return 0;
-    *out = strtoll(v, &end, 10);
-    return *end == '\0' && end != v && *out >= 0;
+        return sl_error_set(err, SL_ERR_FORMAT, "%s: metadata %s is missing", path, key);
+    int64_t n = 0;
+    const char *p = v;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        int d = *p - '0';
+        if (n > (INT64_MAX - d) / 10)
+            break;
+        n = n * 10 + d;
+    }
+    if (p == v || *p != '\0')
+        return sl_error_set(err, SL_ERR_FORMAT,
+                            "%s: metadata %s is \"%.64s\", not an integer from 0 to %lld", path,
+                            key, v, (long long)INT64_MAX);
+    *out = n;
+    return SL_OK;
+}
+
+/*
+ * The steps that `epoch` completed epochs of `batches` allow: epoch * batches
+ * plus 0..batches of the epoch in progress (all of them when it ended but the
+ * trainer has not moved on yet), and exactly epoch * batches once the run is
+ * complete.  *batch is the position in the epoch in progress.
+ */
+static sl_status check_steps(const sl_trainer *t, const char *path, int64_t epoch, int64_t steps,
+                             int64_t *batch, sl_error *err)
+{
+    int64_t batches = t->batches;
+    int64_t partial = epoch == t->opt.epochs ? 0 : batches;
+    /* epoch <= INT_MAX but batches can be large: keep epoch * batches + partial in range. */
+    int fits = batches == 0 || epoch <= (INT64_MAX - partial) / batches;
+    int64_t lo = fits ? epoch * batches : 0;
+    if (fits && steps >= lo && steps - lo <= partial) {
+        *batch = steps - lo;
+        return SL_OK;
+    }
+    char want[64] = "an impossible count";
+    if (fits)
+        snprintf(want, sizeof want, partial ? "%lld to %lld" : "%lld", (long long)lo,
+                 (long long)(lo + partial));
+    return sl_error_set(err, SL_ERR_FORMAT,
+                        "%s: metadata slope.steps is %lld, but slope.epoch %lld at %lld batches "
+                        "per epoch means %s (another batch size or dataset?)",
+                        path, (long long)steps, (long long)epoch, (long long)batches, want);
+}
+
+/* The position in training the checkpoint records, checked against this trainer. */
+static sl_status read_position(const sl_trainer *t, const sl_safetensors *st, const char *path,
+                               int64_t *epoch, int64_t *steps, int64_t *batch, sl_error *err)
+{
+    sl_status s = parse_count(st, path, "slope.epoch", epoch, err);
+    if (s == SL_OK)
+        s = parse_count(st, path, "slope.steps", steps, err);
+    if (s != SL_OK)
+        return s;
+    /* t->epoch is an int and the run ends at train.epochs: a later epoch cannot resume. */
+    if (*epoch > t->opt.epochs)
+        return sl_error_set(err, SL_ERR_FORMAT,
+                            "%s: metadata slope.epoch is %lld, more than the %d epochs of this "
+                            "run (train.epochs)",
+                            path, (long long)*epoch, t->opt.epochs);
+    return check_steps(t, path, *epoch, *steps, batch, err);
 }
 
 sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err)
@@ -169,13 +257,10 @@ sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err)
     sl_safetensors *st = open_checkpoint(path, FORMAT_TRAIN, err);
     if (!st)
         return err ? err->status : SL_ERR_IO;
-    long long epoch = 0, steps = 0;
+    int64_t epoch = 0, steps = 0, batch = 0;
     const char *kind = sl_safetensors_metadata(st, "slope.optimizer");
-    sl_status s = SL_OK;
-    if (!parse_count(st, "slope.epoch", &epoch) || !parse_count(st, "slope.steps", &steps))
-        s = sl_error_set(err, SL_ERR_FORMAT, "%s: slope.epoch or slope.steps is missing or bad",
-                         path);
-    else if (!kind || strcmp(kind, sl_optim_name(t->opt.optim.kind)) != 0)
+    sl_status s = read_position(t, st, path, &epoch, &steps, &batch, err);
+    if (s == SL_OK && (!kind || strcmp(kind, sl_optim_name(t->opt.optim.kind)) != 0))
         s = sl_error_set(err, SL_ERR_FORMAT,
                          "%s: saved with optimizer \"%s\", but this run uses \"%s\"", path,
                          kind ? kind : "?", sl_optim_name(t->opt.optim.kind));
@@ -183,20 +268,18 @@ sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err)
     if (s == SL_OK)
         s = list_tensors(t->model, t->optim, &l, err);
     if (s == SL_OK)
-        s = load_tensors(st, path, &l, err);
+        s = check_tensors(st, &l, err);
+    /* The seek changes nothing when it fails (it cannot, after read_position), so it
+     * goes first; after it nothing can fail. */
+    if (s == SL_OK)
+        s = sl_batch_iter_seek(t->iter, epoch, batch, err);
+    if (s == SL_OK) {
+        copy_tensors(st, &l);
+        t->epoch = (int)epoch; /* 0..t->opt.epochs */
+        t->steps = steps;
+        sl_optimizer_set_steps(t->optim, steps);
+    }
     list_free(&l);
     sl_safetensors_free(st);
-    if (s != SL_OK)
-        return s;
-    t->epoch = (int)epoch;
-    t->steps = steps;
-    sl_optimizer_set_steps(t->optim, steps);
-    /* Every full epoch is t->batches steps, so the step count fixes the batch position. */
-    int64_t batch = t->batches ? steps - (int64_t)epoch * t->batches : 0;
-    if (batch < 0 || batch > t->batches)
-        return sl_error_set(err, SL_ERR_FORMAT,
-                            "%s: %lld steps do not fit %lld epochs of %lld batches (another "
-                            "batch size or dataset?)",
-                            path, steps, epoch, (long long)t->batches);
-    return sl_batch_iter_seek(t->iter, epoch, batch, err);
+    return s;
 }

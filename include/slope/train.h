@@ -122,15 +122,33 @@ SL_API sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl
 /**
  * Restores what sl_trainer_save wrote, for a trainer made with the same
  * model shape and options: the run continues where it stopped.
+ *
+ * All or nothing: slope.epoch, slope.steps, slope.optimizer and every
+ * tensor's presence and shape are checked before anything is copied, so on
+ * error the model, the optimizer state and the trainer's position are
+ * exactly as they were.  slope.epoch must be 0..train.epochs of this
+ * trainer, and slope.steps must fit it: epoch * batches-per-epoch plus
+ * 0..batches-per-epoch of the epoch in progress (none once the run is
+ * complete); both are plain decimal digits.
+ *
  * Errors: SL_ERR_IO, SL_ERR_FORMAT (not a slope training checkpoint, a
- * missing tensor), SL_ERR_SHAPE (a tensor of another shape: names it).
+ * missing tensor, another optimizer, slope.epoch or slope.steps missing,
+ * malformed or out of range: the message names the key and the value),
+ * SL_ERR_SHAPE (a tensor of another shape: names it).  Messages start with
+ * the path.
  */
 SL_API sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err);
 
 /** Saves only the model's parameters and buffers (atomically), with metadata. */
 SL_API sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv *meta,
                                size_t n_meta, sl_error *err);
-/** Loads parameters and buffers saved by sl_model_save or sl_trainer_save. */
+/**
+ * Loads parameters and buffers saved by sl_model_save or sl_trainer_save.
+ * All or nothing: every tensor's presence and shape is checked before any is
+ * copied, so on error the model is exactly as it was.  Errors: SL_ERR_IO,
+ * SL_ERR_FORMAT (a missing tensor), SL_ERR_SHAPE (a tensor of another shape:
+ * names it).
+ */
 SL_API sl_status sl_model_load(sl_model *m, const char *path, sl_error *err);
 
 typedef struct sl_eval_result {
