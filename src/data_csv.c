@@ -1,11 +1,12 @@
 /*
  * data_csv.c - the CSV reader: "label,feature,feature,..." per line.
  *
- * Read through zlib, so a .csv.gz works as well as a plain file.  The first
- * non-blank row is a header when its label field is not a number (so a
- * corrupt first data row is reported, not taken for a header).  Numbers
- * are parsed with strtod (the C locale's '.' as decimal point unless the
- * program changed the locale).
+ * Read through zlib, so a .csv.gz works as well as a plain file.  A UTF-8
+ * byte-order mark at the start is skipped.  The first non-blank row is a
+ * header when none of its fields is a number; a first row mixing text and
+ * numbers is an error (a corrupt first data row is reported, not taken for
+ * a header and dropped).  Numbers are parsed with strtod (the C locale's '.'
+ * as decimal point unless the program changed the locale).
  */
 #include "data_internal.h"
 
@@ -17,6 +18,10 @@
 #include <string.h>
 
 #include <zlib.h>
+
+/* How much of a field an error message quotes, and the buffer for it escaped. */
+#define SHOW_MAX 40
+#define SHOW_BUF (SHOW_MAX * 4 + 1)
 
 typedef struct csv_reader {
     const char *path;
@@ -95,6 +100,15 @@ static sl_status read_line(csv_reader *r, int *eof, sl_error *err)
     return SL_OK;
 }
 
+/* Drops a UTF-8 byte-order mark (EF BB BF) from the start of line 1: editors on
+ * Windows write one, and it would glue itself to the first label. */
+static void skip_bom(csv_reader *r)
+{
+    static const char bom[] = "\xEF\xBB\xBF";
+    if (r->lineno == 1 && strncmp(r->line, bom, 3) == 0)
+        memmove(r->line, r->line + 3, strlen(r->line + 3) + 1);
+}
+
 static char *trim(char *s)
 {
     while (*s == ' ' || *s == '\t')
@@ -132,6 +146,25 @@ static sl_status split_fields(csv_reader *r, sl_error *err)
 
 /* ---- fields --------------------------------------------------------------- */
 
+/* The first SHOW_MAX bytes of s for a message, control characters escaped: a
+ * raw '\r' (a file with CR-only line ends) would garble the terminal. */
+static const char *show(const char *s, char buf[SHOW_BUF])
+{
+    size_t n = 0;
+    for (int k = 0; k < SHOW_MAX && s[k]; k++) {
+        unsigned char c = (unsigned char)s[k];
+        if (c == '\r' || c == '\n' || c == '\t')
+            n += (size_t)snprintf(buf + n, SHOW_BUF - n, "\\%c",
+                                  c == '\r' ? 'r' : c == '\n' ? 'n' : 't');
+        else if (c < 0x20 || c == 0x7F)
+            n += (size_t)snprintf(buf + n, SHOW_BUF - n, "\\x%02X", c);
+        else
+            buf[n++] = (char)c;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
 static int parse_number(const char *s, double *v)
 {
     char *end = NULL;
@@ -140,11 +173,30 @@ static int parse_number(const char *s, double *v)
     return *s != '\0' && end && *end == '\0';
 }
 
-/* A first row whose label field is not a number is a header. */
-static int is_header(const csv_reader *r)
+/*
+ * Classifies the first row: 1 for a header (no field is a number), 0 for
+ * data (every field is one; bad values are left to the data checks).  A row
+ * mixing both is neither: taking it for a header would silently drop a
+ * corrupt first data row, so it is an error naming its first text field.
+ */
+static sl_status classify_first(const csv_reader *r, int *header, sl_error *err)
 {
+    int numbers = 0, text = -1;
     double v;
-    return !parse_number(r->fields[0], &v);
+    for (int c = 0; c < r->nfields; c++) {
+        if (parse_number(r->fields[c], &v))
+            numbers++;
+        else if (text < 0)
+            text = c;
+    }
+    *header = numbers == 0;
+    if (numbers == 0 || text < 0)
+        return SL_OK;
+    char buf[SHOW_BUF];
+    return sl_error_set(err, SL_ERR_FORMAT,
+                        "%s:%ld:%d: expected a number, got \"%s\" "
+                        "(a header row would have no numeric fields)",
+                        r->path, r->lineno, text + 1, show(r->fields[text], buf));
 }
 
 static sl_status parse_label(csv_reader *r, int32_t *label, sl_error *err)
@@ -154,10 +206,11 @@ static sl_status parse_label(csv_reader *r, int32_t *label, sl_error *err)
     char *end = NULL;
     errno = 0;
     long long v = strtoll(s, &end, 10);
+    char buf[SHOW_BUF];
     if (*s == '\0' || *end != '\0' || errno == ERANGE || v < 0)
         return sl_error_set(err, SL_ERR_FORMAT,
-                            "%s:%ld:1: expected a non-negative integer label, got \"%.40s\"",
-                            r->path, r->lineno, s);
+                            "%s:%ld:1: expected a non-negative integer label, got \"%s\"",
+                            r->path, r->lineno, show(s, buf));
     if (v >= limit)
         return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:1: label %lld is not in 0..%ld",
                             r->path, r->lineno, v, limit - 1);
@@ -169,12 +222,13 @@ static sl_status parse_feature(const csv_reader *r, int col, float *out, sl_erro
 {
     double v = 0.0;
     const char *s = r->fields[col];
+    char buf[SHOW_BUF];
     if (!parse_number(s, &v))
-        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:%d: expected a number, got \"%.40s\"",
-                            r->path, r->lineno, col + 1, s);
-    if (!isfinite(v) || fabs(v) > FLT_MAX)
-        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:%d: %.40s is not a finite float",
-                            r->path, r->lineno, col + 1, s);
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:%d: expected a number, got \"%s\"",
+                            r->path, r->lineno, col + 1, show(s, buf));
+    if (!isfinite(v) || fabs(v) > FLT_MAX) /* strtod skips leading whitespace, '\r' too */
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%ld:%d: %s is not a finite float",
+                            r->path, r->lineno, col + 1, show(s, buf));
     *out = (float)v;
     return SL_OK;
 }
@@ -237,6 +291,16 @@ static sl_status add_row(csv_reader *r, sl_error *err)
     return SL_OK;
 }
 
+/* The first non-blank row: a header only sets the width, data is added. */
+static sl_status first_row(csv_reader *r, sl_error *err)
+{
+    int header = 0;
+    sl_status st = classify_first(r, &header, err);
+    if (st != SL_OK)
+        return st;
+    return header ? check_columns(r, err) : add_row(r, err);
+}
+
 static sl_status read_rows(csv_reader *r, sl_error *err)
 {
     int first = 1;
@@ -247,19 +311,15 @@ static sl_status read_rows(csv_reader *r, sl_error *err)
             return st;
         if (eof)
             break;
+        skip_bom(r);
         if (*trim(r->line) == '\0')
             continue;
         if ((st = split_fields(r, err)) != SL_OK)
             return st;
-        if (first && is_header(r)) { /* a header row: it only sets the width */
-            first = 0;
-            if ((st = check_columns(r, err)) != SL_OK)
-                return st;
-            continue;
-        }
-        first = 0;
-        if ((st = add_row(r, err)) != SL_OK)
+        st = first ? first_row(r, err) : add_row(r, err);
+        if (st != SL_OK)
             return st;
+        first = 0;
     }
     if (r->rows == 0)
         return sl_error_set(err, SL_ERR_FORMAT, "%s: no data rows", r->path);

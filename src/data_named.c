@@ -62,22 +62,64 @@ static char *read_text(const char *path, size_t *len, sl_error *err)
     return text;
 }
 
+/* The 1-based line of pos in text (1 when cJSON gave no position). */
+static int line_of(const char *text, const char *pos)
+{
+    int line = 1;
+    for (const char *p = text; pos && p < pos && *p; p++)
+        line += *p == '\n';
+    return line;
+}
+
+/* The first key repeated within one object anywhere under v, or NULL.  cJSON keeps
+ * both copies and lookups see the first, so a later one would be silently ignored. */
+static const char *duplicate_key(const cJSON *v)
+{
+    for (const cJSON *item = v ? v->child : NULL; item; item = item->next) {
+        if (cJSON_IsObject(v))
+            for (const cJSON *p = v->child; p != item; p = p->next)
+                if (strcmp(p->string, item->string) == 0)
+                    return item->string;
+        const char *inner = duplicate_key(item);
+        if (inner)
+            return inner;
+    }
+    return NULL;
+}
+
+/*
+ * Parses text as the descriptor's one JSON object, as strictly as config files
+ * are parsed: a NUL byte, anything but whitespace after the object and a key
+ * repeated in an object are errors, not silently ignored.
+ */
+static sl_status parse_text(descriptor *d, const char *text, size_t len, sl_error *err)
+{
+    const char *end = NULL;
+    if (strlen(text) != len)
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%d: invalid JSON: a NUL byte", d->file,
+                            line_of(text, text + strlen(text)));
+    d->root = cJSON_ParseWithOpts(text, &end, 0);
+    if (!d->root || !cJSON_IsObject(d->root))
+        return sl_error_set(err, SL_ERR_FORMAT, "%s:%d: %s", d->file, line_of(text, end),
+                            d->root ? "expected a JSON object" : "invalid JSON");
+    end += strspn(end, " \t\r\n");
+    if (*end)
+        return sl_error_set(err, SL_ERR_FORMAT,
+                            "%s:%d: invalid JSON: unexpected text after the object",
+                            d->file, line_of(text, end));
+    const char *dup = duplicate_key(d->root);
+    if (dup)
+        return sl_error_set(err, SL_ERR_FORMAT, "%s: duplicate key \"%.64s\"", d->file, dup);
+    return SL_OK;
+}
+
 static sl_status parse_json(descriptor *d, sl_error *err)
 {
     size_t len = 0;
     char *text = read_text(d->file, &len, err);
     if (!text)
         return err ? err->status : SL_ERR_IO;
-    const char *end = NULL;
-    d->root = cJSON_ParseWithLengthOpts(text, len, &end, 0);
-    sl_status st = SL_OK;
-    if (!d->root || !cJSON_IsObject(d->root)) {
-        int line = 1;
-        for (const char *p = text; end && p < end && *p; p++)
-            line += *p == '\n';
-        st = sl_error_set(err, SL_ERR_FORMAT, "%s:%d: %s", d->file, line,
-                          d->root ? "expected a JSON object" : "invalid JSON");
-    }
+    sl_status st = parse_text(d, text, len, err);
     free(text);
     return st;
 }

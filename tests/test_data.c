@@ -5,10 +5,14 @@
  */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <zlib.h>
 
 #include "slope/data.h"
 
@@ -23,6 +27,30 @@ static const char *fixture(const char *name)
     strncat(out, "/", sizeof buf[0] - strlen(out) - 1);
     strncat(out, name, sizeof buf[0] - strlen(out) - 1);
     return out;
+}
+
+/* A scratch directory for files the tests write (made by setup_scratch). */
+static char g_scratch[4096];
+
+/* Writes len bytes of text to <scratch>/name, gzip-compressed when gz; returns the path. */
+static const char *scratch_file(const char *name, const char *text, size_t len, int gz)
+{
+    static char buf[4][4096 + 64];
+    static int next;
+    char *path = buf[next++ % 4];
+    snprintf(path, sizeof buf[0], "%s/%s", g_scratch, name);
+    if (gz) {
+        gzFile f = gzopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(gzwrite(f, text, (unsigned)len), (int)len);
+        assert_int_equal(gzclose(f), Z_OK);
+    } else {
+        FILE *f = fopen(path, "wb");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, len, f), len);
+        assert_int_equal(fclose(f), 0);
+    }
+    return path;
 }
 
 static int file_exists(const char *path)
@@ -226,6 +254,83 @@ static void test_csv_errors_name_line_and_column(void **state)
     assert_non_null(ds);
     assert_int_equal(sl_dataset_num_classes(ds), 4);
     sl_dataset_free(ds);
+}
+
+static void test_csv_bom_skipped(void **state)
+{
+    (void)state;
+    static const char text[] = "\xEF\xBB\xBF" "0,1,2,3\n1,1,2,3\n";
+    const char *names[] = {"bom.csv", "bom.csv.gz"};
+    for (int gz = 0; gz < 2; gz++) {
+        sl_error err = {0};
+        sl_dataset *ds =
+            sl_dataset_load_csv(scratch_file(names[gz], text, sizeof text - 1, gz), 0, &err);
+        if (!ds)
+            fail_msg("%s: %s", names[gz], err.message);
+        assert_int_equal(sl_dataset_count(ds), 2);
+        assert_int_equal(sl_dataset_label(ds, 0), 0);
+        assert_int_equal(sl_dataset_label(ds, 1), 1);
+        sl_dataset_free(ds);
+    }
+    /* a BOM before a header: the header is still recognised */
+    static const char header[] = "\xEF\xBB\xBF" "label,a\n1,2\n";
+    sl_error err = {0};
+    sl_dataset *ds =
+        sl_dataset_load_csv(scratch_file("bom-header.csv", header, sizeof header - 1, 0), 0,
+                            &err);
+    assert_non_null(ds);
+    assert_int_equal(sl_dataset_count(ds), 1);
+    sl_dataset_free(ds);
+}
+
+static void test_csv_mixed_first_row_refused(void **state)
+{
+    (void)state;
+    static const char text[] = "x,1,2,3\n1,1,2,3\n0,4,5,6\n";
+    for (int gz = 0; gz < 2; gz++) {
+        sl_error err = {0};
+        const char *path = scratch_file(gz ? "mixed.csv.gz" : "mixed.csv", text,
+                                        sizeof text - 1, gz);
+        assert_null(sl_dataset_load_csv(path, 0, &err));
+        expect_error(&err, SL_ERR_FORMAT, gz ? "mixed.csv.gz:1:1:" : "mixed.csv:1:1:",
+                     "expected a number, got \"x\" (a header row would have no numeric fields)",
+                     NULL);
+    }
+    /* the first text field is named, wherever it is; blank lines count */
+    static const char later[] = "\n1,1,oops,3\n1,1,2,3\n";
+    sl_error err = {0};
+    assert_null(sl_dataset_load_csv(scratch_file("later.csv", later, sizeof later - 1, 0), 0,
+                                    &err));
+    expect_error(&err, SL_ERR_FORMAT, "later.csv:2:3:", "\"oops\"", NULL);
+}
+
+static void test_csv_text_header_skipped(void **state)
+{
+    (void)state;
+    static const char text[] = "label,pixel0,pixel1\n2,0.5,1\n0,1,2\n";
+    sl_error err = {0};
+    sl_dataset *ds =
+        sl_dataset_load_csv(scratch_file("header.csv", text, sizeof text - 1, 0), 0, &err);
+    if (!ds)
+        fail_msg("%s", err.message);
+    assert_int_equal(sl_dataset_count(ds), 2);
+    assert_int_equal(sl_dataset_sample_size(ds), 2);
+    assert_int_equal(sl_dataset_label(ds, 0), 2);
+    sl_dataset_free(ds);
+}
+
+static void test_csv_cr_only_message_escaped(void **state)
+{
+    (void)state;
+    static const char text[] = "1,2,3\r0,4,5\r31,7,8\r";
+    sl_error err = {0};
+    assert_null(sl_dataset_load_csv(scratch_file("cr.csv", text, sizeof text - 1, 0), 0, &err));
+    assert_int_equal(err.status, SL_ERR_FORMAT);
+    assert_non_null(strstr(err.message, "cr.csv:1:"));
+    assert_non_null(strstr(err.message, "\\r"));
+    for (const char *p = err.message; *p; p++)
+        if ((unsigned char)*p < 0x20)
+            fail_msg("control character 0x%02x in \"%s\"", (unsigned char)*p, err.message);
 }
 
 /* ---- spiral and caller arrays --------------------------------------------- */
@@ -547,6 +652,46 @@ static void test_named_errors(void **state)
     expect_error(&err, SL_ERR_INVALID, NULL);
 }
 
+/* A descriptor <scratch>/<name>.json of text, over datasets/fixtures/tiny.csv. */
+static void write_descriptor(const char *name, const char *text)
+{
+    char file[64];
+    snprintf(file, sizeof file, "%s.json", name);
+    scratch_file(file, text, strlen(text), 0);
+}
+
+/* first goes before the object's keys, extra after the split's "file". */
+#define TINY_CSV_JSON(first, extra)                                                           \
+    "{" first "\"format\": \"csv\", \"classes\": 3, \"directory\": \"" SLOPE_SOURCE_DIR     \
+    "/datasets/fixtures\",\n \"splits\": {\"train\": {\"file\": \"tiny.csv\"" extra "}}}"
+
+static void test_named_strict_json(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    write_descriptor("good", TINY_CSV_JSON("", "") "\n\t \n");
+    sl_dataset *ds = sl_dataset_open(g_scratch, "good", "train", &err);
+    if (!ds)
+        fail_msg("%s", err.message);
+    check_tiny_csv(ds);
+    sl_dataset_free(ds);
+
+    write_descriptor("trailing", TINY_CSV_JSON("", "") "\n,");
+    assert_null(sl_dataset_open(g_scratch, "trailing", "train", &err));
+    expect_error(&err, SL_ERR_FORMAT, "trailing.json:3:", "unexpected text after the object",
+                 NULL);
+    write_descriptor("two", TINY_CSV_JSON("", "") " {}");
+    assert_null(sl_dataset_open(g_scratch, "two", "train", &err));
+    expect_error(&err, SL_ERR_FORMAT, "two.json:2:", "unexpected text after the object", NULL);
+
+    write_descriptor("dup-top", TINY_CSV_JSON("\"classes\": 2, ", ""));
+    assert_null(sl_dataset_open(g_scratch, "dup-top", "train", &err));
+    expect_error(&err, SL_ERR_FORMAT, "dup-top.json: duplicate key \"classes\"", NULL);
+    write_descriptor("dup-inner", TINY_CSV_JSON("", ", \"file\": \"other.csv\""));
+    assert_null(sl_dataset_open(g_scratch, "dup-inner", "train", &err));
+    expect_error(&err, SL_ERR_FORMAT, "dup-inner.json: duplicate key \"file\"", NULL);
+}
+
 static void test_shipped_descriptors(void **state)
 {
     (void)state;
@@ -597,6 +742,31 @@ static void test_fashion_mnist_t10k(void **state)
     sl_dataset_free(ds);
 }
 
+static int setup_scratch(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_scratch, sizeof g_scratch, "%s/slope-data-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    return mkdtemp(g_scratch) ? 0 : -1;
+}
+
+static int teardown_scratch(void **state)
+{
+    (void)state;
+    DIR *d = opendir(g_scratch);
+    if (d) {
+        char path[sizeof g_scratch + 256];
+        for (struct dirent *e; (e = readdir(d)) != NULL;)
+            if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0) {
+                snprintf(path, sizeof path, "%s/%s", g_scratch, e->d_name);
+                unlink(path);
+            }
+        closedir(d);
+    }
+    rmdir(g_scratch);
+    return 0;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -609,6 +779,10 @@ int main(void)
         cmocka_unit_test(test_idx_labels_checked),
         cmocka_unit_test(test_csv_header_optional),
         cmocka_unit_test(test_csv_errors_name_line_and_column),
+        cmocka_unit_test(test_csv_bom_skipped),
+        cmocka_unit_test(test_csv_mixed_first_row_refused),
+        cmocka_unit_test(test_csv_text_header_skipped),
+        cmocka_unit_test(test_csv_cr_only_message_escaped),
         cmocka_unit_test(test_spiral_deterministic),
         cmocka_unit_test(test_from_arrays_borrows),
         cmocka_unit_test(test_normalize),
@@ -618,8 +792,9 @@ int main(void)
         cmocka_unit_test(test_batches_resume),
         cmocka_unit_test(test_named_fixture),
         cmocka_unit_test(test_named_errors),
+        cmocka_unit_test(test_named_strict_json),
         cmocka_unit_test(test_shipped_descriptors),
         cmocka_unit_test(test_fashion_mnist_t10k),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return cmocka_run_group_tests(tests, setup_scratch, teardown_scratch);
 }

@@ -89,9 +89,12 @@ SL_API sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labe
  * Loads a CSV file (raw or gzip-compressed): one sample per line, the label
  * first (a non-negative integer) then the features (numbers, stored as
  * float).  Fields are separated by commas and may have spaces around them;
- * blank lines are skipped; CRLF line ends are fine.  The first row is a
- * header when its first (label) field is not a number; it must have the
- * same number of columns as the data.  Samples have shape [columns - 1].
+ * blank lines are skipped; CRLF line ends are fine; a leading UTF-8 byte-order
+ * mark is skipped.  The first row is a header when none of its fields is a
+ * number ("label,pixel0,pixel1"); one that mixes text and numbers ("x,1,2")
+ * is an SL_ERR_FORMAT error rather than a silently dropped sample.  A header
+ * must have the same number of columns as the data.  Samples have shape
+ * [columns - 1].
  *
  * num_classes: 1..SL_DATA_MAX_CLASSES, or 0 to take the largest label + 1.
  *
