@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "io_internal.h" /* sl_io_utf8_prefix */
 
 #define CONFIG_MAX_BYTES (16u << 20)
 
@@ -32,13 +33,17 @@ static char *read_file(const char *path, size_t *len, sl_error *err)
         return NULL;
     }
     char *text = malloc(CONFIG_MAX_BYTES + 1);
+    errno = 0;
     *len = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
     int failed = !text || ferror(f) || *len > CONFIG_MAX_BYTES;
+    int read_errno = errno; /* EISDIR for a directory: fopen accepts one for reading */
     fclose(f);
     if (failed) {
         sl_error_set(err, text ? SL_ERR_IO : SL_ERR_NOMEM, "%s: %s", path,
-                     !text ? "out of memory" : *len > CONFIG_MAX_BYTES ? "larger than 16 MiB"
-                                                                       : "read failed");
+                     !text                       ? "out of memory"
+                     : *len > CONFIG_MAX_BYTES   ? "larger than 16 MiB"
+                     : read_errno                ? strerror(read_errno)
+                                                 : "read failed");
         free(text);
         return NULL;
     }
@@ -83,6 +88,16 @@ static cJSON *parse_json(const char *text, size_t len, const char *origin, sl_er
         int line, col;
         line_column(text, text + strlen(text), &line, &col);
         sl_error_set(err, SL_ERR_CONFIG, "%s:%d:%d: invalid JSON: a NUL byte", origin, line, col);
+        return NULL;
+    }
+    /* cJSON passes raw bytes through; a checkpoint's metadata (which holds the config) must
+     * be UTF-8, so a bad byte found only at the first save would lose the run. */
+    size_t valid = sl_io_utf8_prefix(text, len);
+    if (valid != len) {
+        int line, col;
+        line_column(text, text + valid, &line, &col);
+        sl_error_set(err, SL_ERR_CONFIG, "%s:%d:%d: not valid UTF-8 (byte 0x%02x)", origin, line,
+                     col, (unsigned char)text[valid]);
         return NULL;
     }
     const char *end = NULL;
@@ -176,9 +191,15 @@ static sl_config *load_text(const char *text, size_t len, const char *origin,
     }
     cJSON *root = parse_json(text, len, origin, err);
     sl_status st = root ? SL_OK : SL_ERR_CONFIG;
-    for (size_t i = 0; i < n && st == SL_OK; i++)
-        st = ov[i] ? cfg_apply_override(root, ov[i], origin, err)
-                   : sl_error_set(err, SL_ERR_INVALID, "%s: override %zu is NULL", origin, i);
+    for (size_t i = 0; i < n && st == SL_OK; i++) {
+        if (!ov[i])
+            st = sl_error_set(err, SL_ERR_INVALID, "%s: override %zu is NULL", origin, i);
+        else if (sl_io_utf8_prefix(ov[i], strlen(ov[i])) != strlen(ov[i]))
+            st = sl_error_set(err, SL_ERR_CONFIG, "%s: override %zu is not valid UTF-8", origin,
+                              i + 1);
+        else
+            st = cfg_apply_override(root, ov[i], origin, err);
+    }
     sl_config *cfg = st == SL_OK ? validate(root, origin, name_from, ov, n, err) : NULL;
     cJSON_Delete(root);
     return cfg;

@@ -10,6 +10,7 @@
 #include "testutil.h"
 
 #include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,36 @@ static void test_invalid_json(void **state)
     expect_error("", "t.json:1:1: invalid JSON: unexpected end of input");
     expect_error("{'a': 'unterminated", "t.json:1:8: invalid JSON near 'unterminated'");
     expect_error("[1, 2]", "t.json: expected a JSON object {...} at the top level");
+}
+
+/* Raw bytes that are not UTF-8 are refused where they are (a checkpoint's metadata, which
+ * holds the config, must be UTF-8: found only at the first save, the run would be lost). */
+static void test_invalid_utf8(void **state)
+{
+    (void)state;
+    expect_error("{'name': 'sp\xff\xfeiral'}", "t.json:1:13: not valid UTF-8 (byte 0xff)");
+    expect_error("{\n 'name': 'caf\xc3'}", "t.json:2:14: not valid UTF-8 (byte 0xc3)");
+    /* Escapes are fine: cJSON turns them into UTF-8. */
+    sl_config *cfg = load_ok("{'name': 'caf\\u00e9 \xc3\xa9','data':{'dataset':'spiral'},"
+                             "'model':{'input':[2],'layers':[{'type':'linear','out':3}]}}");
+    assert_string_equal(cfg->name, "caf\xc3\xa9 \xc3\xa9");
+    sl_config_free(cfg);
+    const char *ov[] = {"name=\"ok\"", "name=\"x\xff\""};
+    sl_error err = {0};
+    assert_null(load_with(MINIMAL "}", ov, 2, &err));
+    assert_message(&err, SL_ERR_CONFIG, "t.json: override 2 is not valid UTF-8");
+}
+
+/* A directory opens for reading on Linux; the read then says why it fails. */
+static void test_config_path_is_directory(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    const char *dir = tu_source_path("tests/configs");
+    assert_null(sl_config_load_file(dir, &err));
+    char want[4352];
+    snprintf(want, sizeof want, "%s: %s", dir, strerror(EISDIR));
+    assert_message(&err, SL_ERR_IO, want);
 }
 
 static void test_invalid_json_file(void **state)
@@ -828,6 +859,8 @@ int main(void)
         cmocka_unit_test(test_stats_every),
         cmocka_unit_test(test_invalid_json),
         cmocka_unit_test(test_invalid_json_file),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_config_path_is_directory),
         cmocka_unit_test(test_fixtures),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_missing_keys),
