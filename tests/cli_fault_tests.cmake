@@ -1,6 +1,10 @@
 # End-to-end fault tests of `slope train` (included from the top-level CMakeLists.txt
 # inside if(SLOPE_BUILD_TESTS)):
 #   cli_sigint_checkpoint  SIGINT mid-run writes a checkpoint, exits 130; it loads and resumes
+#   cli_sigint_fallback    the same without --checkpoint: the file name comes from the
+#                          config's name, made safe ("runs/x" -> runs_x.interrupted...)
+#   cli_outputs            keep_best, resuming a finished run, a metrics file that cannot be
+#                          written, a file-size limit during a checkpoint write
 #   cli_nan_guard          a diverging run exits 4 naming the step and layer; the last good
 #                          checkpoint stays byte-identical
 # The scripts honour $SLOPE_WRAPPER (e.g. valgrind) around each slope command.
@@ -9,9 +13,19 @@ if(TARGET slope_cli)
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_sigint.sh $<TARGET_FILE:slope_cli>
             ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_sigint
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  add_test(NAME cli_sigint_fallback
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_sigint.sh $<TARGET_FILE:slope_cli>
+            ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_sigint_fallback
+            fallback
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  add_test(NAME cli_outputs
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_outputs.sh $<TARGET_FILE:slope_cli>
+            ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_outputs
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
   add_test(NAME cli_nan_guard
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_nan.sh $<TARGET_FILE:slope_cli>
             ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_nan
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
-  set_tests_properties(cli_sigint_checkpoint cli_nan_guard PROPERTIES TIMEOUT 300 LABELS faults)
+  set_tests_properties(cli_sigint_checkpoint cli_sigint_fallback cli_outputs cli_nan_guard
+    PROPERTIES TIMEOUT 300 LABELS faults)
 endif()

@@ -2,7 +2,10 @@
 # SIGINT during `slope train` saves a checkpoint and exits 130; the checkpoint
 # then loads with `slope eval` and resumes with `slope train --resume`.
 #
-#   cli_sigint.sh SLOPE CONFIG WORKDIR
+#   cli_sigint.sh SLOPE CONFIG WORKDIR [fallback]
+#
+# With "fallback" the run has no --checkpoint and a config name holding '/', so the
+# checkpoint goes to the sanitised default name, runs_x.interrupted.safetensors.
 #
 # CONFIG must train in-process data (models/spiral_mlp.json).  $SLOPE_WRAPPER,
 # when set, prefixes every slope command (e.g. "valgrind --error-exitcode=99").
@@ -10,6 +13,7 @@ set -u
 slope=$1
 config=$2
 dir=$3
+mode=${4:-checkpoint}
 run() { ${SLOPE_WRAPPER:-} "$slope" "$@"; }
 fail() {
   echo "cli_sigint: $*" >&2
@@ -22,13 +26,19 @@ fail() {
 rm -rf "$dir"
 mkdir -p "$dir" || exit 1
 cd "$dir" || exit 1
-ckpt="$dir/interrupted.safetensors"
+if [ "$mode" = fallback ]; then
+  ckpt="$dir/runs_x.interrupted.safetensors"
+  set -- --set 'name="runs/x"'
+else
+  ckpt="$dir/interrupted.safetensors"
+  set -- --checkpoint "$ckpt"
+fi
 
 # A run far longer than the test: 100000 epochs, no periodic checkpoint, so the
 # only checkpoint is the one SIGINT writes.
 # exec: $! must be slope itself (through the wrapper), not a subshell that ignores SIGINT.
 (exec ${SLOPE_WRAPPER:-} "$slope" train "$config" --set train.epochs=100000 \
-  --set checkpoint.every=100000 --set stats.enabled=false --checkpoint "$ckpt" \
+  --set checkpoint.every=100000 --set stats.enabled=false "$@" \
   >out.txt 2>err.txt) &
 pid=$!
 # A watchdog, so a run that ignores SIGINT fails the test instead of hanging it.

@@ -2,7 +2,9 @@
  * cmd_train.c - `slope train CONFIG`: train, evaluate after each epoch,
  * write metrics and checkpoints, stop cleanly on SIGINT or a NaN.
  */
+#include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -84,7 +86,9 @@ typedef struct run {
     sl_model *model;
     sl_trainer *trainer;
     FILE *metrics;
-    cli_stats stats; /* dying-neuron statistics when stats.enabled */
+    cli_stats stats;      /* dying-neuron statistics when stats.enabled */
+    char best_path[4096]; /* checkpoint.keep_best: where the best checkpoint goes, or "" */
+    double best_acc;      /* its validation (else test) accuracy; -1 before the first */
 } run;
 
 static void run_free(run *r)
@@ -99,19 +103,85 @@ static void run_free(run *r)
         fclose(r->metrics);
 }
 
+/* Closes the metrics file, reporting what the buffered writes could not put on disk. */
+static sl_status close_metrics(run *r, sl_error *err)
+{
+    if (!r->metrics)
+        return SL_OK;
+    int failed = ferror(r->metrics);
+    int reason = failed ? errno : 0; /* left by the write that failed */
+    if (fclose(r->metrics) != 0) {
+        failed = 1;
+        reason = errno;
+    }
+    r->metrics = NULL;
+    if (failed)
+        return sl_error_set(err, SL_ERR_IO, "%s: writing the metrics failed%s%s", r->args.metrics,
+                            reason ? ": " : "", reason ? strerror(reason) : "");
+    return SL_OK;
+}
+
 static const char *checkpoint_path(const run *r)
 {
     return r->args.checkpoint ? r->args.checkpoint : r->cfg->checkpoint.path;
 }
 
-static sl_status save(const run *r, const char *path, sl_error *err)
+/* Writes a resumable checkpoint; best_acc >= 0 records it as the best so far. */
+static sl_status save_as(const run *r, const char *path, double best_acc, sl_error *err)
 {
-    sl_kv meta[2] = {{"config", r->cfg_json}, {"slope_version", sl_version()}};
+    char acc[32], epoch[16];
+    snprintf(acc, sizeof acc, "%.9g", best_acc);
+    snprintf(epoch, sizeof epoch, "%d", sl_trainer_epoch(r->trainer));
+    sl_kv meta[4] = {{"config", r->cfg_json},
+                     {"slope_version", sl_version()},
+                     {"best_accuracy", acc},
+                     {"best_epoch", epoch}};
     /* Under MPI (slope/dist.h): same batch-norm statistics on all ranks, rank 0 writes, all agree. */
     sl_status st = sl_dist_sync_buffers(r->model, err);
     if (st == SL_OK && sl_dist_rank() == 0)
-        st = sl_trainer_save(r->trainer, path, meta, 2, err);
+        st = sl_trainer_save(r->trainer, path, meta, best_acc >= 0.0 ? 4 : 2, err);
     return sl_dist_agree(st, err);
+}
+
+static sl_status save(const run *r, const char *path, sl_error *err)
+{
+    return save_as(r, path, -1.0, err);
+}
+
+/* checkpoint.keep_best: "run.safetensors" -> "run.best.safetensors" (else PATH.best). */
+static sl_status setup_keep_best(run *r, sl_error *err)
+{
+    r->best_acc = -1.0;
+    if (!r->cfg->checkpoint.keep_best)
+        return SL_OK;
+    const char *ckpt = checkpoint_path(r);
+    if (!ckpt)
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "%s: checkpoint.keep_best: needs a checkpoint path (--checkpoint "
+                            "FILE or checkpoint.path)",
+                            r->cfg->origin);
+    if (!r->data.val && !r->data.test)
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "%s: checkpoint.keep_best: needs a validation or test split to "
+                            "tell which epoch is best",
+                            r->cfg->origin);
+    size_t n = strlen(ckpt), ext = strlen(".safetensors");
+    int has_ext = n > ext && strcmp(ckpt + n - ext, ".safetensors") == 0;
+    int w = has_ext ? snprintf(r->best_path, sizeof r->best_path, "%.*s.best.safetensors",
+                               (int)(n - ext), ckpt)
+                    : snprintf(r->best_path, sizeof r->best_path, "%s.best", ckpt);
+    if (w < 0 || (size_t)w >= sizeof r->best_path)
+        return sl_error_set(err, SL_ERR_CONFIG, "%s: checkpoint path too long", ckpt);
+    if (!r->args.resume)
+        return SL_OK; /* a new run: its first epoch is its best so far */
+    /* A resumed run continues the comparison with the best file it left, if any. */
+    sl_error ignored = {0};
+    sl_safetensors *best = sl_safetensors_read(r->best_path, &ignored);
+    const char *acc = best ? sl_safetensors_metadata(best, "best_accuracy") : NULL;
+    if (acc)
+        r->best_acc = strtod(acc, NULL);
+    sl_safetensors_free(best);
+    return SL_OK;
 }
 
 static sl_status setup(run *r, sl_error *err)
@@ -132,6 +202,8 @@ static sl_status setup(run *r, sl_error *err)
     if (!r->trainer)
         return err->status;
     if (r->args.resume && sl_trainer_load(r->trainer, r->args.resume, err) != SL_OK)
+        return err->status;
+    if (setup_keep_best(r, err) != SL_OK)
         return err->status;
     if (r->args.metrics && sl_dist_rank() == 0) {
         r->metrics = fopen(r->args.metrics, "a");
@@ -164,10 +236,25 @@ static void print_epoch(const run *r, const epoch_report *e)
     fflush(stdout);
 }
 
-static void write_metrics(const run *r, const epoch_report *e)
+/* After an epoch's evaluation: saves the model when it beats the best so far. */
+static sl_status keep_if_best(run *r, const epoch_report *e, sl_error *err)
+{
+    if (!r->best_path[0])
+        return SL_OK;
+    double acc = e->has_val ? e->val.accuracy : e->test.accuracy;
+    if (acc <= r->best_acc)
+        return SL_OK;
+    if (save_as(r, r->best_path, acc, err) != SL_OK)
+        return err->status;
+    r->best_acc = acc;
+    return SL_OK;
+}
+
+/* One JSON line per epoch; a write error is found by the check after the flush. */
+static sl_status write_metrics(run *r, const epoch_report *e, sl_error *err)
 {
     if (!r->metrics)
-        return;
+        return SL_OK;
     fprintf(r->metrics,
             "{\"epoch\": %d, \"train_loss\": %.6g, \"train_acc\": %.6g, \"lr\": %.6g, "
             "\"seconds\": %.4g, \"samples_per_s\": %.6g",
@@ -181,7 +268,9 @@ static void write_metrics(const run *r, const epoch_report *e)
         fprintf(r->metrics, ", \"test_loss\": %.6g, \"test_acc\": %.6g", e->test.loss,
                 e->test.accuracy);
     fprintf(r->metrics, "}\n");
-    fflush(r->metrics);
+    if (fflush(r->metrics) != 0 || ferror(r->metrics))
+        return close_metrics(r, err);
+    return SL_OK;
 }
 
 /* A dying-neuron report now (if stats are on): printed and appended to the metrics. */
@@ -265,12 +354,29 @@ static sl_status evaluate_epoch(run *r, epoch_report *e, sl_error *err)
     return SL_OK;
 }
 
+/* "<name>.interrupted.safetensors" in the current directory, the name reduced to a safe
+ * file name (it comes from the config, and may hold '/' or be very long). */
+static void fallback_checkpoint(const run *r, char *buf, size_t size)
+{
+    char name[65];
+    size_t n = 0;
+    for (const char *p = r->cfg->name; *p && n + 1 < sizeof name; p++) {
+        unsigned char c = (unsigned char)*p;
+        name[n++] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '_' || c == '.'
+                        ? (char)c
+                        : '_';
+    }
+    name[n] = '\0';
+    snprintf(buf, size, "%s.interrupted.safetensors", n && name[0] != '.' ? name : "slope");
+}
+
 static int interrupted_exit(run *r, sl_error *err)
 {
     const char *path = checkpoint_path(r);
-    char fallback[512];
+    char fallback[128];
     if (!path) {
-        snprintf(fallback, sizeof fallback, "%s.interrupted.safetensors", r->cfg->name);
+        fallback_checkpoint(r, fallback, sizeof fallback);
         path = fallback;
     }
     if (save(r, path, err) != SL_OK)
@@ -282,11 +388,40 @@ static int interrupted_exit(run *r, sl_error *err)
     return EXIT_INTERRUPTED;
 }
 
+static void print_final(const epoch_report *last)
+{
+    if (last->has_test)
+        printf("final test accuracy: %.2f%% (loss %.4f, %lld examples)\n",
+               100.0 * last->test.accuracy, last->test.loss, (long long)last->test.samples);
+    else if (last->has_val)
+        printf("final validation accuracy: %.2f%% (no test split)\n", 100.0 * last->val.accuracy);
+    else
+        printf("final training accuracy: %.2f%% (no test split)\n", 100.0 * last->train.accuracy);
+}
+
+/* --resume of a run that already has all its epochs: say so, and evaluate what it holds. */
+static int finished_already(run *r, sl_error *err)
+{
+    if (sl_dist_rank() == 0)
+        fprintf(stderr, "slope: %s: already trained %d of %d epochs; nothing to train (raise "
+                    "--epochs to continue)\n",
+            r->args.resume, sl_trainer_epoch(r->trainer), r->cfg->train.epochs);
+    epoch_report e;
+    memset(&e, 0, sizeof e);
+    if (evaluate_epoch(r, &e, err) != SL_OK)
+        return cli_fail(err);
+    if (e.has_val || e.has_test)
+        print_final(&e);
+    return EXIT_OK;
+}
+
 static int train_loop(run *r, sl_error *err)
 {
     epoch_report last;
     memset(&last, 0, sizeof last);
     const char *ckpt = checkpoint_path(r);
+    if (sl_trainer_done(r->trainer))
+        return finished_already(r, err);
     if (stats_report(r, err) != SL_OK)
         return cli_fail(err);
     while (!sl_trainer_done(r->trainer)) {
@@ -306,22 +441,21 @@ static int train_loop(run *r, sl_error *err)
         if (evaluate_epoch(r, &e, err) != SL_OK)
             return cli_fail(err);
         print_epoch(r, &e);
-        write_metrics(r, &e);
+        if (write_metrics(r, &e, err) != SL_OK)
+            return cli_fail(err);
         if (r->cfg->stats.every_steps == 0 && stats_report(r, err) != SL_OK)
             return cli_fail(err);
         int done = sl_trainer_epoch(r->trainer);
         if (ckpt && (done % r->cfg->checkpoint.every == 0 || sl_trainer_done(r->trainer)) &&
             save(r, ckpt, err) != SL_OK)
             return cli_fail(err);
+        if (keep_if_best(r, &e, err) != SL_OK)
+            return cli_fail(err);
         last = e;
     }
-    if (last.has_test)
-        printf("final test accuracy: %.2f%% (loss %.4f, %lld examples)\n",
-               100.0 * last.test.accuracy, last.test.loss, (long long)last.test.samples);
-    else if (last.has_val)
-        printf("final validation accuracy: %.2f%% (no test split)\n", 100.0 * last.val.accuracy);
-    else
-        printf("final training accuracy: %.2f%% (no test split)\n", 100.0 * last.train.accuracy);
+    if (close_metrics(r, err) != SL_OK)
+        return cli_fail(err);
+    print_final(&last);
     return EXIT_OK;
 }
 

@@ -1,5 +1,6 @@
 /* main.c - the `slope` command: dispatches to the subcommands. */
 #include <malloc.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,6 +32,9 @@ int main(int argc, char **argv)
     /* Large blocks (the dataset's read buffers) go back to the system when freed instead of
      * staying in the heap: about 20 MiB less peak memory for the CNN. */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    /* Past a file-size limit (ulimit -f) a write then fails with EFBIG, which the checkpoint
+     * writer reports and cleans up after, instead of SIGXFSZ killing us mid-write. */
+    signal(SIGXFSZ, SIG_IGN);
     if (argc < 2) {
         print_help(stderr);
         return EXIT_USAGE;
