@@ -3,7 +3,8 @@
 #   - checkpoint.keep_best keeps the epoch with the best test accuracy (the metrics say which)
 #     and a resumed run goes on comparing against it;
 #   - --resume of a run that has all its epochs says so and evaluates, exit 0;
-#   - a metrics file that cannot be written (/dev/full) is exit 5 naming it;
+#   - a metrics file that cannot be written (/dev/full) is exit 5 naming it, and so is a
+#     checkpoint directory that does not exist, before any training;
 #   - a file-size limit (ulimit -f) hit while writing a checkpoint is exit 5, the
 #     previous checkpoint intact and no temporary file left (not a SIGXFSZ kill).
 #
@@ -60,6 +61,13 @@ fi
 run train "$config" --epochs 1 $quiet --set checkpoint.keep_best=true >out.txt 2>err.txt; rc=$?
 expect_rc 3 "keep_best without a checkpoint"
 grep -q "checkpoint.keep_best: needs a checkpoint path" err.txt || fail "message: $(cat err.txt)"
+
+# A checkpoint directory that does not exist is found before training, not after an epoch.
+run train "$config" --epochs 1 --set stats.enabled=false --checkpoint nodir/ck.safetensors \
+  >out.txt 2>err.txt; rc=$?
+expect_rc 5 "checkpoint in a missing directory"
+grep -q "cannot write checkpoints in 'nodir'" err.txt || fail "message: $(cat err.txt)"
+! grep -q "^epoch " out.txt || fail "trained an epoch before finding the directory missing"
 
 # Resuming a finished run: a note, the evaluation, exit 0.
 run train "$config" --epochs 12 $quiet --resume ck.safetensors >out.txt 2>err.txt; rc=$?

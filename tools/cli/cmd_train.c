@@ -148,6 +148,24 @@ static sl_status save(const run *r, const char *path, sl_error *err)
     return save_as(r, path, -1.0, err);
 }
 
+/* The checkpoint's directory must take new files: found out now, not after an epoch. */
+static sl_status check_checkpoint_dir(const run *r, sl_error *err)
+{
+    const char *ckpt = checkpoint_path(r);
+    if (!ckpt || sl_dist_rank() != 0)
+        return SL_OK;
+    char dir[4096];
+    const char *slash = strrchr(ckpt, '/');
+    if (!slash)
+        snprintf(dir, sizeof dir, ".");
+    else
+        snprintf(dir, sizeof dir, "%.*s", slash == ckpt ? 1 : (int)(slash - ckpt), ckpt);
+    if (access(dir, W_OK | X_OK) != 0)
+        return sl_error_set(err, SL_ERR_IO, "%s: cannot write checkpoints in '%s': %s", ckpt, dir,
+                            strerror(errno));
+    return SL_OK;
+}
+
 /* checkpoint.keep_best: "run.safetensors" -> "run.best.safetensors" (else PATH.best). */
 static sl_status setup_keep_best(run *r, sl_error *err)
 {
@@ -203,7 +221,7 @@ static sl_status setup(run *r, sl_error *err)
         return err->status;
     if (r->args.resume && sl_trainer_load(r->trainer, r->args.resume, err) != SL_OK)
         return err->status;
-    if (setup_keep_best(r, err) != SL_OK)
+    if (check_checkpoint_dir(r, err) != SL_OK || setup_keep_best(r, err) != SL_OK)
         return err->status;
     if (r->args.metrics && sl_dist_rank() == 0) {
         r->metrics = fopen(r->args.metrics, "a");
