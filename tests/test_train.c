@@ -352,6 +352,23 @@ static void save_small_run(const sl_dataset *ds, const char *path)
     sl_model_free(m);
 }
 
+/* A trainer two steps into its own run, with weights other than the saved run's: what a
+ * refused load must leave untouched. */
+static sl_trainer *two_steps_into_another_run(const sl_dataset *ds, sl_model **model)
+{
+    sl_error err = {0};
+    sl_train_options o = small_run();
+    sl_model *m = spiral_model("leaky_relu", 0);
+    assert_int_equal(sl_model_init(m, SL_INIT_PYTORCH, 7, &err), SL_OK);
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    assert_non_null(t);
+    sl_step_info info;
+    for (int s = 0; s < 2; s++)
+        assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    *model = m;
+    return t;
+}
+
 static void test_checkpoint_position_is_checked(void **state)
 {
     (void)state;
@@ -360,13 +377,9 @@ static void test_checkpoint_position_is_checked(void **state)
     const char *good = tmp_path("position.safetensors"), *bad = tmp_path("position-bad.safetensors");
     save_small_run(ds, good);
     /* A trainer two steps into its own run, with other weights. */
-    sl_train_options o = small_run();
-    sl_model *m = spiral_model("leaky_relu", 0);
-    sl_model_init(m, SL_INIT_PYTORCH, 7, &err);
-    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    sl_model *m;
+    sl_trainer *t = two_steps_into_another_run(ds, &m);
     sl_step_info info;
-    for (int s = 0; s < 2; s++)
-        assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
     snapshot before = take_snapshot(m, t);
 
     static const struct {
@@ -417,6 +430,7 @@ static void test_checkpoint_position_is_checked(void **state)
     assert_int_equal(sl_trainer_epoch(t), 2);
     /* ... and a finished run. */
     sl_model *m2 = spiral_model("leaky_relu", 0);
+    sl_train_options o = small_run();
     sl_trainer *t2 = sl_trainer_new(m2, ds, &o, &err);
     rewrite(good, bad, (edit){"slope.epoch", "4", NULL, NULL});
     rewrite(bad, bad, (edit){"slope.steps", "40", NULL, NULL});
@@ -443,13 +457,9 @@ static void test_failed_load_changes_nothing(void **state)
     sl_dataset *ds = sl_dataset_spiral(3, 50, 0.2f, 2, &err);
     const char *good = tmp_path("partial.safetensors"), *bad = tmp_path("partial-bad.safetensors");
     save_small_run(ds, good);
-    sl_train_options o = small_run();
-    sl_model *m = spiral_model("leaky_relu", 0);
-    sl_model_init(m, SL_INIT_PYTORCH, 7, &err);
-    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    sl_model *m;
+    sl_trainer *t = two_steps_into_another_run(ds, &m);
     sl_step_info info;
-    for (int s = 0; s < 2; s++)
-        assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
     snapshot before = take_snapshot(m, t);
 
     /* The model's last tensor, and the trainer's (the optimizer state comes after the model). */
