@@ -96,6 +96,16 @@ static void remove_dir(void)
     rmdir(dir_path);
 }
 
+char *fuzz_text(const uint8_t *data, size_t size)
+{
+    char *text = malloc(size + 1);
+    if (text) {
+        memcpy(text, data, size);
+        text[size] = '\0';
+    }
+    return text;
+}
+
 const char *fuzz_dir(void)
 {
     if (!dir_path[0]) {

@@ -38,6 +38,9 @@ const char *fuzz_file(int slot, const void *data, size_t size);
 /* A directory of this process for files the library writes (removed at exit). */
 const char *fuzz_dir(void);
 
+/* The input as a NUL-terminated string the caller frees; NULL when out of memory. */
+char *fuzz_text(const uint8_t *data, size_t size);
+
 /*
  * gzip-compresses data (level 1) into a new malloc'd buffer; *out_size gets
  * its length.  NULL when out of memory.

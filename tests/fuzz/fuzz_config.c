@@ -23,11 +23,9 @@ static void check_failure(const sl_error *err, const char *what)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
 
     sl_error err = {0};
     sl_config *cfg = sl_config_parse(text, "fuzz.json", NULL, 0, &err);

@@ -44,11 +44,9 @@ static const char base_config[] =
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    char *text = malloc(size + 1);
+    char *text = fuzz_text(data, size);
     if (!text)
         return 0;
-    memcpy(text, data, size);
-    text[size] = '\0';
     const char *overrides[MAX_OVERRIDES];
     size_t n = 0;
     char *line = text;

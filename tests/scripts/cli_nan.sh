@@ -9,15 +9,10 @@ set -u
 slope=$1
 config=$2
 dir=$3
-run() { ${SLOPE_WRAPPER:-} "$slope" "$@"; }
-fail() {
-  echo "cli_nan: $*" >&2
-  exit 1
-}
+script=cli_nan
+. "$(dirname "$0")/cli_lib.sh"
 
-rm -rf "$dir"
-mkdir -p "$dir" || exit 1
-cd "$dir" || exit 1
+enter_fresh_dir
 ckpt="$dir/good.safetensors"
 
 run train "$config" --epochs 2 --set stats.enabled=false --checkpoint "$ckpt" --quiet \

@@ -15,20 +15,12 @@ set -u
 slope=$1
 config=$2
 dir=$3
-run() { ${SLOPE_WRAPPER:-} "$slope" "$@"; }
-fail() {
-  echo "cli_outputs: $*" >&2
-  exit 1
-}
-expect_rc() { # expect_rc CODE WHAT: checks $rc
-  [ "$rc" -eq "$1" ] || fail "$2: exit $rc, expected $1: $(cat err.txt 2>/dev/null)"
-}
+script=cli_outputs
+. "$(dirname "$0")/cli_lib.sh"
 # The value of a metadata key of a safetensors file (the JSON header is its first line of text).
 meta() { head -c 65536 "$1" | tr ',{}' '\n\n\n' | sed -n "s/^\"$2\":\"\(.*\)\"\$/\1/p"; }
 
-rm -rf "$dir"
-mkdir -p "$dir" || exit 1
-cd "$dir" || exit 1
+enter_fresh_dir
 quiet="--quiet --set stats.enabled=false"
 
 # keep_best: the best epoch by test accuracy (the spiral config has no validation split).

@@ -10,18 +10,10 @@ set -u
 slope=$1
 src=$2
 dir=$3
-run() { ${SLOPE_WRAPPER:-} "$slope" "$@"; }
-fail() {
-  echo "cli_smoke: $*" >&2
-  exit 1
-}
-expect_rc() { # expect_rc CODE WHAT: checks $rc
-  [ "$rc" -eq "$1" ] || fail "$2: exit $rc, expected $1: $(cat err.txt 2>/dev/null)"
-}
+script=cli_smoke
+. "$(dirname "$0")/cli_lib.sh"
 
-rm -rf "$dir"
-mkdir -p "$dir" || exit 1
-cd "$dir" || exit 1
+enter_fresh_dir
 spiral=$src/models/spiral_mlp.json
 
 run --version >out.txt 2>err.txt; rc=$?
