@@ -173,14 +173,32 @@ static void conv_columns(const conv_job *j, int n0, int g, float *cols)
                        c->stride, c->pad, c->OH, c->OW, cols + (size_t)i * c->ohw, ld);
 }
 
+/* What one task of a conv job works on: images n0 .. n0+g-1 (ld = g*ohw columns), and its
+ * thread's scratch: cols[ckk, ld], then block[O, ld] (outputs, or dy regrouped). */
+typedef struct conv_task {
+    int n0, g, ld;
+    float *cols, *block;
+} conv_task;
+
+static conv_task conv_task_of(const conv_job *j, int64_t task, int thread)
+{
+    const conv_geom *c = &j->c;
+    conv_task t;
+    t.n0 = (int)task * j->G;
+    t.g = c->N - t.n0 < j->G ? c->N - t.n0 : j->G;
+    t.ld = t.g * c->ohw;
+    t.cols = j->scratch + (size_t)thread * j->scratch_floats;
+    t.block = t.cols + (size_t)c->ckk * j->G * c->ohw;
+    return t;
+}
+
 static void conv_forward_group(void *ctx, int64_t task, int thread)
 {
     const conv_job *j = ctx;
     const conv_geom *c = &j->c;
-    int n0 = (int)task * j->G, g = c->N - n0 < j->G ? c->N - n0 : j->G;
-    int ld = g * c->ohw;
-    float *cols = j->scratch + (size_t)thread * j->scratch_floats;
-    float *out = cols + (size_t)c->ckk * j->G * c->ohw;
+    conv_task t = conv_task_of(j, task, thread);
+    int n0 = t.n0, g = t.g, ld = t.ld;
+    float *cols = t.cols, *out = t.block;
     conv_columns(j, n0, g, cols);
     sl_k_sgemm(0, 0, c->O, ld, c->ckk, 1.0f, j->w, c->ckk, cols, ld, 0.0f, out, ld);
     /* out[O, g*ohw] -> y[g images][O][ohw], adding the bias on the way. */
@@ -198,10 +216,9 @@ static void conv_backward_group(void *ctx, int64_t task, int thread)
 {
     const conv_job *j = ctx;
     const conv_geom *c = &j->c;
-    int n0 = (int)task * j->G, g = c->N - n0 < j->G ? c->N - n0 : j->G;
-    int ld = g * c->ohw;
-    float *cols = j->scratch + (size_t)thread * j->scratch_floats;
-    float *dyp = cols + (size_t)c->ckk * j->G * c->ohw;
+    conv_task t = conv_task_of(j, task, thread);
+    int n0 = t.n0, g = t.g, ld = t.ld;
+    float *cols = t.cols, *dyp = t.block;
     /* dy[g images][O][ohw] -> dyp[O, g*ohw] */
     for (int o = 0; o < c->O; o++)
         for (int i = 0; i < g; i++)
