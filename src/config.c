@@ -143,7 +143,7 @@ static void note_override(const char *fail_path, const char *const *ov, size_t n
         return;
     for (size_t i = n; i-- > 0;) {
         char path[CFG_PATH_MAX];
-        cfg_override_path(ov[i], path, sizeof path);
+        sl_cfg_override_path(ov[i], path, sizeof path);
         size_t k = strlen(path);
         char next = k ? fail_path[k] : 'x';
         if (k && strncmp(fail_path, path, k) == 0 && (next == '\0' || next == '.' || next == '[')) {
@@ -162,7 +162,7 @@ static sl_config *validate(const cJSON *root, const char *origin, const char *na
 {
     sl_config *cfg = calloc(1, sizeof *cfg);
     if (cfg) {
-        cfg->origin = cfg_strdup(origin);
+        cfg->origin = sl_cfg_strdup(origin);
         cfg->name = default_name(name_from);
     }
     if (!cfg || !cfg->origin || !cfg->name) {
@@ -170,9 +170,9 @@ static sl_config *validate(const cJSON *root, const char *origin, const char *na
         sl_error_set(err, SL_ERR_NOMEM, "%s: out of memory", origin);
         return NULL;
     }
-    cfg_ctx c;
-    cfg_ctx_init(&c, cfg->origin, err);
-    sl_status st = cfg_parse_root(&c, root, cfg);
+    sl_cfg_ctx c;
+    sl_cfg_ctx_init(&c, cfg->origin, err);
+    sl_status st = sl_cfg_parse_root(&c, root, cfg);
     if (st == SL_OK)
         return cfg;
     if (st == SL_ERR_CONFIG)
@@ -198,7 +198,7 @@ static sl_config *load_text(const char *text, size_t len, const char *origin,
             st = sl_error_set(err, SL_ERR_CONFIG, "%s: override %zu is not valid UTF-8", origin,
                               i + 1);
         else
-            st = cfg_apply_override(root, ov[i], origin, err);
+            st = sl_cfg_apply_override(root, ov[i], origin, err);
     }
     sl_config *cfg = st == SL_OK ? validate(root, origin, name_from, ov, n, err) : NULL;
     cJSON_Delete(root);

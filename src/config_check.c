@@ -15,14 +15,14 @@
 
 /* ---- context and messages ------------------------------------------------ */
 
-void cfg_ctx_init(cfg_ctx *c, const char *origin, sl_error *err)
+void sl_cfg_ctx_init(sl_cfg_ctx *c, const char *origin, sl_error *err)
 {
     memset(c, 0, sizeof *c);
     c->origin = origin;
     c->err = err;
 }
 
-static size_t push_text(cfg_ctx *c, const char *sep, const char *text)
+static size_t push_text(sl_cfg_ctx *c, const char *sep, const char *text)
 {
     size_t mark = c->len;
     int n = snprintf(c->path + c->len, sizeof c->path - c->len, "%s%s", sep, text);
@@ -31,25 +31,25 @@ static size_t push_text(cfg_ctx *c, const char *sep, const char *text)
     return mark;
 }
 
-size_t cfg_push_key(cfg_ctx *c, const char *key)
+size_t sl_cfg_push_key(sl_cfg_ctx *c, const char *key)
 {
     return push_text(c, c->len ? "." : "", key ? key : "");
 }
 
-size_t cfg_push_index(cfg_ctx *c, size_t i)
+size_t sl_cfg_push_index(sl_cfg_ctx *c, size_t i)
 {
     char buf[32];
     snprintf(buf, sizeof buf, "[%zu]", i);
     return push_text(c, "", buf);
 }
 
-void cfg_pop(cfg_ctx *c, size_t len)
+void sl_cfg_pop(sl_cfg_ctx *c, size_t len)
 {
     c->len = len;
     c->path[len] = '\0';
 }
 
-static sl_status vfail(cfg_ctx *c, const char *fmt, va_list ap)
+static sl_status vfail(sl_cfg_ctx *c, const char *fmt, va_list ap)
 {
     char msg[SL_ERROR_MSG_MAX];
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -60,7 +60,7 @@ static sl_status vfail(cfg_ctx *c, const char *fmt, va_list ap)
     return sl_error_set(c->err, SL_ERR_CONFIG, "%s: %s: %s", c->origin, c->path, msg);
 }
 
-sl_status cfg_fail(cfg_ctx *c, const char *fmt, ...)
+sl_status sl_cfg_fail(sl_cfg_ctx *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -69,18 +69,18 @@ sl_status cfg_fail(cfg_ctx *c, const char *fmt, ...)
     return st;
 }
 
-sl_status cfg_fail_at(cfg_ctx *c, const char *key, const char *fmt, ...)
+sl_status sl_cfg_fail_at(sl_cfg_ctx *c, const char *key, const char *fmt, ...)
 {
-    size_t mark = cfg_push_key(c, key);
+    size_t mark = sl_cfg_push_key(c, key);
     va_list ap;
     va_start(ap, fmt);
     sl_status st = vfail(c, fmt, ap);
     va_end(ap);
-    cfg_pop(c, mark);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
-const char *cfg_describe(const cJSON *v, char *buf, size_t size)
+const char *sl_cfg_describe(const cJSON *v, char *buf, size_t size)
 {
     char *text = v ? cJSON_PrintUnformatted(v) : NULL;
     if (!text) {
@@ -97,7 +97,7 @@ const char *cfg_describe(const cJSON *v, char *buf, size_t size)
 
 /* ---- names: lists and suggestions ----------------------------------------- */
 
-const char *cfg_list(const char *const *names, int count, char *buf, size_t size)
+const char *sl_cfg_list(const char *const *names, int count, char *buf, size_t size)
 {
     size_t used = 0;
     buf[0] = '\0';
@@ -138,7 +138,7 @@ static size_t edit_distance(const char *a, const char *b)
     return d[n][m];
 }
 
-const char *cfg_suggest(const char *word, const char *const *names, int count)
+const char *sl_cfg_suggest(const char *word, const char *const *names, int count)
 {
     if (!word || strlen(word) > SUGGEST_MAX_LEN)
         return NULL;
@@ -175,7 +175,7 @@ static int has_name(const char *const *names, const char *key)
 
 /* ---- objects and keys -------------------------------------------------------- */
 
-const cJSON *cfg_member(const cJSON *obj, const char *key)
+const cJSON *sl_cfg_member(const cJSON *obj, const char *key)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
     return v && !cJSON_IsNull(v) ? v : NULL;
@@ -196,31 +196,31 @@ static const char *json_kind(const cJSON *v)
     return "null";
 }
 
-sl_status cfg_expect_object(cfg_ctx *c, const cJSON *v)
+sl_status sl_cfg_expect_object(sl_cfg_ctx *c, const cJSON *v)
 {
     if (cJSON_IsObject(v))
         return SL_OK;
-    return cfg_fail(c, "expected an object {...}, got %s", json_kind(v));
+    return sl_cfg_fail(c, "expected an object {...}, got %s", json_kind(v));
 }
 
-sl_status cfg_require(cfg_ctx *c, const cJSON *obj, const char *key)
+sl_status sl_cfg_require(sl_cfg_ctx *c, const cJSON *obj, const char *key)
 {
-    if (cfg_member(obj, key))
+    if (sl_cfg_member(obj, key))
         return SL_OK;
-    return cfg_fail(c, "missing key \"%s\"", key);
+    return sl_cfg_fail(c, "missing key \"%s\"", key);
 }
 
-static sl_status unknown_key(cfg_ctx *c, const char *key, const char *const *allowed,
+static sl_status unknown_key(sl_cfg_ctx *c, const char *key, const char *const *allowed,
                              const char *what, const char *const *known)
 {
     char list[320];
-    cfg_list(allowed, count_names(allowed), list, sizeof list);
+    sl_cfg_list(allowed, count_names(allowed), list, sizeof list);
     if (has_name(known, key))
-        return cfg_fail(c, "not a setting of %s (its keys: %s)", what, list);
-    const char *near = cfg_suggest(key, allowed, count_names(allowed));
+        return sl_cfg_fail(c, "not a setting of %s (its keys: %s)", what, list);
+    const char *near = sl_cfg_suggest(key, allowed, count_names(allowed));
     if (near)
-        return cfg_fail(c, "unknown key (did you mean \"%s\"?)", near);
-    return cfg_fail(c, "unknown key (the keys of %s are %s)", what, list);
+        return sl_cfg_fail(c, "unknown key (did you mean \"%s\"?)", near);
+    return sl_cfg_fail(c, "unknown key (the keys of %s are %s)", what, list);
 }
 
 static int seen_before(const cJSON *obj, const cJSON *item)
@@ -231,26 +231,26 @@ static int seen_before(const cJSON *obj, const cJSON *item)
     return 0;
 }
 
-sl_status cfg_check_keys(cfg_ctx *c, const cJSON *obj, const char *const *allowed,
+sl_status sl_cfg_check_keys(sl_cfg_ctx *c, const cJSON *obj, const char *const *allowed,
                          const char *what, const char *const *known)
 {
-    sl_status st = cfg_expect_object(c, obj);
+    sl_status st = sl_cfg_expect_object(c, obj);
     if (st != SL_OK)
         return st;
     for (const cJSON *item = obj->child; st == SL_OK && item; item = item->next) {
-        size_t mark = cfg_push_key(c, item->string);
+        size_t mark = sl_cfg_push_key(c, item->string);
         if (seen_before(obj, item))
-            st = cfg_fail(c, "duplicate key");
+            st = sl_cfg_fail(c, "duplicate key");
         else if (!has_name(allowed, item->string))
             st = unknown_key(c, item->string, allowed, what, known);
-        cfg_pop(c, mark);
+        sl_cfg_pop(c, mark);
     }
     return st;
 }
 
 /* ---- values ---------------------------------------------------------------- */
 
-static void range_text(cfg_range r, char *buf, size_t size)
+static void range_text(sl_cfg_range r, char *buf, size_t size)
 {
     if (isinf(r.hi))
         snprintf(buf, size, "%s %g", r.lo_open ? ">" : ">=", r.lo);
@@ -261,146 +261,146 @@ static void range_text(cfg_range r, char *buf, size_t size)
                  r.hi_open ? ')' : ']');
 }
 
-static int in_range(double v, cfg_range r)
+static int in_range(double v, sl_cfg_range r)
 {
     int lo_ok = r.lo_open ? v > r.lo : v >= r.lo;
     int hi_ok = r.hi_open ? v < r.hi : v <= r.hi;
     return lo_ok && hi_ok;
 }
 
-sl_status cfg_number(cfg_ctx *c, const cJSON *v, double *out, cfg_range r)
+sl_status sl_cfg_number(sl_cfg_ctx *c, const cJSON *v, double *out, sl_cfg_range r)
 {
     char got[96];
     if (!cJSON_IsNumber(v))
-        return cfg_fail(c, "expected a number, got %s", cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail(c, "expected a number, got %s", sl_cfg_describe(v, got, sizeof got));
     double x = v->valuedouble;
     if (!isfinite(x))
-        return cfg_fail(c, "the number is too large");
+        return sl_cfg_fail(c, "the number is too large");
     if (!in_range(x, r)) {
         char want[96];
         range_text(r, want, sizeof want);
-        return cfg_fail(c, "must be %s, got %s", want, cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail(c, "must be %s, got %s", want, sl_cfg_describe(v, got, sizeof got));
     }
     *out = x;
     return SL_OK;
 }
 
-sl_status cfg_integer(cfg_ctx *c, const cJSON *v, int64_t *out, int64_t lo, int64_t hi)
+sl_status sl_cfg_integer(sl_cfg_ctx *c, const cJSON *v, int64_t *out, int64_t lo, int64_t hi)
 {
     char got[96];
     if (!cJSON_IsNumber(v))
-        return cfg_fail(c, "expected an integer, got %s", cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail(c, "expected an integer, got %s", sl_cfg_describe(v, got, sizeof got));
     double x = v->valuedouble;
     if (!isfinite(x) || floor(x) != x)
-        return cfg_fail(c, "expected an integer, got %s", cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail(c, "expected an integer, got %s", sl_cfg_describe(v, got, sizeof got));
     if (x < (double)lo)
-        return cfg_fail(c, "must be >= %lld, got %s", (long long)lo,
-                        cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail(c, "must be >= %lld, got %s", (long long)lo,
+                        sl_cfg_describe(v, got, sizeof got));
     if (x > (double)hi)
-        return cfg_fail(c, "must be <= %lld, got %s", (long long)hi,
-                        cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail(c, "must be <= %lld, got %s", (long long)hi,
+                        sl_cfg_describe(v, got, sizeof got));
     *out = (int64_t)x;
     return SL_OK;
 }
 
-sl_status cfg_get_string(cfg_ctx *c, const cJSON *obj, const char *key, const char **out)
+sl_status sl_cfg_get_string(sl_cfg_ctx *c, const cJSON *obj, const char *key, const char **out)
 {
-    const cJSON *v = cfg_member(obj, key);
+    const cJSON *v = sl_cfg_member(obj, key);
     if (!v)
         return SL_OK;
     char got[96];
     if (!cJSON_IsString(v))
-        return cfg_fail_at(c, key, "expected a string, got %s", cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail_at(c, key, "expected a string, got %s", sl_cfg_describe(v, got, sizeof got));
     if (v->valuestring[0] == '\0')
-        return cfg_fail_at(c, key, "must not be empty");
+        return sl_cfg_fail_at(c, key, "must not be empty");
     *out = v->valuestring;
     return SL_OK;
 }
 
-sl_status cfg_get_bool(cfg_ctx *c, const cJSON *obj, const char *key, int *out)
+sl_status sl_cfg_get_bool(sl_cfg_ctx *c, const cJSON *obj, const char *key, int *out)
 {
-    const cJSON *v = cfg_member(obj, key);
+    const cJSON *v = sl_cfg_member(obj, key);
     if (!v)
         return SL_OK;
     char got[96];
     if (!cJSON_IsBool(v))
-        return cfg_fail_at(c, key, "expected true or false, got %s",
-                           cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail_at(c, key, "expected true or false, got %s",
+                           sl_cfg_describe(v, got, sizeof got));
     *out = cJSON_IsTrue(v) ? 1 : 0;
     return SL_OK;
 }
 
-sl_status cfg_get_double(cfg_ctx *c, const cJSON *obj, const char *key, double *out, cfg_range r)
+sl_status sl_cfg_get_double(sl_cfg_ctx *c, const cJSON *obj, const char *key, double *out, sl_cfg_range r)
 {
-    const cJSON *v = cfg_member(obj, key);
+    const cJSON *v = sl_cfg_member(obj, key);
     if (!v)
         return SL_OK;
-    size_t mark = cfg_push_key(c, key);
-    sl_status st = cfg_number(c, v, out, r);
-    cfg_pop(c, mark);
+    size_t mark = sl_cfg_push_key(c, key);
+    sl_status st = sl_cfg_number(c, v, out, r);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
-sl_status cfg_get_float(cfg_ctx *c, const cJSON *obj, const char *key, float *out, cfg_range r)
+sl_status sl_cfg_get_float(sl_cfg_ctx *c, const cJSON *obj, const char *key, float *out, sl_cfg_range r)
 {
     double x = 0.0;
-    const cJSON *v = cfg_member(obj, key);
-    sl_status st = cfg_get_double(c, obj, key, &x, r);
+    const cJSON *v = sl_cfg_member(obj, key);
+    sl_status st = sl_cfg_get_double(c, obj, key, &x, r);
     if (st != SL_OK || !v)
         return st;
     if (fabs(x) > FLT_MAX)
-        return cfg_fail_at(c, key, "%g is too large for a float", x);
+        return sl_cfg_fail_at(c, key, "%g is too large for a float", x);
     *out = (float)x;
     return SL_OK;
 }
 
-sl_status cfg_get_int64(cfg_ctx *c, const cJSON *obj, const char *key, int64_t *out, int64_t lo,
+sl_status sl_cfg_get_int64(sl_cfg_ctx *c, const cJSON *obj, const char *key, int64_t *out, int64_t lo,
                         int64_t hi)
 {
-    const cJSON *v = cfg_member(obj, key);
+    const cJSON *v = sl_cfg_member(obj, key);
     if (!v)
         return SL_OK;
-    size_t mark = cfg_push_key(c, key);
-    sl_status st = cfg_integer(c, v, out, lo, hi);
-    cfg_pop(c, mark);
+    size_t mark = sl_cfg_push_key(c, key);
+    sl_status st = sl_cfg_integer(c, v, out, lo, hi);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
-sl_status cfg_get_int(cfg_ctx *c, const cJSON *obj, const char *key, int *out, int lo, int hi)
+sl_status sl_cfg_get_int(sl_cfg_ctx *c, const cJSON *obj, const char *key, int *out, int lo, int hi)
 {
     int64_t x = 0;
-    const cJSON *v = cfg_member(obj, key);
-    sl_status st = cfg_get_int64(c, obj, key, &x, lo, hi);
+    const cJSON *v = sl_cfg_member(obj, key);
+    sl_status st = sl_cfg_get_int64(c, obj, key, &x, lo, hi);
     if (st == SL_OK && v)
         *out = (int)x;
     return st;
 }
 
-sl_status cfg_get_enum(cfg_ctx *c, const cJSON *obj, const char *key, const char *const *names,
+sl_status sl_cfg_get_enum(sl_cfg_ctx *c, const cJSON *obj, const char *key, const char *const *names,
                        int count, int *out)
 {
-    const cJSON *v = cfg_member(obj, key);
+    const cJSON *v = sl_cfg_member(obj, key);
     if (!v)
         return SL_OK;
     char list[320], got[96];
-    cfg_list(names, count, list, sizeof list);
+    sl_cfg_list(names, count, list, sizeof list);
     if (!cJSON_IsString(v))
-        return cfg_fail_at(c, key, "expected one of %s, got %s", list,
-                           cfg_describe(v, got, sizeof got));
+        return sl_cfg_fail_at(c, key, "expected one of %s, got %s", list,
+                           sl_cfg_describe(v, got, sizeof got));
     for (int i = 0; i < count; i++)
         if (strcmp(v->valuestring, names[i]) == 0) {
             *out = i;
             return SL_OK;
         }
-    cfg_describe(v, got, sizeof got);
-    const char *near = cfg_suggest(v->valuestring, names, count);
+    sl_cfg_describe(v, got, sizeof got);
+    const char *near = sl_cfg_suggest(v->valuestring, names, count);
     if (near)
-        return cfg_fail_at(c, key, "unknown value %s (did you mean \"%s\"?); valid values: %s",
+        return sl_cfg_fail_at(c, key, "unknown value %s (did you mean \"%s\"?); valid values: %s",
                            got, near, list);
-    return cfg_fail_at(c, key, "unknown value %s; valid values: %s", got, list);
+    return sl_cfg_fail_at(c, key, "unknown value %s; valid values: %s", got, list);
 }
 
-char *cfg_strdup(const char *s)
+char *sl_cfg_strdup(const char *s)
 {
     if (!s)
         return NULL;

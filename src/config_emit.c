@@ -231,7 +231,7 @@ char *sl_config_to_json(const sl_config *cfg)
     cJSON *root = cJSON_CreateObject();
     char *text = root && emit_root(root, cfg) ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
-    char *copy = cfg_strdup(text); /* the caller frees with free(), whatever cJSON's hooks */
+    char *copy = sl_cfg_strdup(text); /* the caller frees with free(), whatever cJSON's hooks */
     cJSON_free(text);
     return copy;
 }

@@ -117,7 +117,7 @@ static const char *path_text(const assignment *a, int n, char *buf, size_t size)
     return buf;
 }
 
-void cfg_override_path(const char *assignment_text, char *buf, size_t size)
+void sl_cfg_override_path(const char *assignment_text, char *buf, size_t size)
 {
     assignment a;
     parse_assignment(assignment_text, &a);
@@ -217,7 +217,7 @@ static sl_status place(const override_ctx *o, const segment *s, cJSON *node, cJS
     return sl_error_set(o->err, SL_ERR_NOMEM, "%s: out of memory", o->origin);
 }
 
-sl_status cfg_apply_override(cJSON *root, const char *text, const char *origin, sl_error *err)
+sl_status sl_cfg_apply_override(cJSON *root, const char *text, const char *origin, sl_error *err)
 {
     override_ctx o = {origin, text, err};
     assignment a;

@@ -17,21 +17,21 @@
 #define SPIRAL_POINTS_MAX 10000000
 #define SEED_MAX 9007199254740992LL /* 2^53: JSON numbers are doubles */
 
-static const cfg_range ANY = {-INFINITY, INFINITY, 0, 0};
-static const cfg_range POSITIVE = {0.0, INFINITY, 1, 0};
-static const cfg_range NON_NEGATIVE = {0.0, INFINITY, 0, 0};
-static const cfg_range UNIT = {0.0, 1.0, 0, 0};         /* [0, 1] */
-static const cfg_range UNIT_OPEN = {0.0, 1.0, 0, 1};    /* [0, 1) */
-static const cfg_range FACTOR = {0.0, 1.0, 1, 0};       /* (0, 1] */
+static const sl_cfg_range ANY = {-INFINITY, INFINITY, 0, 0};
+static const sl_cfg_range POSITIVE = {0.0, INFINITY, 1, 0};
+static const sl_cfg_range NON_NEGATIVE = {0.0, INFINITY, 0, 0};
+static const sl_cfg_range UNIT = {0.0, 1.0, 0, 0};         /* [0, 1] */
+static const sl_cfg_range UNIT_OPEN = {0.0, 1.0, 0, 1};    /* [0, 1) */
+static const sl_cfg_range FACTOR = {0.0, 1.0, 1, 0};       /* (0, 1] */
 
-static sl_status no_memory(cfg_ctx *c)
+static sl_status no_memory(sl_cfg_ctx *c)
 {
     return sl_error_set(c->err, SL_ERR_NOMEM, "%s: out of memory", c->origin);
 }
 
-static sl_status set_string(cfg_ctx *c, char **dst, const char *src)
+static sl_status set_string(sl_cfg_ctx *c, char **dst, const char *src)
 {
-    char *copy = cfg_strdup(src);
+    char *copy = sl_cfg_strdup(src);
     if (src && !copy)
         return no_memory(c);
     free(*dst);
@@ -40,19 +40,19 @@ static sl_status set_string(cfg_ctx *c, char **dst, const char *src)
 }
 
 /* Runs fn on obj[key] (an object) with the path pointing at it; absent: SL_OK or missing. */
-typedef sl_status (*section_fn)(cfg_ctx *c, const cJSON *obj, sl_config *cfg);
+typedef sl_status (*section_fn)(sl_cfg_ctx *c, const cJSON *obj, sl_config *cfg);
 
-static sl_status section(cfg_ctx *c, const cJSON *obj, const char *key, int required,
+static sl_status section(sl_cfg_ctx *c, const cJSON *obj, const char *key, int required,
                          section_fn fn, sl_config *cfg)
 {
-    const cJSON *v = cfg_member(obj, key);
+    const cJSON *v = sl_cfg_member(obj, key);
     if (!v)
-        return required ? cfg_require(c, obj, key) : SL_OK;
-    size_t mark = cfg_push_key(c, key);
-    sl_status st = cfg_expect_object(c, v);
+        return required ? sl_cfg_require(c, obj, key) : SL_OK;
+    size_t mark = sl_cfg_push_key(c, key);
+    sl_status st = sl_cfg_expect_object(c, v);
     if (st == SL_OK)
         st = fn(c, v, cfg);
-    cfg_pop(c, mark);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
@@ -75,34 +75,34 @@ static int valid_dataset_name(const char *s)
     return 1;
 }
 
-static sl_status files_complete(cfg_ctx *c, const char *images, const char *labels,
+static sl_status files_complete(sl_cfg_ctx *c, const char *images, const char *labels,
                                 const char *csv)
 {
     if (csv && (images || labels))
-        return cfg_fail_at(c, images ? "images" : "labels",
+        return sl_cfg_fail_at(c, images ? "images" : "labels",
                            "give either \"csv\" or \"images\" + \"labels\", not both");
     if (csv || (images && labels))
         return SL_OK;
     if (images || labels)
-        return cfg_fail(c, "missing key \"%s\" (IDX files come in pairs)",
+        return sl_cfg_fail(c, "missing key \"%s\" (IDX files come in pairs)",
                         images ? "labels" : "images");
-    return cfg_fail(c, "missing key \"images\" and \"labels\" (or \"csv\")");
+    return sl_cfg_fail(c, "missing key \"images\" and \"labels\" (or \"csv\")");
 }
 
-static sl_status parse_files(cfg_ctx *c, const cJSON *data, const char *key, sl_config_files *f)
+static sl_status parse_files(sl_cfg_ctx *c, const cJSON *data, const char *key, sl_config_files *f)
 {
-    const cJSON *v = cfg_member(data, key);
+    const cJSON *v = sl_cfg_member(data, key);
     if (!v)
         return SL_OK;
-    size_t mark = cfg_push_key(c, key);
+    size_t mark = sl_cfg_push_key(c, key);
     const char *images = NULL, *labels = NULL, *csv = NULL;
-    sl_status st = cfg_check_keys(c, v, file_keys, "a file set", NULL);
+    sl_status st = sl_cfg_check_keys(c, v, file_keys, "a file set", NULL);
     if (st == SL_OK)
-        st = cfg_get_string(c, v, "images", &images);
+        st = sl_cfg_get_string(c, v, "images", &images);
     if (st == SL_OK)
-        st = cfg_get_string(c, v, "labels", &labels);
+        st = sl_cfg_get_string(c, v, "labels", &labels);
     if (st == SL_OK)
-        st = cfg_get_string(c, v, "csv", &csv);
+        st = sl_cfg_get_string(c, v, "csv", &csv);
     if (st == SL_OK)
         st = files_complete(c, images, labels, csv);
     if (st == SL_OK)
@@ -111,79 +111,79 @@ static sl_status parse_files(cfg_ctx *c, const cJSON *data, const char *key, sl_
         st = set_string(c, &f->labels, labels);
     if (st == SL_OK)
         st = set_string(c, &f->csv, csv);
-    cfg_pop(c, mark);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
-static sl_status parse_named_source(cfg_ctx *c, const cJSON *d, const char *name,
+static sl_status parse_named_source(sl_cfg_ctx *c, const cJSON *d, const char *name,
                                     sl_config_data *dd)
 {
-    const char *extra = cfg_member(d, "train")   ? "train"
-                        : cfg_member(d, "test")  ? "test"
-                        : cfg_member(d, "classes") ? "classes"
+    const char *extra = sl_cfg_member(d, "train")   ? "train"
+                        : sl_cfg_member(d, "test")  ? "test"
+                        : sl_cfg_member(d, "classes") ? "classes"
                                                    : NULL;
     if (extra)
-        return cfg_fail_at(c, extra,
+        return sl_cfg_fail_at(c, extra,
                            "only for explicit files; \"dataset\" \"%s\" describes its own", name);
     if (!valid_dataset_name(name))
-        return cfg_fail_at(c, "dataset",
+        return sl_cfg_fail_at(c, "dataset",
                            "\"%s\" is not a dataset name (letters, digits, '.', '_' and '-', "
                            "naming a descriptor in datasets/)",
                            name);
     return set_string(c, &dd->dataset, name);
 }
 
-static sl_status parse_source(cfg_ctx *c, const cJSON *d, sl_config_data *dd)
+static sl_status parse_source(sl_cfg_ctx *c, const cJSON *d, sl_config_data *dd)
 {
     const char *name = NULL;
-    sl_status st = cfg_get_string(c, d, "dataset", &name);
+    sl_status st = sl_cfg_get_string(c, d, "dataset", &name);
     if (st != SL_OK)
         return st;
     if (name)
         return parse_named_source(c, d, name, dd);
-    if (!cfg_member(d, "train"))
-        return cfg_fail(c, "missing key \"dataset\" (or explicit \"train\" files)");
+    if (!sl_cfg_member(d, "train"))
+        return sl_cfg_fail(c, "missing key \"dataset\" (or explicit \"train\" files)");
     st = parse_files(c, d, "train", &dd->train);
     if (st == SL_OK)
         st = parse_files(c, d, "test", &dd->test);
     if (st == SL_OK)
-        st = cfg_get_int(c, d, "classes", &dd->classes, 0, SL_DATA_MAX_CLASSES);
+        st = sl_cfg_get_int(c, d, "classes", &dd->classes, 0, SL_DATA_MAX_CLASSES);
     return st;
 }
 
-static sl_status parse_normalize(cfg_ctx *c, const cJSON *d, sl_config_data *dd)
+static sl_status parse_normalize(sl_cfg_ctx *c, const cJSON *d, sl_config_data *dd)
 {
     const char *names[3];
     for (int k = 0; k < 3; k++)
         names[k] = sl_normalize_name((sl_normalize)k);
     int kind = (int)dd->normalize;
-    sl_status st = cfg_get_enum(c, d, "normalize", names, 3, &kind);
+    sl_status st = sl_cfg_get_enum(c, d, "normalize", names, 3, &kind);
     if (st != SL_OK)
         return st;
     dd->normalize = (sl_normalize)kind;
-    const cJSON *mean = cfg_member(d, "mean"), *std = cfg_member(d, "std");
+    const cJSON *mean = sl_cfg_member(d, "mean"), *std = sl_cfg_member(d, "std");
     if (!mean && !std)
         return SL_OK;
     const char *key = mean ? "mean" : "std";
     if (dd->normalize != SL_NORMALIZE_STANDARDIZE)
-        return cfg_fail_at(c, key, "only used with \"normalize\": \"standardize\"");
+        return sl_cfg_fail_at(c, key, "only used with \"normalize\": \"standardize\"");
     if (!mean || !std)
-        return cfg_fail_at(c, key,
+        return sl_cfg_fail_at(c, key,
                            "give both \"mean\" and \"std\" (or neither, to compute them "
                            "from the training data)");
-    st = cfg_get_double(c, d, "mean", &dd->mean, ANY);
+    st = sl_cfg_get_double(c, d, "mean", &dd->mean, ANY);
     if (st == SL_OK)
-        st = cfg_get_double(c, d, "std", &dd->std, POSITIVE);
+        st = sl_cfg_get_double(c, d, "std", &dd->std, POSITIVE);
     dd->has_mean_std = 1;
     return st;
 }
 
-static sl_status parse_spiral(cfg_ctx *c, const cJSON *d, sl_config_data *dd)
+static sl_status parse_spiral(sl_cfg_ctx *c, const cJSON *d, sl_config_data *dd)
 {
-    const cJSON *v = cfg_member(d, "spiral");
+    const cJSON *v = sl_cfg_member(d, "spiral");
     int is_spiral = dd->dataset && strcmp(dd->dataset, "spiral") == 0;
     if (v && !is_spiral)
-        return cfg_fail_at(c, "spiral", "only for \"dataset\": \"spiral\"");
+        return sl_cfg_fail_at(c, "spiral", "only for \"dataset\": \"spiral\"");
     if (!is_spiral)
         return SL_OK;
     dd->spiral_classes = 3;
@@ -191,28 +191,28 @@ static sl_status parse_spiral(cfg_ctx *c, const cJSON *d, sl_config_data *dd)
     dd->spiral_noise = 0.2f;
     if (!v)
         return SL_OK;
-    size_t mark = cfg_push_key(c, "spiral");
-    sl_status st = cfg_check_keys(c, v, spiral_keys, "the spiral settings", NULL);
+    size_t mark = sl_cfg_push_key(c, "spiral");
+    sl_status st = sl_cfg_check_keys(c, v, spiral_keys, "the spiral settings", NULL);
     if (st == SL_OK)
-        st = cfg_get_int(c, v, "classes", &dd->spiral_classes, 1, SL_DATA_MAX_CLASSES);
+        st = sl_cfg_get_int(c, v, "classes", &dd->spiral_classes, 1, SL_DATA_MAX_CLASSES);
     if (st == SL_OK)
-        st = cfg_get_int64(c, v, "points", &dd->spiral_points, 1, SPIRAL_POINTS_MAX);
+        st = sl_cfg_get_int64(c, v, "points", &dd->spiral_points, 1, SPIRAL_POINTS_MAX);
     if (st == SL_OK)
-        st = cfg_get_float(c, v, "noise", &dd->spiral_noise, NON_NEGATIVE);
-    cfg_pop(c, mark);
+        st = sl_cfg_get_float(c, v, "noise", &dd->spiral_noise, NON_NEGATIVE);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
-static sl_status parse_data(cfg_ctx *c, const cJSON *d, sl_config *cfg)
+static sl_status parse_data(sl_cfg_ctx *c, const cJSON *d, sl_config *cfg)
 {
     sl_config_data *dd = &cfg->data;
-    sl_status st = cfg_check_keys(c, d, data_keys, "\"data\"", NULL);
+    sl_status st = sl_cfg_check_keys(c, d, data_keys, "\"data\"", NULL);
     if (st == SL_OK)
         st = parse_source(c, d, dd);
     if (st == SL_OK)
         st = parse_normalize(c, d, dd);
     if (st == SL_OK)
-        st = cfg_get_double(c, d, "validation", &dd->validation, UNIT_OPEN);
+        st = sl_cfg_get_double(c, d, "validation", &dd->validation, UNIT_OPEN);
     if (st == SL_OK)
         st = parse_spiral(c, d, dd);
     return st;
@@ -250,9 +250,9 @@ static const char *const *layer_keys(sl_layer_type t)
     }
 }
 
-static sl_status parse_prelu_count(cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+static sl_status parse_prelu_count(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
 {
-    const cJSON *n = cfg_member(v, "num_parameters");
+    const cJSON *n = sl_cfg_member(v, "num_parameters");
     if (!n)
         return SL_OK;
     if (cJSON_IsString(n) && strcmp(n->valuestring, "channel") == 0) {
@@ -264,113 +264,113 @@ static sl_status parse_prelu_count(cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
         return SL_OK;
     }
     char got[96];
-    return cfg_fail_at(c, "num_parameters",
+    return sl_cfg_fail_at(c, "num_parameters",
                        "expected 1 (one shared slope) or \"channel\" (one per channel), got %s",
-                       cfg_describe(n, got, sizeof got));
+                       sl_cfg_describe(n, got, sizeof got));
 }
 
-static sl_status parse_conv_pool(cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+static sl_status parse_conv_pool(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
 {
     sl_status st = SL_OK;
     if (s->type == SL_LAYER_CONV2D) {
-        st = cfg_require(c, v, "out");
+        st = sl_cfg_require(c, v, "out");
         if (st == SL_OK)
-            st = cfg_get_int64(c, v, "out", &s->out, 1, INT32_LIMIT);
+            st = sl_cfg_get_int64(c, v, "out", &s->out, 1, INT32_LIMIT);
         if (st == SL_OK)
-            st = cfg_get_bool(c, v, "bias", &s->bias);
+            st = sl_cfg_get_bool(c, v, "bias", &s->bias);
     }
     if (st == SL_OK)
-        st = cfg_get_int(c, v, "kernel", &s->kernel, 1, KERNEL_MAX);
+        st = sl_cfg_get_int(c, v, "kernel", &s->kernel, 1, KERNEL_MAX);
     if (st != SL_OK)
         return st;
     if (s->type != SL_LAYER_CONV2D)
         s->stride = s->kernel; /* a pool's stride defaults to its kernel */
-    st = cfg_get_int(c, v, "stride", &s->stride, 1, KERNEL_MAX);
+    st = sl_cfg_get_int(c, v, "stride", &s->stride, 1, KERNEL_MAX);
     /* PyTorch's rule for pools: padding at most half the kernel. */
     int pad_max = s->type == SL_LAYER_CONV2D ? KERNEL_MAX : s->kernel / 2;
     if (st == SL_OK)
-        st = cfg_get_int(c, v, "padding", &s->padding, 0, pad_max);
+        st = sl_cfg_get_int(c, v, "padding", &s->padding, 0, pad_max);
     return st;
 }
 
-static sl_status parse_rrelu(cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+static sl_status parse_rrelu(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
 {
-    sl_status st = cfg_get_float(c, v, "lower", &s->lower, UNIT);
+    sl_status st = sl_cfg_get_float(c, v, "lower", &s->lower, UNIT);
     if (st == SL_OK)
-        st = cfg_get_float(c, v, "upper", &s->upper, UNIT);
+        st = sl_cfg_get_float(c, v, "upper", &s->upper, UNIT);
     if (st == SL_OK && s->upper < s->lower)
-        st = cfg_fail_at(c, cfg_member(v, "upper") ? "upper" : "lower",
+        st = sl_cfg_fail_at(c, sl_cfg_member(v, "upper") ? "upper" : "lower",
                          "needs lower <= upper, got lower %g and upper %g", (double)s->lower,
                          (double)s->upper);
     return st;
 }
 
-static sl_status parse_layer_settings(cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+static sl_status parse_layer_settings(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
 {
     sl_status st = SL_OK;
     switch (s->type) {
     case SL_LAYER_LINEAR:
-        st = cfg_require(c, v, "out");
+        st = sl_cfg_require(c, v, "out");
         if (st == SL_OK)
-            st = cfg_get_int64(c, v, "out", &s->out, 1, INT32_LIMIT);
-        return st == SL_OK ? cfg_get_bool(c, v, "bias", &s->bias) : st;
+            st = sl_cfg_get_int64(c, v, "out", &s->out, 1, INT32_LIMIT);
+        return st == SL_OK ? sl_cfg_get_bool(c, v, "bias", &s->bias) : st;
     case SL_LAYER_CONV2D:
     case SL_LAYER_MAX_POOL2D:
     case SL_LAYER_AVG_POOL2D: return parse_conv_pool(c, v, s);
-    case SL_LAYER_DROPOUT: return cfg_get_float(c, v, "p", &s->p, UNIT_OPEN);
+    case SL_LAYER_DROPOUT: return sl_cfg_get_float(c, v, "p", &s->p, UNIT_OPEN);
     case SL_LAYER_BATCH_NORM:
-        st = cfg_get_float(c, v, "momentum", &s->momentum, UNIT);
-        return st == SL_OK ? cfg_get_float(c, v, "eps", &s->eps, POSITIVE) : st;
-    case SL_LAYER_LEAKY_RELU: return cfg_get_float(c, v, "alpha", &s->alpha, UNIT);
-    case SL_LAYER_ELU: return cfg_get_float(c, v, "alpha", &s->alpha, POSITIVE);
+        st = sl_cfg_get_float(c, v, "momentum", &s->momentum, UNIT);
+        return st == SL_OK ? sl_cfg_get_float(c, v, "eps", &s->eps, POSITIVE) : st;
+    case SL_LAYER_LEAKY_RELU: return sl_cfg_get_float(c, v, "alpha", &s->alpha, UNIT);
+    case SL_LAYER_ELU: return sl_cfg_get_float(c, v, "alpha", &s->alpha, POSITIVE);
     case SL_LAYER_PRELU:
         st = parse_prelu_count(c, v, s);
-        return st == SL_OK ? cfg_get_float(c, v, "init", &s->alpha, UNIT) : st;
+        return st == SL_OK ? sl_cfg_get_float(c, v, "init", &s->alpha, UNIT) : st;
     case SL_LAYER_RRELU: return parse_rrelu(c, v, s);
     default: return SL_OK;
     }
 }
 
-static sl_status parse_layer(cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+static sl_status parse_layer(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
 {
     const char *names[SL_LAYER_TYPE_COUNT];
     for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++)
         names[t] = sl_layer_type_name((sl_layer_type)t);
     int type = 0;
-    sl_status st = cfg_expect_object(c, v);
+    sl_status st = sl_cfg_expect_object(c, v);
     if (st == SL_OK)
-        st = cfg_require(c, v, "type");
+        st = sl_cfg_require(c, v, "type");
     if (st == SL_OK)
-        st = cfg_get_enum(c, v, "type", names, SL_LAYER_TYPE_COUNT, &type);
+        st = sl_cfg_get_enum(c, v, "type", names, SL_LAYER_TYPE_COUNT, &type);
     if (st != SL_OK)
         return st;
     *s = sl_layer_defaults((sl_layer_type)type);
     char what[64];
     snprintf(what, sizeof what, "a \"%s\" layer", names[type]);
-    st = cfg_check_keys(c, v, layer_keys(s->type), what, keys_any_layer);
+    st = sl_cfg_check_keys(c, v, layer_keys(s->type), what, keys_any_layer);
     return st == SL_OK ? parse_layer_settings(c, v, s) : st;
 }
 
-static sl_status parse_layers(cfg_ctx *c, const cJSON *m, sl_config_model *model)
+static sl_status parse_layers(sl_cfg_ctx *c, const cJSON *m, sl_config_model *model)
 {
-    const cJSON *v = cfg_member(m, "layers");
-    size_t mark = cfg_push_key(c, "layers");
+    const cJSON *v = sl_cfg_member(m, "layers");
+    size_t mark = sl_cfg_push_key(c, "layers");
     int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
     sl_status st = SL_OK;
     if (!cJSON_IsArray(v))
-        st = cfg_fail(c, "expected an array of layers [{\"type\": ...}, ...]");
+        st = sl_cfg_fail(c, "expected an array of layers [{\"type\": ...}, ...]");
     else if (n < 1 || n > LAYERS_MAX)
-        st = cfg_fail(c, "needs 1 to %d layers, got %d", LAYERS_MAX, n);
+        st = sl_cfg_fail(c, "needs 1 to %d layers, got %d", LAYERS_MAX, n);
     else if (!(model->layers = calloc((size_t)n, sizeof *model->layers)))
         st = no_memory(c);
     size_t i = 0;
     for (const cJSON *item = v ? v->child : NULL; st == SL_OK && item; item = item->next, i++) {
-        size_t at = cfg_push_index(c, i);
+        size_t at = sl_cfg_push_index(c, i);
         st = parse_layer(c, item, &model->layers[i]);
-        cfg_pop(c, at);
+        sl_cfg_pop(c, at);
         model->num_layers = i + 1;
     }
-    cfg_pop(c, mark);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
@@ -378,43 +378,43 @@ static sl_status parse_layers(cfg_ctx *c, const cJSON *m, sl_config_model *model
 
 static const char *const model_keys[] = {"input", "init", "layers", NULL};
 
-static sl_status parse_input(cfg_ctx *c, const cJSON *m, sl_config_model *model)
+static sl_status parse_input(sl_cfg_ctx *c, const cJSON *m, sl_config_model *model)
 {
-    const cJSON *v = cfg_member(m, "input");
-    size_t mark = cfg_push_key(c, "input");
+    const cJSON *v = sl_cfg_member(m, "input");
+    size_t mark = sl_cfg_push_key(c, "input");
     int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
     char got[96];
     sl_status st = SL_OK;
     if (n < 1 || n > SL_CONFIG_MAX_INPUT_DIMS)
-        st = cfg_fail(c, "expected the shape of one sample, 1 to %d sizes such as [1, 28, 28], "
+        st = sl_cfg_fail(c, "expected the shape of one sample, 1 to %d sizes such as [1, 28, 28], "
                          "got %s",
-                      SL_CONFIG_MAX_INPUT_DIMS, cfg_describe(v, got, sizeof got));
+                      SL_CONFIG_MAX_INPUT_DIMS, sl_cfg_describe(v, got, sizeof got));
     size_t i = 0;
     for (const cJSON *d = v ? v->child : NULL; st == SL_OK && d; d = d->next, i++) {
-        size_t at = cfg_push_index(c, i);
-        st = cfg_integer(c, d, &model->input[i], 1, INT32_LIMIT);
-        cfg_pop(c, at);
+        size_t at = sl_cfg_push_index(c, i);
+        st = sl_cfg_integer(c, d, &model->input[i], 1, INT32_LIMIT);
+        sl_cfg_pop(c, at);
     }
     model->input_ndim = n;
-    cfg_pop(c, mark);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
-static sl_status parse_model(cfg_ctx *c, const cJSON *m, sl_config *cfg)
+static sl_status parse_model(sl_cfg_ctx *c, const cJSON *m, sl_config *cfg)
 {
     const char *names[SL_INIT_PYTORCH + 1];
     for (int k = 0; k <= SL_INIT_PYTORCH; k++)
         names[k] = sl_init_name((sl_init_kind)k);
     int init = (int)cfg->model.init;
-    sl_status st = cfg_check_keys(c, m, model_keys, "\"model\"", NULL);
+    sl_status st = sl_cfg_check_keys(c, m, model_keys, "\"model\"", NULL);
     if (st == SL_OK)
-        st = cfg_require(c, m, "input");
+        st = sl_cfg_require(c, m, "input");
     if (st == SL_OK)
-        st = cfg_require(c, m, "layers");
+        st = sl_cfg_require(c, m, "layers");
     if (st == SL_OK)
         st = parse_input(c, m, &cfg->model);
     if (st == SL_OK)
-        st = cfg_get_enum(c, m, "init", names, SL_INIT_PYTORCH + 1, &init);
+        st = sl_cfg_get_enum(c, m, "init", names, SL_INIT_PYTORCH + 1, &init);
     cfg->model.init = (sl_init_kind)init;
     if (st == SL_OK)
         st = parse_layers(c, m, &cfg->model);
@@ -433,73 +433,73 @@ static const char *const keys_any_optim[] = {
     "type",         "lr",         "momentum",    "nesterov",   "dampening",      "betas", "eps",
     "weight_decay", "decay_bias", "decay_prelu", "decay_norm", "clip_grad_norm", NULL};
 
-static sl_status parse_betas(cfg_ctx *c, const cJSON *o, sl_optim_spec *s)
+static sl_status parse_betas(sl_cfg_ctx *c, const cJSON *o, sl_optim_spec *s)
 {
-    const cJSON *v = cfg_member(o, "betas");
+    const cJSON *v = sl_cfg_member(o, "betas");
     if (!v)
         return SL_OK;
-    size_t mark = cfg_push_key(c, "betas");
+    size_t mark = sl_cfg_push_key(c, "betas");
     char got[96];
     double b[2] = {0.0, 0.0};
     sl_status st = SL_OK;
     if (!cJSON_IsArray(v) || cJSON_GetArraySize(v) != 2)
-        st = cfg_fail(c, "expected two numbers [beta1, beta2], got %s",
-                      cfg_describe(v, got, sizeof got));
+        st = sl_cfg_fail(c, "expected two numbers [beta1, beta2], got %s",
+                      sl_cfg_describe(v, got, sizeof got));
     for (int i = 0; st == SL_OK && i < 2; i++) {
-        size_t at = cfg_push_index(c, (size_t)i);
-        st = cfg_number(c, cJSON_GetArrayItem(v, i), &b[i], UNIT_OPEN);
-        cfg_pop(c, at);
+        size_t at = sl_cfg_push_index(c, (size_t)i);
+        st = sl_cfg_number(c, cJSON_GetArrayItem(v, i), &b[i], UNIT_OPEN);
+        sl_cfg_pop(c, at);
     }
-    cfg_pop(c, mark);
+    sl_cfg_pop(c, mark);
     s->beta1 = (float)b[0];
     s->beta2 = (float)b[1];
     return st;
 }
 
-static sl_status parse_sgd(cfg_ctx *c, const cJSON *o, sl_optim_spec *s)
+static sl_status parse_sgd(sl_cfg_ctx *c, const cJSON *o, sl_optim_spec *s)
 {
-    sl_status st = cfg_get_float(c, o, "momentum", &s->momentum, UNIT_OPEN);
+    sl_status st = sl_cfg_get_float(c, o, "momentum", &s->momentum, UNIT_OPEN);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "dampening", &s->dampening, UNIT);
+        st = sl_cfg_get_float(c, o, "dampening", &s->dampening, UNIT);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "nesterov", &s->nesterov);
+        st = sl_cfg_get_bool(c, o, "nesterov", &s->nesterov);
     if (st == SL_OK && s->nesterov && (s->momentum <= 0.0f || s->dampening != 0.0f))
-        st = cfg_fail_at(c, "nesterov", "needs momentum > 0 and dampening 0");
+        st = sl_cfg_fail_at(c, "nesterov", "needs momentum > 0 and dampening 0");
     return st;
 }
 
-static sl_status parse_optimizer(cfg_ctx *c, const cJSON *o, sl_config *cfg)
+static sl_status parse_optimizer(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 {
     const char *names[SL_OPTIM_ADAMW + 1];
     for (int k = 0; k <= SL_OPTIM_ADAMW; k++)
         names[k] = sl_optim_name((sl_optim_kind)k);
     int kind = SL_OPTIM_SGD;
-    sl_status st = cfg_get_enum(c, o, "type", names, SL_OPTIM_ADAMW + 1, &kind);
+    sl_status st = sl_cfg_get_enum(c, o, "type", names, SL_OPTIM_ADAMW + 1, &kind);
     if (st != SL_OK)
         return st;
     sl_optim_spec *s = &cfg->optimizer;
     *s = sl_optim_defaults((sl_optim_kind)kind);
     char what[64];
     snprintf(what, sizeof what, "the \"%s\" optimizer", names[kind]);
-    st = cfg_check_keys(c, o, kind == SL_OPTIM_SGD ? keys_sgd : keys_adam, what, keys_any_optim);
+    st = sl_cfg_check_keys(c, o, kind == SL_OPTIM_SGD ? keys_sgd : keys_adam, what, keys_any_optim);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "lr", &s->lr, POSITIVE);
+        st = sl_cfg_get_float(c, o, "lr", &s->lr, POSITIVE);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "weight_decay", &s->weight_decay, NON_NEGATIVE);
+        st = sl_cfg_get_float(c, o, "weight_decay", &s->weight_decay, NON_NEGATIVE);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "decay_bias", &s->decay_bias);
+        st = sl_cfg_get_bool(c, o, "decay_bias", &s->decay_bias);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "decay_prelu", &s->decay_prelu);
+        st = sl_cfg_get_bool(c, o, "decay_prelu", &s->decay_prelu);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "decay_norm", &s->decay_norm);
+        st = sl_cfg_get_bool(c, o, "decay_norm", &s->decay_norm);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "clip_grad_norm", &s->clip_grad_norm, NON_NEGATIVE);
+        st = sl_cfg_get_float(c, o, "clip_grad_norm", &s->clip_grad_norm, NON_NEGATIVE);
     if (st == SL_OK && kind == SL_OPTIM_SGD)
         return parse_sgd(c, o, s);
     if (st == SL_OK)
         st = parse_betas(c, o, s);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "eps", &s->eps, POSITIVE);
+        st = sl_cfg_get_float(c, o, "eps", &s->eps, POSITIVE);
     return st;
 }
 
@@ -509,13 +509,13 @@ static const char *const keys_cosine[] = {"type", "warmup_epochs", "min_lr", NUL
 static const char *const keys_any_schedule[] = {"type", "warmup_epochs", "step_epochs", "gamma",
                                                 "min_lr", NULL};
 
-static sl_status parse_schedule(cfg_ctx *c, const cJSON *o, sl_config *cfg)
+static sl_status parse_schedule(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 {
     const char *names[SL_SCHEDULE_COSINE + 1];
     for (int k = 0; k <= SL_SCHEDULE_COSINE; k++)
         names[k] = sl_schedule_name((sl_schedule_kind)k);
     int kind = SL_SCHEDULE_CONSTANT;
-    sl_status st = cfg_get_enum(c, o, "type", names, SL_SCHEDULE_COSINE + 1, &kind);
+    sl_status st = sl_cfg_get_enum(c, o, "type", names, SL_SCHEDULE_COSINE + 1, &kind);
     if (st != SL_OK)
         return st;
     sl_schedule_spec *s = &cfg->schedule;
@@ -525,15 +525,15 @@ static sl_status parse_schedule(cfg_ctx *c, const cJSON *o, sl_config *cfg)
                                                            : keys_constant;
     char what[64];
     snprintf(what, sizeof what, "the \"%s\" schedule", names[kind]);
-    st = cfg_check_keys(c, o, keys, what, keys_any_schedule);
+    st = sl_cfg_check_keys(c, o, keys, what, keys_any_schedule);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "warmup_epochs", &s->warmup_epochs, NON_NEGATIVE);
+        st = sl_cfg_get_float(c, o, "warmup_epochs", &s->warmup_epochs, NON_NEGATIVE);
     if (st == SL_OK)
-        st = cfg_get_int(c, o, "step_epochs", &s->step_epochs, 1, EPOCHS_MAX);
+        st = sl_cfg_get_int(c, o, "step_epochs", &s->step_epochs, 1, EPOCHS_MAX);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "gamma", &s->gamma, FACTOR);
+        st = sl_cfg_get_float(c, o, "gamma", &s->gamma, FACTOR);
     if (st == SL_OK)
-        st = cfg_get_float(c, o, "min_lr", &s->min_lr, NON_NEGATIVE);
+        st = sl_cfg_get_float(c, o, "min_lr", &s->min_lr, NON_NEGATIVE);
     return st;
 }
 
@@ -545,69 +545,69 @@ static const char *const checkpoint_keys[] = {"path", "every", "keep_best", NULL
 static const char *const stats_keys[] = {"enabled", "probe", "every", NULL};
 static const char *const probe_keys[] = {"split", "count", NULL};
 
-static sl_status parse_train(cfg_ctx *c, const cJSON *o, sl_config *cfg)
+static sl_status parse_train(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 {
     sl_config_train *t = &cfg->train;
-    sl_status st = cfg_check_keys(c, o, train_keys, "\"train\"", NULL);
+    sl_status st = sl_cfg_check_keys(c, o, train_keys, "\"train\"", NULL);
     if (st == SL_OK)
-        st = cfg_get_int(c, o, "epochs", &t->epochs, 1, EPOCHS_MAX);
+        st = sl_cfg_get_int(c, o, "epochs", &t->epochs, 1, EPOCHS_MAX);
     if (st == SL_OK)
-        st = cfg_get_int64(c, o, "batch_size", &t->batch_size, 1, INT32_LIMIT);
+        st = sl_cfg_get_int64(c, o, "batch_size", &t->batch_size, 1, INT32_LIMIT);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "drop_last", &t->drop_last);
+        st = sl_cfg_get_bool(c, o, "drop_last", &t->drop_last);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "shuffle", &t->shuffle);
+        st = sl_cfg_get_bool(c, o, "shuffle", &t->shuffle);
     if (st == SL_OK)
-        st = cfg_get_int(c, o, "threads", &t->threads, 0, 4096);
+        st = sl_cfg_get_int(c, o, "threads", &t->threads, 0, 4096);
     return st;
 }
 
-static sl_status parse_checkpoint(cfg_ctx *c, const cJSON *o, sl_config *cfg)
+static sl_status parse_checkpoint(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 {
     sl_config_checkpoint *k = &cfg->checkpoint;
     const char *path = NULL;
-    sl_status st = cfg_check_keys(c, o, checkpoint_keys, "\"checkpoint\"", NULL);
+    sl_status st = sl_cfg_check_keys(c, o, checkpoint_keys, "\"checkpoint\"", NULL);
     if (st == SL_OK)
-        st = cfg_get_string(c, o, "path", &path);
+        st = sl_cfg_get_string(c, o, "path", &path);
     if (st == SL_OK)
         st = set_string(c, &k->path, path);
     if (st == SL_OK)
-        st = cfg_get_int(c, o, "every", &k->every, 1, EPOCHS_MAX);
+        st = sl_cfg_get_int(c, o, "every", &k->every, 1, EPOCHS_MAX);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "keep_best", &k->keep_best);
+        st = sl_cfg_get_bool(c, o, "keep_best", &k->keep_best);
     return st;
 }
 
-static sl_status parse_probe(cfg_ctx *c, const cJSON *o, sl_config *cfg)
+static sl_status parse_probe(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 {
     static const char *const splits[] = {"train", "test"};
     int split = (int)cfg->stats.probe_split;
-    sl_status st = cfg_check_keys(c, o, probe_keys, "\"probe\"", NULL);
+    sl_status st = sl_cfg_check_keys(c, o, probe_keys, "\"probe\"", NULL);
     if (st == SL_OK)
-        st = cfg_get_enum(c, o, "split", splits, 2, &split);
+        st = sl_cfg_get_enum(c, o, "split", splits, 2, &split);
     cfg->stats.probe_split = (sl_split_kind)split;
     if (st == SL_OK)
-        st = cfg_get_int64(c, o, "count", &cfg->stats.probe_count, 1, INT32_LIMIT);
+        st = sl_cfg_get_int64(c, o, "count", &cfg->stats.probe_count, 1, INT32_LIMIT);
     return st;
 }
 
-static sl_status parse_stats_every(cfg_ctx *c, const cJSON *o, sl_config_stats *s)
+static sl_status parse_stats_every(sl_cfg_ctx *c, const cJSON *o, sl_config_stats *s)
 {
-    const cJSON *v = cfg_member(o, "every");
+    const cJSON *v = sl_cfg_member(o, "every");
     if (!v || (cJSON_IsString(v) && strcmp(v->valuestring, "epoch") == 0))
         return SL_OK;
     char got[96];
     if (!cJSON_IsNumber(v))
-        return cfg_fail_at(c, "every", "expected \"epoch\" or a number of steps, got %s",
-                           cfg_describe(v, got, sizeof got));
-    return cfg_get_int64(c, o, "every", &s->every_steps, 1, INT32_LIMIT);
+        return sl_cfg_fail_at(c, "every", "expected \"epoch\" or a number of steps, got %s",
+                           sl_cfg_describe(v, got, sizeof got));
+    return sl_cfg_get_int64(c, o, "every", &s->every_steps, 1, INT32_LIMIT);
 }
 
-static sl_status parse_stats(cfg_ctx *c, const cJSON *o, sl_config *cfg)
+static sl_status parse_stats(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 {
-    sl_status st = cfg_check_keys(c, o, stats_keys, "\"stats\"", NULL);
+    sl_status st = sl_cfg_check_keys(c, o, stats_keys, "\"stats\"", NULL);
     if (st == SL_OK)
-        st = cfg_get_bool(c, o, "enabled", &cfg->stats.enabled);
+        st = sl_cfg_get_bool(c, o, "enabled", &cfg->stats.enabled);
     if (st == SL_OK)
         st = section(c, o, "probe", 0, parse_probe, cfg);
     if (st == SL_OK)
@@ -636,45 +636,45 @@ static void set_defaults(sl_config *cfg)
     cfg->stats.probe_count = 10000;
 }
 
-static sl_status parse_header(cfg_ctx *c, const cJSON *root, sl_config *cfg)
+static sl_status parse_header(sl_cfg_ctx *c, const cJSON *root, sl_config *cfg)
 {
     static const char *const losses[] = {"cross_entropy", "mse"};
     const char *name = NULL;
     int64_t seed = (int64_t)cfg->seed;
     int loss = (int)cfg->loss;
-    sl_status st = cfg_get_string(c, root, "name", &name);
+    sl_status st = sl_cfg_get_string(c, root, "name", &name);
     if (st == SL_OK && name)
         st = set_string(c, &cfg->name, name);
     if (st == SL_OK)
-        st = cfg_get_int64(c, root, "seed", &seed, 0, SEED_MAX);
+        st = sl_cfg_get_int64(c, root, "seed", &seed, 0, SEED_MAX);
     cfg->seed = (uint64_t)seed;
     if (st == SL_OK)
-        st = cfg_get_enum(c, root, "loss", losses, 2, &loss);
+        st = sl_cfg_get_enum(c, root, "loss", losses, 2, &loss);
     cfg->loss = (sl_loss_kind)loss;
     return st;
 }
 
 /* Checks that tie sections together. */
-static sl_status cross_check(cfg_ctx *c, const sl_config *cfg)
+static sl_status cross_check(sl_cfg_ctx *c, const sl_config *cfg)
 {
     sl_status st = SL_OK;
-    size_t mark = cfg_push_key(c, "schedule");
+    size_t mark = sl_cfg_push_key(c, "schedule");
     if ((double)cfg->schedule.warmup_epochs > (double)cfg->train.epochs)
-        st = cfg_fail_at(c, "warmup_epochs", "%g is more than train.epochs (%d)",
+        st = sl_cfg_fail_at(c, "warmup_epochs", "%g is more than train.epochs (%d)",
                          (double)cfg->schedule.warmup_epochs, cfg->train.epochs);
     else if (cfg->schedule.kind == SL_SCHEDULE_COSINE && cfg->schedule.min_lr > cfg->optimizer.lr)
-        st = cfg_fail_at(c, "min_lr", "must be <= optimizer.lr (%g), got %g",
+        st = sl_cfg_fail_at(c, "min_lr", "must be <= optimizer.lr (%g), got %g",
                          (double)cfg->optimizer.lr, (double)cfg->schedule.min_lr);
-    cfg_pop(c, mark);
+    sl_cfg_pop(c, mark);
     return st;
 }
 
-sl_status cfg_parse_root(cfg_ctx *c, const cJSON *root, sl_config *cfg)
+sl_status sl_cfg_parse_root(sl_cfg_ctx *c, const cJSON *root, sl_config *cfg)
 {
     set_defaults(cfg);
     if (!cJSON_IsObject(root))
-        return cfg_fail(c, "expected a JSON object {...} at the top level");
-    sl_status st = cfg_check_keys(c, root, root_keys, "the config", NULL);
+        return sl_cfg_fail(c, "expected a JSON object {...} at the top level");
+    sl_status st = sl_cfg_check_keys(c, root, root_keys, "the config", NULL);
     if (st == SL_OK)
         st = parse_header(c, root, cfg);
     if (st == SL_OK)

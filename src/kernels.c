@@ -570,6 +570,27 @@ void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n)
         out[i] += gg[i] * (1.0f - yy[i] * yy[i]);
 }
 
+/* GELU, exact form (torch.nn.GELU's default): y = x * Phi(x), Phi the standard normal CDF. */
+void sl_k_gelu_fwd(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+/* dPhi-based derivative: Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi). */
+void sl_k_gelu_bwd(const float *x, const float *dy, float *dx, int64_t n)
+{
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    const float *restrict xx = x;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++) {
+        float cdf = 0.5f * (1.0f + erff(xx[i] * 0.70710678118654752f));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * xx[i] * xx[i]);
+        out[i] += gg[i] * (cdf + xx[i] * pdf);
+    }
+}
+
 /* ---- pooling ---- */
 
 /*

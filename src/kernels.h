@@ -66,6 +66,9 @@ void sl_k_sigmoid_fwd(const float *x, float *y, int64_t n); /* stable for large 
 void sl_k_sigmoid_bwd(const float *y, const float *dy, float *dx, int64_t n); /* dy*y*(1-y) */
 void sl_k_tanh_fwd(const float *x, float *y, int64_t n);
 void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n); /* dy*(1-y^2) */
+/* GELU, exact erf form: y = x * Phi(x);  dx += dy * (Phi(x) + x * phi(x)); reads x. */
+void sl_k_gelu_fwd(const float *x, float *y, int64_t n);
+void sl_k_gelu_bwd(const float *x, const float *dy, float *dx, int64_t n);
 
 /* ---- pooling: x[N*C planes of H, W] -> y[N*C planes of OH, OW] ---- */
 /* argmax[i] = index within the input plane (h*W + w) of the max; padding is -inf;

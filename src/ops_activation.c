@@ -1,6 +1,6 @@
 /*
  * ops_activation.c - the activations: relu, leaky_relu (and in place),
- * prelu, rrelu, elu, selu, sigmoid, tanh.  Semantics in slope/ops.h and
+ * prelu, rrelu, elu, selu, sigmoid, tanh, gelu.  Semantics in slope/ops.h and
  * DESIGN.md: the leaky family's derivative at 0 (and -0) is the slope a.
  */
 #include "ops_common.h"
@@ -258,5 +258,27 @@ sl_tensor *sl_tanh(sl_graph *g, sl_tensor *x)
         return NULL;
     sl_k_tanh_fwd(x->data, y->data, x->size);
     sl_ag_record(g, &op_tanh, y, &x, 1);
+    return y;
+}
+
+/* ---- gelu: backward from x -------------------------------------------------- */
+
+static void gelu_backward(sl_node *n)
+{
+    if (sl_ag_wants_grad(n, 0))
+        sl_k_gelu_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size);
+}
+
+static const sl_op_def op_gelu = {"gelu", gelu_backward};
+
+sl_tensor *sl_gelu(sl_graph *g, sl_tensor *x)
+{
+    if (sl_ops_skip(g, x))
+        return NULL;
+    sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
+    if (!y)
+        return NULL;
+    sl_k_gelu_fwd(x->data, y->data, x->size);
+    sl_ag_record(g, &op_gelu, y, &x, 1);
     return y;
 }

@@ -311,8 +311,10 @@ sl_status sl_trainer_run_epoch(sl_trainer *t, sl_step_callback cb, void *user,
         correct += info.correct;
         r.samples += info.n;
         r.lr = info.lr;
-        if (cb)
-            cb(&info, user);
+        if (cb && cb(&info, user) != 0) {
+            r.stopped = 1;
+            break;
+        }
     }
     r.seconds = now_seconds() - start;
     r.loss = r.samples ? loss_sum / (double)r.samples : 0.0;

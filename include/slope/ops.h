@@ -109,6 +109,8 @@ SL_API sl_tensor *sl_elu(sl_graph *g, sl_tensor *x, float alpha);
 SL_API sl_tensor *sl_selu(sl_graph *g, sl_tensor *x);
 SL_API sl_tensor *sl_sigmoid(sl_graph *g, sl_tensor *x);
 SL_API sl_tensor *sl_tanh(sl_graph *g, sl_tensor *x);
+/** GELU, exact form as torch.nn.GELU(): x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)). */
+SL_API sl_tensor *sl_gelu(sl_graph *g, sl_tensor *x);
 
 #define SL_SELU_ALPHA 1.6732632423543772f
 #define SL_SELU_SCALE 1.0507009873554805f

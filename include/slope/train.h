@@ -96,12 +96,20 @@ typedef struct sl_epoch_result {
     int64_t samples;
     double seconds;
     float lr;            /**< learning rate of its last step */
+    int stopped;         /**< 1 when the step callback asked to stop before the epoch ended */
 } sl_epoch_result;
 
-/** Called after every step of sl_trainer_run_epoch; may be NULL. */
-typedef void (*sl_step_callback)(const sl_step_info *info, void *user);
+/**
+ * Called after every step of sl_trainer_run_epoch; may be NULL.  Return 0
+ * to go on, nonzero to stop after this step (the epoch is then left
+ * unfinished: a later sl_trainer_run_epoch or a checkpoint resumes it).
+ */
+typedef int (*sl_step_callback)(const sl_step_info *info, void *user);
 
-/** Runs the rest of the current epoch. */
+/**
+ * Runs the rest of the current epoch, or until the callback asks to stop
+ * (result->stopped).  The result covers the steps this call took.
+ */
 SL_API sl_status sl_trainer_run_epoch(sl_trainer *t, sl_step_callback cb, void *user,
                                       sl_epoch_result *result, sl_error *err);
 
