@@ -20,6 +20,7 @@
  *   graph.h, ops.h, optim.h
  *             the step-level API for custom loops: sl_model_forward,
  *             sl_loss, sl_backward, sl_optimizer_step, sl_graph_reset
+ *   run.h     what `slope train CONFIG` does: a config to datasets, model and trainer
  *   stats.h   dying-neuron statistics
  *   dist.h    data-parallel training over MPI processes (mpirun -np N)
  *   io.h      safetensors files;  tensor.h, rng.h  the building blocks
@@ -52,6 +53,7 @@
 #include "slope/train.h"
 #include "slope/stats.h"
 #include "slope/dist.h"
+#include "slope/run.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -7,6 +7,7 @@
 #include "slope/config.h"
 #include "slope/slope.h"
 #include "slope/stats.h"
+#include "slope/run.h"
 #include "slope/train.h"
 
 /* Exit codes (documented in README and `slope help`). */
@@ -31,22 +32,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
-/* Data of a run: training (after the validation split), validation and test handles. */
-typedef struct cli_data {
-    sl_dataset *train_all; /* the whole training split */
-    sl_dataset *train;     /* what is trained on (== train_all without validation) */
-    sl_dataset *val;       /* NULL without validation */
-    sl_dataset *test;      /* NULL when the dataset has no test split */
-} cli_data;
-
 /* The directory with dataset descriptors: $SLOPE_DATASETS_DIR, the source tree's or the installed. */
 const char *cli_datasets_dir(void);
-sl_status cli_open_data(const sl_config *cfg, cli_data *d, sl_error *err);
-void cli_close_data(cli_data *d);
-/* Builds the config's model and draws its initial weights. */
-sl_model *cli_build_model(const sl_config *cfg, sl_error *err);
-/* The training options a config describes. */
-sl_train_options cli_train_options(const sl_config *cfg);
 
 /* Options shared by subcommands that take a CONFIG: --set k=v (repeatable), --epochs N, --threads N. */
 typedef struct cli_config_args {
@@ -68,7 +55,7 @@ typedef struct cli_stats {
     sl_stats *stats;
 } cli_stats;
 
-sl_status cli_stats_open(const sl_config *cfg, const cli_data *d, sl_model *model,
+sl_status cli_stats_open(const sl_config *cfg, const sl_run_data *d, sl_model *model,
                          cli_stats *out, sl_error *err);
 void cli_stats_close(cli_stats *s);
 /* The last report: one line per activation layer, and one JSON object on one line. */

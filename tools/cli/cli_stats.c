@@ -11,7 +11,7 @@
 
 #include "cli.h"
 
-sl_status cli_stats_open(const sl_config *cfg, const cli_data *d, sl_model *model,
+sl_status cli_stats_open(const sl_config *cfg, const sl_run_data *d, sl_model *model,
                          cli_stats *out, sl_error *err)
 {
     memset(out, 0, sizeof *out);

@@ -40,7 +40,7 @@ typedef struct compare {
     const char *act_list;
     const char *out_dir;
     sl_config *cfg;
-    cli_data data;
+    sl_run_data data;
     const sl_dataset *eval; /* test split, else validation, else NULL */
     act_choice acts[MAX_ACTS];
     int n_acts;
@@ -179,7 +179,7 @@ static sl_model *build_model(compare *c, const act_choice *a, sl_error *err)
     for (size_t i = 0; i < c->cfg->model.num_layers; i++)
         if (sl_layer_is_activation(c->cfg->model.layers[i].type))
             c->cfg->model.layers[i] = a->spec;
-    return cli_build_model(c->cfg, err);
+    return sl_run_build_model(c->cfg, err);
 }
 
 static int is_shared(const sl_param *p)
@@ -375,7 +375,7 @@ static sl_status setup_run(compare *c, run_state *r, cJSON *run_obj, sl_error *e
     r->model = build_model(c, &c->acts[r->index], err);
     if (!r->model || copy_shared(c->ref, r->model, err) != SL_OK)
         return err->status;
-    sl_train_options opt = cli_train_options(c->cfg);
+    sl_train_options opt = sl_run_train_options(c->cfg);
     r->trainer = sl_trainer_new(r->model, c->data.train, &opt, err);
     if (!r->trainer || cli_stats_open(c->cfg, &c->data, r->model, &r->stats, err) != SL_OK)
         return err->status;
@@ -650,7 +650,7 @@ static void summary_header(compare *c)
 static sl_status compare_setup(compare *c, sl_error *err)
 {
     c->cfg = cli_load_config(&c->cargs, err);
-    if (!c->cfg || cli_open_data(c->cfg, &c->data, err) != SL_OK)
+    if (!c->cfg || sl_run_data_open(c->cfg, cli_datasets_dir(), &c->data, err) != SL_OK)
         return err->status;
     c->eval = c->data.test ? c->data.test : c->data.val;
     const sl_dataset *split =
@@ -686,7 +686,7 @@ static void compare_free(compare *c)
     cJSON_Delete(c->summary);
     free(c->rows);
     sl_model_free(c->ref);
-    cli_close_data(&c->data);
+    sl_run_data_close(&c->data);
     sl_config_free(c->cfg);
 }
 

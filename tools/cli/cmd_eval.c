@@ -76,12 +76,12 @@ int cmd_eval(int argc, char **argv)
     if (rc != 0)
         return rc < 0 ? EXIT_OK : rc;
     sl_error err = {0};
-    cli_data data = {0};
+    sl_run_data data = {0};
     sl_model *model = NULL;
     int64_t *confusion = NULL;
     sl_config *cfg = cli_load_config(&a, &err);
-    if (cfg && cli_open_data(cfg, &data, &err) == SL_OK)
-        model = cli_build_model(cfg, &err);
+    if (cfg && sl_run_data_open(cfg, cli_datasets_dir(), &data, &err) == SL_OK)
+        model = sl_run_build_model(cfg, &err);
     if (model && sl_model_load(model, checkpoint, &err) == SL_OK) {
         const sl_dataset *ds = data.test ? data.test : data.val ? data.val : data.train;
         int64_t out[4];
@@ -99,7 +99,7 @@ int cmd_eval(int argc, char **argv)
     rc = err.status == SL_OK ? EXIT_OK : cli_fail(&err);
     free(confusion);
     sl_model_free(model);
-    cli_close_data(&data);
+    sl_run_data_close(&data);
     sl_config_free(cfg);
     return rc;
 }

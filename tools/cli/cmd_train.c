@@ -82,7 +82,7 @@ typedef struct run {
     train_args args;
     sl_config *cfg;
     char *cfg_json;
-    cli_data data;
+    sl_run_data data;
     sl_model *model;
     sl_trainer *trainer;
     FILE *metrics;
@@ -96,7 +96,7 @@ static void run_free(run *r)
     cli_stats_close(&r->stats);
     sl_trainer_free(r->trainer);
     sl_model_free(r->model);
-    cli_close_data(&r->data);
+    sl_run_data_close(&r->data);
     free(r->cfg_json);
     sl_config_free(r->cfg);
     if (r->metrics)
@@ -210,12 +210,12 @@ static sl_status setup(run *r, sl_error *err)
     r->cfg_json = sl_config_to_json(r->cfg);
     if (!r->cfg_json)
         return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
-    if (cli_open_data(r->cfg, &r->data, err) != SL_OK)
+    if (sl_run_data_open(r->cfg, cli_datasets_dir(), &r->data, err) != SL_OK)
         return err->status;
-    r->model = cli_build_model(r->cfg, err);
+    r->model = sl_run_build_model(r->cfg, err);
     if (!r->model)
         return err->status;
-    sl_train_options opt = cli_train_options(r->cfg);
+    sl_train_options opt = sl_run_train_options(r->cfg);
     r->trainer = sl_trainer_new(r->model, r->data.train, &opt, err);
     if (!r->trainer)
         return err->status;

@@ -1,0 +1,144 @@
+/*
+ * run_data.c - from a config to its datasets, its model and its trainer
+ * options (see slope/run.h).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "slope/run.h"
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *sl_datasets_dir(void)
+{
+    const char *env = getenv("SLOPE_DATASETS_DIR");
+    if (env && *env)
+        return env;
+#ifdef SLOPE_INSTALL_DATASETS_DIR
+    if (is_dir(SLOPE_INSTALL_DATASETS_DIR))
+        return SLOPE_INSTALL_DATASETS_DIR;
+#endif
+#ifdef SLOPE_SOURCE_DIR
+    if (is_dir(SLOPE_SOURCE_DIR "/datasets"))
+        return SLOPE_SOURCE_DIR "/datasets";
+#endif
+    return "datasets";
+}
+
+static sl_dataset *open_files(const sl_config_files *f, int classes, sl_error *err)
+{
+    if (f->csv)
+        return sl_dataset_load_csv(f->csv, classes, err);
+    return sl_dataset_load_idx(f->images, f->labels, classes, err);
+}
+
+static sl_status open_splits(const sl_config *cfg, const char *dir, sl_run_data *d, sl_error *err)
+{
+    const sl_config_data *c = &cfg->data;
+    if (c->dataset && strcmp(c->dataset, "spiral") == 0) {
+        d->train_all = sl_dataset_spiral(c->spiral_classes, c->spiral_points, c->spiral_noise,
+                                         cfg->seed, err);
+        /* The test arms are the same curves with fresh noise. */
+        d->test = d->train_all ? sl_dataset_spiral(c->spiral_classes, c->spiral_points,
+                                                   c->spiral_noise, cfg->seed + 1, err)
+                               : NULL;
+        return d->test ? SL_OK : err->status;
+    }
+    if (c->dataset) {
+        d->train_all = sl_dataset_open(dir, c->dataset, "train", err);
+        d->test = d->train_all ? sl_dataset_open(dir, c->dataset, "test", err) : NULL;
+        return d->test ? SL_OK : err->status;
+    }
+    d->train_all = open_files(&c->train, c->classes, err);
+    if (!d->train_all)
+        return err->status;
+    if (c->test.csv || c->test.images) {
+        d->test = open_files(&c->test, sl_dataset_num_classes(d->train_all), err);
+        if (!d->test)
+            return err->status;
+    }
+    return SL_OK;
+}
+
+static sl_status apply_normalize(const sl_config *cfg, sl_run_data *d, sl_error *err)
+{
+    double mean = cfg->data.mean, std = cfg->data.std;
+    if (cfg->data.normalize == SL_NORMALIZE_STANDARDIZE && !cfg->data.has_mean_std &&
+        sl_dataset_mean_std(d->train_all, &mean, &std, err) != SL_OK)
+        return err->status;
+    sl_dataset *all[2] = {d->train_all, d->test};
+    for (int i = 0; i < 2; i++)
+        if (all[i] && sl_dataset_set_normalize(all[i], cfg->data.normalize, mean, std, err) != SL_OK)
+            return err->status;
+    d->normalize = cfg->data.normalize;
+    d->mean = mean;
+    d->std = std;
+    return SL_OK;
+}
+
+sl_status sl_run_data_open(const sl_config *cfg, const char *datasets_dir, sl_run_data *d,
+                           sl_error *err)
+{
+    if (!d)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_run_data_open: NULL data");
+    memset(d, 0, sizeof *d);
+    if (!cfg)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_run_data_open: NULL config");
+    sl_error local = {0};
+    if (!err)
+        err = &local;
+    sl_status st = open_splits(cfg, datasets_dir ? datasets_dir : sl_datasets_dir(), d, err);
+    if (st == SL_OK)
+        st = apply_normalize(cfg, d, err);
+    if (st == SL_OK && cfg->data.validation > 0.0)
+        st = sl_dataset_split(d->train_all, cfg->data.validation, cfg->seed, &d->train, &d->val,
+                              err);
+    else if (st == SL_OK)
+        d->train = d->train_all;
+    if (st != SL_OK)
+        sl_run_data_close(d);
+    return st;
+}
+
+void sl_run_data_close(sl_run_data *d)
+{
+    if (!d)
+        return;
+    if (d->train != d->train_all)
+        sl_dataset_free(d->train);
+    sl_dataset_free(d->train_all);
+    sl_dataset_free(d->val);
+    sl_dataset_free(d->test);
+    memset(d, 0, sizeof *d);
+}
+
+sl_model *sl_run_build_model(const sl_config *cfg, sl_error *err)
+{
+    sl_model *m = sl_config_build_model(cfg, err);
+    if (m && sl_model_init(m, cfg->model.init, cfg->seed, err) != SL_OK) {
+        sl_model_free(m);
+        return NULL;
+    }
+    return m;
+}
+
+sl_train_options sl_run_train_options(const sl_config *cfg)
+{
+    sl_train_options o = sl_train_defaults();
+    if (!cfg)
+        return o;
+    o.epochs = cfg->train.epochs;
+    o.batch_size = cfg->train.batch_size;
+    o.shuffle = cfg->train.shuffle;
+    o.drop_last = cfg->train.drop_last;
+    o.seed = cfg->seed;
+    o.loss = cfg->loss;
+    o.optim = cfg->optimizer;
+    o.schedule = cfg->schedule;
+    return o;
+}
