@@ -112,19 +112,42 @@ static sl_status check_shape(int ndim, const int64_t *shape, int64_t *size, sl_e
     return SL_OK;
 }
 
+/* y = x * scale + offset in float: the one formula behind every normalisation. */
+static void normalize_coefficients(sl_normalize kind, double mean, double std, float *scale,
+                                   float *offset)
+{
+    *scale = 1.0f;
+    *offset = 0.0f;
+    if (kind == SL_NORMALIZE_SCALE01) {
+        *scale = 1.0f / 255.0f;
+    } else if (kind == SL_NORMALIZE_STANDARDIZE) {
+        *scale = (float)(1.0 / std);
+        *offset = (float)(-mean / std);
+    }
+}
+
 static void set_normalize_params(sl_dataset *ds, sl_normalize kind, double mean, double std)
 {
     ds->norm = kind;
     ds->mean = mean;
     ds->std = std;
-    ds->scale = 1.0f;
-    ds->offset = 0.0f;
-    if (kind == SL_NORMALIZE_SCALE01) {
-        ds->scale = 1.0f / 255.0f;
-    } else if (kind == SL_NORMALIZE_STANDARDIZE) {
-        ds->scale = (float)(1.0 / std);
-        ds->offset = (float)(-mean / std);
+    normalize_coefficients(kind, mean, std, &ds->scale, &ds->offset);
+}
+
+void sl_normalize_values(sl_normalize kind, double mean, double std, const float *x, float *y,
+                         int64_t n)
+{
+    if (!x || !y || n <= 0)
+        return;
+    float scale, offset;
+    normalize_coefficients(kind, mean, std, &scale, &offset);
+    if (kind == SL_NORMALIZE_NONE) {
+        if (x != y)
+            memmove(y, x, (size_t)n * sizeof *y);
+        return;
     }
+    for (int64_t j = 0; j < n; j++)
+        y[j] = x[j] * scale + offset;
 }
 
 void sl_data_set_name(sl_dataset *ds, const char *name)

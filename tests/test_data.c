@@ -449,6 +449,33 @@ static void test_normalize(void **state)
     sl_dataset_free(ds);
 }
 
+/* sl_normalize_values on raw values gives exactly what a dataset handle reads (bit for bit),
+ * so a model can normalise raw inputs at prediction time as training saw them. */
+static void test_normalize_values_match_reads(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err);
+    assert_non_null(ds);
+    const uint8_t *px = sl_dataset_storage(ds);
+    float raw[60], mine[60], read[60];
+    for (int j = 0; j < 60; j++)
+        raw[j] = (float)px[j];
+    const sl_normalize kinds[3] = {SL_NORMALIZE_NONE, SL_NORMALIZE_SCALE01,
+                                   SL_NORMALIZE_STANDARDIZE};
+    for (int k = 0; k < 3; k++) {
+        assert_int_equal(sl_dataset_set_normalize(ds, kinds[k], 33.3, 71.7, &err), SL_OK);
+        assert_int_equal(sl_dataset_read(ds, 0, 5, read, NULL, &err), SL_OK);
+        sl_normalize_values(kinds[k], 33.3, 71.7, raw, mine, 60);
+        assert_memory_equal(mine, read, sizeof mine);
+        memcpy(mine, raw, sizeof mine); /* in place gives the same */
+        sl_normalize_values(kinds[k], 33.3, 71.7, mine, mine, 60);
+        assert_memory_equal(mine, read, sizeof mine);
+    }
+    sl_normalize_values(SL_NORMALIZE_SCALE01, 0, 1, NULL, mine, 60); /* ignored, no crash */
+    sl_dataset_free(ds);
+}
+
 static void test_split_and_subset(void **state)
 {
     (void)state;
@@ -786,6 +813,7 @@ int main(void)
         cmocka_unit_test(test_spiral_deterministic),
         cmocka_unit_test(test_from_arrays_borrows),
         cmocka_unit_test(test_normalize),
+        cmocka_unit_test(test_normalize_values_match_reads),
         cmocka_unit_test(test_split_and_subset),
         cmocka_unit_test(test_batches_shuffled_reproducibly),
         cmocka_unit_test(test_batches_drop_last_and_in_order),

@@ -224,6 +224,14 @@ SL_API sl_status sl_dataset_mean_std(const sl_dataset *ds, double *mean, double 
 SL_API sl_status sl_normalize_parse(const char *text, sl_normalize *kind, sl_error *err);
 /** "none", "scale01" or "standardize". */
 SL_API const char *sl_normalize_name(sl_normalize kind);
+/**
+ * Normalises n raw values (as the dataset stores them: 0..255 for uint8
+ * images) exactly as a dataset handle with this normalisation reads them:
+ * y = x * scale + offset in float.  x and y may be the same array.  Does
+ * nothing for NULL arrays or n <= 0.
+ */
+SL_API void sl_normalize_values(sl_normalize kind, double mean, double std, const float *x,
+                                float *y, int64_t n);
 
 /* ---- views ---------------------------------------------------------------- */
 
