@@ -19,10 +19,11 @@
 typedef struct sl_node sl_node;
 
 /*
- * Every op kind, one row each in the op table (src/ops_table.c, rows defined
- * beside each op in its src/ops_*.c family file).  Adding an op: its enum
- * value here, its row in the family file, one line in the table; the static
- * assert there and test_ops' loop over every kind catch a missing piece.
+ * Every op kind, one row each in the op table (src/ops_table.c).  Adding an
+ * op: its enum value and its row's declaration here, the row itself beside
+ * the op's forward, backward and state struct in its src/ops_*.c family file,
+ * one line in the table.  The table's static assert and test_ops' loop over
+ * every kind catch a missing piece.
  */
 typedef enum sl_op_kind {
     SL_OP_MATMUL,
@@ -60,6 +61,20 @@ typedef struct sl_op_def {
     void (*backward)(sl_node *node);
     size_t state_size;
 } sl_op_def;
+
+/*
+ * The rows, one per kind.  Each is defined in its family file, beside the
+ * op, because its state_size needs the op's state struct, private there.
+ */
+extern const sl_op_def sl_op_matmul_row, sl_op_linear_row, sl_op_conv2d_row; /* ops_products.c */
+extern const sl_op_def sl_op_max_pool2d_row, sl_op_avg_pool2d_row;           /* ops_pool.c */
+extern const sl_op_def sl_op_reshape_row, sl_op_add_row, sl_op_mul_row,
+    sl_op_dropout_row;                                                       /* ops_shape.c */
+extern const sl_op_def sl_op_batch_norm_row;                                 /* ops_norm.c */
+extern const sl_op_def sl_op_leaky_relu_row, sl_op_leaky_relu_inplace_row, sl_op_prelu_row,
+    sl_op_rrelu_row, sl_op_elu_row, sl_op_sigmoid_row, sl_op_tanh_row,
+    sl_op_gelu_row;                                                          /* ops_activation.c */
+extern const sl_op_def sl_op_cross_entropy_row, sl_op_mse_row;              /* ops_loss.c */
 
 /* The row of kind, or NULL if kind is not an op kind (0 <= kind < SL_OP_COUNT). */
 const sl_op_def *sl_op_def_of(int kind);

@@ -6,7 +6,7 @@
  * the end; sl_op_def_of's check of row->kind, and tests/test_ops.c, which
  * runs every kind, catch a row out of place or missing in the middle.
  */
-#include "ops_common.h"
+#include "autograd.h"
 
 static const sl_op_def *const op_table[] = {
     [SL_OP_MATMUL] = &sl_op_matmul_row,
