@@ -1,5 +1,6 @@
 /* graph.c - the autograd context: arena, tape, modes, error (see slope/graph.h). */
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,7 +150,11 @@ sl_tensor *sl_graph_tensor(sl_graph *g, int ndim, const int64_t *shape)
     return arena_tensor(g, ndim, shape, 1);
 }
 
-sl_node *sl_ag_record(sl_graph *g, const sl_op_def *op, sl_tensor *out, sl_tensor **in, int n_in)
+/* The node's state follows it in the same arena block, at an offset any type can sit at. */
+#define SL_NODE_STATE_OFFSET                                                                   \
+    ((sizeof(sl_node) + _Alignof(max_align_t) - 1) & ~(_Alignof(max_align_t) - 1))
+
+sl_node *sl_ag_record(sl_graph *g, sl_op_kind kind, sl_tensor *out, sl_tensor **in, int n_in)
 {
     if (!g->grad_enabled)
         return NULL;
@@ -159,11 +164,17 @@ sl_node *sl_ag_record(sl_graph *g, const sl_op_def *op, sl_tensor *out, sl_tenso
             any = 1;
     if (!any)
         return NULL;
-    sl_node *node = sl_ag_alloc(g, sizeof *node);
+    const sl_op_def *op = sl_op_def_of(kind);
+    if (!op)
+        return sl_ag_fail(g, SL_ERR_INVALID, "autograd: op kind %d is not in the op table",
+                          (int)kind);
+    size_t bytes = op->state_size ? SL_NODE_STATE_OFFSET + op->state_size : sizeof(sl_node);
+    sl_node *node = sl_ag_alloc(g, bytes);
     if (!node)
         return NULL;
-    memset(node, 0, sizeof *node);
+    memset(node, 0, bytes);
     node->op = op;
+    node->state = op->state_size ? (char *)node + SL_NODE_STATE_OFFSET : NULL;
     node->out = out;
     node->n_in = n_in;
     for (int k = 0; k < n_in; k++)
@@ -174,6 +185,8 @@ sl_node *sl_ag_record(sl_graph *g, const sl_op_def *op, sl_tensor *out, sl_tenso
     out->flags |= SL_TENSOR_REQUIRES_GRAD;
     return node;
 }
+
+const sl_node *sl_ag_tape(const sl_graph *g) { return g ? g->tape : NULL; }
 
 int sl_ag_wants_grad(const sl_node *node, int k)
 {

@@ -1,8 +1,9 @@
 /*
- * kernels.c - the raw float loops behind every op (contract in kernels.h).
+ * kernels.c - the raw float loops behind every op (contract in kernels.h),
+ * except the pointwise activations, which are header-only in kernels_act.h.
  *
- * Style: plain loops the compiler vectorises.  Hot loops choose with pick()
- * rather than branches, and use restrict where the buffers cannot overlap:
+ * Style: plain loops the compiler vectorises.  Hot loops choose with
+ * sl_k_pick() (kernels_act.h) rather than branches, and use restrict where the buffers cannot overlap:
  * gradient outputs never overlap the arrays they are computed from.
  * Forward activations may run in place (y == x), so their y is not restrict.
  * Reductions run in SL_LANES independent float lanes (vectorisable without
@@ -18,24 +19,6 @@
 
 #define SL_LANES 16
 #define SL_CHUNK 4096
-
-/*
- * pick(c, t, f) is c ? t : f without a branch: both values are computed and
- * one is chosen with integer masks.  GCC keeps a float ?: whose arms do
- * arithmetic as control flow under its default -ftrapping-math (it will not
- * speculate a multiply), so a loop written with ?: is not vectorised; with
- * pick() it is.  Results are bit-identical to the ?: form.
- */
-static inline float pick(int c, float t, float f)
-{
-    uint32_t tb, fb, r, mask = 0u - (uint32_t)(c != 0);
-    memcpy(&tb, &t, sizeof tb);
-    memcpy(&fb, &f, sizeof fb);
-    r = (tb & mask) | (fb & ~mask);
-    float out;
-    memcpy(&out, &r, sizeof out);
-    return out;
-}
 
 /* ---- matrix products ---- */
 
@@ -332,68 +315,7 @@ void sl_k_col2im_ld(const float *cols, int C, int H, int W, int kh, int kw, int 
     }
 }
 
-/* ---- activations ---- */
-
-/* The in-place loop: one pointer, so no aliasing question for the vectoriser. */
-static void leaky_relu_inplace(float *restrict x, int64_t n, float a)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        x[i] = pick(v > 0.0f, v, a * v);
-    }
-}
-
-static void leaky_relu_copy(const float *restrict x, float *restrict y, int64_t n, float a)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        y[i] = pick(v > 0.0f, v, a * v);
-    }
-}
-
-/* relu (a == 0) as PyTorch computes it: 0 for -inf, where 0 * x would be NaN; NaN stays
- * NaN.  In place and copying loops again, for the vectoriser. */
-static void relu_inplace(float *restrict x, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        x[i] = pick(!(x[i] <= 0.0f), x[i], 0.0f);
-}
-
-static void relu_copy(const float *restrict x, float *restrict y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = pick(!(x[i] <= 0.0f), x[i], 0.0f);
-}
-
-/* x and y are the same array or disjoint ones (a partial overlap is not supported). */
-void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, float a)
-{
-    if (a == 0.0f && x == y)
-        relu_inplace(y, n);
-    else if (a == 0.0f)
-        relu_copy(x, y, n);
-    else if (x == y)
-        leaky_relu_inplace(y, n, a);
-    else
-        leaky_relu_copy(x, y, n, a);
-}
-
-void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *dx, int64_t n, float a)
-{
-    const float *restrict vv = v;
-    const float *restrict gg = dy;
-    float *restrict out = dx;
-    for (int64_t i = 0; i < n; i++)
-        out[i] += gg[i] * pick(vv[i] > 0.0f, 1.0f, a);
-}
-
-void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t n, float a)
-{
-    const float *restrict yy = y;
-    float *restrict gg = g;
-    for (int64_t i = 0; i < n; i++)
-        gg[i] *= pick(yy[i] > 0.0f, 1.0f, a);
-}
+/* ---- activations (the pointwise ones are in kernels_act.h) ---- */
 
 void sl_k_prelu_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t inner,
                     const float *alpha, int64_t nalpha)
@@ -408,7 +330,7 @@ void sl_k_prelu_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t inne
             float *yr = y + n * C;
             for (int64_t c = 0; c < C; c++) {
                 float v = xr[c];
-                yr[c] = pick(v > 0.0f, v, alpha[c] * v);
+                yr[c] = sl_k_pick(v > 0.0f, v, alpha[c] * v);
             }
         }
         return;
@@ -441,12 +363,12 @@ static double prelu_block_bwd(const float *restrict x, const float *restrict dy,
         for (; i + SL_LANES <= len; i += SL_LANES)
             for (int j = 0; j < SL_LANES; j++) {
                 float v = xp[i + j];
-                lane[j] += pick(v > 0.0f, 0.0f, v * gp[i + j]);
+                lane[j] += sl_k_pick(v > 0.0f, 0.0f, v * gp[i + j]);
             }
         float tail = 0.0f;
         for (; i < len; i++) {
             float v = xp[i];
-            tail += pick(v > 0.0f, 0.0f, v * gp[i]);
+            tail += sl_k_pick(v > 0.0f, 0.0f, v * gp[i]);
         }
         double s = tail;
         for (int j = 0; j < SL_LANES; j++)
@@ -472,13 +394,13 @@ void sl_k_prelu_bwd(const float *x, const float *dy, float *dx, float *dalpha, i
             if (dx) {
                 float *restrict dr = dx + n * C;
                 for (int64_t c = 0; c < C; c++)
-                    dr[c] += gr[c] * pick(xr[c] > 0.0f, 1.0f, alpha[c]);
+                    dr[c] += gr[c] * sl_k_pick(xr[c] > 0.0f, 1.0f, alpha[c]);
             }
             if (dalpha) {
                 float *restrict da = dalpha;
                 for (int64_t c = 0; c < C; c++) {
                     float v = xr[c];
-                    da[c] += pick(v > 0.0f, 0.0f, v * gr[c]);
+                    da[c] += sl_k_pick(v > 0.0f, 0.0f, v * gr[c]);
                 }
             }
         }
@@ -493,101 +415,6 @@ void sl_k_prelu_bwd(const float *x, const float *dy, float *dx, float *dalpha, i
         }
         if (dalpha)
             dalpha[c] += (float)s;
-    }
-}
-
-void sl_k_slope_fwd(const float *x, const float *s, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        y[i] = pick(v > 0.0f, v, s[i] * v);
-    }
-}
-
-void sl_k_slope_bwd(const float *x, const float *s, const float *dy, float *dx, int64_t n)
-{
-    const float *restrict xx = x;
-    const float *restrict ss = s;
-    const float *restrict gg = dy;
-    float *restrict out = dx;
-    for (int64_t i = 0; i < n; i++)
-        out[i] += gg[i] * pick(xx[i] > 0.0f, 1.0f, ss[i]);
-}
-
-void sl_k_elu_fwd(const float *x, float *y, int64_t n, float alpha, float scale)
-{
-    const float sa = scale * alpha;
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        y[i] = v > 0.0f ? scale * v : sa * expm1f(v);
-    }
-}
-
-void sl_k_elu_bwd(const float *x, const float *dy, float *dx, int64_t n, float alpha, float scale)
-{
-    const float *restrict xx = x;
-    const float *restrict gg = dy;
-    float *restrict out = dx;
-    const float sa = scale * alpha;
-    for (int64_t i = 0; i < n; i++) {
-        float v = xx[i];
-        out[i] += gg[i] * (v > 0.0f ? scale : sa * expf(v));
-    }
-}
-
-void sl_k_sigmoid_fwd(const float *x, float *y, int64_t n)
-{
-    /* e = exp(-|x|) never overflows; sigmoid(x) = 1/(1+e) for x >= 0, e/(1+e) below. */
-    for (int64_t i = 0; i < n; i++) {
-        float v = x[i];
-        float e = expf(-fabsf(v));
-        float r = 1.0f / (1.0f + e);
-        y[i] = pick(v >= 0.0f, r, e * r);
-    }
-}
-
-void sl_k_sigmoid_bwd(const float *y, const float *dy, float *dx, int64_t n)
-{
-    const float *restrict yy = y;
-    const float *restrict gg = dy;
-    float *restrict out = dx;
-    for (int64_t i = 0; i < n; i++)
-        out[i] += gg[i] * yy[i] * (1.0f - yy[i]);
-}
-
-void sl_k_tanh_fwd(const float *x, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = tanhf(x[i]);
-}
-
-void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n)
-{
-    const float *restrict yy = y;
-    const float *restrict gg = dy;
-    float *restrict out = dx;
-    for (int64_t i = 0; i < n; i++)
-        out[i] += gg[i] * (1.0f - yy[i] * yy[i]);
-}
-
-/* GELU, exact form (torch.nn.GELU's default): y = x * Phi(x), Phi the standard normal CDF. */
-void sl_k_gelu_fwd(const float *x, float *y, int64_t n)
-{
-    for (int64_t i = 0; i < n; i++)
-        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
-}
-
-/* dPhi-based derivative: Phi(x) + x * phi(x), phi(x) = exp(-x^2/2) / sqrt(2 pi). */
-void sl_k_gelu_bwd(const float *x, const float *dy, float *dx, int64_t n)
-{
-    const float inv_sqrt_2pi = 0.3989422804014327f;
-    const float *restrict xx = x;
-    const float *restrict gg = dy;
-    float *restrict out = dx;
-    for (int64_t i = 0; i < n; i++) {
-        float cdf = 0.5f * (1.0f + erff(xx[i] * 0.70710678118654752f));
-        float pdf = inv_sqrt_2pi * expf(-0.5f * xx[i] * xx[i]);
-        out[i] += gg[i] * (cdf + xx[i] * pdf);
     }
 }
 
@@ -612,11 +439,11 @@ static void maxpool2x2(const float *x, float *y, int32_t *argmax, int64_t planes
             if (!idx) {
                 for (int ox = 0; ox < OW; ox++) {
                     float best = r0[2 * ox], v = r0[2 * ox + 1];
-                    best = pick(v > best, v, best);
+                    best = sl_k_pick(v > best, v, best);
                     v = r1[2 * ox];
-                    best = pick(v > best, v, best);
+                    best = sl_k_pick(v > best, v, best);
                     v = r1[2 * ox + 1];
-                    o[ox] = pick(v > best, v, best);
+                    o[ox] = sl_k_pick(v > best, v, best);
                 }
                 continue;
             }
@@ -626,15 +453,15 @@ static void maxpool2x2(const float *x, float *y, int32_t *argmax, int64_t planes
                 float best = r0[2 * ox], v = r0[2 * ox + 1];
                 int32_t bi = 0, c;
                 c = v > best;
-                best = pick(c, v, best);
+                best = sl_k_pick(c, v, best);
                 bi = c ? 1 : bi;
                 v = r1[2 * ox];
                 c = v > best;
-                best = pick(c, v, best);
+                best = sl_k_pick(c, v, best);
                 bi = c ? W : bi;
                 v = r1[2 * ox + 1];
                 c = v > best;
-                best = pick(c, v, best);
+                best = sl_k_pick(c, v, best);
                 bi = c ? W + 1 : bi;
                 o[ox] = best;
                 id[ox] = base + 2 * ox + bi;

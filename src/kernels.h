@@ -12,6 +12,8 @@
 
 #include <stdint.h>
 
+#include "kernels_act.h"
+
 /* C[M, N] = alpha * op(A) @ op(B) + beta * C, row-major, via cblas_sgemm.
  * op(A) is [M, K]: A is [M, K] (lda >= K) or, if trans_a, [K, M] (lda >= M). */
 void sl_k_sgemm(int trans_a, int trans_b, int M, int N, int K, float alpha, const float *A, int lda,
@@ -41,13 +43,8 @@ void sl_k_col2im_ld(const float *cols, int C, int H, int W, int kh, int kw, int 
                     int OH, int OW, float *img, int64_t ldc);
 
 /* ---- activations: y = f(x) overwrite; dx += dy * f'(.) ---- */
-/* y = x > 0 ? x : a*x (for a == 0: 0 where x is -inf, as PyTorch's relu).  x and y may
- * alias. */
-void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, float a);
-/* dx += dy * (v > 0 ? 1 : a), where v is x, or y when a >= 0 (same sign). */
-void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *dx, int64_t n, float a);
-/* In-place backward for the in-place op: g[i] *= (y[i] > 0 ? 1 : a). */
-void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t n, float a);
+/* The pointwise ones (leaky_relu and relu, the per-element slopes of rrelu, elu and selu,
+ * sigmoid, tanh, gelu) are static inline in kernels_act.h (included above). */
 /* x, y: [N, C, inner]; alpha has C entries, or 1 if nalpha == 1. */
 void sl_k_prelu_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t inner,
                     const float *alpha, int64_t nalpha);
@@ -55,20 +52,6 @@ void sl_k_prelu_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t inne
  * (dalpha may be NULL). */
 void sl_k_prelu_bwd(const float *x, const float *dy, float *dx, float *dalpha, int64_t N,
                     int64_t C, int64_t inner, const float *alpha, int64_t nalpha);
-/* Per-element slopes (rrelu): y = x > 0 ? x : s[i]*x;  dx += dy * (x > 0 ? 1 : s[i]). */
-void sl_k_slope_fwd(const float *x, const float *s, float *y, int64_t n);
-void sl_k_slope_bwd(const float *x, const float *s, const float *dy, float *dx, int64_t n);
-/* y = x > 0 ? scale*x : scale*alpha*(exp(x)-1);  elu is scale 1, selu uses SL_SELU_*. */
-void sl_k_elu_fwd(const float *x, float *y, int64_t n, float alpha, float scale);
-/* dx += dy * (x > 0 ? scale : scale*alpha*exp(x)); reads x. */
-void sl_k_elu_bwd(const float *x, const float *dy, float *dx, int64_t n, float alpha, float scale);
-void sl_k_sigmoid_fwd(const float *x, float *y, int64_t n); /* stable for large |x| */
-void sl_k_sigmoid_bwd(const float *y, const float *dy, float *dx, int64_t n); /* dy*y*(1-y) */
-void sl_k_tanh_fwd(const float *x, float *y, int64_t n);
-void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n); /* dy*(1-y^2) */
-/* GELU, exact erf form: y = x * Phi(x);  dx += dy * (Phi(x) + x * phi(x)); reads x. */
-void sl_k_gelu_fwd(const float *x, float *y, int64_t n);
-void sl_k_gelu_bwd(const float *x, const float *dy, float *dx, int64_t n);
 
 /* ---- pooling: x[N*C planes of H, W] -> y[N*C planes of OH, OW] ---- */
 /* argmax[i] = index within the input plane (h*W + w) of the max; padding is -inf;

@@ -54,13 +54,22 @@ static void leaky_bwd_inplace(const float *y, float *g, int64_t n, float a)
     sl_par_for(n, SL_PAR_ELEMWISE_MIN, 16, leaky_bwd_inplace_range, &j);
 }
 
+/* The saved state of leaky_relu and leaky_relu_: the negative slope. */
+typedef struct leaky_state {
+    float alpha;
+} leaky_state;
+
+static leaky_state *leaky_state_of(const sl_node *n) { return n->state; }
+
 static void leaky_relu_backward(sl_node *n)
 {
     if (sl_ag_wants_grad(n, 0))
-        leaky_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size, n->f[0]);
+        leaky_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size,
+                  leaky_state_of(n)->alpha);
 }
 
-static const sl_op_def op_leaky_relu = {"leaky_relu", leaky_relu_backward};
+const sl_op_def sl_op_leaky_relu_row = {SL_OP_LEAKY_RELU, "leaky_relu", leaky_relu_backward,
+                                        sizeof(leaky_state)};
 
 sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha)
 {
@@ -70,9 +79,9 @@ sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha)
     if (!y)
         return NULL;
     leaky_fwd(x->data, y->data, x->size, alpha);
-    sl_node *n = sl_ag_record(g, &op_leaky_relu, y, &x, 1);
+    sl_node *n = sl_ag_record(g, SL_OP_LEAKY_RELU, y, &x, 1);
     if (n)
-        n->f[0] = alpha;
+        leaky_state_of(n)->alpha = alpha;
     return y;
 }
 
@@ -84,10 +93,11 @@ sl_tensor *sl_relu(sl_graph *g, sl_tensor *x)
 /* In place: out and in are one tensor, so backward turns dL/dy into dL/dx where it lies. */
 static void leaky_relu_inplace_backward(sl_node *n)
 {
-    leaky_bwd_inplace(n->out->data, n->out->grad, n->out->size, n->f[0]);
+    leaky_bwd_inplace(n->out->data, n->out->grad, n->out->size, leaky_state_of(n)->alpha);
 }
 
-static const sl_op_def op_leaky_relu_inplace = {"leaky_relu_", leaky_relu_inplace_backward};
+const sl_op_def sl_op_leaky_relu_inplace_row = {SL_OP_LEAKY_RELU_INPLACE, "leaky_relu_",
+                                                leaky_relu_inplace_backward, sizeof(leaky_state)};
 
 sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha)
 {
@@ -104,9 +114,9 @@ sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha)
                           "on a caller's tensor");
     leaky_fwd(x->data, x->data, x->size, alpha);
     if (x->flags & SL_TENSOR_REQUIRES_GRAD) {
-        sl_node *n = sl_ag_record(g, &op_leaky_relu_inplace, x, &x, 1);
+        sl_node *n = sl_ag_record(g, SL_OP_LEAKY_RELU_INPLACE, x, &x, 1);
         if (n)
-            n->f[0] = alpha;
+            leaky_state_of(n)->alpha = alpha;
     }
     return x;
 }
@@ -127,7 +137,7 @@ static void prelu_backward(sl_node *n)
                    alpha->data, alpha->size);
 }
 
-static const sl_op_def op_prelu = {"prelu", prelu_backward};
+const sl_op_def sl_op_prelu_row = {SL_OP_PRELU, "prelu", prelu_backward, 0};
 
 sl_tensor *sl_prelu(sl_graph *g, sl_tensor *x, sl_tensor *alpha)
 {
@@ -146,19 +156,27 @@ sl_tensor *sl_prelu(sl_graph *g, sl_tensor *x, sl_tensor *alpha)
     int64_t N = x->shape[0], C = x->shape[1];
     sl_k_prelu_fwd(x->data, y->data, N, C, x->size / (N * C), alpha->data, alpha->size);
     sl_tensor *in[2] = {x, alpha};
-    sl_ag_record(g, &op_prelu, y, in, 2);
+    sl_ag_record(g, SL_OP_PRELU, y, in, 2);
     return y;
 }
 
 /* ---- rrelu: per-element slopes drawn in training ------------------------------- */
 
+/* The slopes drawn in forward, one per element (arena memory). */
+typedef struct rrelu_state {
+    const float *slopes;
+} rrelu_state;
+
+static rrelu_state *rrelu_state_of(const sl_node *n) { return n->state; }
+
 static void rrelu_backward(sl_node *n)
 {
     if (sl_ag_wants_grad(n, 0))
-        sl_k_slope_bwd(n->in[0]->data, n->saved, n->out->grad, n->in[0]->grad, n->out->size);
+        sl_k_slope_bwd(n->in[0]->data, rrelu_state_of(n)->slopes, n->out->grad, n->in[0]->grad,
+                       n->out->size);
 }
 
-static const sl_op_def op_rrelu = {"rrelu", rrelu_backward};
+const sl_op_def sl_op_rrelu_row = {SL_OP_RRELU, "rrelu", rrelu_backward, sizeof(rrelu_state)};
 
 sl_tensor *sl_rrelu(sl_graph *g, sl_tensor *x, float lower, float upper)
 {
@@ -177,22 +195,30 @@ sl_tensor *sl_rrelu(sl_graph *g, sl_tensor *x, float lower, float upper)
     for (int64_t i = 0; i < x->size; i++)
         slopes[i] = lower + (upper - lower) * sl_rng_uniform(rng);
     sl_k_slope_fwd(x->data, slopes, y->data, x->size);
-    sl_node *n = sl_ag_record(g, &op_rrelu, y, &x, 1);
+    sl_node *n = sl_ag_record(g, SL_OP_RRELU, y, &x, 1);
     if (n)
-        n->saved = slopes;
+        rrelu_state_of(n)->slopes = slopes;
     return y;
 }
 
 /* ---- elu, selu ------------------------------------------------------------- */
 
+/* elu's constants: selu is elu with SL_SELU_ALPHA and a scale. */
+typedef struct elu_state {
+    float alpha, scale;
+} elu_state;
+
+static elu_state *elu_state_of(const sl_node *n) { return n->state; }
+
 static void elu_backward(sl_node *n)
 {
+    const elu_state *s = elu_state_of(n);
     if (sl_ag_wants_grad(n, 0))
-        sl_k_elu_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size, n->f[0],
-                     n->f[1]);
+        sl_k_elu_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size, s->alpha,
+                     s->scale);
 }
 
-static const sl_op_def op_elu = {"elu", elu_backward};
+const sl_op_def sl_op_elu_row = {SL_OP_ELU, "elu", elu_backward, sizeof(elu_state)};
 
 static sl_tensor *scaled_elu(sl_graph *g, sl_tensor *x, float alpha, float scale)
 {
@@ -202,11 +228,9 @@ static sl_tensor *scaled_elu(sl_graph *g, sl_tensor *x, float alpha, float scale
     if (!y)
         return NULL;
     sl_k_elu_fwd(x->data, y->data, x->size, alpha, scale);
-    sl_node *n = sl_ag_record(g, &op_elu, y, &x, 1);
-    if (n) {
-        n->f[0] = alpha;
-        n->f[1] = scale;
-    }
+    sl_node *n = sl_ag_record(g, SL_OP_ELU, y, &x, 1);
+    if (n)
+        *elu_state_of(n) = (elu_state){alpha, scale};
     return y;
 }
 
@@ -234,8 +258,8 @@ static void tanh_backward(sl_node *n)
         sl_k_tanh_bwd(n->out->data, n->out->grad, n->in[0]->grad, n->out->size);
 }
 
-static const sl_op_def op_sigmoid = {"sigmoid", sigmoid_backward};
-static const sl_op_def op_tanh = {"tanh", tanh_backward};
+const sl_op_def sl_op_sigmoid_row = {SL_OP_SIGMOID, "sigmoid", sigmoid_backward, 0};
+const sl_op_def sl_op_tanh_row = {SL_OP_TANH, "tanh", tanh_backward, 0};
 
 sl_tensor *sl_sigmoid(sl_graph *g, sl_tensor *x)
 {
@@ -245,7 +269,7 @@ sl_tensor *sl_sigmoid(sl_graph *g, sl_tensor *x)
     if (!y)
         return NULL;
     sl_k_sigmoid_fwd(x->data, y->data, x->size);
-    sl_ag_record(g, &op_sigmoid, y, &x, 1);
+    sl_ag_record(g, SL_OP_SIGMOID, y, &x, 1);
     return y;
 }
 
@@ -257,7 +281,7 @@ sl_tensor *sl_tanh(sl_graph *g, sl_tensor *x)
     if (!y)
         return NULL;
     sl_k_tanh_fwd(x->data, y->data, x->size);
-    sl_ag_record(g, &op_tanh, y, &x, 1);
+    sl_ag_record(g, SL_OP_TANH, y, &x, 1);
     return y;
 }
 
@@ -269,7 +293,7 @@ static void gelu_backward(sl_node *n)
         sl_k_gelu_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size);
 }
 
-static const sl_op_def op_gelu = {"gelu", gelu_backward};
+const sl_op_def sl_op_gelu_row = {SL_OP_GELU, "gelu", gelu_backward, 0};
 
 sl_tensor *sl_gelu(sl_graph *g, sl_tensor *x)
 {
@@ -279,6 +303,6 @@ sl_tensor *sl_gelu(sl_graph *g, sl_tensor *x)
     if (!y)
         return NULL;
     sl_k_gelu_fwd(x->data, y->data, x->size);
-    sl_ag_record(g, &op_gelu, y, &x, 1);
+    sl_ag_record(g, SL_OP_GELU, y, &x, 1);
     return y;
 }

@@ -9,16 +9,26 @@ static sl_tensor *scalar_output(sl_graph *g)
     return sl_ag_output(g, 1, &one);
 }
 
+/* Forward's softmax and a copy of the labels (arena memory). */
+typedef struct ce_state {
+    const float *probs;
+    const int32_t *labels;
+} ce_state;
+
+static ce_state *ce_state_of(const sl_node *n) { return n->state; }
+
 static void cross_entropy_backward(sl_node *n)
 {
     sl_tensor *logits = n->in[0];
+    const ce_state *s = ce_state_of(n);
     int64_t N = logits->shape[0], C = logits->shape[1];
     if (sl_ag_wants_grad(n, 0))
-        sl_k_softmax_ce_bwd(n->saved, n->saved2, logits->grad, N, C,
+        sl_k_softmax_ce_bwd(s->probs, s->labels, logits->grad, N, C,
                             n->out->grad[0] / (float)N);
 }
 
-static const sl_op_def op_cross_entropy = {"cross_entropy", cross_entropy_backward};
+const sl_op_def sl_op_cross_entropy_row = {SL_OP_CROSS_ENTROPY, "cross_entropy",
+                                           cross_entropy_backward, sizeof(ce_state)};
 
 sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *labels)
 {
@@ -44,11 +54,9 @@ sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *label
         return NULL;
     memcpy(saved_labels, labels, (size_t)N * sizeof(int32_t));
     loss->data[0] = sl_k_softmax_ce_fwd(logits->data, labels, probs, N, C);
-    sl_node *n = sl_ag_record(g, &op_cross_entropy, loss, &logits, 1);
-    if (n) {
-        n->saved = probs;
-        n->saved2 = saved_labels;
-    }
+    sl_node *n = sl_ag_record(g, SL_OP_CROSS_ENTROPY, loss, &logits, 1);
+    if (n)
+        *ce_state_of(n) = (ce_state){probs, saved_labels};
     return loss;
 }
 
@@ -60,7 +68,7 @@ static void mse_backward(sl_node *n)
                  sl_ag_wants_grad(n, 1) ? target->grad : NULL, pred->size, scale);
 }
 
-static const sl_op_def op_mse = {"mse", mse_backward};
+const sl_op_def sl_op_mse_row = {SL_OP_MSE, "mse", mse_backward, 0};
 
 sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target)
 {
@@ -76,6 +84,6 @@ sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target)
         return NULL;
     loss->data[0] = sl_k_mse_fwd(pred->data, target->data, pred->size);
     sl_tensor *in[2] = {pred, target};
-    sl_ag_record(g, &op_mse, loss, in, 2);
+    sl_ag_record(g, SL_OP_MSE, loss, in, 2);
     return loss;
 }

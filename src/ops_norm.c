@@ -11,10 +11,14 @@
 
 #include "ops_common.h"
 
-typedef struct bn_saved {
-    float *xhat;
-    float *inv_std; /* C floats */
-} bn_saved;
+/* What backward reads: forward's normalised input, per-channel scale and mode (arena memory). */
+typedef struct bn_state {
+    const float *xhat;
+    const float *inv_std; /* C floats */
+    int training;
+} bn_state;
+
+static bn_state *bn_state_of(const sl_node *n) { return n->state; }
 
 /* Channel c of [N, C, inner] is N runs of `inner` contiguous floats. */
 #define BN_FOR_CHANNEL(x, c, N, C, inner, ptr, body)                                            \
@@ -29,10 +33,10 @@ typedef struct bn_saved {
 static void batch_norm_backward(sl_node *n)
 {
     sl_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2], *y = n->out;
-    const bn_saved *s = n->saved;
+    const bn_state *s = bn_state_of(n);
     int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
     double M = (double)(N * inner);
-    int training = n->i[0];
+    int training = s->training;
     for (int64_t c = 0; c < C; c++) {
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         BN_FOR_CHANNEL(x, c, N, C, inner, i, {
@@ -57,7 +61,8 @@ static void batch_norm_backward(sl_node *n)
     }
 }
 
-static const sl_op_def op_batch_norm = {"batch_norm", batch_norm_backward};
+const sl_op_def sl_op_batch_norm_row = {SL_OP_BATCH_NORM, "batch_norm", batch_norm_backward,
+                                        sizeof(bn_state)};
 
 static const char *bn_check(const sl_tensor *x, const sl_tensor *gamma, const sl_tensor *beta,
                             const sl_tensor *rm, const sl_tensor *rv, float momentum, float eps,
@@ -111,12 +116,9 @@ sl_tensor *sl_batch_norm(sl_graph *g, sl_tensor *x, sl_tensor *gamma, sl_tensor 
     }
     int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
     sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
-    bn_saved *s = y ? sl_ag_alloc(g, sizeof *s) : NULL;
-    if (s) {
-        s->xhat = sl_ag_alloc(g, (size_t)x->size * sizeof(float));
-        s->inv_std = s->xhat ? sl_ag_alloc(g, (size_t)C * sizeof(float)) : NULL;
-    }
-    if (!s || !s->inv_std)
+    float *xhat = y ? sl_ag_alloc(g, (size_t)x->size * sizeof(float)) : NULL;
+    float *inv_stds = xhat ? sl_ag_alloc(g, (size_t)C * sizeof(float)) : NULL;
+    if (!inv_stds)
         return NULL;
     for (int64_t c = 0; c < C; c++) {
         double mean, var;
@@ -128,17 +130,15 @@ sl_tensor *sl_batch_norm(sl_graph *g, sl_tensor *x, sl_tensor *gamma, sl_tensor 
         }
         float inv_std = (float)(1.0 / sqrt(var + eps)), fmean = (float)mean;
         float gm = gamma ? gamma->data[c] : 1.0f, bt = beta ? beta->data[c] : 0.0f;
-        s->inv_std[c] = inv_std;
+        inv_stds[c] = inv_std;
         BN_FOR_CHANNEL(x, c, N, C, inner, i, {
-            s->xhat[i] = (x->data[i] - fmean) * inv_std;
-            y->data[i] = gm * s->xhat[i] + bt;
+            xhat[i] = (x->data[i] - fmean) * inv_std;
+            y->data[i] = gm * xhat[i] + bt;
         });
     }
     sl_tensor *in[3] = {x, gamma, beta};
-    sl_node *n = sl_ag_record(g, &op_batch_norm, y, in, 3);
-    if (n) {
-        n->saved = s;
-        n->i[0] = training;
-    }
+    sl_node *n = sl_ag_record(g, SL_OP_BATCH_NORM, y, in, 3);
+    if (n)
+        *bn_state_of(n) = (bn_state){xhat, inv_stds, training};
     return y;
 }

@@ -71,18 +71,26 @@ static void maxpool_bwd_range(void *ctx, int64_t begin, int64_t end)
                      p->H, p->W, p->OH, p->OW);
 }
 
+/* max_pool2d keeps the arg-max of every window (arena memory); the geometry is in the shapes. */
+typedef struct maxpool_state {
+    int32_t *argmax;
+} maxpool_state;
+
+static maxpool_state *maxpool_state_of(const sl_node *n) { return n->state; }
+
 static void maxpool_backward(sl_node *n)
 {
     sl_tensor *x = n->in[0], *y = n->out;
     if (!sl_ag_wants_grad(n, 0))
         return;
-    pool_job j = {y->grad, x->grad, n->saved, {x->shape[0] * x->shape[1], (int)x->shape[2],
+    pool_job j = {y->grad, x->grad, maxpool_state_of(n)->argmax, {x->shape[0] * x->shape[1], (int)x->shape[2],
                                                (int)x->shape[3], (int)y->shape[2],
                                                (int)y->shape[3]}, 0, 0, 0};
     sl_par_for(j.p.planes, 16, 1, maxpool_bwd_range, &j);
 }
 
-static const sl_op_def op_max_pool2d = {"max_pool2d", maxpool_backward};
+const sl_op_def sl_op_max_pool2d_row = {SL_OP_MAX_POOL2D, "max_pool2d", maxpool_backward,
+                                        sizeof(maxpool_state)};
 
 sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
 {
@@ -101,22 +109,31 @@ sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
     }
     pool_job j = {x->data, y->data, argmax, p, k, stride, pad};
     sl_par_for(p.planes, 16, 1, maxpool_range, &j);
-    sl_node *n = sl_ag_record(g, &op_max_pool2d, y, &x, 1);
+    sl_node *n = sl_ag_record(g, SL_OP_MAX_POOL2D, y, &x, 1);
     if (n)
-        n->saved = argmax;
+        maxpool_state_of(n)->argmax = argmax;
     return y;
 }
+
+/* avg_pool2d's window: the output shape alone does not determine it. */
+typedef struct avgpool_state {
+    int k, stride, pad;
+} avgpool_state;
+
+static avgpool_state *avgpool_state_of(const sl_node *n) { return n->state; }
 
 static void avgpool_backward(sl_node *n)
 {
     sl_tensor *x = n->in[0], *y = n->out;
+    const avgpool_state *s = avgpool_state_of(n);
     if (sl_ag_wants_grad(n, 0))
         sl_k_avgpool_bwd(y->grad, x->grad, x->shape[0] * x->shape[1], (int)x->shape[2],
-                         (int)x->shape[3], n->i[0], n->i[1], n->i[2], (int)y->shape[2],
+                         (int)x->shape[3], s->k, s->stride, s->pad, (int)y->shape[2],
                          (int)y->shape[3]);
 }
 
-static const sl_op_def op_avg_pool2d = {"avg_pool2d", avgpool_backward};
+const sl_op_def sl_op_avg_pool2d_row = {SL_OP_AVG_POOL2D, "avg_pool2d", avgpool_backward,
+                                        sizeof(avgpool_state)};
 
 sl_tensor *sl_avg_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
 {
@@ -127,11 +144,8 @@ sl_tensor *sl_avg_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
     if (!y)
         return NULL;
     sl_k_avgpool_fwd(x->data, y->data, p.planes, p.H, p.W, k, stride, pad, p.OH, p.OW);
-    sl_node *n = sl_ag_record(g, &op_avg_pool2d, y, &x, 1);
-    if (n) {
-        n->i[0] = k;
-        n->i[1] = stride;
-        n->i[2] = pad;
-    }
+    sl_node *n = sl_ag_record(g, SL_OP_AVG_POOL2D, y, &x, 1);
+    if (n)
+        *avgpool_state_of(n) = (avgpool_state){k, stride, pad};
     return y;
 }

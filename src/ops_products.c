@@ -20,7 +20,7 @@ static void matmul_backward(sl_node *n)
         sl_k_sgemm(1, 0, K, N, M, 1.0f, a->data, K, y->grad, N, 1.0f, b->grad, N);
 }
 
-static const sl_op_def op_matmul = {"matmul", matmul_backward};
+const sl_op_def sl_op_matmul_row = {SL_OP_MATMUL, "matmul", matmul_backward, 0};
 
 sl_tensor *sl_matmul(sl_graph *g, sl_tensor *a, sl_tensor *b)
 {
@@ -39,7 +39,7 @@ sl_tensor *sl_matmul(sl_graph *g, sl_tensor *a, sl_tensor *b)
         return NULL;
     sl_k_sgemm(0, 0, M, N, K, 1.0f, a->data, K, b->data, N, 0.0f, y->data, N);
     sl_tensor *in[2] = {a, b};
-    sl_ag_record(g, &op_matmul, y, in, 2);
+    sl_ag_record(g, SL_OP_MATMUL, y, in, 2);
     return y;
 }
 
@@ -57,7 +57,7 @@ static void linear_backward(sl_node *n)
         sl_k_bias_grad_rows(y->grad, b->grad, N, out);
 }
 
-static const sl_op_def op_linear = {"linear", linear_backward};
+const sl_op_def sl_op_linear_row = {SL_OP_LINEAR, "linear", linear_backward, 0};
 
 sl_tensor *sl_linear(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b)
 {
@@ -87,13 +87,13 @@ sl_tensor *sl_linear(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b)
     }
     sl_k_sgemm(0, 1, N, out, in, 1.0f, x->data, in, w->data, in, beta, y->data, out);
     sl_tensor *inputs[3] = {x, w, b};
-    sl_ag_record(g, &op_linear, y, inputs, 3);
+    sl_ag_record(g, SL_OP_LINEAR, y, inputs, 3);
     return y;
 }
 
 /* ---- conv2d ------------------------------------------------------------- */
 
-/* Geometry of one conv, in BLAS-sized ints. i[]: C H W O kh kw stride pad; f unused. */
+/* Geometry of one conv, in BLAS-sized ints. */
 typedef struct conv_geom {
     int N, C, H, W, O, kh, kw, stride, pad, OH, OW;
     int ckk;  /* rows of the column matrix: C*kh*kw */
@@ -243,13 +243,25 @@ static void conv_backward_group(void *ctx, int64_t task, int thread)
     }
 }
 
+/* What conv2d's backward needs from forward: the geometry the shapes do not give, the
+ * group size and thread count forward ran with, and its arena buffers. */
+typedef struct conv2d_state {
+    int stride, pad;
+    int group;    /* images per task (G) */
+    int threads;  /* threads forward's scratch serves */
+    float *scratch, *partial;
+} conv2d_state;
+
+static conv2d_state *conv_state_of(const sl_node *n) { return n->state; }
+
 static void conv2d_backward(sl_node *n)
 {
     sl_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
+    const conv2d_state *s = conv_state_of(n);
     conv_job j;
     memset(&j, 0, sizeof j);
-    j.c = geom_of(x, w, n->i[0], n->i[1]);
-    j.G = n->i[2];
+    j.c = geom_of(x, w, s->stride, s->pad);
+    j.G = s->group;
     j.groups = (j.c.N + j.G - 1) / j.G;
     j.scratch_floats = conv_scratch_floats(&j.c, j.G);
     j.want_dw = sl_ag_wants_grad(n, 1);
@@ -258,10 +270,10 @@ static void conv2d_backward(sl_node *n)
     j.w = w->data;
     j.dy = y->grad;
     j.dx = sl_ag_wants_grad(n, 0) ? x->grad : NULL;
-    j.scratch = n->saved; /* forward's scratch, for n->i[3] threads */
-    j.partial = n->saved2;
+    j.scratch = s->scratch; /* forward's scratch, for s->threads threads */
+    j.partial = s->partial;
     int threads = sl_par_threads();
-    if ((threads < j.groups ? threads : j.groups) <= n->i[3])
+    if ((threads < j.groups ? threads : j.groups) <= s->threads)
         sl_par_run(j.groups, conv_backward_group, &j);
     else /* the thread count grew since forward: its scratch serves one thread */
         for (int k = 0; k < j.groups; k++)
@@ -275,7 +287,9 @@ static void conv2d_backward(sl_node *n)
             sl_k_axpy(j.c.O, 1.0f, pw + (size_t)j.c.O * j.c.ckk, b->grad);
     }
 }
-static const sl_op_def op_conv2d = {"conv2d", conv2d_backward};
+
+const sl_op_def sl_op_conv2d_row = {SL_OP_CONV2D, "conv2d", conv2d_backward,
+                                    sizeof(conv2d_state)};
 
 static const char *conv_shape_problem(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
                                       int stride, int pad)
@@ -331,17 +345,13 @@ sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, int 
     j.y = y->data;
     sl_par_run(j.groups, conv_forward_group, &j);
     sl_tensor *inputs[3] = {x, w, b};
-    sl_node *n = sl_ag_record(g, &op_conv2d, y, inputs, 3);
+    sl_node *n = sl_ag_record(g, SL_OP_CONV2D, y, inputs, 3);
     if (n) {
-        n->saved = j.scratch;
-        n->saved2 = sl_ag_alloc(g, (size_t)j.groups * ((size_t)j.c.O * j.c.ckk + j.c.O) *
-                                       sizeof(float));
-        if (!n->saved2)
+        float *partial = sl_ag_alloc(g, (size_t)j.groups * ((size_t)j.c.O * j.c.ckk + j.c.O) *
+                                            sizeof(float));
+        if (!partial)
             return NULL;
-        n->i[0] = stride;
-        n->i[1] = pad;
-        n->i[2] = j.G;
-        n->i[3] = threads;
+        *conv_state_of(n) = (conv2d_state){stride, pad, j.G, threads, j.scratch, partial};
     }
     return y;
 }

@@ -11,7 +11,7 @@ static void reshape_backward(sl_node *n)
         sl_k_axpy(n->out->size, 1.0f, n->out->grad, n->in[0]->grad);
 }
 
-static const sl_op_def op_reshape = {"reshape", reshape_backward};
+const sl_op_def sl_op_reshape_row = {SL_OP_RESHAPE, "reshape", reshape_backward, 0};
 
 sl_tensor *sl_reshape(sl_graph *g, sl_tensor *x, int ndim, const int64_t *shape)
 {
@@ -31,7 +31,7 @@ sl_tensor *sl_reshape(sl_graph *g, sl_tensor *x, int ndim, const int64_t *shape)
     sl_tensor *y = sl_ag_view(g, ndim, shape, size, x->data); /* x (or the arena) owns the data */
     if (!y)
         return NULL;
-    sl_ag_record(g, &op_reshape, y, &x, 1);
+    sl_ag_record(g, SL_OP_RESHAPE, y, &x, 1);
     return y;
 }
 
@@ -62,7 +62,7 @@ static void add_backward(sl_node *n)
             sl_k_axpy(n->out->size, 1.0f, n->out->grad, n->in[k]->grad);
 }
 
-static const sl_op_def op_add = {"add", add_backward};
+const sl_op_def sl_op_add_row = {SL_OP_ADD, "add", add_backward, 0};
 
 sl_tensor *sl_add(sl_graph *g, sl_tensor *a, sl_tensor *b)
 {
@@ -74,7 +74,7 @@ sl_tensor *sl_add(sl_graph *g, sl_tensor *a, sl_tensor *b)
     for (int64_t i = 0; i < y->size; i++)
         y->data[i] = a->data[i] + b->data[i];
     sl_tensor *in[2] = {a, b};
-    sl_ag_record(g, &op_add, y, in, 2);
+    sl_ag_record(g, SL_OP_ADD, y, in, 2);
     return y;
 }
 
@@ -87,7 +87,7 @@ static void mul_backward(sl_node *n)
         sl_k_mul_acc(y->grad, a->data, b->grad, y->size);
 }
 
-static const sl_op_def op_mul = {"mul", mul_backward};
+const sl_op_def sl_op_mul_row = {SL_OP_MUL, "mul", mul_backward, 0};
 
 sl_tensor *sl_mul(sl_graph *g, sl_tensor *a, sl_tensor *b)
 {
@@ -99,19 +99,27 @@ sl_tensor *sl_mul(sl_graph *g, sl_tensor *a, sl_tensor *b)
     for (int64_t i = 0; i < y->size; i++)
         y->data[i] = a->data[i] * b->data[i];
     sl_tensor *in[2] = {a, b};
-    sl_ag_record(g, &op_mul, y, in, 2);
+    sl_ag_record(g, SL_OP_MUL, y, in, 2);
     return y;
 }
 
 /* ---- dropout: y = x * mask, mask in {0, 1/(1-p)} ------------------------------ */
 
+/* The mask drawn in forward (arena memory). */
+typedef struct dropout_state {
+    const float *mask;
+} dropout_state;
+
+static dropout_state *dropout_state_of(const sl_node *n) { return n->state; }
+
 static void dropout_backward(sl_node *n)
 {
     if (sl_ag_wants_grad(n, 0))
-        sl_k_mul_acc(n->out->grad, n->saved, n->in[0]->grad, n->out->size);
+        sl_k_mul_acc(n->out->grad, dropout_state_of(n)->mask, n->in[0]->grad, n->out->size);
 }
 
-static const sl_op_def op_dropout = {"dropout", dropout_backward};
+const sl_op_def sl_op_dropout_row = {SL_OP_DROPOUT, "dropout", dropout_backward,
+                                     sizeof(dropout_state)};
 
 sl_tensor *sl_dropout(sl_graph *g, sl_tensor *x, float p)
 {
@@ -131,8 +139,8 @@ sl_tensor *sl_dropout(sl_graph *g, sl_tensor *x, float p)
         mask[i] = sl_rng_uniform(rng) < p ? 0.0f : keep_scale;
         y->data[i] = x->data[i] * mask[i];
     }
-    sl_node *n = sl_ag_record(g, &op_dropout, y, &x, 1);
+    sl_node *n = sl_ag_record(g, SL_OP_DROPOUT, y, &x, 1);
     if (n)
-        n->saved = mask;
+        dropout_state_of(n)->mask = mask;
     return y;
 }

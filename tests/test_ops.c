@@ -1,6 +1,9 @@
 /*
  * test_ops.c - every op's backward against central finite differences, the
  * activations' exact values at 0 and -0, and the graph's error behaviour.
+ * test_every_op_kind walks the op table (src/ops_table.c): each sl_op_kind
+ * must have a case below that records it and passes the gradient check, so a
+ * new op cannot land untested.
  *
  * Tolerances for tu_gradcheck (eps = 1e-2, |numeric - analytic| <= atol + rtol*|numeric|):
  * - piecewise-linear ops (linear, conv, pooling, leaky family, add, reshape)
@@ -15,6 +18,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "autograd.h"
 #include "testutil.h"
 
 #define EPS 1e-2
@@ -119,6 +123,11 @@ static sl_tensor *fn_tanh(sl_graph *g, sl_tensor **in, void *ctx)
 {
     (void)ctx;
     return sl_tanh(g, in[0]);
+}
+static sl_tensor *fn_gelu(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_gelu(g, in[0]);
 }
 static sl_tensor *fn_ce(sl_graph *g, sl_tensor **in, void *ctx)
 {
@@ -341,6 +350,192 @@ static void test_grad_losses(void **state)
     tu_gradcheck(fn_mse, NULL, in, 2, EPS, ATOL, RTOL, 0);
     free_all(in, 2);
     sl_tensor_free(logits);
+}
+
+/* ---- every op kind of the op table ------------------------------------------------- */
+
+/* Inputs of one case: fills in[] (NULL entries allowed), returns their count. */
+typedef int (*make_inputs_fn)(sl_tensor **in);
+
+static int in_matmul(sl_tensor **in)
+{
+    in[0] = shape2(3, 4, -1, 1, 41);
+    in[1] = shape2(4, 5, -1, 1, 42);
+    return 2;
+}
+static int in_linear(sl_tensor **in)
+{
+    in[0] = shape2(5, 7, -1, 1, 43);
+    in[1] = shape2(3, 7, -1, 1, 44);
+    in[2] = vec(3, -1, 1, 45);
+    return 3;
+}
+static int in_conv(sl_tensor **in)
+{
+    in[0] = shape4(2, 3, 5, 6, 46);
+    in[1] = shape4(4, 3, 3, 3, 47);
+    in[2] = vec(4, -1, 1, 48);
+    return 3;
+}
+static int in_image_distinct(sl_tensor **in)
+{
+    in[0] = shape4(2, 2, 5, 6, 49);
+    fill_distinct(in[0], 50); /* no max-pool ties within +-eps */
+    return 1;
+}
+static int in_pair4(sl_tensor **in)
+{
+    in[0] = shape4(2, 3, 2, 2, 51);
+    in[1] = shape4(2, 3, 2, 2, 52);
+    return 2;
+}
+static int in_image(sl_tensor **in)
+{
+    in[0] = shape4(2, 3, 2, 2, 53);
+    return 1;
+}
+static int in_bn(sl_tensor **in)
+{
+    in[0] = shape4(2, 3, 2, 3, 54);
+    in[1] = vec(3, 0.5f, 1.5f, 55);
+    in[2] = vec(3, -1, 1, 56);
+    return 3;
+}
+static int in_off_kink(sl_tensor **in)
+{
+    in[0] = shape4(2, 3, 3, 2, 57);
+    tu_push_from_zero(in[0], 0.05f); /* the leaky family's kink, elu's second derivative */
+    return 1;
+}
+static int in_linear_shifted(sl_tensor **in)
+{
+    /* Pre-activations kept away from 0 by the bias, some units negative. */
+    in[0] = shape2(4, 3, -1, 1, 58);
+    in[1] = shape2(5, 3, -0.3f, 0.3f, 59);
+    in[2] = vec(5, 0.5f, 1.0f, 60);
+    for (int j = 0; j < 5; j += 2)
+        in[2]->data[j] = -in[2]->data[j];
+    return 3;
+}
+static int in_prelu(sl_tensor **in)
+{
+    in_off_kink(in);
+    in[1] = vec(3, 0.1f, 0.4f, 61);
+    return 2;
+}
+static int in_smooth(sl_tensor **in)
+{
+    in[0] = shape2(4, 5, -3, 3, 62);
+    tu_push_from_zero(in[0], 0.05f);
+    return 1;
+}
+static int in_logits(sl_tensor **in)
+{
+    in[0] = shape2(5, 4, -3, 3, 63);
+    return 1;
+}
+static int in_pair2(sl_tensor **in)
+{
+    in[0] = shape2(3, 4, -1, 1, 64);
+    in[1] = shape2(3, 4, -1, 1, 65);
+    return 2;
+}
+
+typedef struct op_case {
+    sl_op_kind kind;   /* the op this case must record */
+    tu_forward_fn fn;
+    void *ctx;
+    make_inputs_fn make;
+    uint64_t seed;     /* graph rng seed: the same dropout mask / rrelu slopes every forward */
+} op_case;
+
+/* Whether running c once records a node of c->kind. */
+static int records_kind(const op_case *c, sl_tensor **in)
+{
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_non_null(g);
+    sl_rng_seed(sl_graph_rng(g), c->seed);
+    assert_non_null(c->fn(g, in, c->ctx));
+    int found = 0;
+    for (const sl_node *n = sl_ag_tape(g); n; n = n->prev)
+        found |= n->op == sl_op_def_of(c->kind);
+    sl_graph_free(g);
+    return found;
+}
+
+static void check_op_table(void)
+{
+    assert_null(sl_op_def_of(-1));
+    assert_null(sl_op_def_of(SL_OP_COUNT));
+    assert_string_equal(sl_op_name(SL_OP_COUNT), "?");
+    for (int k = 0; k < SL_OP_COUNT; k++) {
+        const sl_op_def *row = sl_op_def_of(k);
+        if (!row)
+            fail_msg("op kind %d has no row in the op table (or one out of place)", k);
+        assert_int_equal(row->kind, k);
+        assert_non_null(row->name);
+        assert_non_null(row->backward);
+        assert_string_equal(sl_op_name(k), row->name);
+        for (int j = 0; j < k; j++)
+            if (strcmp(sl_op_name(j), row->name) == 0)
+                fail_msg("op kinds %d and %d share the name \"%s\"", j, k, row->name);
+    }
+}
+
+static void test_every_op_kind(void **state)
+{
+    (void)state;
+    check_op_table();
+    int64_t c3 = 3;
+    bn_args bn = {sl_tensor_new(1, &c3, NULL), sl_tensor_new(1, &c3, NULL), 1};
+    op_args pool = {.k = 3, .stride = 2, .pad = 1}, conv = {.stride = 1, .pad = 1};
+    op_args drop = {.alpha = 0.3f}, leaky = {.alpha = 0.2f}, inplace = {.alpha = 0.1f};
+    op_args rrelu = {.alpha = 0.1f, .alpha2 = 0.3f}, elu = {.alpha = 0.5f};
+    op_args ce = {.labels = {2, 0, 1, 1, 3}};
+    const op_case cases[] = {
+        {SL_OP_MATMUL, fn_matmul, NULL, in_matmul, 0},
+        {SL_OP_LINEAR, fn_linear, NULL, in_linear, 0},
+        {SL_OP_CONV2D, fn_conv, &conv, in_conv, 0},
+        {SL_OP_MAX_POOL2D, fn_maxpool, &pool, in_image_distinct, 0},
+        {SL_OP_AVG_POOL2D, fn_avgpool, &pool, in_image_distinct, 0},
+        {SL_OP_RESHAPE, fn_flatten_mul, NULL, in_image, 0},
+        {SL_OP_ADD, fn_add, NULL, in_pair4, 0},
+        {SL_OP_MUL, fn_mul, NULL, in_pair4, 0},
+        {SL_OP_DROPOUT, fn_dropout, &drop, in_image, 99},
+        {SL_OP_BATCH_NORM, fn_bn, &bn, in_bn, 0},
+        {SL_OP_LEAKY_RELU, fn_leaky, &leaky, in_off_kink, 0},
+        {SL_OP_LEAKY_RELU, fn_relu, NULL, in_off_kink, 0},
+        {SL_OP_LEAKY_RELU_INPLACE, fn_linear_leaky_inplace, &inplace, in_linear_shifted, 0},
+        {SL_OP_PRELU, fn_prelu, NULL, in_prelu, 0},
+        {SL_OP_RRELU, fn_rrelu, &rrelu, in_off_kink, 5},
+        {SL_OP_ELU, fn_elu, &elu, in_smooth, 0},
+        {SL_OP_ELU, fn_selu, NULL, in_smooth, 0},
+        {SL_OP_SIGMOID, fn_sigmoid, NULL, in_smooth, 0},
+        {SL_OP_TANH, fn_tanh, NULL, in_smooth, 0},
+        {SL_OP_GELU, fn_gelu, NULL, in_smooth, 0},
+        {SL_OP_CROSS_ENTROPY, fn_ce, &ce, in_logits, 0},
+        {SL_OP_MSE, fn_mse, NULL, in_pair2, 0},
+    };
+    const size_t n_cases = sizeof cases / sizeof cases[0];
+    for (int k = 0; k < SL_OP_COUNT; k++) {
+        int covered = 0;
+        for (size_t c = 0; c < n_cases; c++) {
+            if ((int)cases[c].kind != k)
+                continue;
+            sl_tensor *in[SL_NODE_MAX_INPUTS] = {0};
+            int n = cases[c].make(in);
+            if (!records_kind(&cases[c], in))
+                fail_msg("case %zu for op %s does not record that op", c, sl_op_name(k));
+            tu_gradcheck(cases[c].fn, cases[c].ctx, in, n, EPS, ATOL, RTOL, cases[c].seed);
+            free_all(in, n);
+            covered++;
+        }
+        if (!covered)
+            fail_msg("op %s (kind %d) has no case in test_every_op_kind: add one", sl_op_name(k),
+                     k);
+    }
+    sl_tensor_free(bn.rm);
+    sl_tensor_free(bn.rv);
 }
 
 /* ---- exact values at the kink -------------------------------------------------------- */
@@ -608,6 +803,7 @@ int main(void)
         cmocka_unit_test(test_grad_leaky_family),
         cmocka_unit_test(test_grad_smooth_activations),
         cmocka_unit_test(test_grad_losses),
+        cmocka_unit_test(test_every_op_kind),
         cmocka_unit_test(test_leaky_relu_at_zero),
         cmocka_unit_test(test_prelu_at_zero_and_slope_grad),
         cmocka_unit_test(test_no_grad_records_nothing),

@@ -202,6 +202,13 @@ static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64
         return sl_sigmoid(g, input(c, "x", 1));
     if (strcmp(op, "tanh") == 0)
         return sl_tanh(g, input(c, "x", 1));
+    if (strcmp(op, "gelu") == 0) {
+        /* slope's gelu is the exact erf form; a case for another form must not pass here. */
+        const char *form = cJSON_GetStringValue(tu_json_need(c->name, params, "approximate"));
+        if (!form || strcmp(form, "none") != 0)
+            fail_msg("%s: gelu \"approximate\" must be \"none\" (the erf form)", c->name);
+        return sl_gelu(g, input(c, "x", 1));
+    }
     if (strcmp(op, "batch_norm") == 0)
         return sl_batch_norm(g, input(c, "x", 1), input(c, "gamma", 0), input(c, "beta", 0),
                              input(c, "running_mean", 1), input(c, "running_var", 1),

@@ -297,6 +297,28 @@ def gen_prelu():
                  lambda x, a: F.prelu(x, a))
 
 
+def gen_gelu():
+    """GELU as torch.nn.GELU() (approximate='none': the exact erf form).  Generated last so
+    the random draws of the older cases, and so their values, stay as they were."""
+    gelu = torch.nn.GELU()
+    assert gelu.approximate == "none"
+    params = {"approximate": "none"}
+    for shape in ACT_SHAPES:
+        tag = "x".join(str(d) for d in shape)
+        x = with_zeros(randn(shape, 1.5)).reshape(shape)
+        add_case(f"gelu_{tag}", "gelu", params, [("x", x, True)], lambda x: gelu(x))
+    # Large magnitudes: y -> x and y -> 0 (1 + erf cancels in float32 below about -4),
+    # and the derivative's overshoot near x = -0.75 and x = 1.5.
+    x = quantize(torch.tensor([[-30.0, -12.5, -5.0, -3.0, -0.75, 1.5, 3.0, 5.0, 12.5, 30.0]],
+                              dtype=torch.float64))
+    add_case("gelu_large_1x10", "gelu", params, [("x", x, True)], lambda x: gelu(x))
+    # Exact 0.0 and -0.0: y = 0 and dy/dx = Phi(0) = 0.5 on both sides.
+    x = quantize(torch.tensor([[0.0, -0.0, 0.5, -0.5]], dtype=torch.float64))
+    x = x.clone()
+    x[0, 1] = -0.0
+    add_case("gelu_at_zero_1x4", "gelu", params, [("x", x, True)], lambda x: gelu(x))
+
+
 # ---- batch norm ------------------------------------------------------------------------
 
 def gen_batch_norm():
@@ -383,6 +405,7 @@ def main():
     gen_prelu()
     gen_batch_norm()
     gen_losses()
+    gen_gelu()
     WORST.sort(reverse=True)
     print("largest share of the tolerance used by torch float32:",
           ", ".join(f"{n} {u:.3f}" for u, n in WORST[:5]), file=sys.stderr)

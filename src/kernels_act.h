@@ -1,0 +1,220 @@
+/*
+ * kernels_act.h - the pointwise activation kernels, header-only.
+ *
+ * Each activation is a pair of static inline loops here (contracts as in
+ * kernels.h: forward overwrites y, backward ACCUMULATES into dx), so adding
+ * one touches this file alone on the kernel side.  Included by kernels.h;
+ * include that, not this.  Kernels that reduce or walk channels (prelu,
+ * pooling, losses) stay in kernels.c.
+ *
+ * Style as in kernels.c: plain loops the compiler vectorises, choices made
+ * with sl_k_pick() instead of branches, restrict where buffers cannot
+ * overlap (gradients never overlap what they are computed from; forward
+ * activations may run in place, so their y is not restrict).
+ */
+#ifndef SLOPE_KERNELS_ACT_H
+#define SLOPE_KERNELS_ACT_H
+
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+/*
+ * sl_k_pick(c, t, f) is c ? t : f without a branch: both values are computed
+ * and one is chosen with integer masks.  GCC keeps a float ?: whose arms do
+ * arithmetic as control flow under its default -ftrapping-math (it will not
+ * speculate a multiply), so a loop written with ?: is not vectorised; with
+ * sl_k_pick() it is.  Results are bit-identical to the ?: form.
+ */
+static inline float sl_k_pick(int c, float t, float f)
+{
+    uint32_t tb, fb, r, mask = 0u - (uint32_t)(c != 0);
+    memcpy(&tb, &t, sizeof tb);
+    memcpy(&fb, &f, sizeof fb);
+    r = (tb & mask) | (fb & ~mask);
+    float out;
+    memcpy(&out, &r, sizeof out);
+    return out;
+}
+
+/* ---- leaky_relu / relu ---- */
+
+/* The in-place loop: one pointer, so no aliasing question for the vectoriser. */
+static inline void sl_k_leaky_relu_inplace_loop(float *restrict x, int64_t n, float a)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        x[i] = sl_k_pick(v > 0.0f, v, a * v);
+    }
+}
+
+static inline void sl_k_leaky_relu_copy_loop(const float *restrict x, float *restrict y,
+                                             int64_t n, float a)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = sl_k_pick(v > 0.0f, v, a * v);
+    }
+}
+
+/* relu (a == 0) as PyTorch computes it: 0 for -inf, where 0 * x would be NaN; NaN stays
+ * NaN.  In place and copying loops again, for the vectoriser. */
+static inline void sl_k_relu_inplace_loop(float *restrict x, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        x[i] = sl_k_pick(!(x[i] <= 0.0f), x[i], 0.0f);
+}
+
+static inline void sl_k_relu_copy_loop(const float *restrict x, float *restrict y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = sl_k_pick(!(x[i] <= 0.0f), x[i], 0.0f);
+}
+
+/* y = x > 0 ? x : a*x (for a == 0: 0 where x is -inf, as PyTorch's relu).  x and y are the
+ * same array or disjoint ones (a partial overlap is not supported). */
+static inline void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, float a)
+{
+    if (a == 0.0f && x == y)
+        sl_k_relu_inplace_loop(y, n);
+    else if (a == 0.0f)
+        sl_k_relu_copy_loop(x, y, n);
+    else if (x == y)
+        sl_k_leaky_relu_inplace_loop(y, n, a);
+    else
+        sl_k_leaky_relu_copy_loop(x, y, n, a);
+}
+
+/* dx += dy * (v > 0 ? 1 : a), where v is x, or y when a >= 0 (same sign). */
+static inline void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *dx, int64_t n,
+                                       float a)
+{
+    const float *restrict vv = v;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * sl_k_pick(vv[i] > 0.0f, 1.0f, a);
+}
+
+/* In-place backward for the in-place op: g[i] *= (y[i] > 0 ? 1 : a). */
+static inline void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t n, float a)
+{
+    const float *restrict yy = y;
+    float *restrict gg = g;
+    for (int64_t i = 0; i < n; i++)
+        gg[i] *= sl_k_pick(yy[i] > 0.0f, 1.0f, a);
+}
+
+/* ---- per-element slopes (rrelu) ---- */
+
+/* y = x > 0 ? x : s[i]*x. */
+static inline void sl_k_slope_fwd(const float *x, const float *s, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = sl_k_pick(v > 0.0f, v, s[i] * v);
+    }
+}
+
+/* dx += dy * (x > 0 ? 1 : s[i]). */
+static inline void sl_k_slope_bwd(const float *x, const float *s, const float *dy, float *dx,
+                                  int64_t n)
+{
+    const float *restrict xx = x;
+    const float *restrict ss = s;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * sl_k_pick(xx[i] > 0.0f, 1.0f, ss[i]);
+}
+
+/* ---- elu, selu ---- */
+
+/* y = x > 0 ? scale*x : scale*alpha*(exp(x)-1);  elu is scale 1, selu uses SL_SELU_*. */
+static inline void sl_k_elu_fwd(const float *x, float *y, int64_t n, float alpha, float scale)
+{
+    const float sa = scale * alpha;
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        y[i] = v > 0.0f ? scale * v : sa * expm1f(v);
+    }
+}
+
+/* dx += dy * (x > 0 ? scale : scale*alpha*exp(x)); reads x. */
+static inline void sl_k_elu_bwd(const float *x, const float *dy, float *dx, int64_t n,
+                                float alpha, float scale)
+{
+    const float *restrict xx = x;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    const float sa = scale * alpha;
+    for (int64_t i = 0; i < n; i++) {
+        float v = xx[i];
+        out[i] += gg[i] * (v > 0.0f ? scale : sa * expf(v));
+    }
+}
+
+/* ---- sigmoid, tanh: backward from y ---- */
+
+/* Stable for large |x|: e = exp(-|x|) never overflows; sigmoid(x) = 1/(1+e) for x >= 0,
+ * e/(1+e) below. */
+static inline void sl_k_sigmoid_fwd(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++) {
+        float v = x[i];
+        float e = expf(-fabsf(v));
+        float r = 1.0f / (1.0f + e);
+        y[i] = sl_k_pick(v >= 0.0f, r, e * r);
+    }
+}
+
+/* dx += dy * y * (1 - y). */
+static inline void sl_k_sigmoid_bwd(const float *y, const float *dy, float *dx, int64_t n)
+{
+    const float *restrict yy = y;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * yy[i] * (1.0f - yy[i]);
+}
+
+static inline void sl_k_tanh_fwd(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = tanhf(x[i]);
+}
+
+/* dx += dy * (1 - y^2). */
+static inline void sl_k_tanh_bwd(const float *y, const float *dy, float *dx, int64_t n)
+{
+    const float *restrict yy = y;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++)
+        out[i] += gg[i] * (1.0f - yy[i] * yy[i]);
+}
+
+/* ---- gelu, exact erf form (torch.nn.GELU's default): backward from x ---- */
+
+/* y = x * Phi(x) = 0.5 x (1 + erf(x / sqrt 2)), Phi the standard normal CDF. */
+static inline void sl_k_gelu_fwd(const float *x, float *y, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        y[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
+}
+
+/* dx += dy * (Phi(x) + x * phi(x)), phi(x) = exp(-x^2/2) / sqrt(2 pi). */
+static inline void sl_k_gelu_bwd(const float *x, const float *dy, float *dx, int64_t n)
+{
+    const float inv_sqrt_2pi = 0.3989422804014327f;
+    const float *restrict xx = x;
+    const float *restrict gg = dy;
+    float *restrict out = dx;
+    for (int64_t i = 0; i < n; i++) {
+        float cdf = 0.5f * (1.0f + erff(xx[i] * 0.70710678118654752f));
+        float pdf = inv_sqrt_2pi * expf(-0.5f * xx[i] * xx[i]);
+        out[i] += gg[i] * (cdf + xx[i] * pdf);
+    }
+}
+
+#endif
