@@ -13,7 +13,13 @@
 
 #include "alloc.h"
 
-#include <malloc.h>
+#if defined(__APPLE__)
+#include <malloc/malloc.h>
+#define usable_size(p) malloc_size(p)
+#else
+#include <malloc.h> /* glibc, musl */
+#define usable_size(p) malloc_usable_size(p)
+#endif
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -49,7 +55,7 @@ static void *libc_aligned(void *user, size_t align, size_t n)
 static size_t libc_size(void *user, void *p)
 {
     (void)user;
-    return malloc_usable_size(p);
+    return usable_size(p);
 }
 
 static const sl_allocator libc_allocator = {NULL,         libc_malloc, libc_realloc,
