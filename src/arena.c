@@ -2,7 +2,8 @@
 #include "arena.h"
 
 #include <stdint.h>
-#include <stdlib.h>
+
+#include "alloc.h"
 
 #define SL_ARENA_MIN_BLOCK ((size_t)1 << 20)
 
@@ -21,12 +22,12 @@ void sl_arena_init(sl_arena *a)
 
 static sl_arena_block *block_new(size_t capacity)
 {
-    sl_arena_block *b = malloc(sizeof *b);
+    sl_arena_block *b = sl_malloc(sizeof *b);
     if (!b)
         return NULL;
-    void *mem = NULL;
-    if (posix_memalign(&mem, SL_ARENA_ALIGN, capacity) != 0) {
-        free(b);
+    void *mem = sl_aligned_alloc(SL_ARENA_ALIGN, capacity);
+    if (!mem) {
+        sl_free(b);
         return NULL;
     }
     b->next = NULL;
@@ -40,8 +41,8 @@ static void block_chain_free(sl_arena_block *b)
 {
     while (b) {
         sl_arena_block *next = b->next;
-        free(b->memory);
-        free(b);
+        sl_free(b->memory);
+        sl_free(b);
         b = next;
     }
 }

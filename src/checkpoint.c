@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "train_internal.h"
 
 #define FORMAT_TRAIN "slope-train-1"
@@ -32,8 +33,8 @@ static sl_status list_tensors(const sl_model *m, const sl_optimizer *opt, tensor
                               sl_error *err)
 {
     size_t n_model = sl_model_num_params(m), n_opt = opt ? sl_optimizer_state_count(opt) : 0;
-    l->items = calloc(n_model + n_opt + 1, sizeof *l->items);
-    l->names = calloc(n_opt + 1, sizeof *l->names);
+    l->items = sl_calloc(n_model + n_opt + 1, sizeof *l->items);
+    l->names = sl_calloc(n_opt + 1, sizeof *l->names);
     l->n = 0;
     if (!l->items || !l->names)
         return sl_error_set(err, SL_ERR_NOMEM, "out of memory listing checkpoint tensors");
@@ -52,8 +53,8 @@ static sl_status list_tensors(const sl_model *m, const sl_optimizer *opt, tensor
 
 static void list_free(tensor_list *l)
 {
-    free(l->items);
-    free(l->names);
+    sl_free(l->items);
+    sl_free(l->names);
 }
 
 static sl_status write_checkpoint(const char *path, const sl_model *m, const sl_optimizer *opt,

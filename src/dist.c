@@ -1,7 +1,9 @@
 /*
  * dist.c - data-parallel training on top of the communication backend
- * (dist_mpi.c or dist_none.c): the trainer's two hooks, agreement on
- * errors, sharded evaluation and buffer averaging.  See slope/dist.h.
+ * (dist_mpi.c or dist_none.c): agreement on errors, the trainer's MPI
+ * strategy (slope/train.h's sl_train_strategy: gradient and evaluation
+ * reduces), sharded evaluation and buffer averaging.  See slope/dist.h.
+ * Only public trainer, model and optimizer calls: no trainer internals.
  *
  * One step on R ranks, for a global batch of n samples:
  *   every rank reads the same global batch position and keeps its shard
@@ -17,7 +19,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "data_internal.h"
 #include "dist.h"
 
 /* ---- agreement ---------------------------------------------------------------------- */
@@ -70,21 +71,70 @@ static sl_status bcast_floats(float *data, int64_t n, sl_error *err)
 /* Rank 0's parameters, buffers and optimizer state to every rank. */
 static sl_status copy_rank0_state(sl_trainer *t, sl_error *err)
 {
+    sl_model *m = sl_trainer_model(t);
+    sl_optimizer *opt = sl_trainer_optimizer(t);
     int64_t n = 0;
-    float *flat = sl_model_flat_params(t->model, &n);
+    float *flat = sl_model_flat_params(m, &n);
     sl_status st = flat ? bcast_floats(flat, n, err) : SL_OK;
-    for (size_t i = 0; st == SL_OK && i < sl_model_num_params(t->model); i++) {
-        const sl_param *p = sl_model_param(t->model, i);
+    for (size_t i = 0; st == SL_OK && i < sl_model_num_params(m); i++) {
+        const sl_param *p = sl_model_param(m, i);
         if (p->role == SL_PARAM_BUFFER)
             st = bcast_floats(p->tensor->data, p->tensor->size, err);
     }
-    for (size_t i = 0; st == SL_OK && i < sl_optimizer_state_count(t->optim); i++) {
+    for (size_t i = 0; st == SL_OK && i < sl_optimizer_state_count(opt); i++) {
         const char *name;
-        sl_tensor *s = sl_optimizer_state(t->optim, i, &name);
+        sl_tensor *s = sl_optimizer_state(opt, i, &name);
         if (s)
             st = bcast_floats(s->data, s->size, err);
     }
     return st;
+}
+
+/* ---- the MPI strategy ---------------------------------------------------------------------- */
+
+/* The global batch from every rank's part: loss and correct summed, gradients averaged. */
+static sl_status mpi_reduce_step(void *ctx, sl_status st, int64_t n_global, sl_step_info *info,
+                                 float *grad, int64_t n, sl_error *err)
+{
+    (void)ctx;
+    int64_t n_local = info->n;
+    double sums[3] = {st != SL_OK, st == SL_OK ? (double)info->loss * (double)n_local : 0.0,
+                      (double)info->correct};
+    sl_error comm = {0};
+    if (sl_dist_sum_f64(sums, 3, &comm) != SL_OK)
+        return sl_error_set(err, comm.status, "%s", comm.message);
+    if (sums[0] > 0.0)
+        return sl_dist_agree(st, err); /* every rank stops, with the failing rank's message */
+    info->loss = (float)(sums[1] / (double)n_global);
+    info->correct = (int64_t)llround(sums[2]);
+    if (!grad || n == 0)
+        return SL_OK;
+    if (n_local != n_global) {
+        float share = (float)((double)n_local / (double)n_global);
+        for (int64_t i = 0; i < n; i++)
+            grad[i] *= share;
+    }
+    return sl_dist_sum_f32(grad, n, err);
+}
+
+/* Agreement on the shards' status, then the sums and confusion counts over the ranks. */
+static sl_status mpi_reduce_eval(void *ctx, sl_status st, double sums[3], int64_t *counts,
+                                 int64_t n_counts, sl_error *err)
+{
+    (void)ctx;
+    if (sl_dist_agree(st, err) != SL_OK)
+        return err ? err->status : SL_ERR_INVALID;
+    st = sl_dist_sum_f64(sums, 3, err);
+    if (st == SL_OK && counts)
+        st = sl_dist_sum_i64(counts, n_counts, err);
+    return st;
+}
+
+static sl_train_strategy mpi_strategy(void)
+{
+    sl_train_strategy s = {NULL, sl_dist_rank(), sl_dist_size(), mpi_reduce_step,
+                           mpi_reduce_eval};
+    return s;
 }
 
 sl_status sl_dist_trainer(sl_trainer *t, sl_error *err)
@@ -99,11 +149,13 @@ sl_status sl_dist_trainer(sl_trainer *t, sl_error *err)
     enum { N_CHECK = sizeof what / sizeof what[0] };
     int64_t mine[N_CHECK] = {0}, root[N_CHECK];
     if (t) {
-        int64_t v[N_CHECK] = {sl_model_param_count(t->model), (int64_t)sl_model_num_params(t->model),
-                              sl_dataset_count(t->data),     t->opt.batch_size,
-                              t->steps,                      (int64_t)t->opt.seed,
-                              t->opt.shuffle != 0,           t->opt.drop_last != 0,
-                              t->opt.epochs};
+        const sl_model *m = sl_trainer_model(t);
+        const sl_train_options *o = sl_trainer_options(t);
+        int64_t v[N_CHECK] = {sl_model_param_count(m),   (int64_t)sl_model_num_params(m),
+                              sl_dataset_count(sl_trainer_dataset(t)), o->batch_size,
+                              sl_trainer_steps(t),       (int64_t)o->seed,
+                              o->shuffle != 0,           o->drop_last != 0,
+                              o->epochs};
         memcpy(mine, v, sizeof mine);
     }
     memcpy(root, mine, sizeof root);
@@ -121,51 +173,10 @@ sl_status sl_dist_trainer(sl_trainer *t, sl_error *err)
         return st;
     st = sl_dist_agree(copy_rank0_state(t, err), err);
     if (st == SL_OK) {
-        t->rank = sl_dist_rank();
-        t->ranks = sl_dist_size();
+        sl_train_strategy s = mpi_strategy();
+        st = sl_trainer_set_strategy(t, &s, err); /* cannot fail: a valid strategy */
     }
     return st;
-}
-
-/* ---- the trainer's hooks ----------------------------------------------------------------------- */
-
-sl_status sl_dist_next_batch(sl_trainer *t, int64_t *n_global, int64_t *n_local, sl_error *err)
-{
-    return sl_batch_iter_next_part(t->iter, t->rank, t->ranks, t->x, t->labels, n_global, n_local,
-                                   err);
-}
-
-sl_status sl_dist_reduce_step(sl_trainer *t, sl_status st, int64_t n_global, sl_step_info *info,
-                              sl_error *err)
-{
-    if (t->ranks <= 1)
-        return st;
-    int64_t n_local = info->n;
-    if (st == SL_OK && n_local == 0) {
-        sl_model_zero_grad(t->model); /* an empty shard adds nothing */
-        info->loss = 0.0f;
-        info->correct = 0;
-    }
-    double sums[3] = {st != SL_OK, st == SL_OK ? (double)info->loss * (double)n_local : 0.0,
-                      (double)info->correct};
-    sl_error comm = {0};
-    if (sl_dist_sum_f64(sums, 3, &comm) != SL_OK)
-        return sl_error_set(err, comm.status, "%s", comm.message);
-    if (sums[0] > 0.0)
-        return sl_dist_agree(st, err); /* every rank stops, with the failing rank's message */
-    info->n = n_global;
-    info->loss = (float)(sums[1] / (double)n_global);
-    info->correct = (int64_t)llround(sums[2]);
-    int64_t n = 0;
-    float *grad = sl_model_flat_grads(t->model, &n);
-    if (!grad || n == 0)
-        return SL_OK;
-    if (n_local != n_global) {
-        float share = (float)((double)n_local / (double)n_global);
-        for (int64_t i = 0; i < n; i++)
-            grad[i] *= share;
-    }
-    return sl_dist_sum_f32(grad, n, err);
 }
 
 /* ---- buffers and evaluation ----------------------------------------------------------------------- */
@@ -193,8 +204,7 @@ sl_status sl_dist_sync_buffers(sl_model *m, sl_error *err)
 sl_status sl_dist_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
                            sl_loss_kind loss, sl_eval_result *result, sl_error *err)
 {
-    int rank = sl_dist_rank(), size = sl_dist_size();
-    if (size <= 1)
+    if (sl_dist_size() <= 1)
         return sl_evaluate(model, ds, batch_size, loss, result, err);
     sl_status st = SL_OK;
     if (!model || !ds || !result || batch_size < 1)
@@ -204,33 +214,6 @@ sl_status sl_dist_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_
     st = sl_dist_sync_buffers(model, err);
     if (st != SL_OK)
         return st;
-    int64_t out[4], count = sl_dataset_count(ds);
-    sl_model_output_shape(model, out);
-    int64_t classes = out[0];
-    int64_t first = count * rank / size, n = count * (rank + 1) / size - first;
-    sl_eval_result local;
-    memset(&local, 0, sizeof local);
-    local.confusion = result->confusion;
-    if (n > 0) {
-        sl_dataset *view = sl_data_range_view(ds, first, n, err);
-        st = view ? sl_evaluate(model, view, batch_size, loss, &local, err)
-                  : (err ? err->status : SL_ERR_NOMEM);
-        sl_dataset_free(view);
-    } else if (result->confusion) {
-        memset(result->confusion, 0, (size_t)(classes * classes) * sizeof(int64_t));
-    }
-    if (sl_dist_agree(st, err) != SL_OK)
-        return err ? err->status : SL_ERR_INVALID;
-    double sums[3] = {local.loss * (double)local.samples,
-                      (double)llround(local.accuracy * (double)local.samples),
-                      (double)local.samples};
-    st = sl_dist_sum_f64(sums, 3, err);
-    if (st == SL_OK && result->confusion)
-        st = sl_dist_sum_i64(result->confusion, classes * classes, err);
-    if (st != SL_OK)
-        return st;
-    result->samples = (int64_t)llround(sums[2]);
-    result->loss = result->samples ? sums[0] / sums[2] : 0.0;
-    result->accuracy = result->samples ? sums[1] / sums[2] : 0.0;
-    return SL_OK;
+    sl_train_strategy s = mpi_strategy();
+    return sl_evaluate_sharded(model, ds, batch_size, loss, &s, result, err);
 }

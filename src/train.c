@@ -1,6 +1,8 @@
 /*
- * train.c - losses, the trainer's step and epoch loop, evaluation and
- * prediction.  Checkpoints of a trainer are in checkpoint.c.
+ * train.c - losses, the trainer's step and epoch loop, its data-parallel
+ * strategy (slope/train.h: the trainer reads its part of each batch and
+ * hands the reduction to the strategy; dist.c provides the MPI one),
+ * evaluation and prediction.  Checkpoints of a trainer are in checkpoint.c.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -9,7 +11,8 @@
 
 #include <cblas.h>
 
-#include "dist.h"
+#include "alloc.h"
+#include "data_internal.h"
 #include "nn_internal.h"
 #include "parallel.h"
 #include "slope/ops.h"
@@ -128,13 +131,31 @@ static float *alloc_batch_floats(int64_t batch, int64_t sample)
 {
     if (batch < 1 || sample < 1 || batch > (int64_t)(SIZE_MAX / sizeof(float)) / sample)
         return NULL;
-    return malloc((size_t)(batch * sample) * sizeof(float));
+    return sl_malloc((size_t)(batch * sample) * sizeof(float));
 }
 
 void sl_batch_view_resize(sl_tensor *x, int64_t n)
 {
     x->size = x->size / x->shape[0] * n;
     x->shape[0] = n;
+}
+
+/* The options' counts and enums; the optimizer checks its own numbers. */
+static sl_status check_options(const sl_train_options *opt, sl_error *err)
+{
+    if (opt->epochs < 1 || opt->batch_size < 1)
+        return sl_error_set(err, SL_ERR_CONFIG, "epochs and batch_size must be >= 1");
+    if ((int)opt->loss < (int)SL_LOSS_CROSS_ENTROPY || (int)opt->loss > (int)SL_LOSS_MSE)
+        return sl_error_set(err, SL_ERR_CONFIG, "sl_trainer_new: unknown loss kind %d",
+                            (int)opt->loss);
+    if ((int)opt->optim.kind < (int)SL_OPTIM_SGD || (int)opt->optim.kind > (int)SL_OPTIM_ADAMW)
+        return sl_error_set(err, SL_ERR_CONFIG, "sl_trainer_new: unknown optimizer kind %d",
+                            (int)opt->optim.kind);
+    if ((int)opt->schedule.kind < (int)SL_SCHEDULE_CONSTANT ||
+        (int)opt->schedule.kind > (int)SL_SCHEDULE_COSINE)
+        return sl_error_set(err, SL_ERR_CONFIG, "sl_trainer_new: unknown schedule kind %d",
+                            (int)opt->schedule.kind);
+    return SL_OK;
 }
 
 sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_train_options *opt,
@@ -144,17 +165,15 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
         sl_error_set(err, SL_ERR_INVALID, "sl_trainer_new: model, dataset or options is NULL");
         return NULL;
     }
-    if (opt->epochs < 1 || opt->batch_size < 1) {
-        sl_error_set(err, SL_ERR_CONFIG, "epochs and batch_size must be >= 1");
+    if (check_options(opt, err) != SL_OK)
         return NULL;
-    }
     if (!sl_model_flat_params(model, NULL)) { /* made by sl_model_init */
         sl_error_set(err, SL_ERR_STATE, "sl_trainer_new: the model is not initialised");
         return NULL;
     }
     if (check_fit(model, train, opt->loss, err) != SL_OK)
         return NULL;
-    sl_trainer *t = calloc(1, sizeof *t);
+    sl_trainer *t = sl_calloc(1, sizeof *t);
     if (!t) {
         sl_error_set(err, SL_ERR_NOMEM, "out of memory for a trainer");
         return NULL;
@@ -162,7 +181,7 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
     t->model = model;
     t->data = train;
     t->opt = *opt;
-    t->ranks = 1; /* a single process until sl_dist_trainer says otherwise */
+    t->strategy.ranks = 1; /* alone until sl_trainer_set_strategy says otherwise */
     int64_t out[4];
     sl_model_output_shape(model, out);
     t->classes = out[0];
@@ -174,7 +193,7 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
                        : NULL;
     int64_t sample = sl_dataset_sample_size(train);
     t->x = t->optim ? alloc_batch_floats(opt->batch_size, sample) : NULL;
-    t->labels = t->x ? malloc((size_t)opt->batch_size * sizeof(int32_t)) : NULL;
+    t->labels = t->x ? sl_malloc((size_t)opt->batch_size * sizeof(int32_t)) : NULL;
     t->input = t->labels ? batch_view(model, t->x, opt->batch_size, err) : NULL;
     if (!t->input) {
         if (t->optim && (!t->x || !t->labels))
@@ -191,12 +210,12 @@ void sl_trainer_free(sl_trainer *t)
     if (!t)
         return;
     sl_tensor_free(t->input);
-    free(t->x);
-    free(t->labels);
+    sl_free(t->x);
+    sl_free(t->labels);
     sl_optimizer_free(t->optim);
     sl_batch_iter_free(t->iter);
     sl_graph_free(t->graph);
-    free(t);
+    sl_free(t);
 }
 
 /* Names where a NaN/Inf came from, for the step's error message. */
@@ -229,7 +248,7 @@ static sl_status forward_backward(sl_trainer *t, sl_step_info *info, sl_error *e
     sl_graph_set_training(g, 1);
     /* Dropout and rrelu draw from a stream fixed by (seed, step): resumable. */
     sl_rng_seed(sl_graph_rng(g), t->opt.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->steps +
-                                     ((uint64_t)t->rank << 40)); /* own stream per rank */
+                                     ((uint64_t)t->strategy.rank << 40)); /* own stream per replica */
     sl_tensor *out = sl_model_forward(t->model, g, t->input);
     sl_tensor *loss = sl_loss(g, out, t->labels, t->opt.loss);
     if (!loss)
@@ -244,6 +263,22 @@ static sl_status forward_backward(sl_trainer *t, sl_step_info *info, sl_error *e
     return SL_OK;
 }
 
+/* The strategy's gradient reduce after this replica's part (n_local = info->n, maybe 0). */
+static sl_status reduce_step(sl_trainer *t, sl_status st, int64_t n_global, sl_step_info *info,
+                             sl_error *err)
+{
+    if (st == SL_OK && info->n == 0) {
+        sl_model_zero_grad(t->model); /* an empty part adds nothing */
+        info->loss = 0.0f;
+        info->correct = 0;
+    }
+    int64_t n_grad = 0;
+    float *grad = sl_model_flat_grads(t->model, &n_grad);
+    if (!grad)
+        n_grad = 0;
+    return t->strategy.reduce_step(t->strategy.ctx, st, n_global, info, grad, n_grad, err);
+}
+
 sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err)
 {
     if (!t || !info)
@@ -256,9 +291,10 @@ sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err)
     info->epoch = (int)epoch;
     info->batches = t->batches;
     info->step = t->steps + 1;
-    /* Data-parallel (dist.c): this rank's shard of the global batch, then gradients averaged. */
+    /* This replica's part of the global batch (all of it when alone). */
     int64_t n_global = 0;
-    sl_status st = sl_dist_next_batch(t, &n_global, &info->n, err);
+    sl_status st = sl_batch_iter_next_part(t->iter, t->strategy.rank, t->strategy.ranks, t->x,
+                                           t->labels, &n_global, &info->n, err);
     if (st != SL_OK)
         return st;
     if (n_global == 0) {
@@ -269,7 +305,11 @@ sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err)
         sl_batch_view_resize(t->input, info->n);
         st = forward_backward(t, info, err);
     }
-    st = sl_dist_reduce_step(t, st, n_global, info, err);
+    if (t->strategy.reduce_step) {
+        st = reduce_step(t, st, n_global, info, err);
+        if (st == SL_OK)
+            info->n = n_global;
+    }
     if (st != SL_OK)
         return st;
     info->lr = sl_schedule_lr(&t->opt.schedule, t->opt.optim.lr, t->steps, t->batches,
@@ -329,6 +369,40 @@ int64_t sl_trainer_steps(const sl_trainer *t) { return t ? t->steps : 0; }
 int sl_trainer_done(const sl_trainer *t) { return !t || t->epoch >= t->opt.epochs; }
 sl_optimizer *sl_trainer_optimizer(sl_trainer *t) { return t ? t->optim : NULL; }
 sl_graph *sl_trainer_graph(sl_trainer *t) { return t ? t->graph : NULL; }
+sl_model *sl_trainer_model(sl_trainer *t) { return t ? t->model : NULL; }
+const sl_dataset *sl_trainer_dataset(const sl_trainer *t) { return t ? t->data : NULL; }
+const sl_train_options *sl_trainer_options(const sl_trainer *t) { return t ? &t->opt : NULL; }
+
+/* ---- the data-parallel strategy ----------------------------------------------------------- */
+
+static sl_status check_strategy(const sl_train_strategy *s, const char *who, sl_error *err)
+{
+    if (s->ranks < 1 || s->rank < 0 || s->rank >= s->ranks)
+        return sl_error_set(err, SL_ERR_INVALID, "%s: rank %d of %d ranks", who, s->rank,
+                            s->ranks);
+    if (!s->reduce_step || (s->ranks > 1 && !s->reduce_eval))
+        return sl_error_set(err, SL_ERR_INVALID, "%s: the strategy lacks reduce_%s", who,
+                            s->reduce_step ? "eval" : "step");
+    return SL_OK;
+}
+
+sl_status sl_trainer_set_strategy(sl_trainer *t, const sl_train_strategy *s, sl_error *err)
+{
+    if (!t)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_trainer_set_strategy: trainer is NULL");
+    if (s && check_strategy(s, "sl_trainer_set_strategy", err) != SL_OK)
+        return err ? err->status : SL_ERR_INVALID;
+    memset(&t->strategy, 0, sizeof t->strategy);
+    t->strategy.ranks = 1;
+    if (s)
+        t->strategy = *s;
+    return SL_OK;
+}
+
+const sl_train_strategy *sl_trainer_strategy(const sl_trainer *t)
+{
+    return t && t->strategy.reduce_step ? &t->strategy : NULL;
+}
 
 /* ---- evaluation and prediction ---------------------------------------------------------------- */
 
@@ -343,8 +417,8 @@ typedef struct eval_buffers {
 static void eval_buffers_free(eval_buffers *b)
 {
     sl_tensor_free(b->input);
-    free(b->labels);
-    free(b->x);
+    sl_free(b->labels);
+    sl_free(b->x);
     sl_graph_free(b->graph);
 }
 
@@ -358,7 +432,7 @@ static sl_status eval_buffers_init(eval_buffers *b, const sl_model *m, int64_t b
     sl_graph_set_grad_enabled(b->graph, 0);
     sl_graph_set_training(b->graph, 0);
     b->x = alloc_batch_floats(batch, sample);
-    b->labels = malloc((size_t)batch * sizeof(int32_t));
+    b->labels = sl_malloc((size_t)batch * sizeof(int32_t));
     if (!b->x || !b->labels)
         return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a batch of %lld examples",
                             (long long)batch);
@@ -417,6 +491,61 @@ sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
     }
     eval_buffers_free(&b);
     return st;
+}
+
+/* sl_evaluate of this replica's shard of ds (an empty shard: zero sums and confusion). */
+static sl_status evaluate_shard(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                                sl_loss_kind loss, const sl_train_strategy *s,
+                                sl_eval_result *local, int64_t classes, sl_error *err)
+{
+    int64_t count = sl_dataset_count(ds);
+    int64_t first = count * s->rank / s->ranks, n = count * (s->rank + 1) / s->ranks - first;
+    if (n == 0) {
+        if (local->confusion)
+            memset(local->confusion, 0, (size_t)(classes * classes) * sizeof(int64_t));
+        return SL_OK;
+    }
+    sl_dataset *view = sl_data_range_view(ds, first, n, err);
+    sl_status st = view ? sl_evaluate(model, view, batch_size, loss, local, err)
+                        : (err ? err->status : SL_ERR_NOMEM);
+    sl_dataset_free(view);
+    return st;
+}
+
+sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                              sl_loss_kind loss, const sl_train_strategy *s,
+                              sl_eval_result *result, sl_error *err)
+{
+    if (!s || (s->ranks == 1 && !s->reduce_eval))
+        return sl_evaluate(model, ds, batch_size, loss, result, err);
+    sl_status st = check_strategy(s, "sl_evaluate_sharded", err);
+    if (st == SL_OK && !s->reduce_eval)
+        st = sl_error_set(err, SL_ERR_INVALID, "sl_evaluate_sharded: the strategy lacks reduce_eval");
+    if (st != SL_OK)
+        return st;
+    if (!model || !ds || !result || batch_size < 1)
+        st = sl_error_set(err, SL_ERR_INVALID, "sl_evaluate_sharded: bad argument");
+    int64_t out[4] = {0}, classes = 0;
+    if (st == SL_OK) {
+        sl_model_output_shape(model, out);
+        classes = out[0];
+    }
+    sl_eval_result local;
+    memset(&local, 0, sizeof local);
+    local.confusion = result ? result->confusion : NULL;
+    if (st == SL_OK)
+        st = evaluate_shard(model, ds, batch_size, loss, s, &local, classes, err);
+    double sums[3] = {local.loss * (double)local.samples,
+                      (double)llround(local.accuracy * (double)local.samples),
+                      (double)local.samples};
+    int64_t n_counts = local.confusion ? classes * classes : 0;
+    st = s->reduce_eval(s->ctx, st, sums, n_counts ? local.confusion : NULL, n_counts, err);
+    if (st != SL_OK)
+        return st;
+    result->samples = (int64_t)llround(sums[2]);
+    result->loss = result->samples ? sums[0] / sums[2] : 0.0;
+    result->accuracy = result->samples ? sums[1] / sums[2] : 0.0;
+    return SL_OK;
 }
 
 sl_status sl_predict(sl_model *model, const float *x, int64_t n, float *outputs, int32_t *classes,

@@ -18,7 +18,7 @@ struct sl_trainer {
     int64_t batches;          /* per epoch */
     int epoch;                /* epochs completed */
     int64_t steps;            /* optimizer steps taken */
-    int rank, ranks;          /* data-parallel shard (dist.c); 0, 0 when alone */
+    sl_train_strategy strategy; /* data-parallel replicas; rank 0 of 1, no reduce, alone */
 };
 
 /* The model's parameter table as the array sl_optimizer_new takes. */

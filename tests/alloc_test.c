@@ -1,52 +1,25 @@
 /*
  * alloc_test.c - a training step makes no heap allocation once warm.
  *
- * Linked with -Wl,--wrap=malloc,... so every allocation the library makes
- * passes through the counters below (allocations inside shared libraries such
- * as OpenBLAS are theirs, not slope's, and are not seen).
+ * Reads the library's own counters (slope/alloc.h): every block libslope
+ * allocates passes through its one allocation path, so no malloc
+ * interposition is needed (allocations inside OpenBLAS, cJSON or libc are
+ * theirs, not slope's, and are not seen).  Checked at the graph level (a
+ * hand-written CNN step) and through the trainer (an MLP and a CNN model,
+ * across an epoch boundary), plus: a cold step is counted, the arena
+ * merges and reuses, and sl_set_allocator's functions are the ones called.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "testutil.h"
 
-static long n_allocs;
-static int counting;
-
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-int __real_posix_memalign(void **p, size_t align, size_t size);
-void *__real_aligned_alloc(size_t align, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-int __wrap_posix_memalign(void **p, size_t align, size_t size);
-void *__wrap_aligned_alloc(size_t align, size_t size);
-
-void *__wrap_malloc(size_t size)
+/* Allocations the library made since the last sl_alloc_reset. */
+static uint64_t allocs_since_reset(void)
 {
-    n_allocs += counting;
-    return __real_malloc(size);
-}
-void *__wrap_calloc(size_t n, size_t size)
-{
-    n_allocs += counting;
-    return __real_calloc(n, size);
-}
-void *__wrap_realloc(void *p, size_t size)
-{
-    n_allocs += counting;
-    return __real_realloc(p, size);
-}
-int __wrap_posix_memalign(void **p, size_t align, size_t size)
-{
-    n_allocs += counting;
-    return __real_posix_memalign(p, align, size);
-}
-void *__wrap_aligned_alloc(size_t align, size_t size)
-{
-    n_allocs += counting;
-    return __real_aligned_alloc(align, size);
+    sl_alloc_stats s;
+    sl_alloc_counters(&s);
+    return s.allocs + s.failures;
 }
 
 typedef struct net {
@@ -126,13 +99,11 @@ static void test_steady_state_step_allocates_nothing(void **state)
     assert_non_null(g);
 
     float first = train_step(g, &m, images, labels); /* warms the arena and parameter grads */
-    counting = 1;
-    n_allocs = 0;
+    sl_alloc_reset();
     float last = first;
     for (int step = 0; step < 20; step++)
         last = train_step(g, &m, images, labels);
-    counting = 0;
-    assert_int_equal(n_allocs, 0);
+    assert_int_equal(allocs_since_reset(), 0);
     assert_true(last < first); /* the steps did real work */
 
     sl_graph_free(g);
@@ -149,11 +120,9 @@ static void test_cold_step_is_counted(void **state)
     int32_t labels[6] = {0, 1, 2, 0, 1, 2};
     sl_error err = {0};
     sl_graph *g = sl_graph_new(7, &err);
-    counting = 1;
-    n_allocs = 0;
+    sl_alloc_reset();
     train_step(g, &m, images, labels);
-    counting = 0;
-    assert_true(n_allocs > 0);
+    assert_true(allocs_since_reset() > 0);
     sl_graph_free(g);
     net_free(&m);
 }
@@ -171,21 +140,235 @@ static void test_arena_merges_and_reuses(void **state)
     sl_graph_reset(g);
     assert_int_equal(sl_graph_arena_used(g), 0);
     assert_true(sl_graph_arena_capacity(g) >= used);
-    counting = 1;
-    n_allocs = 0;
+    sl_alloc_reset();
     for (int i = 0; i < 3; i++)
         assert_non_null(sl_graph_tensor(g, 1, big));
-    counting = 0;
-    assert_int_equal(n_allocs, 0);
+    assert_int_equal(allocs_since_reset(), 0);
     sl_graph_free(g);
+}
+
+
+/* ---- through the trainer --------------------------------------------------------------- */
+
+static sl_model *mlp_model(void)
+{
+    sl_error err = {0};
+    int64_t in = 2;
+    sl_model *m = sl_model_new(1, &in, &err);
+    assert_non_null(m);
+    sl_layer_spec lin = sl_layer_defaults(SL_LAYER_LINEAR), act = sl_layer_defaults(SL_LAYER_PRELU),
+                  drop = sl_layer_defaults(SL_LAYER_DROPOUT), out = lin;
+    lin.out = 32;
+    out.out = 3;
+    drop.p = 0.1f;
+    const sl_layer_spec *layers[] = {&lin, &act, &drop, &lin, &act, &out};
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        assert_int_equal(sl_model_add(m, layers[i], &err), SL_OK);
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 5, &err), SL_OK);
+    return m;
+}
+
+static sl_model *cnn_model(void)
+{
+    sl_error err = {0};
+    int64_t in[3] = {1, 8, 8};
+    sl_model *m = sl_model_new(3, in, &err);
+    assert_non_null(m);
+    sl_layer_spec conv = sl_layer_defaults(SL_LAYER_CONV2D), bn = sl_layer_defaults(SL_LAYER_BATCH_NORM),
+                  act = sl_layer_defaults(SL_LAYER_LEAKY_RELU),
+                  pool = sl_layer_defaults(SL_LAYER_MAX_POOL2D),
+                  flat = sl_layer_defaults(SL_LAYER_FLATTEN), lin = sl_layer_defaults(SL_LAYER_LINEAR);
+    conv.out = 4;
+    conv.kernel = 3;
+    conv.padding = 1;
+    pool.kernel = 2;
+    lin.out = 3;
+    const sl_layer_spec *layers[] = {&conv, &bn, &act, &pool, &flat, &lin};
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        assert_int_equal(sl_model_add(m, layers[i], &err), SL_OK);
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 6, &err), SL_OK);
+    return m;
+}
+
+/* warm steps, then `steps` more (crossing epoch ends) that must allocate nothing. */
+static void check_trainer_steps(sl_model *m, const sl_dataset *ds, const char *what)
+{
+    sl_error err = {0};
+    sl_train_options o = sl_train_defaults();
+    o.epochs = 100;
+    o.batch_size = 16;
+    o.optim = sl_optim_defaults(SL_OPTIM_ADAM);
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    assert_non_null(t);
+    sl_step_info info;
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    sl_alloc_reset();
+    int epoch_ends = 0;
+    for (int i = 0; i < 40; i++) {
+        assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+        epoch_ends += info.n == 0;
+    }
+    uint64_t n = allocs_since_reset();
+    print_message("%s: %llu library allocations in 40 warm steps\n", what, (unsigned long long)n);
+    assert_int_equal(n, 0);
+    assert_true(epoch_ends >= 1); /* the epoch boundary was crossed */
+    sl_trainer_free(t);
+}
+
+static void test_trainer_mlp_step_allocates_nothing(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 60, 0.2f, 1, &err); /* 180 points: 12 batches */
+    assert_non_null(ds);
+    sl_model *m = mlp_model();
+    check_trainer_steps(m, ds, "mlp");
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+static void test_trainer_cnn_step_allocates_nothing(void **state)
+{
+    (void)state;
+    enum { COUNT = 100 };
+    static float images[COUNT * 64];
+    static int32_t labels[COUNT];
+    sl_rng rng;
+    sl_rng_seed(&rng, 9);
+    for (int i = 0; i < COUNT * 64; i++)
+        images[i] = sl_rng_uniform(&rng);
+    for (int i = 0; i < COUNT; i++)
+        labels[i] = i % 3;
+    sl_error err = {0};
+    int64_t shape[3] = {1, 8, 8};
+    sl_dataset *ds = sl_dataset_from_arrays(images, labels, COUNT, 3, shape, 3, &err);
+    assert_non_null(ds);
+    sl_model *m = cnn_model();
+    check_trainer_steps(m, ds, "cnn");
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+/* ---- sl_set_allocator ------------------------------------------------------------------ */
+
+/* A counting allocator over the C library's: a header keeps each block's size. */
+typedef struct user_heap {
+    long mallocs, reallocs, aligned, frees, live;
+} user_heap;
+
+#define HEADER 64 /* keeps every alignment up to 64 of the blocks handed out */
+
+static void *user_malloc(void *user, size_t n)
+{
+    user_heap *h = user;
+    unsigned char *base = NULL;
+    if (posix_memalign((void **)&base, HEADER, n + HEADER) != 0)
+        return NULL;
+    memcpy(base, &n, sizeof n);
+    h->mallocs++;
+    h->live++;
+    return base + HEADER;
+}
+
+static size_t user_size(void *user, void *p)
+{
+    (void)user;
+    size_t n;
+    memcpy(&n, (unsigned char *)p - HEADER, sizeof n);
+    return n;
+}
+
+static void user_free(void *user, void *p)
+{
+    user_heap *h = user;
+    h->frees++;
+    h->live--;
+    free((unsigned char *)p - HEADER);
+}
+
+static void *user_realloc(void *user, void *p, size_t n)
+{
+    user_heap *h = user;
+    void *q = user_malloc(user, n);
+    if (!q)
+        return NULL;
+    size_t old = user_size(user, p);
+    memcpy(q, p, old < n ? old : n);
+    user_free(user, p);
+    h->mallocs--, h->frees--; /* counted as one realloc */
+    h->reallocs++;
+    return q;
+}
+
+static void *user_aligned(void *user, size_t align, size_t n)
+{
+    user_heap *h = user;
+    if (align > HEADER)
+        return NULL;
+    void *p = user_malloc(user, n);
+    if (p) {
+        h->mallocs--;
+        h->aligned++;
+    }
+    return p;
+}
+
+static void test_user_allocator_is_used(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    user_heap heap = {0};
+    sl_allocator a = {&heap, user_malloc, user_realloc, user_free, user_aligned, user_size};
+    sl_allocator half = a;
+    half.free = NULL;
+    assert_int_equal(sl_set_allocator(&half, &err), SL_ERR_INVALID);
+
+    sl_alloc_stats before;
+    sl_alloc_counters(&before);
+    assert_int_equal(before.live, 0); /* nothing of slope's is alive yet */
+    assert_int_equal(sl_set_allocator(&a, &err), SL_OK);
+
+    sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
+    sl_model *m = mlp_model();
+    sl_train_options o = sl_train_defaults();
+    o.batch_size = 16;
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    assert_non_null(t);
+    sl_step_info info;
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    assert_true(heap.mallocs > 0); /* the trainer's own blocks */
+    assert_true(heap.aligned > 0); /* the step arena's */
+    sl_alloc_stats during;
+    sl_alloc_counters(&during);
+    assert_true(during.live > 0);
+    assert_true(during.bytes > 0);
+    assert_true(during.peak_bytes >= during.bytes);
+    /* Blocks are alive: the allocator cannot change under them. */
+    assert_int_equal(sl_set_allocator(NULL, &err), SL_ERR_STATE);
+    print_message("  %s\n", err.message);
+
+    sl_trainer_free(t);
+    sl_model_free(m);
+    sl_dataset_free(ds);
+    sl_alloc_stats after;
+    sl_alloc_counters(&after);
+    assert_int_equal(heap.live, 0); /* what the library took from it, it gave back */
+    assert_int_equal((long long)after.live, 0);
+    assert_int_equal(after.bytes, 0);
+    assert_int_equal(sl_set_allocator(NULL, &err), SL_OK);
 }
 
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        /* First: sl_set_allocator needs a library holding no block. */
+        cmocka_unit_test(test_user_allocator_is_used),
         cmocka_unit_test(test_steady_state_step_allocates_nothing),
         cmocka_unit_test(test_cold_step_is_counted),
         cmocka_unit_test(test_arena_merges_and_reuses),
+        cmocka_unit_test(test_trainer_mlp_step_allocates_nothing),
+        cmocka_unit_test(test_trainer_cnn_step_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -511,6 +511,240 @@ static void test_failed_load_changes_nothing(void **state)
     unlink(bad);
 }
 
+/* ---- options and strategies ---------------------------------------------------------- */
+
+static void test_bad_enums_are_refused(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
+    sl_model *m = spiral_model("tanh", 0);
+    for (int which = 0; which < 4; which++) {
+        sl_train_options o = spiral_options(1);
+        if (which == 0)
+            o.loss = (sl_loss_kind)7;
+        else if (which == 1)
+            o.optim.kind = (sl_optim_kind)9;
+        else if (which == 2)
+            o.schedule.kind = (sl_schedule_kind)-1;
+        else
+            o.loss = (sl_loss_kind)-2;
+        memset(&err, 0, sizeof err);
+        assert_null(sl_trainer_new(m, ds, &o, &err));
+        assert_int_equal(err.status, SL_ERR_CONFIG);
+        assert_non_null(strstr(err.message, "unknown"));
+        print_message("  %s\n", err.message);
+    }
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+/* A strategy of one rank that counts its calls and fails the third step. */
+typedef struct failing {
+    int calls;
+} failing;
+
+static sl_status fail_on_third(void *ctx, sl_status local, int64_t n_global, sl_step_info *info,
+                               float *grad, int64_t n_grad, sl_error *err)
+{
+    failing *f = ctx;
+    assert_non_null(grad);
+    assert_true(n_grad > 0);
+    assert_int_equal(info->n, n_global); /* one rank: its part is the batch */
+    if (++f->calls == 3)
+        return sl_error_set(err, SL_ERR_IO, "fake transport: link down at call %d", f->calls);
+    return local;
+}
+
+static void test_strategy_failure_stops_the_step(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 50, 0.2f, 1, &err);
+    sl_model *m = spiral_model("tanh", 0);
+    sl_train_options o = spiral_options(2);
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    assert_non_null(t);
+    assert_null(sl_trainer_strategy(t));
+
+    failing f = {0};
+    sl_train_strategy bad = {&f, 1, 1, fail_on_third, NULL}; /* rank 1 of 1 */
+    assert_int_equal(sl_trainer_set_strategy(t, &bad, &err), SL_ERR_INVALID);
+    bad.rank = 0;
+    bad.ranks = 2; /* two ranks need reduce_eval */
+    assert_int_equal(sl_trainer_set_strategy(t, &bad, &err), SL_ERR_INVALID);
+    bad.ranks = 1;
+    bad.reduce_step = NULL;
+    assert_int_equal(sl_trainer_set_strategy(t, &bad, &err), SL_ERR_INVALID);
+    assert_null(sl_trainer_strategy(t)); /* refusals changed nothing */
+
+    sl_train_strategy s = {&f, 0, 1, fail_on_third, NULL};
+    assert_int_equal(sl_trainer_set_strategy(t, &s, &err), SL_OK);
+    assert_ptr_equal(sl_trainer_strategy(t)->ctx, &f);
+    sl_step_info info;
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    int64_t n = 0;
+    float *params = sl_model_flat_params(m, &n);
+    float *before = malloc((size_t)n * sizeof *before);
+    memcpy(before, params, (size_t)n * sizeof *before);
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_ERR_IO);
+    assert_string_equal(err.message, "fake transport: link down at call 3");
+    assert_int_equal(f.calls, 3);
+    assert_int_equal(sl_trainer_steps(t), 2); /* no optimizer step */
+    assert_memory_equal(before, params, (size_t)n * sizeof *before);
+
+    /* Back to one process: no more strategy calls. */
+    assert_int_equal(sl_trainer_set_strategy(t, NULL, &err), SL_OK);
+    assert_null(sl_trainer_strategy(t));
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    assert_int_equal(f.calls, 3);
+    free(before);
+    sl_trainer_free(t);
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+/*
+ * Two ranks in one thread: rank 0's reduce_step runs rank 1's whole step,
+ * whose reduce_step finds rank 0's part waiting and averages the two.
+ */
+typedef struct pair {
+    sl_trainer *follower;      /* rank 1 */
+    sl_step_info *lead_info;   /* rank 0's part, while its reduce_step runs */
+    float *lead_grad;
+    sl_status lead_status;
+    int steps;
+} pair;
+
+static sl_status follower_reduce(void *ctx, sl_status local, int64_t n_global, sl_step_info *info,
+                                 float *grad, int64_t n_grad, sl_error *err)
+{
+    pair *p = ctx;
+    if (p->lead_status != SL_OK || local != SL_OK)
+        return sl_error_set(err, SL_ERR_STATE, "a rank failed");
+    double n0 = (double)p->lead_info->n, n1 = (double)info->n, n = (double)n_global;
+    assert_true(n0 + n1 == n);
+    for (int64_t i = 0; i < n_grad; i++)
+        grad[i] = p->lead_grad[i] = (float)((n0 * p->lead_grad[i] + n1 * grad[i]) / n);
+    float loss = (float)((n0 * p->lead_info->loss + n1 * info->loss) / n);
+    int64_t correct = p->lead_info->correct + info->correct;
+    info->loss = p->lead_info->loss = loss;
+    info->correct = p->lead_info->correct = correct;
+    p->steps++;
+    return SL_OK;
+}
+
+static sl_status lead_reduce(void *ctx, sl_status local, int64_t n_global, sl_step_info *info,
+                             float *grad, int64_t n_grad, sl_error *err)
+{
+    (void)n_global;
+    (void)n_grad;
+    pair *p = ctx;
+    p->lead_info = info;
+    p->lead_grad = grad;
+    p->lead_status = local;
+    sl_step_info other;
+    return sl_trainer_step(p->follower, &other, err);
+}
+
+/* Rank 1 records its sums; rank 0 adds them to its own. */
+typedef struct eval_pair {
+    double sums[3];
+    int64_t counts[9];
+} eval_pair;
+
+static sl_status eval_record(void *ctx, sl_status local, double sums[3], int64_t *counts,
+                             int64_t n_counts, sl_error *err)
+{
+    (void)err;
+    eval_pair *e = ctx;
+    assert_int_equal(n_counts, 9);
+    memcpy(e->sums, sums, sizeof e->sums);
+    memcpy(e->counts, counts, sizeof e->counts);
+    return local;
+}
+
+static sl_status eval_add(void *ctx, sl_status local, double sums[3], int64_t *counts,
+                          int64_t n_counts, sl_error *err)
+{
+    (void)err;
+    eval_pair *e = ctx;
+    for (int i = 0; i < 3; i++)
+        sums[i] += e->sums[i];
+    for (int64_t i = 0; i < n_counts; i++)
+        counts[i] += e->counts[i];
+    return local;
+}
+
+static void test_two_simulated_ranks_train_as_one(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 50, 0.2f, 3, &err);
+    sl_train_options o = spiral_options(3);
+    o.optim = sl_optim_defaults(SL_OPTIM_SGD);
+    o.optim.lr = 0.05f;
+    o.batch_size = 20; /* 150 / 20: a partial last batch of 10 */
+    sl_model *alone = spiral_model("tanh", 0), *m0 = spiral_model("tanh", 0),
+             *m1 = spiral_model("tanh", 0);
+    sl_trainer *t = sl_trainer_new(alone, ds, &o, &err), *t0 = sl_trainer_new(m0, ds, &o, &err),
+               *t1 = sl_trainer_new(m1, ds, &o, &err);
+    assert_non_null(t);
+    assert_non_null(t0);
+    assert_non_null(t1);
+    pair p = {t1, NULL, NULL, SL_OK, 0};
+    sl_train_strategy s0 = {&p, 0, 2, lead_reduce, eval_add}, s1 = {&p, 1, 2, follower_reduce,
+                                                                     eval_record};
+    assert_int_equal(sl_trainer_set_strategy(t0, &s0, &err), SL_OK);
+    assert_int_equal(sl_trainer_set_strategy(t1, &s1, &err), SL_OK);
+    sl_epoch_result r, r0;
+    while (!sl_trainer_done(t)) {
+        assert_int_equal(sl_trainer_run_epoch(t, NULL, NULL, &r, &err), SL_OK);
+        assert_int_equal(sl_trainer_run_epoch(t0, NULL, NULL, &r0, &err), SL_OK);
+        sl_step_info end;
+        assert_int_equal(sl_trainer_step(t1, &end, &err), SL_OK); /* rank 1's epoch end */
+        assert_int_equal(end.n, 0);
+        assert_int_equal(r0.samples, r.samples);
+        assert_true(fabs(r0.loss - r.loss) < 1e-5);
+        assert_true(fabs(r0.accuracy - r.accuracy) < 1e-9);
+    }
+    assert_int_equal(p.steps, sl_trainer_steps(t));
+    assert_int_equal(sl_trainer_steps(t0), sl_trainer_steps(t));
+    assert_int_equal(sl_trainer_steps(t1), sl_trainer_steps(t));
+    int64_t n = 0;
+    const float *pa = sl_model_flat_params(alone, &n), *p0 = sl_model_flat_params(m0, NULL),
+                *p1 = sl_model_flat_params(m1, NULL);
+    assert_memory_equal(p0, p1, (size_t)n * sizeof(float)); /* the replicas stay equal */
+    double worst = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        worst = fmax(worst, fabs((double)p0[i] - (double)pa[i]));
+    print_message("  two simulated ranks vs one: max |dw| = %.3g\n", worst);
+    assert_true(worst < 1e-4); /* one process's parameters up to summation order */
+
+    /* Sharded evaluation: the two halves reduced equal the whole. */
+    int64_t conf[9], conf0[9], conf1[9];
+    sl_eval_result whole = {.confusion = conf}, e0 = {.confusion = conf0}, e1 = {.confusion = conf1};
+    assert_int_equal(sl_evaluate(alone, ds, 32, o.loss, &whole, &err), SL_OK);
+    eval_pair ep;
+    s0.ctx = s1.ctx = &ep;
+    assert_int_equal(sl_evaluate_sharded(alone, ds, 32, o.loss, &s1, &e1, &err), SL_OK);
+    assert_int_equal(e1.samples, 75); /* its own half only: nobody added the other's */
+    assert_int_equal(sl_evaluate_sharded(alone, ds, 32, o.loss, &s0, &e0, &err), SL_OK);
+    assert_int_equal(e0.samples, whole.samples);
+    assert_true(fabs(e0.loss - whole.loss) < 1e-6);
+    assert_true(fabs(e0.accuracy - whole.accuracy) < 1e-12);
+    assert_memory_equal(conf0, conf, sizeof conf);
+
+    sl_trainer_free(t);
+    sl_trainer_free(t0);
+    sl_trainer_free(t1);
+    sl_model_free(alone);
+    sl_model_free(m0);
+    sl_model_free(m1);
+    sl_dataset_free(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -521,6 +755,9 @@ int main(void)
         cmocka_unit_test(test_evaluate_confusion),
         cmocka_unit_test(test_checkpoint_position_is_checked),
         cmocka_unit_test(test_failed_load_changes_nothing),
+        cmocka_unit_test(test_bad_enums_are_refused),
+        cmocka_unit_test(test_strategy_failure_stops_the_step),
+        cmocka_unit_test(test_two_simulated_ranks_train_as_one),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

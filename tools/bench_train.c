@@ -17,9 +17,11 @@
  *     to the moment the first training step starts, data loaded;
  *  3. W + S steps in data order (no shuffle), constant learning rate, the
  *     config's optimizer: the last S are timed ("steps" samples/s), and the
- *     heap allocations they make are counted (malloc and friends are
- *     interposed below, so OpenBLAS's count too); every step's loss is kept
- *     and every K-th is printed: the loss curve PyTorch must reproduce;
+ *     heap allocations libslope makes during them are read from its own
+ *     counters (slope/alloc.h: the library's one allocation path; OpenBLAS's
+ *     and libc's own allocations are not slope's and are not counted); every
+ *     step's loss is kept and every K-th is printed: the loss curve PyTorch
+ *     must reproduce;
  *  4. E full shuffled epochs with a fresh trainer (optimizer state reset):
  *     samples/s over the whole epoch, the partial last batch included;
  *  5. evaluation of the test split (batch B, default the training batch):
@@ -37,12 +39,11 @@
  * comparison with PyTorch (their dropout masks differ).
  * The last line is "RESULT {json}" for the driver script.
  */
-#define _GNU_SOURCE /* memalign's declaration; also implies the POSIX clock API */
+#define _GNU_SOURCE /* mallopt; also implies the POSIX clock API */
 
 #include <cblas.h>
 #include <malloc.h>
 #include <math.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -52,73 +53,6 @@
 
 #include "kernels.h" /* private: sl_k_sgemm, the wrapper the ops use */
 #include "slope/slope.h"
-
-/* ---- counting allocations -----------------------------------------------------
- * glibc lets a program replace malloc (its manual: "Replacing malloc"); these
- * replacements forward to glibc's own implementation and count calls while
- * g_counting is set.  Every allocation in the process passes here, from
- * slope, OpenBLAS and libc alike. */
-
-#if defined(__SANITIZE_ADDRESS__)
-/* AddressSanitizer owns malloc: no counting in sanitizer builds (reported as -1). */
-#define SL_BENCH_COUNTS_ALLOCS 0
-static atomic_long g_allocs = -1;
-static atomic_int g_counting;
-#else
-#define SL_BENCH_COUNTS_ALLOCS 1
-void *__libc_malloc(size_t size);
-void *__libc_calloc(size_t n, size_t size);
-void *__libc_realloc(void *p, size_t size);
-void *__libc_memalign(size_t align, size_t size);
-void __libc_free(void *p);
-
-static atomic_long g_allocs;
-static atomic_int g_counting;
-
-static inline void count_one(void)
-{
-    if (atomic_load_explicit(&g_counting, memory_order_relaxed))
-        atomic_fetch_add_explicit(&g_allocs, 1, memory_order_relaxed);
-}
-
-void *malloc(size_t size)
-{
-    count_one();
-    return __libc_malloc(size);
-}
-void *calloc(size_t n, size_t size)
-{
-    count_one();
-    return __libc_calloc(n, size);
-}
-void *realloc(void *p, size_t size)
-{
-    count_one();
-    return __libc_realloc(p, size);
-}
-void free(void *p) { __libc_free(p); }
-void *memalign(size_t align, size_t size)
-{
-    count_one();
-    return __libc_memalign(align, size);
-}
-void *aligned_alloc(size_t align, size_t size)
-{
-    count_one();
-    return __libc_memalign(align, size);
-}
-int posix_memalign(void **out, size_t align, size_t size)
-{
-    count_one();
-    if (align < sizeof(void *) || (align & (align - 1)) != 0)
-        return 22; /* EINVAL */
-    void *p = __libc_memalign(align, size);
-    if (!p && size)
-        return 12; /* ENOMEM */
-    *out = p;
-    return 0;
-}
-#endif
 
 /* ---- small helpers --------------------------------------------------------------- */
 
@@ -414,9 +348,7 @@ int main(int argc, char **argv)
     int64_t samples = 0;
     for (int s = 0; s < total; s++) {
         if (s == a.warmup) {
-            if (SL_BENCH_COUNTS_ALLOCS)
-                atomic_store(&g_allocs, 0);
-            atomic_store(&g_counting, 1);
+            sl_alloc_reset();
             t_timed = now_mono();
         }
         sl_step_info info;
@@ -433,9 +365,10 @@ int main(int argc, char **argv)
         losses[s] = info.loss;
     }
     double steps_sec = now_mono() - t_timed;
-    atomic_store(&g_counting, 0);
-    allocs = atomic_load(&g_allocs);
-    double allocs_per_step = allocs < 0 ? -1.0 : (double)allocs / a.steps; /* -1: not counted */
+    sl_alloc_stats counted;
+    sl_alloc_counters(&counted);
+    allocs = (long)(counted.allocs + counted.failures);
+    double allocs_per_step = (double)allocs / a.steps;
     double arena_mib = (double)sl_graph_arena_capacity(sl_trainer_graph(tr)) / 1048576.0;
     double arena_used = (double)sl_graph_arena_used(sl_trainer_graph(tr)) / 1048576.0;
     double rss_trained = rss_now_mib();

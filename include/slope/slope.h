@@ -40,6 +40,7 @@
 #define SLOPE_SLOPE_H
 
 #include "slope/export.h"
+#include "slope/alloc.h"
 #include "slope/error.h"
 #include "slope/rng.h"
 #include "slope/tensor.h"

@@ -62,7 +62,8 @@ typedef struct sl_trainer sl_trainer;
 /**
  * A trainer for model (initialised) on train.  Errors: SL_ERR_SHAPE when
  * the dataset's sample shape or class count does not fit the model,
- * SL_ERR_CONFIG for bad options, SL_ERR_NOMEM.
+ * SL_ERR_CONFIG for bad options (epochs or batch_size < 1, a loss,
+ * optimizer or schedule kind outside its enum), SL_ERR_NOMEM.
  */
 SL_API sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train,
                                   const sl_train_options *opt, sl_error *err);
@@ -113,12 +114,74 @@ typedef int (*sl_step_callback)(const sl_step_info *info, void *user);
 SL_API sl_status sl_trainer_run_epoch(sl_trainer *t, sl_step_callback cb, void *user,
                                       sl_epoch_result *result, sl_error *err);
 
+/**
+ * Data-parallel training as a strategy the trainer is given: `ranks`
+ * replicas of one trainer (same model, data, options and position) each
+ * take part `rank` of every global batch and combine what they computed
+ * through the strategy's reduce functions.  slope/dist.h's sl_dist_trainer
+ * installs the MPI strategy; a program may install its own (threads,
+ * another transport, a test double).
+ *
+ * One step with a strategy installed:
+ *   1. the trainer reads its part of the next global batch of n_global
+ *      samples, sl_batch_iter_next_part(iter, rank, ranks, ...): n_local
+ *      samples, possibly 0 (a small last batch on many ranks);
+ *   2. forward and backward of those samples (skipped when n_local == 0:
+ *      then the gradients are zeroed, info->loss and info->correct are 0);
+ *   3. reduce_step(ctx, local, n_global, info, grad, n_grad, err) with the
+ *      status of 2 in `local` (with its message in err), info->n =
+ *      n_local, info->loss this part's mean loss, info->correct its count,
+ *      and grad the model's flat gradient buffer (sl_model_flat_grads: the
+ *      mean gradient over this part; NULL, 0 when the model has none).
+ *      It must return the same status on every replica (a failure on one
+ *      fails all: the failing replica's message, naming it); on SL_OK it
+ *      has made grad the mean gradient of the whole global batch and
+ *      info->loss / info->correct describe the global batch;
+ *   4. the trainer sets info->n = n_global and takes the optimizer step.
+ * A non-SL_OK return stops the step before the update: sl_trainer_step
+ * returns it with err as reduce_step left it.
+ *
+ * reduce_eval is sl_evaluate_sharded's: after this replica evaluated its
+ * shard (status local), sums[0..2] = {loss * samples, correct, samples}
+ * and counts[0..n_counts) its confusion counts (NULL, 0 without a confusion
+ * matrix) are summed over the replicas in place, with the same agreement
+ * on failure as reduce_step.  It may be NULL when ranks == 1.
+ *
+ * ctx is borrowed: it must outlive the trainer or the next
+ * sl_trainer_set_strategy.  The functions run on the trainer's thread.
+ */
+typedef struct sl_train_strategy {
+    void *ctx;
+    int rank;  /**< this replica, 0..ranks-1 */
+    int ranks; /**< replicas, >= 1 */
+    sl_status (*reduce_step)(void *ctx, sl_status local, int64_t n_global, sl_step_info *info,
+                             float *grad, int64_t n_grad, sl_error *err);
+    sl_status (*reduce_eval)(void *ctx, sl_status local, double sums[3], int64_t *counts,
+                             int64_t n_counts, sl_error *err);
+} sl_train_strategy;
+
+/**
+ * Installs s (copied) for t's next steps, or with s == NULL goes back to one
+ * process.  Does not copy any state between replicas: the caller makes them
+ * equal first (sl_dist_trainer does).  Errors: SL_ERR_INVALID (t NULL,
+ * ranks < 1, rank out of range, reduce_step NULL, reduce_eval NULL with
+ * ranks > 1); t is unchanged then.
+ */
+SL_API sl_status sl_trainer_set_strategy(sl_trainer *t, const sl_train_strategy *s,
+                                         sl_error *err);
+/** The installed strategy (owned by t), or NULL when training alone. */
+SL_API const sl_train_strategy *sl_trainer_strategy(const sl_trainer *t);
+
 /** Epochs completed, and optimizer steps taken. */
 SL_API int sl_trainer_epoch(const sl_trainer *t);
 SL_API int64_t sl_trainer_steps(const sl_trainer *t);
 SL_API int sl_trainer_done(const sl_trainer *t);
 SL_API sl_optimizer *sl_trainer_optimizer(sl_trainer *t);
 SL_API sl_graph *sl_trainer_graph(sl_trainer *t);
+/** The model, the training set and the options t was made with (NULL for a NULL t). */
+SL_API sl_model *sl_trainer_model(sl_trainer *t);
+SL_API const sl_dataset *sl_trainer_dataset(const sl_trainer *t);
+SL_API const sl_train_options *sl_trainer_options(const sl_trainer *t);
 
 /**
  * Saves model parameters, buffers, optimizer state and the position in
@@ -172,6 +235,19 @@ typedef struct sl_eval_result {
  */
 SL_API sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
                              sl_loss_kind loss, sl_eval_result *result, sl_error *err);
+
+/**
+ * sl_evaluate of one shard of ds per replica of s, the contiguous samples
+ * [count*rank/ranks, count*(rank+1)/ranks), with the sums reduced by
+ * s->reduce_eval so that every replica gets the result for the whole of ds
+ * (result->confusion too, when set).  s == NULL or ranks == 1 without
+ * reduce_eval: sl_evaluate.  Every replica must call it (the reduce is
+ * collective).  Errors: those of sl_evaluate, SL_ERR_INVALID (a strategy
+ * sl_trainer_set_strategy would refuse).
+ */
+SL_API sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                                     sl_loss_kind loss, const sl_train_strategy *s,
+                                     sl_eval_result *result, sl_error *err);
 
 /**
  * Runs model on n samples x (n * sample size floats, already normalised) in
