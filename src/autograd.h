@@ -13,41 +13,11 @@
 #include <stddef.h>
 
 #include "slope/graph.h"
+#include "slope/ops.h"
 
 #define SL_NODE_MAX_INPUTS 5
 
 typedef struct sl_node sl_node;
-
-/*
- * Every op kind, one row each in the op table (src/ops_table.c).  Adding an
- * op: its enum value and its row's declaration here, the row itself beside
- * the op's forward, backward and state struct in its src/ops_*.c family file,
- * one line in the table.  The table's static assert and test_ops' loop over
- * every kind catch a missing piece.
- */
-typedef enum sl_op_kind {
-    SL_OP_MATMUL,
-    SL_OP_LINEAR,
-    SL_OP_CONV2D,
-    SL_OP_MAX_POOL2D,
-    SL_OP_AVG_POOL2D,
-    SL_OP_RESHAPE,
-    SL_OP_ADD,
-    SL_OP_MUL,
-    SL_OP_DROPOUT,
-    SL_OP_BATCH_NORM,
-    SL_OP_LEAKY_RELU,         /* relu is leaky_relu with alpha 0 */
-    SL_OP_LEAKY_RELU_INPLACE, /* leaky_relu_ and relu_ */
-    SL_OP_PRELU,
-    SL_OP_RRELU,              /* training mode; evaluation records leaky_relu */
-    SL_OP_ELU,                /* elu and selu (a scale) */
-    SL_OP_SIGMOID,
-    SL_OP_TANH,
-    SL_OP_GELU,
-    SL_OP_CROSS_ENTROPY,
-    SL_OP_MSE,
-    SL_OP_COUNT
-} sl_op_kind;
 
 /*
  * One row of the op table: what the tape needs to know about an op kind.
@@ -63,23 +33,12 @@ typedef struct sl_op_def {
 } sl_op_def;
 
 /*
- * The rows, one per kind.  Each is defined in its family file, beside the
- * op, because its state_size needs the op's state struct, private there.
+ * The rows, one per kind (sl_op_<name>_row for each X(KIND, name) of
+ * SL_OP_LIST in slope/ops.h), each defined in its family file beside the op,
+ * because its state_size needs the op's state struct, private there.
  */
-extern const sl_op_def sl_op_matmul_row, sl_op_linear_row, sl_op_conv2d_row; /* ops_products.c */
-extern const sl_op_def sl_op_max_pool2d_row, sl_op_avg_pool2d_row;           /* ops_pool.c */
-extern const sl_op_def sl_op_reshape_row, sl_op_add_row, sl_op_mul_row,
-    sl_op_dropout_row;                                                       /* ops_shape.c */
-extern const sl_op_def sl_op_batch_norm_row;                                 /* ops_norm.c */
-extern const sl_op_def sl_op_leaky_relu_row, sl_op_leaky_relu_inplace_row, sl_op_prelu_row,
-    sl_op_rrelu_row, sl_op_elu_row, sl_op_sigmoid_row, sl_op_tanh_row,
-    sl_op_gelu_row;                                                          /* ops_activation.c */
-extern const sl_op_def sl_op_cross_entropy_row, sl_op_mse_row;              /* ops_loss.c */
-
 /* The row of kind, or NULL if kind is not an op kind (0 <= kind < SL_OP_COUNT). */
 const sl_op_def *sl_op_def_of(int kind);
-/* The name of kind, or "?" if kind is not an op kind. */
-const char *sl_op_name(int kind);
 
 struct sl_node {
     const sl_op_def *op;

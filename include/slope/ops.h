@@ -25,6 +25,47 @@
 extern "C" {
 #endif
 
+/* ---- the op kinds ------------------------------------------------------ */
+
+/*
+ * Every differentiable op, one X(KIND, name) each: the enum sl_op_kind and
+ * the op table (src/ops_table.c: one row per kind, defined beside the op in
+ * its src/ops_<family>.c file as sl_op_<name>_row) are both made from this
+ * list, so they cannot disagree.  Adding an op: one entry here, its
+ * declaration below, and its forward, backward, state struct and row in its
+ * family file; tests/test_ops.c runs a gradient check for every kind and
+ * fails for a kind without one.
+ */
+#define SL_OP_LIST(X)                                                                           \
+    X(MATMUL, matmul)                                                                           \
+    X(LINEAR, linear)                                                                           \
+    X(CONV2D, conv2d)                                                                           \
+    X(MAX_POOL2D, max_pool2d)                                                                   \
+    X(AVG_POOL2D, avg_pool2d)                                                                   \
+    X(RESHAPE, reshape)                                                                         \
+    X(ADD, add)                                                                                 \
+    X(MUL, mul)                                                                                 \
+    X(DROPOUT, dropout)                                                                         \
+    X(BATCH_NORM, batch_norm)                                                                   \
+    X(LEAKY_RELU, leaky_relu)                 /* relu is leaky_relu with alpha 0 */             \
+    X(LEAKY_RELU_INPLACE, leaky_relu_inplace) /* leaky_relu_ and relu_ */                       \
+    X(PRELU, prelu)                                                                             \
+    X(RRELU, rrelu)                           /* training; evaluation records leaky_relu */     \
+    X(ELU, elu)                               /* elu and selu (a scale) */                      \
+    X(SIGMOID, sigmoid)                                                                         \
+    X(TANH, tanh)                                                                               \
+    X(GELU, gelu)                                                                               \
+    X(CROSS_ENTROPY, cross_entropy)                                                             \
+    X(MSE, mse)
+
+#define SL_OP_ENUM_ENTRY_(kind, name) SL_OP_##kind,
+/** The kind of a tape node's op. */
+typedef enum sl_op_kind { SL_OP_LIST(SL_OP_ENUM_ENTRY_) SL_OP_COUNT } sl_op_kind;
+#undef SL_OP_ENUM_ENTRY_
+
+/** The op's name ("conv2d", "leaky_relu_", ...), or "?" for a value that is not an op kind. */
+SL_API const char *sl_op_name(sl_op_kind kind);
+
 /* ---- products --------------------------------------------------------- */
 
 /** a[M, K] @ b[K, N] -> [M, N]. */
