@@ -54,6 +54,7 @@
 #include "slope/stats.h"
 #include "slope/dist.h"
 #include "slope/run.h"
+#include "slope/compare.h"
 
 #ifdef __cplusplus
 extern "C" {
