@@ -204,6 +204,7 @@ static void run_one(sl_compare *c, shared *s, size_t index)
         c->cb.run_started(c, index, c->cb.user);
     if (setup_and_train(&r) != SL_OK) {
         e->pub.failed = 1;
+        e->pub.status = err.status;
         memcpy(e->error, err.message, sizeof e->error);
         e->n_hists = 0; /* a failed run's slopes are not a result */
         if (c->cb.run_failed)

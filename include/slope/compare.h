@@ -105,6 +105,7 @@ typedef struct sl_compare_run {
     uint64_t seed;         /**< the config's seed */
     int attempted;         /**< 1 once sl_compare_run_all reached the run */
     int failed;            /**< 1 when setup or training failed */
+    sl_status status;      /**< SL_OK, or the failure's (SL_ERR_NUMERIC for NaN/Inf, ...) */
     const char *error;     /**< the failure's message ("" when not failed) */
     double final_test_acc; /**< test (else validation) accuracy at the last report; NAN if none */
     int hashed;            /**< 1 when the initial weights were hashed (the fields below) */
