@@ -42,6 +42,8 @@ struct sl_compare {
     int64_t probe_count;
 };
 
+/* mkdir -p (compare_write.c).  SL_ERR_IO naming the directory. */
+sl_status sl_compare_make_dirs(const char *path, sl_error *err);
 /* Appends a row (compare.c).  SL_ERR_NOMEM. */
 sl_status sl_compare_add_row(sl_compare *c, const sl_compare_row *row, sl_error *err);
 

@@ -220,6 +220,8 @@ static void run_one(sl_compare *c, shared *s, size_t index)
 static sl_status open_shared(sl_compare *c, shared *s, sl_error *err)
 {
     const sl_config *cfg = c->cfg;
+    if (sl_compare_make_dirs(c->out_dir, err) != SL_OK) /* fail before hours of training */
+        return err->status;
     s->view = *cfg;
     s->layers = malloc(cfg->model.num_layers * sizeof *s->layers);
     if (!s->layers)

@@ -15,7 +15,7 @@
 #define MAX_PLOT_LAYERS 64
 
 /* mkdir -p. */
-static sl_status make_dirs(const char *path, sl_error *err)
+sl_status sl_compare_make_dirs(const char *path, sl_error *err)
 {
     char buf[1024];
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
@@ -308,7 +308,7 @@ sl_status sl_compare_write(const sl_compare *c, sl_error *err)
     sl_error local = {0};
     if (!err)
         err = &local;
-    if (make_dirs(c->out_dir, err) != SL_OK || write_csv(c, err) != SL_OK ||
+    if (sl_compare_make_dirs(c->out_dir, err) != SL_OK || write_csv(c, err) != SL_OK ||
         write_summary(c, err) != SL_OK)
         return err->status;
     return write_plots(c, err);

@@ -82,6 +82,14 @@ static void on_failed(const sl_compare *c, size_t run, const sl_error *err, void
     k->last_failed = run;
 }
 
+/* A scratch output directory for one test (static buffer). */
+static const char *scratch(const char *name)
+{
+    static char buf[600];
+    snprintf(buf, sizeof buf, "%s/test_compare.%d.%s", SLOPE_BINARY_DIR, (int)getpid(), name);
+    return buf;
+}
+
 static sl_compare *run_compare(const sl_config *cfg, const char **acts, size_t n, counts *k,
                                const char *out_dir)
 {
@@ -109,12 +117,12 @@ static void test_shared_weights_and_rows(void **state)
     const char *acts[] = {"relu", "leaky_relu:0.1", "prelu"};
     const sl_layer_type types[] = {SL_LAYER_RELU, SL_LAYER_LEAKY_RELU, SL_LAYER_PRELU};
     counts k = {0};
-    sl_compare *c = run_compare(cfg, acts, 3, &k, NULL);
+    sl_compare *c = run_compare(cfg, acts, 3, &k, scratch("rows"));
+    rmdir(scratch("rows"));
     assert_int_equal(k.started, 3);
     assert_int_equal(k.epochs, 3 * 2);
     assert_int_equal(k.failed, 0);
     assert_int_equal(sl_compare_probe_count(c), 100);
-    assert_string_equal(sl_compare_out_dir(c), "compare-spiral-mlp-leaky");
     assert_int_equal(sl_compare_num_runs(c), 3);
     assert_null(sl_compare_get_run(c, 3));
     assert_true(sl_compare_weights_shared(c));
@@ -184,7 +192,8 @@ static void test_diverged_run_is_data(void **state)
     sl_config *cfg = spiral_config(1, NULL);
     const char *acts[] = {"relu", "leaky_relu:1e30", "prelu:channel"};
     counts k = {0};
-    sl_compare *c = run_compare(cfg, acts, 3, &k, NULL);
+    sl_compare *c = run_compare(cfg, acts, 3, &k, scratch("diverged"));
+    rmdir(scratch("diverged"));
     assert_int_equal(k.started, 3);
     assert_int_equal(k.failed, 1);
     assert_int_equal(k.last_failed, 1);
@@ -307,7 +316,13 @@ static void test_specs(void **state)
     sl_error err = {0};
     sl_compare *c = sl_compare_new(cfg, &o, &err);
     assert_non_null(c);
+    assert_string_equal(sl_compare_out_dir(c), "compare-spiral-mlp-leaky"); /* the default */
+    sl_compare_free(c);
+    o.out_dir = scratch("specs");
+    c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
     assert_int_equal(sl_compare_run_all(c, &err), SL_OK);
+    rmdir(scratch("specs"));
     assert_string_equal(sl_compare_get_run(c, 0)->label, "leaky_relu");
     assert_string_equal(sl_compare_get_run(c, 1)->label, "elu");
     assert_true(sl_compare_get_run(c, 0)->act.alpha == 0.2f);
@@ -322,6 +337,31 @@ static void test_specs(void **state)
     assert_null(sl_compare_new(cfg, &o, &err));
     assert_int_equal(err.status, SL_ERR_INVALID);
     assert_non_null(strstr(err.message, "specs[1]"));
+    sl_config_free(cfg);
+}
+
+/* An output directory that cannot be made fails before any run starts. */
+static void test_unwritable_out_dir(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    const char *acts[] = {"relu"};
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/CMakeCache.txt/out", SLOPE_BINARY_DIR); /* under a file */
+    counts k = {0};
+    sl_compare_options o = sl_compare_defaults();
+    o.acts = acts;
+    o.n_acts = 1;
+    o.out_dir = dir;
+    o.callbacks = (sl_compare_callbacks){on_started, on_epoch, on_failed, &k};
+    sl_error err = {0};
+    sl_compare *c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_ERR_IO);
+    assert_non_null(strstr(err.message, "CMakeCache.txt"));
+    assert_int_equal(k.started, 0);
+    assert_false(sl_compare_get_run(c, 0)->attempted);
+    sl_compare_free(c);
     sl_config_free(cfg);
 }
 
@@ -364,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_diverged_run_is_data),
         cmocka_unit_test(test_every_steps_and_files),
         cmocka_unit_test(test_specs),
+        cmocka_unit_test(test_unwritable_out_dir),
         cmocka_unit_test(test_bad_labels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

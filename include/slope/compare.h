@@ -145,18 +145,20 @@ SL_API sl_compare *sl_compare_new(const sl_config *cfg, const sl_compare_options
 SL_API void sl_compare_free(sl_compare *c);
 
 /**
- * Opens the data, draws the shared initial weights, then sets up and trains
- * every run in turn.  Returns SL_OK when every run was attempted, whether or
- * not it failed (see sl_compare_run.failed).  Errors, before any run starts:
- * those of sl_run_data_open and sl_run_build_model, SL_ERR_CONFIG (the probe
- * split named by stats.probe.split does not exist), SL_ERR_STATE (called
- * twice), SL_ERR_NOMEM.
+ * Creates the output directory (so a path that cannot be written fails before
+ * any training), opens the data, draws the shared initial weights, then sets
+ * up and trains every run in turn.  Returns SL_OK when every run was
+ * attempted, whether or not it failed (see sl_compare_run.failed).  Errors,
+ * before any run starts: SL_ERR_IO (the directory), those of sl_run_data_open
+ * and sl_run_build_model, SL_ERR_CONFIG (the probe split named by
+ * stats.probe.split does not exist), SL_ERR_STATE (called twice),
+ * SL_ERR_NOMEM.
  */
 SL_API sl_status sl_compare_run_all(sl_compare *c, sl_error *err);
 
 /**
  * Writes stats.csv, summary.json and plots.gp into the output directory
- * (creating it and its parents).  Errors: SL_ERR_IO (naming the path),
+ * (creating it and its parents if they went missing).  Errors: SL_ERR_IO (naming the path),
  * SL_ERR_STATE before sl_compare_run_all, SL_ERR_NOMEM.
  */
 SL_API sl_status sl_compare_write(const sl_compare *c, sl_error *err);
