@@ -46,7 +46,31 @@ check_compare() {
     [ "$total" -eq 3 ] || fail "expected 3 runs in summary.json, got $total"
     [ "$hashes" -eq 1 ] || fail "runs have $hashes different initial weight hashes"
     grep -q "dead@init" "$out.log" || fail "no table printed"
+    check_compare_edges "$slope" "$config" "$out.edges"
     echo "compare: ok"
+}
+
+# A long label keeps the table's columns; a run that diverges is a result (exit 0), a bad
+# label a usage error (exit 2).
+check_compare_edges() {
+    slope=$1 config=$2 out=$3
+    rm -rf "$out"
+    "$slope" compare "$config" --act relu,prelu:channel:0.1,leaky_relu:1e30 --epochs 1 \
+        --out "$out" > "$out.log" 2> "$out.err" || { cat "$out.log" "$out.err"; fail "exit $?"; }
+    grep -q "run leaky_relu:1e30 failed" "$out.err" || fail "the diverged run is not reported"
+    grep -q "^leaky_relu:1e30 .*failed: " "$out.log" || fail "no failed run in the table"
+    grep -q '"error"' "$out/summary.json" || fail "summary.json lacks the failed run's error"
+    # Every table line puts "layer" and the layer index in the same column.
+    col=$(grep "^activation " "$out.log" | awk '{ print index($0, " layer") + 5 }')
+    grep -E "^(relu|prelu:channel:0.1|leaky_relu:1e30) " "$out.log" |
+        awk -v c="$col" 'substr($0, c, 1) !~ /[0-9]/ || substr($0, c + 1, 1) != " " { exit 1 }' ||
+        fail "table columns shift for long labels"
+    set +e
+    "$slope" compare "$config" --act relu,nope --epochs 1 --out "$out" > /dev/null 2> "$out.err"
+    rc=$?
+    set -e
+    [ "$rc" -eq 2 ] || fail "a bad activation exited $rc, expected 2"
+    grep -q '"nope" is not an activation' "$out.err" || fail "the bad label is not named"
 }
 
 check_born_dead() {

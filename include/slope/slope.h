@@ -55,6 +55,7 @@
 #include "slope/stats.h"
 #include "slope/dist.h"
 #include "slope/run.h"
+#include "slope/compare.h"
 
 #ifdef __cplusplus
 extern "C" {

@@ -1,13 +1,11 @@
 /*
  * cli_stats.c - dying-neuron statistics for the commands: the probe set a
- * config asks for, and a report as text lines and as one JSONL object.
+ * config asks for, a report as text lines and as one JSONL object, and
+ * running gnuplot on a script a command wrote.
  */
-#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "cli.h"
 
@@ -104,63 +102,23 @@ void cli_stats_jsonl(FILE *out, const sl_stats *s)
     fflush(out);
 }
 
-/* ---- files and gnuplot ------------------------------------------------------------- */
-
-sl_status cli_mkdirs(const char *path, sl_error *err)
-{
-    char buf[1024];
-    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
-        return sl_error_set(err, SL_ERR_IO, "%s: path too long", path);
-    for (char *p = buf + 1;; p++) {
-        if (*p != '/' && *p != '\0')
-            continue;
-        char c = *p;
-        *p = '\0';
-        struct stat st;
-        if (stat(buf, &st) != 0 && mkdir(buf, 0777) != 0 && errno != EEXIST)
-            return sl_error_set(err, SL_ERR_IO, "%s: cannot create directory: %s", buf,
-                                strerror(errno));
-        *p = c;
-        if (c == '\0')
-            return SL_OK;
-    }
-}
-
-static int gnuplot_on_path(void)
-{
-    const char *path = getenv("PATH");
-    char dir[1024];
-    while (path && *path) {
-        size_t n = strcspn(path, ":");
-        snprintf(dir, sizeof dir, "%.*s/gnuplot", (int)n, path);
-        if (n > 0 && access(dir, X_OK) == 0)
-            return 1;
-        path += n + (path[n] == ':');
-    }
-    return 0;
-}
+/* ---- gnuplot ------------------------------------------------------------- */
 
 int cli_gnuplot(const char *script)
 {
-    if (!gnuplot_on_path()) {
+    char cmd[1200];
+    if (system("command -v gnuplot > /dev/null 2>&1") != 0) {
         fprintf(stderr, "slope: gnuplot not found (Debian: apt-get install gnuplot-nox); "
                         "plots not drawn, their data and script are in %s\n", script);
         return 0;
     }
-    char cmd[2200], quoted[2048];
-    size_t q = 0;
-    quoted[q++] = '\'';
-    for (const char *c = script; *c && q + 5 < sizeof quoted; c++) {
-        if (*c == '\'') {
-            memcpy(quoted + q, "'\\''", 4);
-            q += 4;
-        } else {
-            quoted[q++] = *c;
-        }
+    /* Single quotes keep the shell off the path; a quote inside it would end them. */
+    int n = strchr(script, '\'') ? -1 : snprintf(cmd, sizeof cmd, "gnuplot '%s'", script);
+    if (n < 0 || n >= (int)sizeof cmd) {
+        fprintf(stderr, "slope: cannot run gnuplot on %s (a quote in the path, or too long)\n",
+                script);
+        return -1;
     }
-    quoted[q++] = '\'';
-    quoted[q] = '\0';
-    snprintf(cmd, sizeof cmd, "gnuplot %s", quoted);
     fflush(stdout);
     if (system(cmd) != 0) {
         fprintf(stderr, "slope: gnuplot failed on %s\n", script);

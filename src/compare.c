@@ -1,0 +1,261 @@
+/*
+ * compare.c - a comparison of activations (slope/compare.h): its options,
+ * the activation labels, and the accessors to what the runs measured.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "compare_internal.h"
+
+sl_compare_options sl_compare_defaults(void)
+{
+    sl_compare_options o;
+    memset(&o, 0, sizeof o);
+    return o;
+}
+
+static char *copy_string(const char *s)
+{
+    size_t n = strlen(s) + 1;
+    char *d = malloc(n);
+    if (d)
+        memcpy(d, s, n);
+    return d;
+}
+
+/* ---- activation labels -------------------------------------------------------------------- */
+
+/* TODO(merge): replace parse_label and its helpers with sl_layer_spec_parse (nn.h). */
+
+static int parse_float(const char *s, float *v)
+{
+    char *end;
+    double d = strtod(s, &end);
+    if (end == s || *end || !isfinite(d))
+        return 0;
+    *v = (float)d;
+    return 1;
+}
+
+/* Applies the ":"-separated arguments after the name to spec; 0 if one does not fit. */
+static int parse_args(sl_layer_spec *spec, char *args)
+{
+    int n = 0;
+    char *save = NULL;
+    for (char *tok = strtok_r(args, ":", &save); tok; tok = strtok_r(NULL, ":", &save), n++) {
+        float v;
+        if (spec->type == SL_LAYER_PRELU && strcmp(tok, "channel") == 0)
+            spec->per_channel = 1;
+        else if (spec->type == SL_LAYER_PRELU && strcmp(tok, "shared") == 0)
+            spec->per_channel = 0;
+        else if (!parse_float(tok, &v))
+            return 0;
+        else if (spec->type == SL_LAYER_RRELU)
+            *(n == 0 ? &spec->lower : &spec->upper) = v;
+        else if (spec->type == SL_LAYER_LEAKY_RELU || spec->type == SL_LAYER_ELU ||
+                 spec->type == SL_LAYER_PRELU)
+            spec->alpha = v;
+        else
+            return 0;
+    }
+    return n <= 2;
+}
+
+/* "leaky_relu:0.1" -> spec.  SL_ERR_CONFIG quoting the label when it is not an activation. */
+static sl_status parse_label(const char *label, sl_layer_spec *spec, sl_error *err)
+{
+    char buf[128];
+    sl_layer_type type;
+    int ok = *label && strlen(label) < sizeof buf;
+    if (ok) {
+        memcpy(buf, label, strlen(label) + 1);
+        char *colon = strchr(buf, ':');
+        if (colon)
+            *colon = '\0';
+        ok = sl_layer_type_parse(buf, &type, NULL) == SL_OK && sl_layer_is_activation(type);
+        if (ok) {
+            *spec = sl_layer_defaults(type);
+            ok = !colon || parse_args(spec, colon + 1);
+        }
+    }
+    if (!ok)
+        return sl_error_set(err, SL_ERR_CONFIG, "compare: \"%s\" is not an activation (relu, "
+                                                "leaky_relu:A, prelu[:channel][:INIT], elu:A, "
+                                                "rrelu[:LO:HI], selu, sigmoid, tanh)", label);
+    return SL_OK;
+}
+
+/* ---- the object --------------------------------------------------------------------------- */
+
+static sl_status set_run(sl_compare *c, size_t i, const sl_compare_options *o, sl_error *err)
+{
+    sl_compare_entry *e = &c->runs[i];
+    const char *label = o->acts && o->acts[i] ? o->acts[i] : NULL;
+    if (o->specs) {
+        if (!sl_layer_is_activation(o->specs[i].type))
+            return sl_error_set(err, SL_ERR_INVALID, "compare: specs[%zu] (%s) is not an "
+                                                     "activation", i,
+                                sl_layer_type_name(o->specs[i].type));
+        e->pub.act = o->specs[i];
+        if (!label)
+            label = sl_layer_type_name(o->specs[i].type);
+    } else if (!label) {
+        return sl_error_set(err, SL_ERR_INVALID, "compare: acts[%zu] is NULL", i);
+    } else if (parse_label(label, &e->pub.act, err) != SL_OK) {
+        return err ? err->status : SL_ERR_CONFIG;
+    }
+    e->label = copy_string(label);
+    if (!e->label)
+        return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory");
+    e->pub.label = e->label;
+    e->pub.error = e->error;
+    e->pub.seed = c->cfg->seed;
+    e->pub.final_test_acc = NAN;
+    return SL_OK;
+}
+
+static sl_status set_strings(sl_compare *c, const sl_compare_options *o, sl_error *err)
+{
+    size_t n = strlen(c->cfg->name) + 16;
+    c->out_dir = o->out_dir ? copy_string(o->out_dir) : malloc(n);
+    if (c->out_dir && !o->out_dir)
+        snprintf(c->out_dir, n, "compare-%s", c->cfg->name);
+    c->datasets_dir = o->datasets_dir ? copy_string(o->datasets_dir) : NULL;
+    c->config_label = copy_string(o->config_label ? o->config_label : c->cfg->origin);
+    if (!c->out_dir || !c->config_label || (o->datasets_dir && !c->datasets_dir))
+        return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory");
+    return SL_OK;
+}
+
+sl_compare *sl_compare_new(const sl_config *cfg, const sl_compare_options *opt, sl_error *err)
+{
+    if (!cfg || !opt || opt->n_acts == 0 || (!opt->acts && !opt->specs)) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_compare_new: %s", !cfg || !opt ? "NULL argument"
+                                                                      : "no activations");
+        return NULL;
+    }
+    sl_compare *c = calloc(1, sizeof *c);
+    if (c) {
+        c->cfg = cfg;
+        c->cb = opt->callbacks;
+        c->runs = calloc(opt->n_acts, sizeof *c->runs);
+    }
+    if (!c || !c->runs) {
+        sl_compare_free(c);
+        sl_error_set(err, SL_ERR_NOMEM, "sl_compare_new: out of memory");
+        return NULL;
+    }
+    for (; c->n_runs < opt->n_acts; c->n_runs++)
+        if (set_run(c, c->n_runs, opt, err) != SL_OK) {
+            c->n_runs++; /* free what set_run allocated */
+            sl_compare_free(c);
+            return NULL;
+        }
+    if (set_strings(c, opt, err) != SL_OK) {
+        sl_compare_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void sl_compare_free(sl_compare *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->n_runs; i++) {
+        free(c->runs[i].label);
+        free(c->runs[i].hists);
+    }
+    free(c->runs);
+    free(c->rows);
+    free(c->out_dir);
+    free(c->datasets_dir);
+    free(c->config_label);
+    free(c);
+}
+
+sl_status sl_compare_add_row(sl_compare *c, const sl_compare_row *row, sl_error *err)
+{
+    if (c->n_rows == c->cap_rows) {
+        size_t cap = c->cap_rows ? 2 * c->cap_rows : 256;
+        sl_compare_row *grown = realloc(c->rows, cap * sizeof *grown);
+        if (!grown)
+            return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory for the statistics");
+        c->rows = grown;
+        c->cap_rows = cap;
+    }
+    c->rows[c->n_rows++] = *row;
+    return SL_OK;
+}
+
+/* ---- accessors ---------------------------------------------------------------------------- */
+
+const sl_config *sl_compare_config(const sl_compare *c) { return c ? c->cfg : NULL; }
+const char *sl_compare_out_dir(const sl_compare *c) { return c ? c->out_dir : NULL; }
+int64_t sl_compare_probe_count(const sl_compare *c) { return c ? c->probe_count : 0; }
+size_t sl_compare_num_runs(const sl_compare *c) { return c ? c->n_runs : 0; }
+
+const sl_compare_run *sl_compare_get_run(const sl_compare *c, size_t i)
+{
+    return c && i < c->n_runs ? &c->runs[i].pub : NULL;
+}
+
+int sl_compare_weights_shared(const sl_compare *c)
+{
+    const sl_compare_run *first = NULL;
+    for (size_t i = 0; c && i < c->n_runs; i++) {
+        const sl_compare_run *r = &c->runs[i].pub;
+        if (!r->hashed)
+            continue;
+        if (first && r->initial_hash != first->initial_hash)
+            return 0;
+        first = first ? first : r;
+    }
+    return first != NULL;
+}
+
+const sl_compare_row *sl_compare_rows(const sl_compare *c, size_t *n)
+{
+    *n = c ? c->n_rows : 0;
+    return c ? c->rows : NULL;
+}
+
+/* A run's layers are the rows of its first report. */
+size_t sl_compare_num_layers(const sl_compare *c, size_t run)
+{
+    size_t n = 0, k = 0;
+    while (c && k < c->n_rows && c->rows[k].run != run)
+        k++;
+    for (; c && k + n < c->n_rows; n++) {
+        const sl_compare_row *r = &c->rows[k + n];
+        if (r->run != run || r->step != c->rows[k].step)
+            break;
+    }
+    return n;
+}
+
+sl_status sl_compare_get_layer(const sl_compare *c, size_t run, size_t k, sl_compare_layer *out,
+                               sl_error *err)
+{
+    if (!out || k >= sl_compare_num_layers(c, run))
+        return sl_error_set(err, SL_ERR_INVALID, "sl_compare_get_layer: run %zu has no layer %zu",
+                            run, k);
+    size_t j = 0;
+    while (c->rows[j].run != run)
+        j++;
+    const sl_compare_row *first = &c->rows[j + k];
+    memset(out, 0, sizeof *out);
+    out->layer = first->l.layer;
+    out->first = out->last = first->l;
+    for (; j < c->n_rows; j++) {
+        const sl_compare_row *r = &c->rows[j];
+        if (r->run == run && r->l.layer == first->l.layer) {
+            out->last = r->l;
+            out->died += r->l.died;
+            out->revived += r->l.revived;
+        }
+    }
+    return SL_OK;
+}

@@ -1,0 +1,411 @@
+/*
+ * test_compare.c - the activation comparison (slope/compare.h) on the spiral
+ * config: every run starts from the same shared weights, one row per
+ * activation layer and report (at init, per epoch or every N steps), a run
+ * that diverges is recorded as failed while the others finish, the files
+ * have their header and rows, and bad activation labels are refused.
+ */
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+#include "slope/compare.h"
+
+#define CSV_HEADER "act,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,died," \
+                   "revived,grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc"
+
+static char *read_text(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *text = malloc((size_t)n + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)n, f), (size_t)n);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* models/spiral_mlp.json (300 points, batches of 32: 10 steps an epoch) with epochs and a
+ * 100-example probe, plus one more override (or NULL). */
+static sl_config *spiral_config(int epochs, const char *extra)
+{
+    char *json = read_text(tu_source_path("models/spiral_mlp.json"));
+    char ep[32];
+    snprintf(ep, sizeof ep, "train.epochs=%d", epochs);
+    const char *overrides[3] = {ep, "stats.probe.count=100", extra};
+    sl_error err = {0};
+    sl_config *cfg = sl_config_parse(json, "spiral_mlp.json", overrides, extra ? 3 : 2, &err);
+    free(json);
+    if (!cfg)
+        fail_msg("%s", err.message);
+    return cfg;
+}
+
+typedef struct counts {
+    int started, epochs, failed;
+    size_t last_failed;
+} counts;
+
+static void on_started(const sl_compare *c, size_t run, void *user)
+{
+    counts *k = user;
+    assert_int_equal(run, (size_t)k->started);
+    assert_true(sl_compare_get_run(c, run)->attempted);
+    k->started++;
+}
+
+static void on_epoch(const sl_compare *c, size_t run, int epoch, double acc, void *user)
+{
+    counts *k = user;
+    assert_true(epoch >= 1 && epoch <= sl_compare_config(c)->train.epochs);
+    assert_true(acc >= 0.0 && acc <= 1.0);
+    assert_true(run < sl_compare_num_runs(c));
+    k->epochs++;
+}
+
+static void on_failed(const sl_compare *c, size_t run, const sl_error *err, void *user)
+{
+    counts *k = user;
+    assert_true(run < sl_compare_num_runs(c));
+    assert_int_not_equal(err->status, SL_OK);
+    k->failed++;
+    k->last_failed = run;
+}
+
+/* A scratch output directory for one test (static buffer). */
+static const char *scratch(const char *name)
+{
+    static char buf[600];
+    snprintf(buf, sizeof buf, "%s/test_compare.%d.%s", SLOPE_BINARY_DIR, (int)getpid(), name);
+    return buf;
+}
+
+static sl_compare *run_compare(const sl_config *cfg, const char **acts, size_t n, counts *k,
+                               const char *out_dir)
+{
+    sl_compare_options o = sl_compare_defaults();
+    o.acts = acts;
+    o.n_acts = n;
+    o.out_dir = out_dir;
+    o.callbacks = (sl_compare_callbacks){on_started, on_epoch, on_failed, k};
+    sl_error err = {0};
+    sl_compare *c = sl_compare_new(cfg, &o, &err);
+    if (!c)
+        fail_msg("%s", err.message);
+    assert_int_equal(sl_compare_write(c, &err), SL_ERR_STATE); /* nothing ran yet */
+    if (sl_compare_run_all(c, &err) != SL_OK)
+        fail_msg("%s", err.message);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_ERR_STATE); /* once only */
+    return c;
+}
+
+/* relu, leaky_relu:0.1 and prelu from identical weights; a row per layer and report. */
+static void test_shared_weights_and_rows(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(2, NULL);
+    const char *acts[] = {"relu", "leaky_relu:0.1", "prelu"};
+    const sl_layer_type types[] = {SL_LAYER_RELU, SL_LAYER_LEAKY_RELU, SL_LAYER_PRELU};
+    counts k = {0};
+    sl_compare *c = run_compare(cfg, acts, 3, &k, scratch("rows"));
+    rmdir(scratch("rows"));
+    assert_int_equal(k.started, 3);
+    assert_int_equal(k.epochs, 3 * 2);
+    assert_int_equal(k.failed, 0);
+    assert_int_equal(sl_compare_probe_count(c), 100);
+    assert_int_equal(sl_compare_num_runs(c), 3);
+    assert_null(sl_compare_get_run(c, 3));
+    assert_true(sl_compare_weights_shared(c));
+    const sl_compare_run *r0 = sl_compare_get_run(c, 0);
+    for (size_t i = 0; i < 3; i++) {
+        const sl_compare_run *r = sl_compare_get_run(c, i);
+        assert_string_equal(r->label, acts[i]);
+        assert_int_equal(r->act.type, types[i]);
+        assert_false(r->failed);
+        assert_int_equal(r->status, SL_OK);
+        assert_true(r->hashed);
+        /* 3 linear layers (weight + bias each) are shared; PReLU's slopes are not. */
+        assert_int_equal(r->shared_tensors, 6);
+        assert_int_equal(r->shared_equal, 6);
+        assert_int_equal(r->shared_scalars, 2 * 64 + 64 + 64 * 64 + 64 + 64 * 3 + 3);
+        assert_true(r->initial_hash == r0->initial_hash);
+        assert_true(r->final_test_acc > 0.0 && r->final_test_acc <= 1.0);
+    }
+    assert_true(fabsf(sl_compare_get_run(c, 1)->act.alpha - 0.1f) < 1e-7f);
+
+    /* 3 runs x (init + 2 epochs) x 2 activation layers, in the order measured. */
+    size_t n_rows;
+    const sl_compare_row *rows = sl_compare_rows(c, &n_rows);
+    assert_int_equal(n_rows, 18);
+    for (size_t j = 0; j < n_rows; j++) {
+        const sl_compare_row *row = &rows[j];
+        size_t report = (j % 6) / 2;
+        assert_int_equal(row->run, j / 6);
+        assert_int_equal(row->epoch, (int)report);
+        assert_int_equal(row->step, (int64_t)report * 10);
+        assert_true(fabs(row->progress - (double)report) < 1e-12);
+        assert_int_equal(row->l.layer, j % 2 ? 3 : 1);
+        assert_int_equal(row->l.type, types[j / 6]);
+        assert_int_equal(row->l.units, 64);
+        assert_int_equal(row->l.n_alpha, types[j / 6] == SL_LAYER_PRELU ? 1 : 0);
+        if (report == 0)
+            assert_int_equal(row->l.died + row->l.revived, 0);
+    }
+
+    /* The table's view: first and last report and the died/revived totals. */
+    sl_error err = {0};
+    for (size_t i = 0; i < 3; i++) {
+        assert_int_equal(sl_compare_num_layers(c, i), 2);
+        for (size_t m = 0; m < 2; m++) {
+            sl_compare_layer layer;
+            assert_int_equal(sl_compare_get_layer(c, i, m, &layer, &err), SL_OK);
+            const sl_compare_row *first = &rows[6 * i + m], *last = &rows[6 * i + 4 + m];
+            assert_int_equal(layer.layer, first->l.layer);
+            assert_memory_equal(&layer.first, &first->l, sizeof layer.first);
+            assert_memory_equal(&layer.last, &last->l, sizeof layer.last);
+            assert_int_equal(layer.died, rows[6 * i + 2 + m].l.died + last->l.died);
+            assert_int_equal(layer.revived, rows[6 * i + 2 + m].l.revived + last->l.revived);
+        }
+        assert_true(sl_compare_get_run(c, i)->final_test_acc == rows[6 * i + 5].test_acc);
+    }
+    sl_compare_layer layer;
+    assert_int_equal(sl_compare_get_layer(c, 0, 2, &layer, &err), SL_ERR_INVALID);
+    assert_int_equal(sl_compare_get_layer(c, 3, 0, &layer, &err), SL_ERR_INVALID);
+    sl_compare_free(c);
+    sl_config_free(cfg);
+}
+
+/* A leaky slope of 1e30 overflows to Inf on the first step: that run fails, the rest finish. */
+static void test_diverged_run_is_data(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    const char *acts[] = {"relu", "leaky_relu:1e30", "prelu:channel"};
+    counts k = {0};
+    sl_compare *c = run_compare(cfg, acts, 3, &k, scratch("diverged"));
+    rmdir(scratch("diverged"));
+    assert_int_equal(k.started, 3);
+    assert_int_equal(k.failed, 1);
+    assert_int_equal(k.last_failed, 1);
+    assert_int_equal(k.epochs, 2);
+    const sl_compare_run *bad = sl_compare_get_run(c, 1);
+    assert_true(bad->attempted && bad->failed);
+    assert_int_equal(bad->status, SL_ERR_NUMERIC);
+    assert_non_null(strstr(bad->error, "step 1"));
+    assert_true(bad->hashed); /* it did start from the shared weights */
+    assert_int_equal(sl_compare_num_layers(c, 1), 2); /* its report at init is kept */
+    for (size_t i = 0; i < 3; i += 2) {
+        const sl_compare_run *r = sl_compare_get_run(c, i);
+        assert_true(r->attempted);
+        assert_false(r->failed);
+        assert_string_equal(r->error, "");
+    }
+    assert_true(sl_compare_weights_shared(c));
+    size_t n_rows;
+    sl_compare_rows(c, &n_rows);
+    assert_int_equal(n_rows, 2 * 2 + 2 + 2 * 2);
+    sl_compare_free(c);
+    sl_config_free(cfg);
+}
+
+static int count_lines(const char *text)
+{
+    int n = 0;
+    for (const char *p = text; *p; p++)
+        n += *p == '\n';
+    return n;
+}
+
+/* stats.every 7 over 2 epochs of 10 steps: reports at steps 0, 7, 14 and the end (20). */
+static void test_every_steps_and_files(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(2, "stats.every=7");
+    const char *acts[] = {"relu", "prelu:channel"};
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/test_compare.%d/out", SLOPE_BINARY_DIR, (int)getpid());
+    counts k = {0};
+    sl_compare *c = run_compare(cfg, acts, 2, &k, dir);
+    assert_int_equal(k.epochs, 2 * 2);
+    size_t n_rows;
+    const sl_compare_row *rows = sl_compare_rows(c, &n_rows);
+    assert_int_equal(n_rows, 2 * 4 * 2);
+    const int64_t steps[] = {0, 7, 14, 20};
+    const int epochs[] = {0, 0, 1, 2};
+    for (size_t j = 0; j < n_rows; j++) {
+        assert_int_equal(rows[j].step, steps[(j % 8) / 2]);
+        assert_int_equal(rows[j].epoch, epochs[(j % 8) / 2]);
+    }
+    assert_int_equal(sl_compare_get_run(c, 1)->act.per_channel, 1);
+
+    sl_error err = {0};
+    if (sl_compare_write(c, &err) != SL_OK) /* creates test_compare.<pid>/out */
+        fail_msg("%s", err.message);
+    char path[700];
+    snprintf(path, sizeof path, "%s/stats.csv", dir);
+    char *csv = read_text(path);
+    assert_memory_equal(csv, CSV_HEADER "\n", strlen(CSV_HEADER) + 1);
+    assert_int_equal(count_lines(csv), 1 + (int)n_rows);
+    assert_non_null(strstr(csv, "\nprelu:channel,2,20,2,3,prelu,64,"));
+    free(csv);
+    unlink(path);
+
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *text = read_text(path);
+    cJSON *s = cJSON_Parse(text);
+    free(text);
+    assert_non_null(s);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(s, "initial_weights_shared")));
+    assert_int_equal(cJSON_GetObjectItem(s, "stats_every_steps")->valueint, 7);
+    assert_int_equal(cJSON_GetObjectItem(s, "probe_count")->valueint, 100);
+    assert_string_equal(cJSON_GetObjectItem(s, "initial_weights_from")->valuestring, "relu");
+    assert_string_equal(cJSON_GetObjectItem(s, "config")->valuestring, "spiral_mlp.json");
+    cJSON *runs = cJSON_GetObjectItem(s, "runs");
+    assert_int_equal(cJSON_GetArraySize(runs), 2);
+    const char *h0 = cJSON_GetObjectItem(cJSON_GetArrayItem(runs, 0), "initial_weights_hash")
+                         ->valuestring;
+    cJSON *pr = cJSON_GetArrayItem(runs, 1);
+    assert_string_equal(cJSON_GetObjectItem(pr, "initial_weights_hash")->valuestring, h0);
+    cJSON *hists = cJSON_GetObjectItem(pr, "alpha_histograms");
+    assert_int_equal(cJSON_GetArraySize(hists), 2);
+    cJSON *counts_arr = cJSON_GetObjectItem(cJSON_GetArrayItem(hists, 0), "counts");
+    assert_int_equal(cJSON_GetArraySize(counts_arr), 20);
+    double total = 0;
+    for (int b = 0; b < 20; b++)
+        total += cJSON_GetArrayItem(counts_arr, b)->valuedouble;
+    assert_true(total == 64.0); /* one slope per channel */
+    cJSON_Delete(s);
+    unlink(path);
+
+    snprintf(path, sizeof path, "%s/plots.gp", dir);
+    char *gp = read_text(path);
+    assert_non_null(strstr(gp, "$dead_1_0 << EOD\n0 0\n0.7 "));
+    assert_non_null(strstr(gp, "$alpha_3_1 << EOD\n"));
+    assert_non_null(strstr(gp, "/out/dying.png'"));
+    assert_non_null(strstr(gp, "/out/prelu.png'"));
+    free(gp);
+    unlink(path);
+    rmdir(dir);
+    *strrchr(dir, '/') = '\0';
+    rmdir(dir);
+    sl_compare_free(c);
+    sl_config_free(cfg);
+}
+
+/* Caller-given specs instead of labels: the labels are then the type names. */
+static void test_specs(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    sl_layer_spec specs[2] = {sl_layer_defaults(SL_LAYER_LEAKY_RELU),
+                              sl_layer_defaults(SL_LAYER_ELU)};
+    specs[0].alpha = 0.2f;
+    sl_compare_options o = sl_compare_defaults();
+    o.specs = specs;
+    o.n_acts = 2;
+    sl_error err = {0};
+    sl_compare *c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_string_equal(sl_compare_out_dir(c), "compare-spiral-mlp-leaky"); /* the default */
+    sl_compare_free(c);
+    o.out_dir = scratch("specs");
+    c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_OK);
+    rmdir(scratch("specs"));
+    assert_string_equal(sl_compare_get_run(c, 0)->label, "leaky_relu");
+    assert_string_equal(sl_compare_get_run(c, 1)->label, "elu");
+    assert_true(sl_compare_get_run(c, 0)->act.alpha == 0.2f);
+    size_t n_rows;
+    const sl_compare_row *rows = sl_compare_rows(c, &n_rows);
+    assert_int_equal(n_rows, 2 * 2 * 2);
+    assert_int_equal(rows[n_rows - 1].l.type, SL_LAYER_ELU);
+    assert_true(sl_compare_weights_shared(c));
+    sl_compare_free(c);
+
+    specs[1] = sl_layer_defaults(SL_LAYER_LINEAR);
+    assert_null(sl_compare_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "specs[1]"));
+    sl_config_free(cfg);
+}
+
+/* An output directory that cannot be made fails before any run starts. */
+static void test_unwritable_out_dir(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    const char *acts[] = {"relu"};
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s/CMakeCache.txt/out", SLOPE_BINARY_DIR); /* under a file */
+    counts k = {0};
+    sl_compare_options o = sl_compare_defaults();
+    o.acts = acts;
+    o.n_acts = 1;
+    o.out_dir = dir;
+    o.callbacks = (sl_compare_callbacks){on_started, on_epoch, on_failed, &k};
+    sl_error err = {0};
+    sl_compare *c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_ERR_IO);
+    assert_non_null(strstr(err.message, "CMakeCache.txt"));
+    assert_int_equal(k.started, 0);
+    assert_false(sl_compare_get_run(c, 0)->attempted);
+    sl_compare_free(c);
+    sl_config_free(cfg);
+}
+
+static void test_bad_labels(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    const char *bad[] = {"bogus", "linear", "relu:0.5", "leaky_relu:abc", "prelu:1:2:3",
+                         "leaky_relu:inf", ""};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *acts[] = {"relu", bad[i]};
+        sl_compare_options o = sl_compare_defaults();
+        o.acts = acts;
+        o.n_acts = 2;
+        sl_error err = {0};
+        assert_null(sl_compare_new(cfg, &o, &err));
+        assert_int_equal(err.status, SL_ERR_CONFIG);
+        char quoted[64];
+        snprintf(quoted, sizeof quoted, "\"%s\"", bad[i]);
+        if (!strstr(err.message, quoted))
+            fail_msg("label %s not named in: %s", quoted, err.message);
+    }
+    sl_error err = {0};
+    sl_compare_options o = sl_compare_defaults();
+    assert_null(sl_compare_new(cfg, &o, &err)); /* no activations */
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    assert_null(sl_compare_new(NULL, &o, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    assert_null(sl_compare_new(cfg, NULL, &err));
+    assert_int_equal(sl_compare_run_all(NULL, &err), SL_ERR_INVALID);
+    assert_int_equal(sl_compare_write(NULL, &err), SL_ERR_INVALID);
+    sl_compare_free(NULL);
+    sl_config_free(cfg);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_shared_weights_and_rows),
+        cmocka_unit_test(test_diverged_run_is_data),
+        cmocka_unit_test(test_every_steps_and_files),
+        cmocka_unit_test(test_specs),
+        cmocka_unit_test(test_unwritable_out_dir),
+        cmocka_unit_test(test_bad_labels),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
