@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "compare_internal.h"
 
 sl_compare_options sl_compare_defaults(void)
@@ -19,7 +20,7 @@ sl_compare_options sl_compare_defaults(void)
 static char *copy_string(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *d = malloc(n);
+    char *d = sl_malloc(n);
     if (d)
         memcpy(d, s, n);
     return d;
@@ -119,7 +120,7 @@ static sl_status set_run(sl_compare *c, size_t i, const sl_compare_options *o, s
 static sl_status set_strings(sl_compare *c, const sl_compare_options *o, sl_error *err)
 {
     size_t n = strlen(c->cfg->name) + 16;
-    c->out_dir = o->out_dir ? copy_string(o->out_dir) : malloc(n);
+    c->out_dir = o->out_dir ? copy_string(o->out_dir) : sl_malloc(n);
     if (c->out_dir && !o->out_dir)
         snprintf(c->out_dir, n, "compare-%s", c->cfg->name);
     c->datasets_dir = o->datasets_dir ? copy_string(o->datasets_dir) : NULL;
@@ -136,11 +137,11 @@ sl_compare *sl_compare_new(const sl_config *cfg, const sl_compare_options *opt, 
                                                                       : "no activations");
         return NULL;
     }
-    sl_compare *c = calloc(1, sizeof *c);
+    sl_compare *c = sl_calloc(1, sizeof *c);
     if (c) {
         c->cfg = cfg;
         c->cb = opt->callbacks;
-        c->runs = calloc(opt->n_acts, sizeof *c->runs);
+        c->runs = sl_calloc(opt->n_acts, sizeof *c->runs);
     }
     if (!c || !c->runs) {
         sl_compare_free(c);
@@ -165,22 +166,22 @@ void sl_compare_free(sl_compare *c)
     if (!c)
         return;
     for (size_t i = 0; i < c->n_runs; i++) {
-        free(c->runs[i].label);
-        free(c->runs[i].hists);
+        sl_free(c->runs[i].label);
+        sl_free(c->runs[i].hists);
     }
-    free(c->runs);
-    free(c->rows);
-    free(c->out_dir);
-    free(c->datasets_dir);
-    free(c->config_label);
-    free(c);
+    sl_free(c->runs);
+    sl_free(c->rows);
+    sl_free(c->out_dir);
+    sl_free(c->datasets_dir);
+    sl_free(c->config_label);
+    sl_free(c);
 }
 
 sl_status sl_compare_add_row(sl_compare *c, const sl_compare_row *row, sl_error *err)
 {
     if (c->n_rows == c->cap_rows) {
         size_t cap = c->cap_rows ? 2 * c->cap_rows : 256;
-        sl_compare_row *grown = realloc(c->rows, cap * sizeof *grown);
+        sl_compare_row *grown = sl_realloc(c->rows, cap * sizeof *grown);
         if (!grown)
             return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory for the statistics");
         c->rows = grown;

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "compare_internal.h"
 
 /* What every run of one sl_compare_run_all shares. */
@@ -151,7 +152,7 @@ static sl_status keep_histograms(run_ctx *r)
 {
     sl_compare_entry *e = &r->c->runs[r->index];
     size_t n = sl_stats_num_layers(r->stats);
-    e->hists = calloc(n ? n : 1, sizeof *e->hists);
+    e->hists = sl_calloc(n ? n : 1, sizeof *e->hists);
     if (!e->hists)
         return sl_error_set(r->err, SL_ERR_NOMEM, "compare: out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -223,7 +224,7 @@ static sl_status open_shared(sl_compare *c, shared *s, sl_error *err)
     if (sl_compare_make_dirs(c->out_dir, err) != SL_OK) /* fail before hours of training */
         return err->status;
     s->view = *cfg;
-    s->layers = malloc(cfg->model.num_layers * sizeof *s->layers);
+    s->layers = sl_malloc(cfg->model.num_layers * sizeof *s->layers);
     if (!s->layers)
         return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory");
     memcpy(s->layers, cfg->model.layers, cfg->model.num_layers * sizeof *s->layers);
@@ -253,7 +254,7 @@ static void close_shared(shared *s)
     sl_model_free(s->ref);
     sl_dataset_free(s->probe);
     sl_run_data_close(&s->data);
-    free(s->layers);
+    sl_free(s->layers);
 }
 
 sl_status sl_compare_run_all(sl_compare *c, sl_error *err)

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "alloc.h"
 #include "compare_internal.h"
 
 #define MAX_PLOT_LAYERS 64
@@ -168,7 +169,7 @@ static sl_status write_summary(const sl_compare *c, sl_error *err)
         fputs(text, f);
         fputc('\n', f);
     }
-    free(text);
+    cJSON_free(text);
     return f ? close_out(f, path, err) : err->status;
 }
 

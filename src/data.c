@@ -4,6 +4,7 @@
  * Loaders live in data_idx.c, data_csv.c, data_spiral.c and data_named.c;
  * the batch iterator in data_batch.c.
  */
+#include "alloc.h"
 #include "data_internal.h"
 
 #include <math.h>
@@ -17,10 +18,10 @@
 sl_data_store *sl_data_store_new(sl_data_type type, int64_t count, int64_t sample_size,
                                  void *features, int32_t *labels, sl_error *err)
 {
-    sl_data_store *st = calloc(1, sizeof *st);
+    sl_data_store *st = sl_calloc(1, sizeof *st);
     if (!st) {
-        free(features);
-        free(labels);
+        sl_free(features);
+        sl_free(labels);
         sl_error_set(err, SL_ERR_NOMEM, "cannot allocate a dataset");
         return NULL;
     }
@@ -43,8 +44,8 @@ static void free_class_names(sl_data_store *st)
     if (!st->class_names)
         return;
     for (int k = 0; k < st->num_classes; k++)
-        free(st->class_names[k]);
-    free(st->class_names);
+        sl_free(st->class_names[k]);
+    sl_free(st->class_names);
     st->class_names = NULL;
 }
 
@@ -59,9 +60,9 @@ void sl_data_store_release(sl_data_store *st)
     if (!st || --st->refs > 0)
         return;
     free_class_names(st);
-    free(st->owned_features);
-    free(st->owned_labels);
-    free(st);
+    sl_free(st->owned_features);
+    sl_free(st->owned_labels);
+    sl_free(st);
 }
 
 sl_status sl_data_check_labels(sl_data_store *store, int num_classes, const char *what,
@@ -164,7 +165,7 @@ void sl_data_set_name(sl_dataset *ds, const char *name)
 sl_dataset *sl_data_handle_new(sl_data_store *store, const char *name, int ndim,
                                const int64_t *shape, sl_error *err)
 {
-    sl_dataset *ds = calloc(1, sizeof *ds);
+    sl_dataset *ds = sl_calloc(1, sizeof *ds);
     if (!ds) {
         sl_data_store_release(store);
         sl_error_set(err, SL_ERR_NOMEM, "cannot allocate a dataset handle");
@@ -183,9 +184,9 @@ sl_dataset *sl_data_handle_new(sl_data_store *store, const char *name, int ndim,
 /* A handle on ds's storage with the same shape, normalisation and name. */
 static sl_dataset *view_of(const sl_dataset *ds, int64_t count, int64_t *index, sl_error *err)
 {
-    sl_dataset *v = malloc(sizeof *v);
+    sl_dataset *v = sl_malloc(sizeof *v);
     if (!v) {
-        free(index);
+        sl_free(index);
         sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a view", ds->name);
         return NULL;
     }
@@ -201,8 +202,8 @@ void sl_dataset_free(sl_dataset *ds)
     if (!ds)
         return;
     sl_data_store_release(ds->store);
-    free(ds->index);
-    free(ds);
+    sl_free(ds->index);
+    sl_free(ds);
 }
 
 sl_dataset *sl_dataset_from_arrays(const float *features, const int32_t *labels,
@@ -416,7 +417,7 @@ const char *sl_normalize_name(sl_normalize kind)
 /* Storage indices of view positions [first, first + n) into a new array. */
 static int64_t *copy_indices(const sl_dataset *ds, int64_t first, int64_t n)
 {
-    int64_t *idx = malloc((size_t)n * sizeof *idx);
+    int64_t *idx = sl_malloc((size_t)n * sizeof *idx);
     if (idx)
         for (int64_t i = 0; i < n; i++)
             idx[i] = sl_data_index(ds, first + i);
@@ -460,7 +461,7 @@ sl_dataset *sl_data_range_view(const sl_dataset *ds, int64_t first, int64_t n, s
 /* mark[i] = 1 for the n_val view positions a seeded shuffle puts first. */
 static sl_status pick_validation(int64_t count, int64_t n_val, uint64_t seed, uint8_t *mark)
 {
-    int64_t *perm = malloc((size_t)count * sizeof *perm);
+    int64_t *perm = sl_malloc((size_t)count * sizeof *perm);
     if (!perm)
         return SL_ERR_NOMEM;
     sl_rng rng;
@@ -475,18 +476,18 @@ static sl_status pick_validation(int64_t count, int64_t n_val, uint64_t seed, ui
         perm[j] = t;
         mark[perm[i]] = 1;
     }
-    free(perm);
+    sl_free(perm);
     return SL_OK;
 }
 
 static sl_status split_views(const sl_dataset *ds, const uint8_t *mark, int64_t n_val,
                              sl_dataset **train, sl_dataset **val, sl_error *err)
 {
-    int64_t *ti = malloc((size_t)(ds->count - n_val) * sizeof *ti);
-    int64_t *vi = malloc((size_t)n_val * sizeof *vi);
+    int64_t *ti = sl_malloc((size_t)(ds->count - n_val) * sizeof *ti);
+    int64_t *vi = sl_malloc((size_t)n_val * sizeof *vi);
     if (!ti || !vi) {
-        free(ti);
-        free(vi);
+        sl_free(ti);
+        sl_free(vi);
         return sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a split", ds->name);
     }
     int64_t nt = 0, nv = 0;
@@ -498,7 +499,7 @@ static sl_status split_views(const sl_dataset *ds, const uint8_t *mark, int64_t 
     }
     *train = view_of(ds, nt, ti, err);
     if (!*train) {
-        free(vi);
+        sl_free(vi);
         return SL_ERR_NOMEM;
     }
     *val = view_of(ds, nv, vi, err);
@@ -527,13 +528,13 @@ sl_status sl_dataset_split(const sl_dataset *ds, double fraction, uint64_t seed,
         return sl_error_set(err, SL_ERR_INVALID,
                             "%s: a validation fraction of %g of %lld samples leaves a part empty",
                             ds->name, fraction, (long long)ds->count);
-    uint8_t *mark = calloc((size_t)ds->count, 1);
+    uint8_t *mark = sl_calloc((size_t)ds->count, 1);
     if (!mark || pick_validation(ds->count, n_val, seed, mark) != SL_OK) {
-        free(mark);
+        sl_free(mark);
         return sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a split", ds->name);
     }
     sl_status st = split_views(ds, mark, n_val, train, val, err);
-    free(mark);
+    sl_free(mark);
     return st;
 }
 

@@ -6,6 +6,7 @@
  * an sl_rng seeded with a mix of (seed, e), so any position can be restored
  * without replaying the epochs before it.
  */
+#include "alloc.h"
 #include "data_internal.h"
 
 #include <stdlib.h>
@@ -53,11 +54,11 @@ sl_batch_iter *sl_batch_iter_new(const sl_dataset *ds, const sl_batch_options *o
                      ds->name, (long long)b, (long long)n);
         return NULL;
     }
-    sl_batch_iter *it = calloc(1, sizeof *it);
-    int64_t *order = malloc((size_t)n * sizeof *order);
+    sl_batch_iter *it = sl_calloc(1, sizeof *it);
+    int64_t *order = sl_malloc((size_t)n * sizeof *order);
     if (!it || !order) {
-        free(it);
-        free(order);
+        sl_free(it);
+        sl_free(order);
         sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a batch iterator", ds->name);
         return NULL;
     }
@@ -70,8 +71,8 @@ void sl_batch_iter_free(sl_batch_iter *it)
 {
     if (!it)
         return;
-    free(it->order);
-    free(it);
+    sl_free(it->order);
+    sl_free(it);
 }
 
 static void fill(const sl_batch_iter *it, int64_t start, int64_t n, float *x, int32_t *labels)

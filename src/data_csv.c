@@ -8,6 +8,7 @@
  * a header and dropped).  Numbers are parsed with strtod (the C locale's '.'
  * as decimal point unless the program changed the locale).
  */
+#include "alloc.h"
 #include "data_internal.h"
 
 #include <errno.h>
@@ -47,7 +48,7 @@ typedef struct csv_reader {
 static sl_status grow_line(csv_reader *r, sl_error *err)
 {
     size_t cap = r->line_cap ? r->line_cap * 2 : 4096;
-    char *p = realloc(r->line, cap);
+    char *p = sl_realloc(r->line, cap);
     if (!p)
         return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate a %zu-byte line",
                             r->path, r->lineno, cap);
@@ -127,7 +128,7 @@ static sl_status split_fields(csv_reader *r, sl_error *err)
     for (;;) {
         if (r->nfields == r->fields_cap) {
             int cap = r->fields_cap ? r->fields_cap * 2 : 64;
-            char **grown = realloc(r->fields, (size_t)cap * sizeof *grown);
+            char **grown = sl_realloc(r->fields, (size_t)cap * sizeof *grown);
             if (!grown)
                 return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate fields",
                                     r->path, r->lineno);
@@ -262,10 +263,10 @@ static sl_status reserve_row(csv_reader *r, sl_error *err)
     size_t features = (size_t)(r->columns - 1);
     if ((uint64_t)cap > SIZE_MAX / sizeof(float) / features)
         return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: too many rows", r->path, r->lineno);
-    float *x = realloc(r->x, (size_t)cap * features * sizeof *x);
+    float *x = sl_realloc(r->x, (size_t)cap * features * sizeof *x);
     if (x)
         r->x = x;
-    int32_t *y = x ? realloc(r->y, (size_t)cap * sizeof *y) : NULL;
+    int32_t *y = x ? sl_realloc(r->y, (size_t)cap * sizeof *y) : NULL;
     if (!y)
         return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate %lld rows", r->path,
                             r->lineno, (long long)cap);
@@ -330,11 +331,11 @@ static void reader_free(csv_reader *r)
 {
     if (r->f)
         gzclose(r->f);
-    free(r->line);
-    free(r->fields);
-    free(r->x);
-    free(r->y);
-    free(r);
+    sl_free(r->line);
+    sl_free(r->fields);
+    sl_free(r->x);
+    sl_free(r->y);
+    sl_free(r);
 }
 
 static sl_dataset *make_dataset(csv_reader *r, sl_error *err)
@@ -359,7 +360,7 @@ sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err
                      SL_DATA_MAX_CLASSES);
         return NULL;
     }
-    csv_reader *r = calloc(1, sizeof *r);
+    csv_reader *r = sl_calloc(1, sizeof *r);
     if (!r) {
         sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a CSV reader", path);
         return NULL;

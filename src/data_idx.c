@@ -8,6 +8,7 @@
  * claims far more than the file holds gives a format error, never a huge
  * allocation.
  */
+#include "alloc.h"
 #include "data_internal.h"
 
 #include <errno.h>
@@ -122,9 +123,9 @@ static sl_status read_body(gzFile f, const char *path, uint64_t want, uint8_t **
     uint8_t *buf = NULL;
     *got = 0;
     for (;;) {
-        uint8_t *grown = realloc(buf, (size_t)cap);
+        uint8_t *grown = sl_realloc(buf, (size_t)cap);
         if (!grown) {
-            free(buf);
+            sl_free(buf);
             return sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate %llu bytes", path,
                                 (unsigned long long)cap);
         }
@@ -133,7 +134,7 @@ static sl_status read_body(gzFile f, const char *path, uint64_t want, uint8_t **
         sl_status st = read_bytes(f, path, buf + *got, cap - *got, &n, err);
         *got += n;
         if (st != SL_OK) {
-            free(buf);
+            sl_free(buf);
             return st;
         }
         if (*got < cap || cap == want) {
@@ -181,7 +182,7 @@ static sl_status read_exact(gzFile f, const char *path, uint64_t want, uint64_t 
         if (st == SL_OK && extra == 0)
             return SL_OK;
     }
-    free(*out);
+    sl_free(*out);
     *out = NULL;
     if (st != SL_OK)
         return st; /* an error after the body: a bad gzip trailer, a read failure */
@@ -244,15 +245,15 @@ static sl_status read_labels(gzFile f, const char *path, uint32_t count, int32_t
     sl_status st = read_exact(f, path, count, 1, claim, &raw, err);
     if (st != SL_OK)
         return st;
-    *labels = malloc((size_t)count * sizeof **labels);
+    *labels = sl_malloc((size_t)count * sizeof **labels);
     if (!*labels) {
-        free(raw);
+        sl_free(raw);
         return sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate %lu labels", path,
                             (unsigned long)count);
     }
     for (uint32_t i = 0; i < count; i++)
         (*labels)[i] = raw[i];
-    free(raw);
+    sl_free(raw);
     return SL_OK;
 }
 
@@ -287,7 +288,7 @@ sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labels_path
     if (load_images(images_path, &pixels, dims, err) != SL_OK)
         return NULL;
     if (load_labels(labels_path, images_path, dims[0], &labels, err) != SL_OK) {
-        free(pixels);
+        sl_free(pixels);
         return NULL;
     }
     int64_t size = (int64_t)dims[1] * dims[2];

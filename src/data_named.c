@@ -11,6 +11,7 @@
  * "format" "csv" splits have { "file": "..." }; "format" "spiral" has
  * "generator": { "points_per_class": N, "noise": x } and splits { "seed": S }.
  */
+#include "alloc.h"
 #include "data_internal.h"
 
 #include <cjson/cJSON.h>
@@ -48,14 +49,14 @@ static char *read_text(const char *path, size_t *len, sl_error *err)
                      strerror(errno));
         return NULL;
     }
-    char *text = malloc(DESCRIPTOR_MAX_BYTES + 1);
+    char *text = sl_malloc(DESCRIPTOR_MAX_BYTES + 1);
     *len = text ? fread(text, 1, DESCRIPTOR_MAX_BYTES + 1, f) : 0;
     int failed = text ? ferror(f) : 1;
     fclose(f);
     if (failed || *len > DESCRIPTOR_MAX_BYTES) {
         sl_error_set(err, text ? SL_ERR_IO : SL_ERR_NOMEM, "%s: %s", path,
                      !text ? "cannot allocate" : failed ? "read failed" : "larger than 1 MiB");
-        free(text);
+        sl_free(text);
         return NULL;
     }
     text[*len] = '\0';
@@ -120,7 +121,7 @@ static sl_status parse_json(descriptor *d, sl_error *err)
     if (!text)
         return err ? err->status : SL_ERR_IO;
     sl_status st = parse_text(d, text, len, err);
-    free(text);
+    sl_free(text);
     return st;
 }
 
@@ -321,14 +322,14 @@ static sl_status apply_input(const descriptor *d, sl_dataset *ds, sl_error *err)
 
 static char **copy_names(const cJSON *names, int count)
 {
-    char **out = calloc((size_t)count, sizeof *out);
+    char **out = sl_calloc((size_t)count, sizeof *out);
     for (int k = 0; out && k < count; k++) {
         const char *s = cJSON_GetArrayItem(names, k)->valuestring;
         size_t len = strlen(s) + 1;
-        if ((out[k] = malloc(len)) == NULL) {
+        if ((out[k] = sl_malloc(len)) == NULL) {
             while (k-- > 0)
-                free(out[k]);
-            free(out);
+                sl_free(out[k]);
+            sl_free(out);
             return NULL;
         }
         memcpy(out[k], s, len);

@@ -2,6 +2,7 @@
  * data_spiral.c - the built-in 2-D spiral: a classic toy set that a linear
  * model cannot separate, generated from an explicit seed.
  */
+#include "alloc.h"
 #include "data_internal.h"
 
 #include <math.h>
@@ -52,11 +53,11 @@ sl_dataset *sl_dataset_spiral(int classes, int64_t points_per_class, float noise
     if (check_args(classes, points_per_class, noise, err) != SL_OK)
         return NULL;
     int64_t n = classes * points_per_class;
-    float *x = malloc((size_t)n * 2 * sizeof *x);
-    int32_t *y = malloc((size_t)n * sizeof *y);
+    float *x = sl_malloc((size_t)n * 2 * sizeof *x);
+    int32_t *y = sl_malloc((size_t)n * sizeof *y);
     if (!x || !y) {
-        free(x);
-        free(y);
+        sl_free(x);
+        sl_free(y);
         sl_error_set(err, SL_ERR_NOMEM, "spiral: cannot allocate %lld points", (long long)n);
         return NULL;
     }

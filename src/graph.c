@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "arena.h"
 #include "autograd.h"
 
@@ -21,7 +22,7 @@ struct sl_graph {
 
 sl_graph *sl_graph_new(uint64_t seed, sl_error *err)
 {
-    sl_graph *g = calloc(1, sizeof *g);
+    sl_graph *g = sl_calloc(1, sizeof *g);
     if (!g) {
         sl_error_set(err, SL_ERR_NOMEM, "out of memory for a graph");
         return NULL;
@@ -38,7 +39,7 @@ void sl_graph_free(sl_graph *g)
     if (!g)
         return;
     sl_arena_release(&g->arena);
-    free(g);
+    sl_free(g);
 }
 
 void sl_graph_reset(sl_graph *g)

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "io_internal.h"
 
 #define TMP_SUFFIX ".tmp.XXXXXX"
@@ -64,13 +65,19 @@ static const char *file_kind(mode_t mode)
 }
 
 /*
- * The symlink at path, followed to its end: *real (malloc'd, absolute) and
+ * The symlink at path, followed to its end: *real (sl_malloc'd, absolute) and
  * its stat.  A dangling link is refused rather than guessed at: where the
  * link text leads may be a directory that does not exist either.
  */
 static sl_status follow_link(const char *path, char **real, struct stat *st, sl_error *err)
 {
-    *real = realpath(path, NULL);
+    char *resolved = realpath(path, NULL); /* libc's malloc: copied into our own path */
+    int resolve_errno = errno;
+    *real = resolved ? sl_io_strdup(resolved) : NULL;
+    free(resolved);
+    errno = resolve_errno;
+    if (resolved && !*real)
+        return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
     if (!*real && errno == ENOENT)
         return sl_io_fail(err, SL_ERR_IO, path,
                           "'%s' is a dangling symbolic link (what it points to does not "
@@ -80,7 +87,7 @@ static sl_status follow_link(const char *path, char **real, struct stat *st, sl_
         return errno_fail(err, path, errno, "cannot resolve the symbolic link", path);
     if (stat(*real, st) != 0) {
         sl_status s = errno_fail(err, path, errno, "cannot inspect", *real);
-        free(*real);
+        sl_free(*real);
         *real = NULL;
         return s;
     }
@@ -128,7 +135,7 @@ static sl_status resolve_target(const char *path, char **target, mode_t *mode, s
         return s;
     if (!S_ISREG(st.st_mode)) {
         s = refuse(err, path, *target, st.st_mode);
-        free(*target);
+        sl_free(*target);
         *target = NULL;
         return s;
     }
@@ -150,7 +157,7 @@ sl_status sl_io_atomic_open(sl_io_atomic *f, const char *path, const sl_io_hooks
         return s;
     /* Beside the file really replaced, so the rename stays on one filesystem. */
     size_t len = strlen(f->target);
-    f->tmp_path = malloc(len + sizeof TMP_SUFFIX);
+    f->tmp_path = sl_malloc(len + sizeof TMP_SUFFIX);
     if (!f->tmp_path) {
         sl_io_atomic_abort(f);
         return nomem(err, path);
@@ -161,7 +168,7 @@ sl_status sl_io_atomic_open(sl_io_atomic *f, const char *path, const sl_io_hooks
     f->fd = mkstemp(f->tmp_path);
     if (f->fd < 0) {
         s = errno_fail(err, path, errno, "cannot create temporary file", f->tmp_path);
-        free(f->tmp_path); /* nothing to unlink: mkstemp created no file */
+        sl_free(f->tmp_path); /* nothing to unlink: mkstemp created no file */
         f->tmp_path = NULL;
         sl_io_atomic_abort(f);
         return s;
@@ -205,7 +212,7 @@ static char *directory_of(const char *path)
     if (!slash)
         return sl_io_strdup(".");
     size_t len = slash == path ? 1 : (size_t)(slash - path);
-    char *dir = malloc(len + 1);
+    char *dir = sl_malloc(len + 1);
     if (dir) {
         memcpy(dir, path, len);
         dir[len] = '\0';
@@ -228,7 +235,7 @@ static sl_status sync_directory(const sl_io_atomic *f, sl_error *err)
         s = errno_fail(err, f->path, errno, "file replaced, but cannot sync its directory", dir);
     if (fd >= 0)
         close(fd);
-    free(dir);
+    sl_free(dir);
     return s;
 }
 
@@ -247,10 +254,10 @@ sl_status sl_io_atomic_commit(sl_io_atomic *f, sl_error *err)
         sl_io_atomic_abort(f);
         return s;
     }
-    free(f->tmp_path);
+    sl_free(f->tmp_path);
     f->tmp_path = NULL;
     s = sync_directory(f, err);
-    free(f->target);
+    sl_free(f->target);
     f->target = NULL;
     return s;
 }
@@ -262,8 +269,8 @@ void sl_io_atomic_abort(sl_io_atomic *f)
     f->fd = -1;
     if (f->tmp_path)
         unlink(f->tmp_path);
-    free(f->tmp_path);
+    sl_free(f->tmp_path);
     f->tmp_path = NULL;
-    free(f->target);
+    sl_free(f->target);
     f->target = NULL;
 }

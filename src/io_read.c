@@ -22,6 +22,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "alloc.h"
 #include "io_internal.h"
 
 #define METADATA_KEY "__metadata__"
@@ -140,7 +141,7 @@ static sl_status read_header(reader *r, char **json, size_t *len, sl_error *err)
         return sl_io_fail(err, SL_ERR_FORMAT, r->path,
                           "header length %" PRIu64 " exceeds the file size (%" PRIu64 " bytes)",
                           n, r->file_size);
-    *json = malloc((size_t)n + 1);
+    *json = sl_malloc((size_t)n + 1);
     if (!*json)
         return sl_io_fail(err, SL_ERR_NOMEM, r->path, "out of memory for the header");
     (*json)[n] = '\0';
@@ -278,7 +279,7 @@ static sl_status parse_metadata(sl_safetensors *st, const cJSON *item, sl_error 
     size_t n = 0;
     const cJSON *kv;
     cJSON_ArrayForEach(kv, item) n++;
-    st->meta = calloc(2 * n + 1, sizeof *st->meta);
+    st->meta = sl_calloc(2 * n + 1, sizeof *st->meta);
     if (!st->meta)
         return sl_io_fail(err, SL_ERR_NOMEM, st->path, "out of memory");
     cJSON_ArrayForEach(kv, item) {
@@ -297,7 +298,7 @@ static sl_status parse_metadata(sl_safetensors *st, const cJSON *item, sl_error 
 
 static sl_status check_metadata_keys(sl_safetensors *st, sl_error *err)
 {
-    const char **keys = malloc((st->n_meta + 1) * sizeof *keys);
+    const char **keys = sl_malloc((st->n_meta + 1) * sizeof *keys);
     if (!keys)
         return sl_io_fail(err, SL_ERR_NOMEM, st->path, "out of memory");
     for (size_t i = 0; i < st->n_meta; i++)
@@ -307,7 +308,7 @@ static sl_status check_metadata_keys(sl_safetensors *st, sl_error *err)
     if (dup)
         s = sl_io_fail(err, SL_ERR_FORMAT, st->path,
                        "\"" METADATA_KEY "\" has the key '%s' twice", dup);
-    free(keys);
+    sl_free(keys);
     return s;
 }
 
@@ -328,7 +329,7 @@ static sl_status parse_root(sl_safetensors *st, const cJSON *root, sl_error *err
     }
     if (n_meta > 1)
         return sl_io_fail(err, SL_ERR_FORMAT, st->path, "\"" METADATA_KEY "\" appears twice");
-    st->entries = calloc(n + 1, sizeof *st->entries);
+    st->entries = sl_calloc(n + 1, sizeof *st->entries);
     if (!st->entries)
         return sl_io_fail(err, SL_ERR_NOMEM, st->path, "out of memory");
     cJSON_ArrayForEach(item, root) {
@@ -383,7 +384,7 @@ static int compare_by_offset(const void *a, const void *b)
 static st_entry **sorted_entries(const sl_safetensors *st,
                                  int (*compare)(const void *, const void *))
 {
-    st_entry **v = malloc((st->n + 1) * sizeof *v);
+    st_entry **v = sl_malloc((st->n + 1) * sizeof *v);
     if (!v)
         return NULL;
     for (size_t i = 0; i < st->n; i++)
@@ -426,7 +427,7 @@ static sl_status check_offsets(const sl_safetensors *st, uint64_t data_size, sl_
                            e->begin, e->end, expect, e->begin);
         expect = e->end;
     }
-    free(v);
+    sl_free(v);
     if (!s && expect > data_size)
         s = sl_io_fail(err, SL_ERR_FORMAT, st->path,
                        "file is truncated: the tensors need %" PRIu64
@@ -474,7 +475,7 @@ static sl_status read_file(sl_safetensors *st, reader *r, sl_error *err)
         s = read_header(r, &json, &len, err);
     if (!s)
         s = parse_header(st, json, len, err);
-    free(json);
+    sl_free(json);
     if (!s)
         s = check_names(st, err);
     if (!s)
@@ -490,11 +491,11 @@ sl_safetensors *sl_safetensors_read(const char *path, sl_error *err)
         sl_error_set(err, SL_ERR_INVALID, "sl_safetensors_read: path is NULL");
         return NULL;
     }
-    sl_safetensors *st = calloc(1, sizeof *st);
+    sl_safetensors *st = sl_calloc(1, sizeof *st);
     if (st)
         st->path = sl_io_strdup(path);
     if (!st || !st->path) {
-        free(st);
+        sl_free(st);
         sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
         return NULL;
     }
@@ -514,16 +515,16 @@ void sl_safetensors_free(sl_safetensors *st)
     if (!st)
         return;
     for (size_t i = 0; i < st->n; i++) {
-        free(st->entries[i].name);
+        sl_free(st->entries[i].name);
         sl_tensor_free(st->entries[i].tensor);
     }
     for (size_t i = 0; i < 2 * st->n_meta; i++)
-        free(st->meta[i]);
-    free(st->entries);
-    free(st->by_name);
-    free(st->meta);
-    free(st->path);
-    free(st);
+        sl_free(st->meta[i]);
+    sl_free(st->entries);
+    sl_free(st->by_name);
+    sl_free(st->meta);
+    sl_free(st->path);
+    sl_free(st);
 }
 
 /* ---- access ---------------------------------------------------------------------------- */

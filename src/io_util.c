@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "io_internal.h"
 
 _Static_assert(sizeof(float) == sizeof(uint32_t), "float must be 32 bits");
@@ -109,7 +110,7 @@ char *sl_io_shape_str(int ndim, const int64_t *shape, char *buf, size_t size)
 char *sl_io_strdup(const char *s)
 {
     size_t n = strlen(s) + 1;
-    char *copy = malloc(n);
+    char *copy = sl_malloc(n);
     if (copy)
         memcpy(copy, s, n);
     return copy;

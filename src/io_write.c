@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "io_internal.h"
 
 #define METADATA_KEY "__metadata__"
@@ -64,7 +65,7 @@ static sl_status check_metadata(const char *path, const sl_kv *metadata, size_t 
 static sl_status check_unique(const char *path, const char *what, const char *const *first,
                               size_t stride, size_t n, sl_error *err)
 {
-    const char **names = malloc((n ? n : 1) * sizeof *names);
+    const char **names = sl_malloc((n ? n : 1) * sizeof *names);
     if (!names)
         return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
     for (size_t i = 0; i < n; i++)
@@ -73,7 +74,7 @@ static sl_status check_unique(const char *path, const char *what, const char *co
     sl_status s = SL_OK;
     if (dup)
         s = sl_io_fail(err, SL_ERR_INVALID, path, "duplicate %s '%s'", what, dup);
-    free(names);
+    sl_free(names);
     return s;
 }
 
@@ -113,7 +114,7 @@ static void text_append(text *t, const char *s, size_t n)
         size_t cap = t->cap ? t->cap : 256;
         while (cap < t->len + n + 1)
             cap *= 2;
-        char *p = realloc(t->p, cap);
+        char *p = sl_realloc(t->p, cap);
         if (!p) {
             t->failed = 1;
             return;
@@ -263,7 +264,7 @@ sl_status sl_io_safetensors_write_hooked(const char *path, const sl_named_tensor
         else
             s = sl_io_atomic_commit(&f, err);
     }
-    free(header.p);
+    sl_free(header.p);
     return s;
 }
 

@@ -9,6 +9,7 @@
  * step (bias corrections, the clipping factor) are computed in double, the
  * element-wise updates in float, as torch does for float32 tensors.
  */
+#include "alloc.h"
 #include "slope/optim.h"
 
 #include <math.h>
@@ -171,7 +172,7 @@ static sl_status make_slot(sl_optimizer *opt, opt_entry *e, int slot, sl_error *
         return err ? err->status : SL_ERR_NOMEM;
     const char *label = slot_label(&opt->spec, slot);
     size_t len = strlen(e->param->name) + 1 + strlen(label) + 1;
-    e->slot_name[slot] = malloc(len);
+    e->slot_name[slot] = sl_malloc(len);
     if (!e->slot_name[slot])
         return sl_error_set(err, SL_ERR_NOMEM, "optimizer: out of memory for state names");
     snprintf(e->slot_name[slot], len, "%s.%s", e->param->name, label);
@@ -192,7 +193,7 @@ static sl_status make_entries(sl_optimizer *opt, const sl_param *params, size_t 
     opt->n_entries = count_trainable(params, n);
     if (opt->n_entries == 0)
         return SL_OK;
-    opt->entries = calloc(opt->n_entries, sizeof *opt->entries);
+    opt->entries = sl_calloc(opt->n_entries, sizeof *opt->entries);
     if (!opt->entries)
         return sl_error_set(err, SL_ERR_NOMEM, "optimizer: out of memory for %zu parameters",
                             opt->n_entries);
@@ -219,7 +220,7 @@ sl_optimizer *sl_optimizer_new(const sl_param *params, size_t n, const sl_optim_
     }
     if (spec_problem(spec, err) != SL_OK || params_problem(params, n, err) != SL_OK)
         return NULL;
-    sl_optimizer *opt = calloc(1, sizeof *opt);
+    sl_optimizer *opt = sl_calloc(1, sizeof *opt);
     if (!opt) {
         sl_error_set(err, SL_ERR_NOMEM, "optimizer: out of memory");
         return NULL;
@@ -240,10 +241,10 @@ void sl_optimizer_free(sl_optimizer *opt)
     for (size_t i = 0; i < opt->n_entries; i++)
         for (int s = 0; s < MAX_SLOTS; s++) {
             sl_tensor_free(opt->entries[i].slot[s]);
-            free(opt->entries[i].slot_name[s]);
+            sl_free(opt->entries[i].slot_name[s]);
         }
-    free(opt->entries);
-    free(opt);
+    sl_free(opt->entries);
+    sl_free(opt);
 }
 
 /* ---- gradient check, norm and clipping ------------------------------------- */

@@ -1,4 +1,5 @@
 /* tensor.c - heap tensors: shapes, ownership, lazily made gradients. */
+#include "alloc.h"
 #include "slope/tensor.h"
 
 #include <stdio.h>
@@ -31,7 +32,7 @@ static sl_tensor *tensor_header(int ndim, const int64_t *shape, sl_error *err)
     int64_t size;
     if (sl_shape_size(ndim, shape, &size, err) != SL_OK)
         return NULL;
-    sl_tensor *t = calloc(1, sizeof *t);
+    sl_tensor *t = sl_calloc(1, sizeof *t);
     if (!t) {
         sl_error_set(err, SL_ERR_NOMEM, "out of memory for a tensor header");
         return NULL;
@@ -48,11 +49,11 @@ sl_tensor *sl_tensor_new(int ndim, const int64_t *shape, sl_error *err)
     sl_tensor *t = tensor_header(ndim, shape, err);
     if (!t)
         return NULL;
-    t->data = calloc((size_t)t->size, sizeof(float));
+    t->data = sl_calloc((size_t)t->size, sizeof(float));
     if (!t->data) {
         sl_error_set(err, SL_ERR_NOMEM, "out of memory for a tensor of %lld floats",
                      (long long)t->size);
-        free(t);
+        sl_free(t);
         return NULL;
     }
     t->flags = SL_TENSOR_OWNS_DATA;
@@ -77,10 +78,10 @@ void sl_tensor_free(sl_tensor *t)
     if (!t || (t->flags & SL_TENSOR_ARENA))
         return;
     if (t->flags & SL_TENSOR_OWNS_DATA)
-        free(t->data);
+        sl_free(t->data);
     if (t->flags & SL_TENSOR_OWNS_GRAD)
-        free(t->grad);
-    free(t);
+        sl_free(t->grad);
+    sl_free(t);
 }
 
 void sl_tensor_set_requires_grad(sl_tensor *t, int requires_grad)
@@ -102,7 +103,7 @@ sl_status sl_tensor_ensure_grad(sl_tensor *t, sl_error *err)
     if (t->flags & SL_TENSOR_ARENA)
         return sl_error_set(err, SL_ERR_INVALID,
                             "arena tensors get their gradient from the graph during backward");
-    t->grad = calloc((size_t)t->size, sizeof(float));
+    t->grad = sl_calloc((size_t)t->size, sizeof(float));
     if (!t->grad)
         return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a gradient of %lld floats",
                             (long long)t->size);
