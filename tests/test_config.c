@@ -383,7 +383,7 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                   "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                  "\"tanh\"");
+                  "\"tanh\", \"gelu\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
@@ -529,7 +529,7 @@ static void test_unknown_enums(void **state)
                        "t.json: model.layers[0].type: unknown value \"softmax\"; valid values: "
                        "\"linear\", \"conv2d\", \"max_pool2d\", \"avg_pool2d\", \"flatten\", "
                        "\"dropout\", \"batch_norm\", \"relu\", \"leaky_relu\", \"prelu\", "
-                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\"");
+                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\"");
 }
 
 static void test_conflicts(void **state)
