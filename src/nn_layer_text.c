@@ -114,8 +114,9 @@ static sl_status unknown_activation(const char *text, const char *name, const sl
                             "activation \"%s\": unknown name \"%s\" (did you mean \"%s\"?); "
                             "activations: %s",
                             text, name, near, forms);
-    return sl_error_set(err, SL_ERR_CONFIG, "activation \"%s\": unknown name \"%s\"; activations: %s",
-                        text, name, forms);
+    return sl_error_set(err, SL_ERR_CONFIG,
+                        "activation \"%s\": unknown name \"%s\"; activations: %s", text, name,
+                        forms);
 }
 
 /* The choice key of d with a choice named tok: its index, the choice's in *choice; -1. */
@@ -345,8 +346,8 @@ char *sl_layer_reference_markdown(void)
     put(&t, "| layer | |\n|---|---|\n");
     for (int i = 0; i < SL_LAYER_TYPE_COUNT; i++) {
         const sl_layer_def *d = sl_layer_def_of((sl_layer_type)i);
-        put(&t, "| [`%s`](#%s) | %s%s |\n", d->name, d->name, is_activation(d) ? "activation: " : "",
-            d->doc);
+        put(&t, "| [`%s`](#%s) | %s%s |\n", d->name, d->name,
+            is_activation(d) ? "activation: " : "", d->doc);
     }
     put(&t, "\n");
     for (int i = 0; i < SL_LAYER_TYPE_COUNT; i++)

@@ -497,7 +497,8 @@ static void test_readme_layer_reference(void **state)
     size_t len = fread(readme, 1, sizeof readme - 1, f);
     fclose(f);
     readme[len] = '\0';
-    const char *begin_mark = "<!-- layer-reference:begin -->\n", *end_mark = "<!-- layer-reference:end -->";
+    const char *begin_mark = "<!-- layer-reference:begin -->\n";
+    const char *end_mark = "<!-- layer-reference:end -->";
     char *begin = strstr(readme, begin_mark), *end = begin ? strstr(begin, end_mark) : NULL;
     if (!begin || !end) {
         free(ref);
