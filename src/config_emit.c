@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "config_internal.h"
+#include "nn_internal.h"
 
 /* v as the shortest decimal that reads back as the same float (0.01, not 0.0099999998). */
 static cJSON *float_number(float v)
@@ -99,35 +100,35 @@ static int emit_data(cJSON *root, const sl_config_data *d)
 
 /* ---- model ---------------------------------------------------------------------- */
 
-static int emit_window(cJSON *o, const sl_layer_spec *s)
+/* One key of a layer as its row spells it. */
+static int emit_key(cJSON *o, const sl_layer_key *k, const sl_layer_spec *s)
 {
-    return add_number(o, "kernel", s->kernel) && add_number(o, "stride", s->stride) &&
-           add_number(o, "padding", s->padding);
+    double v = sl_nn_key_value(s, k);
+    if (k->kind == SL_KEY_FLOAT)
+        return add_float(o, k->name, (float)v);
+    if (k->kind == SL_KEY_BOOL)
+        return add_bool(o, k->name, v != 0.0);
+    if (k->kind == SL_KEY_CHOICE) {
+        const sl_layer_choice *ch = &k->choices[v >= 0 && v < k->n_choices ? (int)v : 0];
+        return ch->json ? add_string(o, k->name, ch->json) : add_number(o, k->name, ch->number);
+    }
+    return add_number(o, k->name, v);
 }
 
-static int emit_layer_settings(cJSON *o, const sl_layer_spec *s)
+/* Every key of the layer's row, in the row's order, derived defaults filled in. */
+static int emit_layer_settings(cJSON *o, const sl_layer_spec *spec)
 {
-    switch (s->type) {
-    case SL_LAYER_LINEAR:
-        return add_number(o, "out", (double)s->out) && add_bool(o, "bias", s->bias);
-    case SL_LAYER_CONV2D:
-        return add_number(o, "out", (double)s->out) && emit_window(o, s) &&
-               add_bool(o, "bias", s->bias);
-    case SL_LAYER_MAX_POOL2D:
-    case SL_LAYER_AVG_POOL2D: return emit_window(o, s);
-    case SL_LAYER_DROPOUT: return add_float(o, "p", s->p);
-    case SL_LAYER_BATCH_NORM:
-        return add_float(o, "momentum", s->momentum) && add_float(o, "eps", s->eps);
-    case SL_LAYER_LEAKY_RELU:
-    case SL_LAYER_ELU: return add_float(o, "alpha", s->alpha);
-    case SL_LAYER_PRELU:
-        if (s->per_channel ? !add_string(o, "num_parameters", "channel")
-                           : !add_number(o, "num_parameters", 1))
-            return 0;
-        return add_float(o, "init", s->alpha);
-    case SL_LAYER_RRELU: return add_float(o, "lower", s->lower) && add_float(o, "upper", s->upper);
-    default: return 1;
-    }
+    sl_layer_spec s = *spec;
+    const sl_layer_def *d = sl_layer_def_of(s.type);
+    if (!d)
+        return 0;
+    char msg[160];
+    if (d->check)
+        (void)d->check(&s, ~0u, msg, sizeof msg); /* a pool's stride 0 is its kernel */
+    int ok = 1;
+    for (int i = 0; ok && i < d->n_keys; i++)
+        ok = emit_key(o, &d->keys[i], &s);
+    return ok;
 }
 
 static int emit_model(cJSON *root, const sl_config_model *m)

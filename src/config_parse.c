@@ -13,7 +13,6 @@
 #define INT32_LIMIT 2147483647
 #define EPOCHS_MAX 1000000
 #define LAYERS_MAX 4096
-#define KERNEL_MAX 4096
 #define SPIRAL_POINTS_MAX 10000000
 #define SEED_MAX 9007199254740992LL /* 2^53: JSON numbers are doubles */
 
@@ -220,115 +219,107 @@ static sl_status parse_data(sl_cfg_ctx *c, const cJSON *d, sl_config *cfg)
 
 /* ---- layers ------------------------------------------------------------------------ */
 
-static const char *const keys_linear[] = {"type", "out", "bias", NULL};
-static const char *const keys_conv[] = {"type", "out", "kernel", "stride", "padding", "bias", NULL};
-static const char *const keys_pool[] = {"type", "kernel", "stride", "padding", NULL};
-static const char *const keys_dropout[] = {"type", "p", NULL};
-static const char *const keys_norm[] = {"type", "momentum", "eps", NULL};
-static const char *const keys_alpha[] = {"type", "alpha", NULL};
-static const char *const keys_prelu[] = {"type", "num_parameters", "init", NULL};
-static const char *const keys_rrelu[] = {"type", "lower", "upper", NULL};
-static const char *const keys_type[] = {"type", NULL};
-static const char *const keys_any_layer[] = {
-    "type",     "out", "kernel", "stride", "padding",        "bias", "p",     "momentum",
-    "eps",      "alpha", "num_parameters", "init", "lower", "upper", NULL};
+/* Each layer's keys, types, ranges and cross-key rules are its row of the layer table. */
 
-static const char *const *layer_keys(sl_layer_type t)
+/* "type" and the row's keys, NULL-terminated. */
+static void row_key_names(const sl_layer_def *d, const char **names)
 {
-    switch (t) {
-    case SL_LAYER_LINEAR: return keys_linear;
-    case SL_LAYER_CONV2D: return keys_conv;
-    case SL_LAYER_MAX_POOL2D:
-    case SL_LAYER_AVG_POOL2D: return keys_pool;
-    case SL_LAYER_DROPOUT: return keys_dropout;
-    case SL_LAYER_BATCH_NORM: return keys_norm;
-    case SL_LAYER_LEAKY_RELU:
-    case SL_LAYER_ELU: return keys_alpha;
-    case SL_LAYER_PRELU: return keys_prelu;
-    case SL_LAYER_RRELU: return keys_rrelu;
-    default: return keys_type;
-    }
+    int n = 0;
+    names[n++] = "type";
+    for (int i = 0; i < d->n_keys; i++)
+        names[n++] = d->keys[i].name;
+    names[n] = NULL;
 }
 
-static sl_status parse_prelu_count(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+#define ANY_KEYS_MAX (SL_LAYER_TYPE_COUNT * SL_LAYER_MAX_KEYS + 2)
+
+/* Every key of every row (for "not a setting of a relu layer"), NULL-terminated. */
+static void all_key_names(const char **names)
 {
-    const cJSON *n = sl_cfg_member(v, "num_parameters");
-    if (!n)
-        return SL_OK;
-    if (cJSON_IsString(n) && strcmp(n->valuestring, "channel") == 0) {
-        s->per_channel = 1;
-        return SL_OK;
+    int n = 0;
+    names[n++] = "type";
+    for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++) {
+        const sl_layer_def *d = sl_layer_def_of((sl_layer_type)t);
+        for (int i = 0; i < d->n_keys; i++) {
+            int seen = 0;
+            for (int j = 0; j < n && !seen; j++)
+                seen = strcmp(names[j], d->keys[i].name) == 0;
+            if (!seen)
+                names[n++] = d->keys[i].name;
+        }
     }
-    if (cJSON_IsNumber(n) && n->valuedouble == 1.0) {
-        s->per_channel = 0;
-        return SL_OK;
-    }
-    char got[96];
-    return sl_cfg_fail_at(c, "num_parameters",
-                       "expected 1 (one shared slope) or \"channel\" (one per channel), got %s",
-                       sl_cfg_describe(n, got, sizeof got));
+    names[n] = NULL;
 }
 
-static sl_status parse_conv_pool(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+/* "expected 1 (one shared slope) or \"channel\" (one per channel), got 8". */
+static sl_status bad_choice(sl_cfg_ctx *c, const sl_layer_key *k, const cJSON *v)
 {
-    sl_status st = SL_OK;
-    if (s->type == SL_LAYER_CONV2D) {
-        st = sl_cfg_require(c, v, "out");
-        if (st == SL_OK)
-            st = sl_cfg_get_int64(c, v, "out", &s->out, 1, INT32_LIMIT);
-        if (st == SL_OK)
-            st = sl_cfg_get_bool(c, v, "bias", &s->bias);
+    char want[256], got[96];
+    size_t len = 0;
+    want[0] = '\0';
+    for (int i = 0; i < k->n_choices && len < sizeof want; i++) {
+        const sl_layer_choice *ch = &k->choices[i];
+        const char *sep = i == 0 ? "" : i + 1 == k->n_choices ? " or " : ", ";
+        if (ch->json)
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s\"%s\" (%s)", sep,
+                                    ch->json, ch->doc);
+        else
+            len += (size_t)snprintf(want + len, sizeof want - len, "%s%g (%s)", sep, ch->number,
+                                    ch->doc);
     }
-    if (st == SL_OK)
-        st = sl_cfg_get_int(c, v, "kernel", &s->kernel, 1, KERNEL_MAX);
-    if (st != SL_OK)
-        return st;
-    if (s->type != SL_LAYER_CONV2D)
-        s->stride = s->kernel; /* a pool's stride defaults to its kernel */
-    st = sl_cfg_get_int(c, v, "stride", &s->stride, 1, KERNEL_MAX);
-    /* PyTorch's rule for pools: padding at most half the kernel. */
-    int pad_max = s->type == SL_LAYER_CONV2D ? KERNEL_MAX : s->kernel / 2;
-    if (st == SL_OK)
-        st = sl_cfg_get_int(c, v, "padding", &s->padding, 0, pad_max);
-    return st;
+    return sl_cfg_fail_at(c, k->name, "expected %s, got %s", want,
+                          sl_cfg_describe(v, got, sizeof got));
 }
 
-static sl_status parse_rrelu(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
+static sl_status parse_choice(sl_cfg_ctx *c, const cJSON *obj, const sl_layer_key *k, int *out)
 {
-    sl_status st = sl_cfg_get_float(c, v, "lower", &s->lower, UNIT);
-    if (st == SL_OK)
-        st = sl_cfg_get_float(c, v, "upper", &s->upper, UNIT);
-    if (st == SL_OK && s->upper < s->lower)
-        st = sl_cfg_fail_at(c, sl_cfg_member(v, "upper") ? "upper" : "lower",
-                         "needs lower <= upper, got lower %g and upper %g", (double)s->lower,
-                         (double)s->upper);
-    return st;
+    const cJSON *v = sl_cfg_member(obj, k->name);
+    if (!v)
+        return SL_OK;
+    for (int i = 0; i < k->n_choices; i++) {
+        const sl_layer_choice *ch = &k->choices[i];
+        int match = ch->json ? cJSON_IsString(v) && strcmp(v->valuestring, ch->json) == 0
+                             : cJSON_IsNumber(v) && v->valuedouble == ch->number;
+        if (match) {
+            *out = i;
+            return SL_OK;
+        }
+    }
+    return bad_choice(c, k, v);
+}
+
+/* Reads obj[k->name] (absent: the default stays) into its field of s. */
+static sl_status parse_key(sl_cfg_ctx *c, const cJSON *obj, const sl_layer_key *k,
+                           sl_layer_spec *s)
+{
+    if (k->required && sl_cfg_require(c, obj, k->name) != SL_OK)
+        return SL_ERR_CONFIG;
+    void *field = (char *)s + k->offset;
+    sl_cfg_range range = {k->lo, k->hi, k->lo_open, k->hi_open};
+    switch (k->kind) {
+    case SL_KEY_INT: return sl_cfg_get_int(c, obj, k->name, field, (int)k->lo, (int)k->hi);
+    case SL_KEY_INT64:
+        return sl_cfg_get_int64(c, obj, k->name, field, (int64_t)k->lo, (int64_t)k->hi);
+    case SL_KEY_FLOAT: return sl_cfg_get_float(c, obj, k->name, field, range);
+    case SL_KEY_BOOL: return sl_cfg_get_bool(c, obj, k->name, field);
+    case SL_KEY_CHOICE: return parse_choice(c, obj, k, field);
+    }
+    return SL_OK;
 }
 
 static sl_status parse_layer_settings(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
 {
-    sl_status st = SL_OK;
-    switch (s->type) {
-    case SL_LAYER_LINEAR:
-        st = sl_cfg_require(c, v, "out");
-        if (st == SL_OK)
-            st = sl_cfg_get_int64(c, v, "out", &s->out, 1, INT32_LIMIT);
-        return st == SL_OK ? sl_cfg_get_bool(c, v, "bias", &s->bias) : st;
-    case SL_LAYER_CONV2D:
-    case SL_LAYER_MAX_POOL2D:
-    case SL_LAYER_AVG_POOL2D: return parse_conv_pool(c, v, s);
-    case SL_LAYER_DROPOUT: return sl_cfg_get_float(c, v, "p", &s->p, UNIT_OPEN);
-    case SL_LAYER_BATCH_NORM:
-        st = sl_cfg_get_float(c, v, "momentum", &s->momentum, UNIT);
-        return st == SL_OK ? sl_cfg_get_float(c, v, "eps", &s->eps, POSITIVE) : st;
-    case SL_LAYER_LEAKY_RELU: return sl_cfg_get_float(c, v, "alpha", &s->alpha, UNIT);
-    case SL_LAYER_ELU: return sl_cfg_get_float(c, v, "alpha", &s->alpha, POSITIVE);
-    case SL_LAYER_PRELU:
-        st = parse_prelu_count(c, v, s);
-        return st == SL_OK ? sl_cfg_get_float(c, v, "init", &s->alpha, UNIT) : st;
-    case SL_LAYER_RRELU: return parse_rrelu(c, v, s);
-    default: return SL_OK;
+    const sl_layer_def *d = sl_layer_def_of(s->type);
+    unsigned given = 0;
+    for (int i = 0; i < d->n_keys; i++) {
+        if (parse_key(c, v, &d->keys[i], s) != SL_OK)
+            return SL_ERR_CONFIG;
+        if (sl_cfg_member(v, d->keys[i].name))
+            given |= 1u << i;
     }
+    char msg[160];
+    const char *bad = d->check ? d->check(s, given, msg, sizeof msg) : NULL;
+    return bad ? sl_cfg_fail_at(c, bad, "%s", msg) : SL_OK;
 }
 
 static sl_status parse_layer(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
@@ -345,9 +336,12 @@ static sl_status parse_layer(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
     if (st != SL_OK)
         return st;
     *s = sl_layer_defaults((sl_layer_type)type);
+    const char *keys[SL_LAYER_MAX_KEYS + 2], *any[ANY_KEYS_MAX];
+    row_key_names(sl_layer_def_of(s->type), keys);
+    all_key_names(any);
     char what[64];
     snprintf(what, sizeof what, "a \"%s\" layer", names[type]);
-    st = sl_cfg_check_keys(c, v, layer_keys(s->type), what, keys_any_layer);
+    st = sl_cfg_check_keys(c, v, keys, what, any);
     return st == SL_OK ? parse_layer_settings(c, v, s) : st;
 }
 

@@ -1,16 +1,34 @@
-/* nn_internal.h - what the nn files share. */
+/* nn_internal.h - what the nn files share.
+ *
+ *   nn_layers.c     the layer table: one sl_layer_def row per type, and the rows' hooks
+ *   nn_layer_def.c  reading the table: lookup, defaults, key values, validation
+ *   nn_layer_text.c the table as text: short activation specs, the markdown reference
+ *   nn_model.c      the sequential model, driven by the rows
+ */
 #ifndef SLOPE_NN_INTERNAL_H
 #define SLOPE_NN_INTERNAL_H
 
 #include <stddef.h>
 
+#include "slope/graph.h"
 #include "slope/nn.h"
 
 /* The shape of one sample: [F] or [C, H, W]. */
-typedef struct sl_shape {
-    int ndim;
-    int64_t dim[3];
-} sl_shape;
+typedef sl_sample_shape sl_shape;
+
+/* nn_layers.c: the rows, indexed by type (SL_LAYER_TYPE_COUNT of them). */
+extern const sl_layer_def sl_nn_layer_table[];
+
+/* A key's value in spec, as a double; and the reverse (rounding is the caller's business). */
+double sl_nn_key_value(const sl_layer_spec *spec, const sl_layer_key *k);
+void sl_nn_key_set(sl_layer_spec *spec, const sl_layer_key *k, double v);
+/* Whether v is a value of key k: in range, integral for integer kinds, finite for floats.
+ * When not, writes "must be in [0, 1), got 2" (the config's wording) into msg. */
+int sl_nn_key_accepts(const sl_layer_key *k, double v, char *msg, size_t size);
+/* The range of k as text: "[0, 1)", "> 0", "1 to 4096", "" for none. */
+const char *sl_nn_key_range_text(const sl_layer_key *k, char *buf, size_t size);
+/* The key of d named name, or NULL. */
+const sl_layer_key *sl_nn_key_find(const sl_layer_def *d, const char *name);
 
 /* Validates spec (filling derived defaults such as a pool's stride) and infers the output
  * shape; errors name "layer <index> (<type>)". */
@@ -22,9 +40,6 @@ double sl_nn_gain_for(const sl_layer_spec *act);
 /* Multiply-adds per sample. */
 int64_t sl_nn_layer_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out);
 
-
-
-#include "slope/graph.h"
 /* Runs x through the model without recording and returns the index of the first layer
  * whose output holds a NaN or Inf: -2 if the input does, -1 if none does. */
 int sl_nn_first_nonfinite_layer(sl_model *m, sl_graph *g, sl_tensor *x);

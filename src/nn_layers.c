@@ -1,237 +1,284 @@
 /*
- * nn_layers.c - the layer table: names, defaults, validation, shape
- * inference, initialisation gains and FLOPs.  Adding a layer type touches
- * this file (and the forward switch in nn_model.c).
+ * nn_layers.c - the layer table: one sl_layer_def row per layer type, and
+ * the small functions the rows point to.  This is the only file that knows
+ * what a layer type is; the config, the model, the statistics and the
+ * layer reference read the rows (see sl_layer_def in slope/nn.h).
+ *
+ * Adding a layer type: its enum value (slope/nn.h), its op, its row here
+ * (the _Static_assert below counts them) and its tests.
  */
 #include <math.h>
-#include <string.h>
+#include <stddef.h>
+#include <stdio.h>
 
 #include "nn_internal.h"
+#include "slope/ops.h"
 
-static const char *const layer_names[SL_LAYER_TYPE_COUNT] = {
-    [SL_LAYER_LINEAR] = "linear",         [SL_LAYER_CONV2D] = "conv2d",
-    [SL_LAYER_MAX_POOL2D] = "max_pool2d", [SL_LAYER_AVG_POOL2D] = "avg_pool2d",
-    [SL_LAYER_FLATTEN] = "flatten",       [SL_LAYER_DROPOUT] = "dropout",
-    [SL_LAYER_BATCH_NORM] = "batch_norm", [SL_LAYER_RELU] = "relu",
-    [SL_LAYER_LEAKY_RELU] = "leaky_relu", [SL_LAYER_PRELU] = "prelu",
-    [SL_LAYER_RRELU] = "rrelu",           [SL_LAYER_ELU] = "elu",
-    [SL_LAYER_SELU] = "selu",             [SL_LAYER_SIGMOID] = "sigmoid",
-    [SL_LAYER_TANH] = "tanh",
+#define INT32_LIMIT 2147483647.0
+#define KERNEL_MAX 4096.0
+
+/* ---- keys -------------------------------------------------------------------------- */
+
+#define SPEC_OFFSET(field) offsetof(sl_layer_spec, field)
+#define INT_KEY(nm, field, d, l, h, dc)                                                           \
+    {.name = nm, .kind = SL_KEY_INT, .offset = SPEC_OFFSET(field), .def = d, .lo = l, .hi = h,   \
+     .doc = dc}
+#define FLOAT_KEY(nm, field, d, l, h, lo_o, hi_o, dc)                                             \
+    {.name = nm, .kind = SL_KEY_FLOAT, .offset = SPEC_OFFSET(field), .def = d, .lo = l,          \
+     .hi = h, .lo_open = lo_o, .hi_open = hi_o, .doc = dc}
+#define BIAS_KEY                                                                                  \
+    {.name = "bias", .kind = SL_KEY_BOOL, .offset = SPEC_OFFSET(bias), .def = 1, .lo = 0,        \
+     .hi = 1, .doc = "learn a bias"}
+#define OUT_KEY(dc)                                                                               \
+    {.name = "out", .kind = SL_KEY_INT64, .offset = SPEC_OFFSET(out), .def = 0, .lo = 1,         \
+     .hi = INT32_LIMIT, .required = 1, .doc = dc}
+#define COUNT(array) ((int)(sizeof(array) / sizeof((array)[0])))
+
+static const sl_layer_key linear_keys[] = {OUT_KEY("output features"), BIAS_KEY};
+
+static const sl_layer_key conv_keys[] = {
+    OUT_KEY("output channels"),
+    INT_KEY("kernel", kernel, 3, 1, KERNEL_MAX, "kernel size (square)"),
+    INT_KEY("stride", stride, 1, 1, KERNEL_MAX, "step between windows"),
+    INT_KEY("padding", padding, 0, 0, KERNEL_MAX, "zeros added on each side"),
+    BIAS_KEY,
 };
 
-const char *sl_layer_type_name(sl_layer_type type)
+/* A pool's stride defaults to its kernel: 0 in the spec until the check fills it. */
+static const sl_layer_key pool_keys[] = {
+    INT_KEY("kernel", kernel, 2, 1, KERNEL_MAX, "window size (square)"),
+    {.name = "stride", .kind = SL_KEY_INT, .offset = SPEC_OFFSET(stride), .def = 0, .lo = 1,
+     .hi = KERNEL_MAX, .def_doc = "the kernel", .doc = "step between windows"},
+    INT_KEY("padding", padding, 0, 0, KERNEL_MAX, "added on each side; at most half the kernel"),
+};
+
+static const sl_layer_key dropout_keys[] = {
+    FLOAT_KEY("p", p, 0.5, 0.0, 1.0, 0, 1, "probability of zeroing a value"),
+};
+
+static const sl_layer_key norm_keys[] = {
+    FLOAT_KEY("momentum", momentum, 0.1, 0.0, 1.0, 0, 0, "weight of a batch in the running "
+                                                         "statistics"),
+    FLOAT_KEY("eps", eps, 1e-5, 0.0, INFINITY, 1, 0, "added to the variance"),
+};
+
+static const sl_layer_key leaky_keys[] = {
+    FLOAT_KEY("alpha", alpha, 0.01, 0.0, 1.0, 0, 0, "slope for x < 0"),
+};
+
+static const sl_layer_choice prelu_counts[] = {
+    {.name = "shared", .json = NULL, .number = 1, .doc = "one shared slope"},
+    {.name = "channel", .json = "channel", .doc = "one per channel"},
+};
+
+static const sl_layer_key prelu_keys[] = {
+    {.name = "num_parameters", .kind = SL_KEY_CHOICE, .offset = SPEC_OFFSET(per_channel),
+     .def = 0, .lo = 0, .hi = 1, .choices = prelu_counts, .n_choices = COUNT(prelu_counts),
+     .doc = "how many slopes"},
+    FLOAT_KEY("init", alpha, 0.25, 0.0, 1.0, 0, 0, "initial slope"),
+};
+
+static const sl_layer_key rrelu_keys[] = {
+    FLOAT_KEY("lower", lower, 1.0 / 8.0, 0.0, 1.0, 0, 0, "smallest slope"),
+    FLOAT_KEY("upper", upper, 1.0 / 3.0, 0.0, 1.0, 0, 0, "largest slope (>= lower)"),
+};
+
+static const sl_layer_key elu_keys[] = {
+    FLOAT_KEY("alpha", alpha, 1.0, 0.0, INFINITY, 1, 0, "-alpha is the limit for x -> -inf"),
+};
+
+/* ---- cross-key rules ----------------------------------------------------------------- */
+
+static const char *pool_check(sl_layer_spec *s, unsigned given, char *msg, size_t size)
 {
-    if ((int)type < 0 || type >= SL_LAYER_TYPE_COUNT)
-        return "unknown";
-    return layer_names[type];
+    (void)given;
+    if (s->stride == 0)
+        s->stride = s->kernel;
+    if (s->padding <= s->kernel / 2)
+        return NULL;
+    /* PyTorch's rule for pools. */
+    snprintf(msg, size, "must be <= %d, got %d", s->kernel / 2, s->padding);
+    return "padding";
 }
 
-sl_status sl_layer_type_parse(const char *name, sl_layer_type *type, sl_error *err)
+static const char *rrelu_check(sl_layer_spec *s, unsigned given, char *msg, size_t size)
 {
-    for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++)
-        if (name && strcmp(name, layer_names[t]) == 0) {
-            *type = (sl_layer_type)t;
-            return SL_OK;
-        }
-    return sl_error_set(err, SL_ERR_CONFIG,
-                        "unknown layer type \"%s\" (expected one of: linear, conv2d, max_pool2d, "
-                        "avg_pool2d, flatten, dropout, batch_norm, relu, leaky_relu, prelu, "
-                        "rrelu, elu, selu, sigmoid, tanh)",
-                        name ? name : "(null)");
+    if (s->lower <= s->upper)
+        return NULL;
+    snprintf(msg, size, "needs lower <= upper, got lower %g and upper %g", (double)s->lower,
+             (double)s->upper);
+    /* Blame the one the user wrote: bit 1 is rrelu_keys[1], "upper". */
+    return (given & 2u) ? "upper" : "lower";
 }
 
-int sl_layer_is_activation(sl_layer_type type)
+/* ---- shapes -------------------------------------------------------------------------- */
+
+static const char *linear_shape(const sl_layer_spec *s, const sl_shape *in, sl_shape *out)
 {
-    return type >= SL_LAYER_RELU && type <= SL_LAYER_TANH;
+    if (in->ndim != 1)
+        return "linear needs a flat input [F]; add a flatten layer before it";
+    out->ndim = 1;
+    out->dim[0] = s->out;
+    return NULL;
 }
 
-sl_layer_spec sl_layer_defaults(sl_layer_type type)
-{
-    sl_layer_spec s;
-    memset(&s, 0, sizeof s);
-    s.type = type;
-    s.bias = 1;
-    s.kernel = type == SL_LAYER_CONV2D ? 3 : 2;
-    s.stride = type == SL_LAYER_CONV2D ? 1 : 0; /* pools: 0 means "= kernel" */
-    s.alpha = type == SL_LAYER_LEAKY_RELU ? 0.01f : type == SL_LAYER_PRELU ? 0.25f : 1.0f;
-    s.p = 0.5f;
-    s.lower = 1.0f / 8.0f;
-    s.upper = 1.0f / 3.0f;
-    s.momentum = 0.1f;
-    s.eps = 1e-5f;
-    return s;
-}
-
-static const char *const init_names[] = {"kaiming_uniform", "kaiming_normal", "xavier_uniform",
-                                         "xavier_normal", "pytorch"};
-
-const char *sl_init_name(sl_init_kind kind)
-{
-    if ((int)kind < 0 || kind > SL_INIT_PYTORCH)
-        return "unknown";
-    return init_names[kind];
-}
-
-sl_status sl_init_parse(const char *name, sl_init_kind *kind, sl_error *err)
-{
-    for (int k = 0; k <= SL_INIT_PYTORCH; k++)
-        if (name && strcmp(name, init_names[k]) == 0) {
-            *kind = (sl_init_kind)k;
-            return SL_OK;
-        }
-    return sl_error_set(err, SL_ERR_CONFIG,
-                        "unknown init \"%s\" (expected one of: kaiming_uniform, kaiming_normal, "
-                        "xavier_uniform, xavier_normal, pytorch)",
-                        name ? name : "(null)");
-}
-
-/* ---- validation and shape inference ------------------------------------------- */
-
-/* Kernel, stride and padding of conv2d and the pools. */
-static sl_status window_problem(const sl_layer_spec *s, sl_error *err)
-{
-    const char *name = sl_layer_type_name(s->type);
-    int min_stride = s->type == SL_LAYER_CONV2D ? 1 : 0; /* a pool's 0 means "= kernel" */
-    if (s->kernel < 1 || s->stride < min_stride || s->padding < 0)
-        return sl_error_set(err, SL_ERR_CONFIG,
-                            "%s: kernel must be >= 1, stride >= 1 and padding >= 0", name);
-    if (s->type != SL_LAYER_CONV2D && s->padding > s->kernel / 2)
-        return sl_error_set(err, SL_ERR_CONFIG, "%s: padding %d exceeds half the kernel (%d)",
-                            name, s->padding, s->kernel);
-    return SL_OK;
-}
-
-static sl_status spec_problem(const sl_layer_spec *s, sl_error *err)
-{
-    const char *name = sl_layer_type_name(s->type);
-    switch (s->type) {
-    case SL_LAYER_LINEAR:
-    case SL_LAYER_CONV2D:
-        if (s->out < 1)
-            return sl_error_set(err, SL_ERR_CONFIG, "%s: out must be >= 1, got %lld", name,
-                                (long long)s->out);
-        return s->type == SL_LAYER_LINEAR ? SL_OK : window_problem(s, err);
-    case SL_LAYER_MAX_POOL2D:
-    case SL_LAYER_AVG_POOL2D:
-        return window_problem(s, err);
-    case SL_LAYER_DROPOUT:
-        if (!(s->p >= 0.0f && s->p < 1.0f))
-            return sl_error_set(err, SL_ERR_CONFIG, "dropout: p must be in [0, 1), got %g",
-                                (double)s->p);
-        return SL_OK;
-    case SL_LAYER_BATCH_NORM:
-        if (!(s->eps > 0.0f) || !(s->momentum >= 0.0f && s->momentum <= 1.0f))
-            return sl_error_set(err, SL_ERR_CONFIG,
-                                "batch_norm: eps must be > 0 and momentum in [0, 1]");
-        return SL_OK;
-    case SL_LAYER_LEAKY_RELU:
-    case SL_LAYER_PRELU:
-    case SL_LAYER_ELU:
-        if (!isfinite(s->alpha))
-            return sl_error_set(err, SL_ERR_CONFIG, "%s: alpha must be a finite number", name);
-        return SL_OK;
-    case SL_LAYER_RRELU:
-        if (!(s->lower >= 0.0f && s->lower <= s->upper && isfinite(s->upper)))
-            return sl_error_set(err, SL_ERR_CONFIG, "rrelu: need 0 <= lower <= upper");
-        return SL_OK;
-    default:
-        if ((int)s->type < 0 || s->type >= SL_LAYER_TYPE_COUNT)
-            return sl_error_set(err, SL_ERR_CONFIG, "unknown layer type %d", (int)s->type);
-        return SL_OK;
-    }
-}
-
-static int64_t out_size(int64_t in, int k, int stride, int pad)
+static int64_t window_out(int64_t in, int k, int stride, int pad)
 {
     return (in + 2 * (int64_t)pad - k) / stride + 1;
 }
 
-/* Output shape of one sample; the spec is valid.  Returns a reason on a misfit. */
-static const char *infer_shape(sl_layer_spec *s, const sl_shape *in, sl_shape *out)
+/* The pools (stride already derived), and conv2d's spatial size. */
+static const char *window_shape(const sl_layer_spec *s, const sl_shape *in, sl_shape *out)
 {
+    if (in->ndim != 3)
+        return "needs an image input [C, H, W]";
+    if (in->dim[1] + 2 * s->padding < s->kernel || in->dim[2] + 2 * s->padding < s->kernel)
+        return "the kernel is larger than the (padded) input";
     *out = *in;
-    switch (s->type) {
-    case SL_LAYER_LINEAR:
-        if (in->ndim != 1)
-            return "linear needs a flat input [F]; add a flatten layer before it";
-        out->dim[0] = s->out;
-        return NULL;
-    case SL_LAYER_CONV2D:
-    case SL_LAYER_MAX_POOL2D:
-    case SL_LAYER_AVG_POOL2D:
-        if (in->ndim != 3)
-            return "needs an image input [C, H, W]";
-        if (s->stride == 0)
-            s->stride = s->kernel;
-        if (in->dim[1] + 2 * s->padding < s->kernel || in->dim[2] + 2 * s->padding < s->kernel)
-            return "the kernel is larger than the (padded) input";
-        if (s->type == SL_LAYER_CONV2D)
-            out->dim[0] = s->out;
-        out->dim[1] = out_size(in->dim[1], s->kernel, s->stride, s->padding);
-        out->dim[2] = out_size(in->dim[2], s->kernel, s->stride, s->padding);
-        return NULL;
-    case SL_LAYER_FLATTEN:
-        out->ndim = 1;
-        out->dim[0] = in->dim[0] * (in->ndim > 1 ? in->dim[1] : 1) * (in->ndim > 2 ? in->dim[2] : 1);
-        return NULL;
-    default:
-        return NULL; /* elementwise layers keep the shape */
-    }
+    out->dim[1] = window_out(in->dim[1], s->kernel, s->stride, s->padding);
+    out->dim[2] = window_out(in->dim[2], s->kernel, s->stride, s->padding);
+    return NULL;
 }
 
-sl_status sl_nn_layer_prepare(sl_layer_spec *spec, int index, const sl_shape *in, sl_shape *out,
-                              sl_error *err)
+static const char *conv_shape(const sl_layer_spec *s, const sl_shape *in, sl_shape *out)
 {
-    sl_error inner = {0};
-    if (spec_problem(spec, &inner) != SL_OK)
-        return sl_error_set(err, inner.status, "layer %d (%s): %s", index,
-                            sl_layer_type_name(spec->type), inner.message);
-    const char *misfit = infer_shape(spec, in, out);
-    if (misfit) {
-        char sin[64];
-        return sl_error_set(err, SL_ERR_SHAPE, "layer %d (%s): input %s: %s", index,
-                            sl_layer_type_name(spec->type), sl_nn_shape_str(in, sin, sizeof sin),
-                            misfit);
-    }
-    return SL_OK;
+    const char *misfit = window_shape(s, in, out);
+    out->dim[0] = s->out;
+    return misfit;
 }
 
-char *sl_nn_shape_str(const sl_shape *s, char *buf, size_t size)
+static const char *flatten_shape(const sl_layer_spec *s, const sl_shape *in, sl_shape *out)
 {
-    sl_tensor t;
-    memset(&t, 0, sizeof t);
-    t.ndim = s->ndim;
-    for (int i = 0; i < s->ndim; i++)
-        t.shape[i] = s->dim[i];
-    return sl_shape_str(&t, buf, size);
+    (void)s;
+    out->ndim = 1;
+    out->dim[0] = in->dim[0] * (in->ndim > 1 ? in->dim[1] : 1) * (in->ndim > 2 ? in->dim[2] : 1);
+    return NULL;
 }
 
-/* ---- initialisation gain and FLOPs ---------------------------------------------------- */
+/* ---- parameters ---------------------------------------------------------------------- */
 
-double sl_nn_gain_for(const sl_layer_spec *act)
+static const sl_layer_param linear_params[] = {
+    {"weight", SL_PARAM_WEIGHT, SL_FILL_WEIGHT, "[out, in]"},
+    {"bias", SL_PARAM_BIAS, SL_FILL_BIAS, "[out], when bias"},
+};
+static const sl_layer_param conv_params[] = {
+    {"weight", SL_PARAM_WEIGHT, SL_FILL_WEIGHT, "[out, in channels, kernel, kernel]"},
+    {"bias", SL_PARAM_BIAS, SL_FILL_BIAS, "[out], when bias"},
+};
+static const sl_layer_param prelu_params[] = {
+    {"weight", SL_PARAM_PRELU_SLOPE, SL_FILL_ALPHA, "[1], or [channels]"},
+};
+static const sl_layer_param norm_params[] = {
+    {"weight", SL_PARAM_NORM_SCALE, SL_FILL_ONE, "[channels] (gamma)"},
+    {"bias", SL_PARAM_NORM_SHIFT, SL_FILL_ZERO, "[channels] (beta)"},
+    {"running_mean", SL_PARAM_BUFFER, SL_FILL_ZERO, "[channels], not trained"},
+    {"running_var", SL_PARAM_BUFFER, SL_FILL_ONE, "[channels], not trained"},
+};
+
+static int vector(int64_t n, int64_t *shape)
 {
-    if (!act)
-        return 1.0;
-    double a;
-    switch (act->type) {
-    case SL_LAYER_RELU:
-    case SL_LAYER_ELU:
-        return sqrt(2.0);
-    case SL_LAYER_LEAKY_RELU:
-    case SL_LAYER_PRELU:
-        a = act->alpha;
-        return sqrt(2.0 / (1.0 + a * a));
-    case SL_LAYER_RRELU:
-        a = 0.5 * (act->lower + act->upper);
-        return sqrt(2.0 / (1.0 + a * a));
-    case SL_LAYER_TANH:
-        return 5.0 / 3.0;
-    case SL_LAYER_SELU:
-        return 0.75;
-    default:
-        return 1.0;
-    }
+    shape[0] = n;
+    return 1;
 }
+
+static int linear_param(const sl_layer_spec *s, int k, const sl_shape *in, int64_t *shape)
+{
+    if (k == 1)
+        return s->bias ? vector(s->out, shape) : 0;
+    shape[0] = s->out;
+    shape[1] = in->dim[0];
+    return 2;
+}
+
+static int conv_param(const sl_layer_spec *s, int k, const sl_shape *in, int64_t *shape)
+{
+    if (k == 1)
+        return s->bias ? vector(s->out, shape) : 0;
+    shape[0] = s->out;
+    shape[1] = in->dim[0];
+    shape[2] = shape[3] = s->kernel;
+    return 4;
+}
+
+static int prelu_param(const sl_layer_spec *s, int k, const sl_shape *in, int64_t *shape)
+{
+    (void)k;
+    return vector(s->per_channel ? in->dim[0] : 1, shape);
+}
+
+static int norm_param(const sl_layer_spec *s, int k, const sl_shape *in, int64_t *shape)
+{
+    (void)s;
+    (void)k;
+    return vector(in->dim[0], shape);
+}
+
+/* ---- init gains ---------------------------------------------------------------------- */
+
+static double slope_gain(double a)
+{
+    return sqrt(2.0 / (1.0 + a * a));
+}
+
+static double sqrt2_gain(const sl_layer_spec *s)
+{
+    (void)s;
+    return sqrt(2.0);
+}
+
+static double alpha_gain(const sl_layer_spec *s)
+{
+    return slope_gain(s->alpha);
+}
+
+static double rrelu_gain(const sl_layer_spec *s)
+{
+    return slope_gain(0.5 * (s->lower + s->upper));
+}
+
+static double tanh_gain(const sl_layer_spec *s)
+{
+    (void)s;
+    return 5.0 / 3.0;
+}
+
+static double selu_gain(const sl_layer_spec *s)
+{
+    (void)s;
+    return 0.75;
+}
+
+/* ---- forward --------------------------------------------------------------------------- */
+
+/* A forward that records expr; s, x, p and in_place are in scope. */
+#define FORWARD(fn, expr)                                                                         \
+    static sl_tensor *fn(sl_graph *g, const sl_layer_spec *s, sl_tensor *x, sl_tensor *const *p, \
+                         int in_place)                                                           \
+    {                                                                                             \
+        (void)s, (void)p, (void)in_place;                                                         \
+        return expr;                                                                              \
+    }
+
+FORWARD(linear_fwd, sl_linear(g, x, p[0], p[1]))
+FORWARD(conv_fwd, sl_conv2d(g, x, p[0], p[1], s->stride, s->padding))
+FORWARD(max_pool_fwd, sl_max_pool2d(g, x, s->kernel, s->stride, s->padding))
+FORWARD(avg_pool_fwd, sl_avg_pool2d(g, x, s->kernel, s->stride, s->padding))
+FORWARD(flatten_fwd, sl_flatten(g, x))
+FORWARD(dropout_fwd, sl_dropout(g, x, s->p))
+FORWARD(norm_fwd, sl_batch_norm(g, x, p[0], p[1], p[2], p[3], s->momentum, s->eps))
+FORWARD(relu_fwd, in_place ? sl_relu_(g, x) : sl_relu(g, x))
+/* In place, backward reads the sign of the output: only for a non-negative slope. */
+FORWARD(leaky_fwd, in_place && s->alpha >= 0.0f ? sl_leaky_relu_(g, x, s->alpha)
+                                                : sl_leaky_relu(g, x, s->alpha))
+FORWARD(prelu_fwd, sl_prelu(g, x, p[0]))
+FORWARD(rrelu_fwd, sl_rrelu(g, x, s->lower, s->upper))
+FORWARD(elu_fwd, sl_elu(g, x, s->alpha))
+FORWARD(selu_fwd, sl_selu(g, x))
+FORWARD(sigmoid_fwd, sl_sigmoid(g, x))
+FORWARD(tanh_fwd, sl_tanh(g, x))
+FORWARD(gelu_fwd, sl_gelu(g, x))
+
+/* ---- multiply-adds --------------------------------------------------------------------- */
 
 /* a * b for non-negative counts, saturating at INT64_MAX. */
 static int64_t mul_sat(int64_t a, int64_t b)
@@ -239,16 +286,94 @@ static int64_t mul_sat(int64_t a, int64_t b)
     return (b != 0 && a > INT64_MAX / b) ? INT64_MAX : a * b;
 }
 
-int64_t sl_nn_layer_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out)
+static int64_t linear_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out)
 {
-    switch (s->type) {
-    case SL_LAYER_LINEAR:
-        return mul_sat(in->dim[0], out->dim[0]);
-    case SL_LAYER_CONV2D: {
-        int64_t per_output = mul_sat(mul_sat(in->dim[0], s->kernel), s->kernel);
-        return mul_sat(mul_sat(mul_sat(out->dim[0], out->dim[1]), out->dim[2]), per_output);
-    }
-    default:
-        return 0;
-    }
+    (void)s;
+    return mul_sat(in->dim[0], out->dim[0]);
 }
+
+static int64_t conv_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out)
+{
+    int64_t per_output = mul_sat(mul_sat(in->dim[0], s->kernel), s->kernel);
+    return mul_sat(mul_sat(mul_sat(out->dim[0], out->dim[1]), out->dim[2]), per_output);
+}
+
+/* ---- the table ------------------------------------------------------------------------- */
+
+#define KEYS(k) .keys = k, .n_keys = COUNT(k)
+#define PARAMS(p) .params = p, .n_params = COUNT(p)
+/* An activation row: elementwise, its input is the pre-activation. */
+#define ACTIVATION(t, nm) .type = t, .name = nm, .flags = SL_LAYER_ACTIVATION
+
+const sl_layer_def sl_nn_layer_table[] = {
+    [SL_LAYER_LINEAR] = {.type = SL_LAYER_LINEAR, .name = "linear",
+                         .doc = "Fully connected: y = x W^T + b, on a flat input [F].",
+                         .flags = SL_LAYER_WEIGHTED | SL_LAYER_OUTPUT_REUSABLE, KEYS(linear_keys),
+                         PARAMS(linear_params), .shape = linear_shape,
+                         .param_shape = linear_param, .forward = linear_fwd,
+                         .macs = linear_macs},
+    [SL_LAYER_CONV2D] = {.type = SL_LAYER_CONV2D, .name = "conv2d",
+                         .doc = "2-d cross-correlation over [C, H, W], square kernel, zero "
+                                "padding.",
+                         .flags = SL_LAYER_WEIGHTED | SL_LAYER_OUTPUT_REUSABLE, KEYS(conv_keys),
+                         PARAMS(conv_params), .shape = conv_shape, .param_shape = conv_param,
+                         .forward = conv_fwd, .macs = conv_macs},
+    [SL_LAYER_MAX_POOL2D] = {.type = SL_LAYER_MAX_POOL2D, .name = "max_pool2d",
+                             .doc = "Maximum over each window of [C, H, W] (padding is -inf).",
+                             KEYS(pool_keys), .check = pool_check, .shape = window_shape,
+                             .forward = max_pool_fwd},
+    [SL_LAYER_AVG_POOL2D] = {.type = SL_LAYER_AVG_POOL2D, .name = "avg_pool2d",
+                             .doc = "Mean over each window of [C, H, W] (padding counts as "
+                                    "zeros).",
+                             KEYS(pool_keys), .check = pool_check, .shape = window_shape,
+                             .forward = avg_pool_fwd},
+    [SL_LAYER_FLATTEN] = {.type = SL_LAYER_FLATTEN, .name = "flatten",
+                          .doc = "[C, H, W] -> [C*H*W].", .shape = flatten_shape,
+                          .forward = flatten_fwd},
+    [SL_LAYER_DROPOUT] = {.type = SL_LAYER_DROPOUT, .name = "dropout",
+                          .doc = "Training: zeroes each value with probability p and scales the "
+                                 "rest by 1/(1-p); evaluation: the identity.",
+                          KEYS(dropout_keys), .forward = dropout_fwd},
+    [SL_LAYER_BATCH_NORM] = {.type = SL_LAYER_BATCH_NORM, .name = "batch_norm",
+                             .doc = "Batch normalisation, 1d on [F] or per channel on [C, H, W], "
+                                    "with running statistics for evaluation.",
+                             .flags = SL_LAYER_OUTPUT_REUSABLE, KEYS(norm_keys),
+                             PARAMS(norm_params), .param_shape = norm_param,
+                             .forward = norm_fwd},
+    [SL_LAYER_RELU] = {ACTIVATION(SL_LAYER_RELU, "relu"), .doc = "max(x, 0).",
+                       .forward = relu_fwd, .gain = sqrt2_gain, .gain_doc = "sqrt(2)"},
+    [SL_LAYER_LEAKY_RELU] = {ACTIVATION(SL_LAYER_LEAKY_RELU, "leaky_relu"),
+                             .doc = "x for x > 0, alpha x below.", KEYS(leaky_keys),
+                             .forward = leaky_fwd, .gain = alpha_gain,
+                             .gain_doc = "sqrt(2 / (1 + alpha^2))"},
+    [SL_LAYER_PRELU] = {ACTIVATION(SL_LAYER_PRELU, "prelu"),
+                        .doc = "Leaky ReLU with learned slopes (one shared, or one per channel).",
+                        KEYS(prelu_keys), PARAMS(prelu_params), .param_shape = prelu_param,
+                        .slope_param = "weight", .forward = prelu_fwd, .gain = alpha_gain,
+                        .gain_doc = "sqrt(2 / (1 + init^2))"},
+    [SL_LAYER_RRELU] = {ACTIVATION(SL_LAYER_RRELU, "rrelu"),
+                        .doc = "Leaky ReLU whose slope is drawn from [lower, upper] per value "
+                               "while training, their mean in evaluation.",
+                        KEYS(rrelu_keys), .check = rrelu_check, .forward = rrelu_fwd,
+                        .gain = rrelu_gain,
+                        .gain_doc = "sqrt(2 / (1 + a^2)), a = (lower + upper) / 2"},
+    [SL_LAYER_ELU] = {ACTIVATION(SL_LAYER_ELU, "elu"), .doc = "x for x > 0, alpha (e^x - 1) below.",
+                      KEYS(elu_keys), .forward = elu_fwd, .gain = sqrt2_gain,
+                      .gain_doc = "sqrt(2)"},
+    [SL_LAYER_SELU] = {ACTIVATION(SL_LAYER_SELU, "selu"),
+                       .doc = "scale * elu(x, alpha) with the self-normalising constants.",
+                       .forward = selu_fwd, .gain = selu_gain, .gain_doc = "3/4"},
+    [SL_LAYER_SIGMOID] = {ACTIVATION(SL_LAYER_SIGMOID, "sigmoid"), .doc = "1 / (1 + e^-x).",
+                          .forward = sigmoid_fwd, .gain = NULL, .gain_doc = "1"},
+    [SL_LAYER_TANH] = {ACTIVATION(SL_LAYER_TANH, "tanh"), .doc = "tanh(x).", .forward = tanh_fwd,
+                       .gain = tanh_gain, .gain_doc = "5/3"},
+    /* PyTorch's calculate_gain has no GELU; GELU tends to relu away from 0, so relu's gain. */
+    [SL_LAYER_GELU] = {ACTIVATION(SL_LAYER_GELU, "gelu"),
+                       .doc = "x Phi(x) = x/2 (1 + erf(x / sqrt 2)), the exact form of "
+                              "torch.nn.GELU().",
+                       .forward = gelu_fwd, .gain = sqrt2_gain,
+                       .gain_doc = "sqrt(2), as relu (GELU tends to relu away from 0)"},
+};
+
+_Static_assert(sizeof sl_nn_layer_table / sizeof sl_nn_layer_table[0] == SL_LAYER_TYPE_COUNT,
+               "the layer table needs one row per sl_layer_type");

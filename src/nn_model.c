@@ -1,6 +1,6 @@
 /*
  * nn_model.c - the sequential model: layers, parameters in flat buffers,
- * initialisation and forward.
+ * initialisation and forward, each as the layer's row (nn_layers.c) says.
  */
 #include <math.h>
 #include <stdio.h>
@@ -12,14 +12,13 @@
 #include "slope/ops.h"
 #include "slope/rng.h"
 
-#define SL_MAX_PARAMS_PER_LAYER 4
 #define SL_PARAM_NAME_MAX 48
 
 typedef struct layer {
     sl_layer_spec spec;
+    const sl_layer_def *def;
     sl_shape in, out;
-    /* Indices into model->params; -1 when absent. */
-    int weight, bias, alpha, gamma, beta, running_mean, running_var;
+    int param[SL_LAYER_MAX_PARAMS]; /* the row's slots: indices into model->params, -1 absent */
     sl_tensor *captured; /* pre-activation of the last forward (capture mode) */
 } layer;
 
@@ -149,7 +148,9 @@ sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
         m->layers = grown;
         m->cap_layers = cap;
     }
-    l.weight = l.bias = l.alpha = l.gamma = l.beta = l.running_mean = l.running_var = -1;
+    l.def = sl_layer_def_of(l.spec.type);
+    for (int k = 0; k < SL_LAYER_MAX_PARAMS; k++)
+        l.param[k] = -1;
     m->layers[m->n_layers++] = l;
     m->n_trainable += own_params;
     return SL_OK;
@@ -166,37 +167,18 @@ typedef struct param_plan {
     int *slot; /* where the layer keeps the index */
 } param_plan;
 
-/* Lists layer l's parameters into plan (at most SL_MAX_PARAMS_PER_LAYER + buffers). */
+/* Lists layer l's parameters into plan (at most SL_LAYER_MAX_PARAMS): the row's slots
+ * that this spec has. */
 static int plan_layer(layer *l, int index, param_plan *plan)
 {
-    const sl_layer_spec *s = &l->spec;
+    const sl_layer_def *d = sl_layer_def_of(l->spec.type);
     int n = 0;
-#define ADD(sfx, rl, nd, s0, s1, s2, s3, field)                                                  \
-    plan[n++] = (param_plan){index, sfx, rl, nd, {s0, s1, s2, s3}, &l->field}
-    switch (s->type) {
-    case SL_LAYER_LINEAR:
-        ADD("weight", SL_PARAM_WEIGHT, 2, s->out, l->in.dim[0], 1, 1, weight);
-        if (s->bias)
-            ADD("bias", SL_PARAM_BIAS, 1, s->out, 1, 1, 1, bias);
-        break;
-    case SL_LAYER_CONV2D:
-        ADD("weight", SL_PARAM_WEIGHT, 4, s->out, l->in.dim[0], s->kernel, s->kernel, weight);
-        if (s->bias)
-            ADD("bias", SL_PARAM_BIAS, 1, s->out, 1, 1, 1, bias);
-        break;
-    case SL_LAYER_PRELU:
-        ADD("weight", SL_PARAM_PRELU_SLOPE, 1, s->per_channel ? l->in.dim[0] : 1, 1, 1, 1, alpha);
-        break;
-    case SL_LAYER_BATCH_NORM:
-        ADD("weight", SL_PARAM_NORM_SCALE, 1, l->in.dim[0], 1, 1, 1, gamma);
-        ADD("bias", SL_PARAM_NORM_SHIFT, 1, l->in.dim[0], 1, 1, 1, beta);
-        ADD("running_mean", SL_PARAM_BUFFER, 1, l->in.dim[0], 1, 1, 1, running_mean);
-        ADD("running_var", SL_PARAM_BUFFER, 1, l->in.dim[0], 1, 1, 1, running_var);
-        break;
-    default:
-        break;
+    for (int k = 0; k < d->n_params; k++) {
+        param_plan p = {index, d->params[k].name, d->params[k].role, 0, {1, 1, 1, 1}, &l->param[k]};
+        p.ndim = d->param_shape(&l->spec, k, &l->in, p.shape);
+        if (p.ndim > 0)
+            plan[n++] = p;
     }
-#undef ADD
     return n;
 }
 
@@ -222,7 +204,7 @@ static int64_t plan_size(const param_plan *p)
 /* Creates every parameter as a view into two flat buffers (trainable, buffers). */
 static sl_status allocate_params(sl_model *m, sl_error *err)
 {
-    size_t max_params = m->n_layers * SL_MAX_PARAMS_PER_LAYER;
+    size_t max_params = m->n_layers * SL_LAYER_MAX_PARAMS;
     param_plan *plan = calloc(max_params ? max_params : 1, sizeof *plan);
     m->params = calloc(max_params ? max_params : 1, sizeof *m->params);
     m->names = calloc(max_params ? max_params : 1, sizeof *m->names);
@@ -290,10 +272,10 @@ static sl_status allocate_params(sl_model *m, sl_error *err)
 static const sl_layer_spec *next_activation(const sl_model *m, size_t i)
 {
     for (size_t j = i + 1; j < m->n_layers; j++) {
-        sl_layer_type t = m->layers[j].spec.type;
-        if (sl_layer_is_activation(t))
+        unsigned flags = m->layers[j].def->flags;
+        if (flags & SL_LAYER_ACTIVATION)
             return &m->layers[j].spec;
-        if (t == SL_LAYER_LINEAR || t == SL_LAYER_CONV2D)
+        if (flags & SL_LAYER_WEIGHTED)
             return NULL;
     }
     return NULL;
@@ -311,12 +293,17 @@ static void fill_normal(sl_tensor *t, sl_rng *r, double std)
         t->data[i] = (float)(sl_rng_normal(r) * std);
 }
 
-static void init_weight_layer(sl_model *m, size_t i, sl_init_kind kind, sl_rng *r)
+/* fan_in and fan_out of a weight [out, in, ...]. */
+static void fans(const sl_tensor *w, double *fan_in, double *fan_out)
 {
-    layer *l = &m->layers[i];
-    sl_tensor *w = m->params[l->weight].tensor;
-    double fan_in = (double)(w->size / w->shape[0]), fan_out = (double)(w->size / w->shape[1]);
-    double gain = sl_nn_gain_for(next_activation(m, i));
+    *fan_in = (double)(w->size / w->shape[0]);
+    *fan_out = (double)(w->size / w->shape[1]);
+}
+
+static void fill_weight(sl_model *m, size_t i, sl_tensor *w, sl_init_kind kind, sl_rng *r)
+{
+    double fan_in, fan_out, gain = sl_nn_gain_for(next_activation(m, i));
+    fans(w, &fan_in, &fan_out);
     switch (kind) {
     case SL_INIT_KAIMING_UNIFORM: fill_uniform(w, r, gain * sqrt(3.0 / fan_in)); break;
     case SL_INIT_KAIMING_NORMAL: fill_normal(w, r, gain / sqrt(fan_in)); break;
@@ -324,30 +311,39 @@ static void init_weight_layer(sl_model *m, size_t i, sl_init_kind kind, sl_rng *
     case SL_INIT_XAVIER_NORMAL: fill_normal(w, r, gain * sqrt(2.0 / (fan_in + fan_out))); break;
     case SL_INIT_PYTORCH: fill_uniform(w, r, 1.0 / sqrt(fan_in)); break;
     }
-    if (l->bias >= 0) {
-        sl_tensor *b = m->params[l->bias].tensor;
-        if (kind == SL_INIT_PYTORCH)
-            fill_uniform(b, r, 1.0 / sqrt(fan_in));
-        else
-            sl_tensor_fill(b, 0.0f);
-    }
 }
 
+/* A bias follows its layer's weight (slot 0): PyTorch draws it from the weight's fan_in. */
+static void fill_bias(const sl_model *m, const layer *l, sl_tensor *b, sl_init_kind kind,
+                      sl_rng *r)
+{
+    if (kind != SL_INIT_PYTORCH || l->param[0] < 0) {
+        sl_tensor_fill(b, 0.0f);
+        return;
+    }
+    double fan_in, fan_out;
+    fans(m->params[l->param[0]].tensor, &fan_in, &fan_out);
+    fill_uniform(b, r, 1.0 / sqrt(fan_in));
+}
+
+/* Fills the layer's slots in the row's order, which is the order of the draws. */
 static void init_layer(sl_model *m, size_t i, sl_init_kind kind, uint64_t seed)
 {
     layer *l = &m->layers[i];
     sl_rng r;
     /* One stream per layer: weights of layer i do not depend on other layers' sizes. */
     sl_rng_seed(&r, seed + 0x9E3779B97F4A7C15ull * (uint64_t)(i + 1));
-    if (l->weight >= 0 && (l->spec.type == SL_LAYER_LINEAR || l->spec.type == SL_LAYER_CONV2D))
-        init_weight_layer(m, i, kind, &r);
-    if (l->alpha >= 0)
-        sl_tensor_fill(m->params[l->alpha].tensor, l->spec.alpha);
-    if (l->gamma >= 0) {
-        sl_tensor_fill(m->params[l->gamma].tensor, 1.0f);
-        sl_tensor_fill(m->params[l->beta].tensor, 0.0f);
-        sl_tensor_fill(m->params[l->running_mean].tensor, 0.0f);
-        sl_tensor_fill(m->params[l->running_var].tensor, 1.0f);
+    for (int k = 0; k < l->def->n_params; k++) {
+        if (l->param[k] < 0)
+            continue;
+        sl_tensor *t = m->params[l->param[k]].tensor;
+        switch (l->def->params[k].fill) {
+        case SL_FILL_WEIGHT: fill_weight(m, i, t, kind, &r); break;
+        case SL_FILL_BIAS: fill_bias(m, l, t, kind, &r); break;
+        case SL_FILL_ZERO: sl_tensor_fill(t, 0.0f); break;
+        case SL_FILL_ONE: sl_tensor_fill(t, 1.0f); break;
+        case SL_FILL_ALPHA: sl_tensor_fill(t, l->spec.alpha); break;
+        }
     }
 }
 
@@ -373,60 +369,20 @@ sl_status sl_model_init(sl_model *m, sl_init_kind init, uint64_t seed, sl_error 
 
 /* ---- forward -------------------------------------------------------------------------- */
 
-static sl_tensor *param(const sl_model *m, int index)
-{
-    return index >= 0 ? m->params[index].tensor : NULL;
-}
-
-/* A fresh output of these layers can be overwritten by the activation: their backward
- * reads their inputs and saved buffers, never their outputs. */
-static int output_reusable(const layer *prev)
-{
-    sl_layer_type t = prev->spec.type;
-    return t == SL_LAYER_LINEAR || t == SL_LAYER_CONV2D || t == SL_LAYER_BATCH_NORM;
-}
-
-static sl_tensor *activation_forward(sl_graph *g, const layer *l, sl_tensor *x, int in_place,
-                                     const sl_model *m)
-{
-    const sl_layer_spec *s = &l->spec;
-    switch (s->type) {
-    case SL_LAYER_RELU:
-        return in_place ? sl_relu_(g, x) : sl_relu(g, x);
-    case SL_LAYER_LEAKY_RELU:
-        return in_place && s->alpha >= 0.0f ? sl_leaky_relu_(g, x, s->alpha)
-                                            : sl_leaky_relu(g, x, s->alpha);
-    case SL_LAYER_PRELU: return sl_prelu(g, x, param(m, l->alpha));
-    case SL_LAYER_RRELU: return sl_rrelu(g, x, s->lower, s->upper);
-    case SL_LAYER_ELU: return sl_elu(g, x, s->alpha);
-    case SL_LAYER_SELU: return sl_selu(g, x);
-    case SL_LAYER_SIGMOID: return sl_sigmoid(g, x);
-    case SL_LAYER_TANH: return sl_tanh(g, x);
-    default: return x;
-    }
-}
-
 static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x)
 {
     layer *l = &m->layers[i];
-    const sl_layer_spec *s = &l->spec;
-    switch (s->type) {
-    case SL_LAYER_LINEAR: return sl_linear(g, x, param(m, l->weight), param(m, l->bias));
-    case SL_LAYER_CONV2D:
-        return sl_conv2d(g, x, param(m, l->weight), param(m, l->bias), s->stride, s->padding);
-    case SL_LAYER_MAX_POOL2D: return sl_max_pool2d(g, x, s->kernel, s->stride, s->padding);
-    case SL_LAYER_AVG_POOL2D: return sl_avg_pool2d(g, x, s->kernel, s->stride, s->padding);
-    case SL_LAYER_FLATTEN: return sl_flatten(g, x);
-    case SL_LAYER_DROPOUT: return sl_dropout(g, x, s->p);
-    case SL_LAYER_BATCH_NORM:
-        return sl_batch_norm(g, x, param(m, l->gamma), param(m, l->beta),
-                             param(m, l->running_mean), param(m, l->running_var), s->momentum,
-                             s->eps);
-    default: break;
+    sl_tensor *p[SL_LAYER_MAX_PARAMS] = {NULL};
+    for (int k = 0; k < l->def->n_params; k++)
+        p[k] = l->param[k] >= 0 ? m->params[l->param[k]].tensor : NULL;
+    int in_place = 0;
+    if (l->def->flags & SL_LAYER_ACTIVATION) {
+        l->captured = m->capture ? x : NULL;
+        /* A fresh output of a layer whose backward never reads it may be overwritten. */
+        in_place = !m->capture && i > 0 &&
+                   (m->layers[i - 1].def->flags & SL_LAYER_OUTPUT_REUSABLE);
     }
-    l->captured = m->capture ? x : NULL;
-    int in_place = !m->capture && i > 0 && output_reusable(&m->layers[i - 1]);
-    return activation_forward(g, l, x, in_place, m);
+    return l->def->forward(g, &l->spec, x, p, in_place);
 }
 
 static int input_matches(const sl_model *m, const sl_tensor *x)
@@ -498,7 +454,7 @@ int64_t sl_model_layer_flops(const sl_model *m, size_t i)
 static int64_t layer_param_count(const layer *l, int index)
 {
     layer tmp = *l; /* plan_layer records slots in the layer it plans */
-    param_plan plan[SL_MAX_PARAMS_PER_LAYER];
+    param_plan plan[SL_LAYER_MAX_PARAMS];
     int n = plan_layer(&tmp, index, plan);
     int64_t count = 0;
     for (int j = 0; j < n; j++)

@@ -7,6 +7,7 @@
  * saved before and copied back after, so training never sees the probe.
  */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -52,14 +53,16 @@ static int64_t shape_product(const int64_t *shape, int from, int ndim)
     return n;
 }
 
+/* The layer's learnable slopes: the parameter its row names (PReLU's "weight"), or NULL. */
 static const sl_tensor *find_slopes(const sl_model *m, int layer)
 {
-    for (size_t p = 0; p < sl_model_num_params(m); p++) {
-        const sl_param *par = sl_model_param(m, p);
-        if (par->layer == layer && par->role == SL_PARAM_PRELU_SLOPE)
-            return par->tensor;
-    }
-    return NULL;
+    const sl_layer_def *d = sl_layer_def_of(sl_model_layer(m, (size_t)layer)->type);
+    char name[64];
+    if (!d || !d->slope_param)
+        return NULL;
+    snprintf(name, sizeof name, "layers.%d.%s", layer, d->slope_param);
+    const sl_param *par = sl_model_find_param(m, name);
+    return par ? par->tensor : NULL;
 }
 
 /* Sets up activation layer `index` of the model; 0 when out of memory. */
@@ -73,7 +76,7 @@ static int act_layer_init(act_layer *a, const sl_model *m, int index)
     a->st.units = shape[0];
     a->st.positions = shape_product(shape, 1, ndim);
     a->st.grad_mean_abs = NAN;
-    a->slopes = a->st.type == SL_LAYER_PRELU ? find_slopes(m, index) : NULL;
+    a->slopes = find_slopes(m, index);
     a->st.n_alpha = a->slopes ? a->slopes->size : 0;
     size_t u = (size_t)a->st.units;
     a->dead = calloc(u, 1);

@@ -17,6 +17,8 @@
 
 #include "slope/config.h"
 
+#include "nn_internal.h" /* sl_nn_key_set: the table's keys by offset */
+
 /* ---- helpers ------------------------------------------------------------------- */
 
 /* s with every ' replaced by " (a static buffer: one at a time). */
@@ -383,7 +385,7 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                   "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                  "\"tanh\"");
+                  "\"tanh\", \"gelu\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
@@ -529,7 +531,7 @@ static void test_unknown_enums(void **state)
                        "t.json: model.layers[0].type: unknown value \"softmax\"; valid values: "
                        "\"linear\", \"conv2d\", \"max_pool2d\", \"avg_pool2d\", \"flatten\", "
                        "\"dropout\", \"batch_norm\", \"relu\", \"leaky_relu\", \"prelu\", "
-                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\"");
+                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\"");
 }
 
 static void test_conflicts(void **state)
@@ -825,6 +827,106 @@ static void test_to_json_text(void **state)
     assert_null(sl_config_to_json(NULL));
 }
 
+/* ---- the layer table ------------------------------------------------------------------ */
+
+/* One layer of type d alone, its required keys at their lowest values, in a config. */
+static void one_layer_config(const sl_layer_def *d, char *text, size_t size)
+{
+    int len = snprintf(text, size, "{'data':{'dataset':'mnist'},'model':{'input':[1,8,8],"
+                                   "'layers':[{'type':'%s'", d->name);
+    for (int k = 0; k < d->n_keys; k++)
+        if (d->keys[k].required)
+            len += snprintf(text + len, size - (size_t)len, ",'%s':%.0f", d->keys[k].name,
+                            d->keys[k].lo);
+    snprintf(text + len, size - (size_t)len, "}]}}");
+}
+
+/* Every row: its defaults load, equal sl_layer_defaults (derived keys filled), are written
+ * out with every key of the row and load back to the same layer. */
+static void test_every_row_round_trips(void **state)
+{
+    (void)state;
+    for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++) {
+        const sl_layer_def *d = sl_layer_def_of((sl_layer_type)t);
+        char text[512];
+        one_layer_config(d, text, sizeof text);
+        sl_config *cfg = load_ok(text);
+        sl_layer_spec want = sl_layer_defaults(d->type);
+        for (int k = 0; k < d->n_keys; k++)
+            if (d->keys[k].required)
+                sl_nn_key_set(&want, &d->keys[k], d->keys[k].lo);
+        sl_error err = {0};
+        assert_int_equal(sl_layer_spec_check(&want, &err), SL_OK);
+        assert_same_layer(&cfg->model.layers[0], &want);
+        char *once = sl_config_to_json(cfg);
+        assert_non_null(once);
+        for (int k = 0; k < d->n_keys; k++) {
+            char key[64];
+            snprintf(key, sizeof key, "\"%s\":", d->keys[k].name);
+            if (!strstr(once, key))
+                fail_msg("%s: key %s not written", d->name, d->keys[k].name);
+        }
+        sl_config *again = sl_config_load_string(once, "t.json", &err);
+        if (!again)
+            fail_msg("%s: emitted JSON does not load: %s", d->name, err.message);
+        assert_same_layer(&cfg->model.layers[0], &again->model.layers[0]);
+        free(once);
+        sl_config_free(again);
+        sl_config_free(cfg);
+    }
+}
+
+static void test_gelu_layer(void **state)
+{
+    (void)state;
+    const char *text = "{'data':{'dataset':'spiral'},'model':{'input':[2],'layers':["
+                       "{'type':'linear','out':8},{'type':'gelu'},{'type':'linear','out':3}]}}";
+    sl_config *cfg = load_ok(text);
+    assert_int_equal(cfg->model.layers[1].type, SL_LAYER_GELU);
+    char *once = sl_config_to_json(cfg);
+    assert_non_null(strstr(once, "\"type\":\t\"gelu\""));
+    free(once);
+    sl_error err = {0};
+    sl_model *m = sl_config_build_model(cfg, &err);
+    assert_non_null(m);
+    assert_int_equal(sl_model_layer(m, 1)->type, SL_LAYER_GELU);
+    sl_model_free(m);
+    sl_config_free(cfg);
+    round_trip(text);
+    expect_layer_error("{'type':'gelu','alpha':1}",
+                       "t.json: model.layers[0].alpha: not a setting of a \"gelu\" layer (its "
+                       "keys: \"type\")");
+    expect_layer_error("{'type':'gleu'}",
+                       "t.json: model.layers[0].type: unknown value \"gleu\" (did you mean "
+                       "\"gelu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
+                       "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
+                       "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
+                       "\"tanh\", \"gelu\"");
+}
+
+/* The rules a row adds to its keys' ranges, as the config reports them. */
+static void test_row_rules(void **state)
+{
+    (void)state;
+    /* rrelu: the key the user wrote is the one blamed. */
+    expect_layer_error("{'type':'rrelu','lower':0.5}",
+                       "t.json: model.layers[0].lower: needs lower <= upper, got lower 0.5 and "
+                       "upper 0.333333");
+    expect_layer_error("{'type':'avg_pool2d','kernel':4,'padding':3}",
+                       "t.json: model.layers[0].padding: must be <= 2, got 3");
+    expect_layer_error("{'type':'max_pool2d','stride':0}",
+                       "t.json: model.layers[0].stride: must be >= 1, got 0");
+    expect_layer_error("{'type':'prelu','num_parameters':'shared'}",
+                       "t.json: model.layers[0].num_parameters: expected 1 (one shared slope) or "
+                       "\"channel\" (one per channel), got \"shared\"");
+    expect_layer_error("{'type':'elu','alpha':0}",
+                       "t.json: model.layers[0].alpha: must be > 0, got 0");
+    expect_layer_error("{'type':'batch_norm','eps':0}",
+                       "t.json: model.layers[0].eps: must be > 0, got 0");
+    expect_layer_error("{'type':'conv2d','out':2,'kernel':5000}",
+                       "t.json: model.layers[0].kernel: must be <= 4096, got 5000");
+}
+
 /* ---- files and arguments ----------------------------------------------------------------- */
 
 static void test_file_and_arguments(void **state)
@@ -878,6 +980,9 @@ int main(void)
         cmocka_unit_test(test_to_json_round_trip),
         cmocka_unit_test(test_to_json_text),
         cmocka_unit_test(test_file_and_arguments),
+        cmocka_unit_test(test_every_row_round_trips),
+        cmocka_unit_test(test_gelu_layer),
+        cmocka_unit_test(test_row_rules),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,12 +1,19 @@
 /*
  * test_nn.c - the sequential model: shape inference and its errors,
  * parameter names and layout, initialisation statistics and seeding,
- * forward against hand-composed ops, activation capture.
+ * forward against hand-composed ops, activation capture; the layer table:
+ * every row complete, defaults in range and unchanged, every activation row
+ * trains, gelu against its op, validation through the API, short activation
+ * specs, and the README's generated layer reference.
  */
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
+
+#include "nn_internal.h" /* the table's key readers */
 
 static sl_model *mlp(const char *act, float alpha, sl_error *err)
 {
@@ -193,6 +200,320 @@ static void test_forward_matches_ops(void **state)
     sl_model_free(m);
 }
 
+/* ---- the layer table ------------------------------------------------------------------ */
+
+/* Every row is complete and consistent with the enum, its keys' defaults in range. */
+static void test_table_rows(void **state)
+{
+    (void)state;
+    for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++) {
+        const sl_layer_def *d = sl_layer_def_of((sl_layer_type)t);
+        assert_non_null(d);
+        assert_int_equal(d->type, t);
+        assert_non_null(d->name);
+        assert_non_null(d->doc);
+        assert_non_null(d->forward);
+        assert_ptr_equal(sl_layer_def_find(d->name), d);
+        assert_string_equal(sl_layer_type_name(d->type), d->name);
+        assert_true(d->n_keys <= SL_LAYER_MAX_KEYS && d->n_params <= SL_LAYER_MAX_PARAMS);
+        assert_true(d->n_params == 0 || d->param_shape);
+        if (sl_layer_is_activation(d->type))
+            assert_non_null(d->gain_doc);
+        sl_layer_spec s = sl_layer_defaults(d->type);
+        for (int k = 0; k < d->n_keys; k++) {
+            const sl_layer_key *key = &d->keys[k];
+            char msg[160];
+            assert_non_null(key->doc);
+            if (key->required)
+                sl_nn_key_set(&s, key, key->lo);
+            else if (!key->def_doc && !sl_nn_key_accepts(key, key->def, msg, sizeof msg))
+                fail_msg("%s.%s: default %g: %s", d->name, key->name, key->def, msg);
+        }
+        sl_error err = {0};
+        if (sl_layer_spec_check(&s, &err) != SL_OK)
+            fail_msg("%s: defaults refused: %s", d->name, err.message);
+        for (int k = 0; k < d->n_keys; k++) /* derived defaults are filled and in range */
+            assert_true(sl_nn_key_accepts(&d->keys[k], sl_nn_key_value(&s, &d->keys[k]),
+                                          (char[160]){0}, 160));
+    }
+    assert_null(sl_layer_def_of(SL_LAYER_TYPE_COUNT));
+    assert_null(sl_layer_def_of((sl_layer_type)-1));
+    assert_null(sl_layer_def_find("softmax"));
+    assert_null(sl_layer_def_find(NULL));
+}
+
+/* The defaults the table gives are the ones the API always had. */
+static void test_defaults_unchanged(void **state)
+{
+    (void)state;
+    sl_layer_spec s = sl_layer_defaults(SL_LAYER_CONV2D);
+    assert_true(s.kernel == 3 && s.stride == 1 && s.padding == 0 && s.bias == 1 && s.out == 0);
+    s = sl_layer_defaults(SL_LAYER_MAX_POOL2D);
+    assert_true(s.kernel == 2 && s.stride == 0); /* 0: the kernel, filled by sl_model_add */
+    assert_true(sl_layer_defaults(SL_LAYER_LINEAR).bias == 1);
+    assert_true(sl_layer_defaults(SL_LAYER_LEAKY_RELU).alpha == 0.01f);
+    assert_true(sl_layer_defaults(SL_LAYER_PRELU).alpha == 0.25f);
+    assert_int_equal(sl_layer_defaults(SL_LAYER_PRELU).per_channel, 0);
+    assert_true(sl_layer_defaults(SL_LAYER_ELU).alpha == 1.0f);
+    assert_true(sl_layer_defaults(SL_LAYER_DROPOUT).p == 0.5f);
+    s = sl_layer_defaults(SL_LAYER_RRELU);
+    assert_true(s.lower == 1.0f / 8.0f && s.upper == 1.0f / 3.0f);
+    s = sl_layer_defaults(SL_LAYER_BATCH_NORM);
+    assert_true(s.momentum == 0.1f && s.eps == 1e-5f);
+}
+
+/* input [4] -> linear 6 -> a -> linear 3. */
+static sl_model *act_net(const sl_layer_spec *a, sl_error *err)
+{
+    int64_t in = 4;
+    sl_model *m = sl_model_new(1, &in, err);
+    sl_layer_spec l1 = sl_layer_defaults(SL_LAYER_LINEAR), l2 = l1;
+    l1.out = 6;
+    l2.out = 3;
+    assert_int_equal(sl_model_add(m, &l1, err), SL_OK);
+    assert_int_equal(sl_model_add(m, a, err), SL_OK);
+    assert_int_equal(sl_model_add(m, &l2, err), SL_OK);
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 11, err), SL_OK);
+    return m;
+}
+
+static int all_finite(const float *v, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(v[i]))
+            return 0;
+    return 1;
+}
+
+/* Every activation row builds, runs forward and backward, and is captured for the stats. */
+static void test_every_activation_trains(void **state)
+{
+    (void)state;
+    for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++) {
+        if (!sl_layer_is_activation((sl_layer_type)t))
+            continue;
+        sl_error err = {0};
+        sl_layer_spec a = sl_layer_defaults((sl_layer_type)t);
+        sl_model *m = act_net(&a, &err);
+        sl_graph *g = sl_graph_new(3, NULL);
+        int64_t xs[2] = {5, 4};
+        sl_tensor *x = tu_tensor_uniform(2, xs, -1, 1, 2);
+        int32_t labels[5] = {0, 1, 2, 1, 0};
+        sl_model_set_capture(m, 1);
+        sl_tensor *y = sl_model_forward(m, g, x);
+        assert_non_null(y);
+        assert_non_null(sl_model_captured(m, 1));
+        sl_tensor *loss = sl_cross_entropy(g, y, labels);
+        assert_int_equal(sl_backward(g, loss), SL_OK);
+        int64_t n;
+        const float *grad = sl_model_flat_grads(m, &n);
+        assert_true(all_finite(grad, n));
+        double norm = 0;
+        for (int64_t i = 0; i < 24; i++) /* layers.0.weight */
+            norm += fabs(grad[i]);
+        if (!(norm > 0))
+            fail_msg("%s: no gradient reaches the first layer", sl_layer_type_name(a.type));
+        sl_tensor_free(x);
+        sl_graph_free(g);
+        sl_model_free(m);
+    }
+}
+
+static void test_gelu_forward_matches_op(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_layer_spec a = sl_layer_defaults(SL_LAYER_GELU);
+    sl_model *m = act_net(&a, &err);
+    assert_int_equal(sl_model_num_params(m), 4); /* gelu has no parameters */
+    sl_graph *g = sl_graph_new(1, NULL);
+    int64_t xs[2] = {3, 4};
+    sl_tensor *x = tu_tensor_uniform(2, xs, -2, 2, 4);
+    sl_tensor *y = sl_model_forward(m, g, x);
+    assert_non_null(y);
+    float got[9];
+    memcpy(got, y->data, sizeof got);
+    sl_graph_reset(g);
+    sl_tensor *h = sl_linear(g, x, sl_model_find_param(m, "layers.0.weight")->tensor,
+                             sl_model_find_param(m, "layers.0.bias")->tensor);
+    h = sl_gelu(g, h);
+    h = sl_linear(g, h, sl_model_find_param(m, "layers.2.weight")->tensor,
+                  sl_model_find_param(m, "layers.2.bias")->tensor);
+    tu_assert_close(got, h->data, 9, 0, 0, "gelu model forward");
+    /* Its init gain is relu's sqrt(2): the same weights as a relu net. */
+    sl_layer_spec r = sl_layer_defaults(SL_LAYER_RELU);
+    sl_model *mr = act_net(&r, &err);
+    int64_t n;
+    const float *pg = sl_model_flat_params(m, &n);
+    assert_memory_equal(pg, sl_model_flat_params(mr, NULL), (size_t)n * sizeof(float));
+    sl_tensor_free(x);
+    sl_graph_free(g);
+    sl_model_free(mr);
+    sl_model_free(m);
+}
+
+/* sl_model_add checks a spec with the config's ranges and the row's rules. */
+static void test_api_validation(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    int64_t in[3] = {2, 8, 8};
+    sl_model *m = sl_model_new(3, in, &err);
+    sl_layer_spec leaky = sl_layer_defaults(SL_LAYER_LEAKY_RELU);
+    leaky.alpha = 2.0f;
+    assert_int_equal(sl_model_add(m, &leaky, &err), SL_ERR_CONFIG);
+    assert_string_equal(err.message, "layer 0 (leaky_relu): alpha must be in [0, 1], got 2");
+    sl_layer_spec rr = sl_layer_defaults(SL_LAYER_RRELU);
+    rr.lower = 0.5f;
+    assert_int_equal(sl_model_add(m, &rr, &err), SL_ERR_CONFIG);
+    assert_string_equal(err.message, "layer 0 (rrelu): upper needs lower <= upper, got lower 0.5 "
+                                     "and upper 0.333333");
+    sl_layer_spec pool = sl_layer_defaults(SL_LAYER_AVG_POOL2D);
+    pool.padding = 2;
+    assert_int_equal(sl_model_add(m, &pool, &err), SL_ERR_CONFIG);
+    assert_string_equal(err.message, "layer 0 (avg_pool2d): padding must be <= 1, got 2");
+    sl_layer_spec bad = sl_layer_defaults(SL_LAYER_RELU);
+    bad.type = SL_LAYER_TYPE_COUNT;
+    assert_int_equal(sl_model_add(m, &bad, &err), SL_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "unknown layer type"));
+    pool.padding = 0;
+    pool.kernel = 4;
+    assert_int_equal(sl_model_add(m, &pool, &err), SL_OK);
+    assert_int_equal(sl_model_layer(m, 0)->stride, 4); /* derived from the kernel */
+    int64_t s[3];
+    sl_model_layer_shape(m, 0, s);
+    assert_true(s[0] == 2 && s[1] == 2 && s[2] == 2);
+    sl_layer_type t;
+    assert_int_equal(sl_layer_type_parse("selu_", &t, &err), SL_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "expected one of: linear, conv2d,"));
+    assert_non_null(strstr(err.message, "tanh, gelu)"));
+    sl_model_free(m);
+}
+
+static void expect_act(const char *text, sl_layer_type type, float alpha, int per_channel)
+{
+    sl_error err = {0};
+    sl_layer_spec s;
+    if (sl_layer_spec_parse(text, &s, &err) != SL_OK)
+        fail_msg("%s: %s", text, err.message);
+    assert_int_equal(s.type, type);
+    if (!(s.alpha == alpha))
+        fail_msg("%s: alpha %g, want %g", text, (double)s.alpha, (double)alpha);
+    assert_int_equal(s.per_channel, per_channel);
+}
+
+static void expect_act_error(const char *text, const char *want)
+{
+    sl_error err = {0};
+    sl_layer_spec s = sl_layer_defaults(SL_LAYER_RELU);
+    assert_int_equal(sl_layer_spec_parse(text, &s, &err), SL_ERR_CONFIG);
+    if (strcmp(err.message, want) != 0)
+        fail_msg("%s:\ngot  %s\nwant %s", text, err.message, want);
+    assert_int_equal(s.type, SL_LAYER_RELU); /* untouched */
+}
+
+static void test_short_activation_specs(void **state)
+{
+    (void)state;
+    expect_act("relu", SL_LAYER_RELU, 0.0f, 0);
+    expect_act("leaky_relu", SL_LAYER_LEAKY_RELU, 0.01f, 0);
+    expect_act("leaky_relu:0.1", SL_LAYER_LEAKY_RELU, 0.1f, 0);
+    expect_act("elu:1.5", SL_LAYER_ELU, 1.5f, 0);
+    expect_act("prelu", SL_LAYER_PRELU, 0.25f, 0);
+    expect_act("prelu:channel", SL_LAYER_PRELU, 0.25f, 1);
+    expect_act("prelu:channel:0.1", SL_LAYER_PRELU, 0.1f, 1);
+    expect_act("prelu:shared:0.2", SL_LAYER_PRELU, 0.2f, 0);
+    expect_act("prelu:0.3", SL_LAYER_PRELU, 0.3f, 0);
+    expect_act("prelu:0.3:channel", SL_LAYER_PRELU, 0.3f, 1);
+    expect_act("gelu", SL_LAYER_GELU, 0.0f, 0);
+    expect_act("tanh", SL_LAYER_TANH, 0.0f, 0);
+    sl_layer_spec s;
+    sl_error err = {0};
+    assert_int_equal(sl_layer_spec_parse("rrelu:0.1:0.3", &s, &err), SL_OK);
+    assert_true(s.lower == 0.1f && s.upper == 0.3f);
+    assert_int_equal(sl_layer_spec_parse("rrelu:0.2", &s, &err), SL_OK);
+    assert_true(s.lower == 0.2f && s.upper == 1.0f / 3.0f);
+
+    const char *forms = "relu, leaky_relu[:alpha], prelu[:shared|channel][:init], "
+                        "rrelu[:lower[:upper]], elu[:alpha], selu, sigmoid, tanh, gelu";
+    char want[512];
+    snprintf(want, sizeof want,
+             "activation \"linear\": \"linear\" is a layer, not an activation (activations: %s)",
+             forms);
+    expect_act_error("linear", want);
+    snprintf(want, sizeof want,
+             "activation \"leaky_rleu:0.1\": unknown name \"leaky_rleu\" (did you mean "
+             "\"leaky_relu\"?); activations: %s",
+             forms);
+    expect_act_error("leaky_rleu:0.1", want);
+    snprintf(want, sizeof want, "activation \"softmax\": unknown name \"softmax\"; activations: %s",
+             forms);
+    expect_act_error("softmax", want);
+    expect_act_error("leaky_relu:2", "activation \"leaky_relu:2\": alpha must be in [0, 1], got 2");
+    expect_act_error("elu:0", "activation \"elu:0\": alpha must be > 0, got 0");
+    expect_act_error("leaky_relu:x",
+                     "activation \"leaky_relu:x\": \"x\" is not a value of leaky_relu[:alpha]");
+    expect_act_error("leaky_relu:0.1:0.2",
+                     "activation \"leaky_relu:0.1:0.2\": too many values (leaky_relu[:alpha])");
+    expect_act_error("relu:0.1", "activation \"relu:0.1\": too many values (relu)");
+    expect_act_error("rrelu:0.5:0.25", "activation \"rrelu:0.5:0.25\": upper needs lower <= "
+                                       "upper, got lower 0.5 and upper 0.25");
+    expect_act_error("rrelu:0.5", "activation \"rrelu:0.5\": lower needs lower <= upper, got "
+                                  "lower 0.5 and upper 0.333333");
+    expect_act_error("prelu:channel:shared",
+                     "activation \"prelu:channel:shared\": num_parameters given twice");
+    expect_act_error("leaky_relu:", "activation \"leaky_relu:\": an empty value");
+    expect_act_error("", "activation \"\": unknown name \"\"; activations: relu, "
+                         "leaky_relu[:alpha], prelu[:shared|channel][:init], "
+                         "rrelu[:lower[:upper]], elu[:alpha], selu, sigmoid, tanh, gelu");
+    assert_int_equal(sl_layer_spec_parse(NULL, &s, &err), SL_ERR_INVALID);
+
+    const char *names[32];
+    size_t n = sl_layer_activation_names(names, 32);
+    assert_int_equal(n, 9);
+    assert_string_equal(names[0], "relu");
+    assert_string_equal(names[n - 1], "gelu");
+    assert_int_equal(sl_layer_activation_names(NULL, 0), n);
+    char form[64];
+    assert_string_equal(sl_layer_short_form(SL_LAYER_PRELU, form, sizeof form),
+                        "prelu[:shared|channel][:init]");
+}
+
+/* README.md carries the reference between the markers, exactly as generated. */
+static void test_readme_layer_reference(void **state)
+{
+    (void)state;
+    char *ref = sl_layer_reference_markdown();
+    assert_non_null(ref);
+    for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++) {
+        char heading[64];
+        snprintf(heading, sizeof heading, "#### `%s`\n", sl_layer_type_name((sl_layer_type)t));
+        assert_non_null(strstr(ref, heading));
+    }
+    assert_non_null(strstr(ref, "| `alpha` | number | `0.01` | [0, 1] | slope for x < 0 |"));
+    FILE *f = fopen(tu_source_path("README.md"), "rb");
+    assert_non_null(f);
+    static char readme[1 << 20];
+    size_t len = fread(readme, 1, sizeof readme - 1, f);
+    fclose(f);
+    readme[len] = '\0';
+    const char *begin_mark = "<!-- layer-reference:begin -->\n";
+    const char *end_mark = "<!-- layer-reference:end -->";
+    char *begin = strstr(readme, begin_mark), *end = begin ? strstr(begin, end_mark) : NULL;
+    if (!begin || !end) {
+        free(ref);
+        print_message("README.md has no <!-- layer-reference:begin --> ... end --> markers yet: "
+                      "paste the output of build/layer_reference between them\n");
+        skip();
+    }
+    begin += strlen(begin_mark);
+    *end = '\0';
+    if (strcmp(begin, ref) != 0)
+        fail_msg("README.md's layer reference is not the table's: regenerate it with "
+                 "build/layer_reference");
+    free(ref);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -201,6 +522,13 @@ int main(void)
         cmocka_unit_test(test_init_statistics_and_seeding),
         cmocka_unit_test(test_layer_streams_are_independent),
         cmocka_unit_test(test_forward_matches_ops),
+        cmocka_unit_test(test_table_rows),
+        cmocka_unit_test(test_defaults_unchanged),
+        cmocka_unit_test(test_every_activation_trains),
+        cmocka_unit_test(test_gelu_forward_matches_op),
+        cmocka_unit_test(test_api_validation),
+        cmocka_unit_test(test_short_activation_specs),
+        cmocka_unit_test(test_readme_layer_reference),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -412,6 +412,40 @@ static void test_prelu_slopes(void **state)
     sl_dataset_free(p.ds);
 }
 
+/* GELU is an activation row: the statistics find it, with no slopes; born-dead takes it. */
+static void test_gelu_is_an_activation(void **state)
+{
+    (void)state;
+    int64_t shape[1] = {IN};
+    probe_data p;
+    make_probe(&p, 1, shape, 0);
+    sl_model *m = linear_net(sl_layer_defaults(SL_LAYER_GELU));
+    sl_stats *s = new_stats(m, p.ds, 32);
+    measure(s, 0);
+    assert_int_equal(sl_stats_num_layers(s), 1);
+    const sl_layer_stats *l = sl_stats_layer(s, 0);
+    assert_int_equal(l->type, SL_LAYER_GELU);
+    assert_int_equal(l->layer, 1);
+    assert_int_equal(l->units, HID);
+    assert_int_equal(l->n_alpha, 0);
+    assert_null(sl_stats_alpha(s, 0));
+    assert_int_equal(l->dead, 2); /* units 1 and 4: pre-activations <= 0 on every probe */
+    assert_true(sl_stats_unit_grad(s, 0)[1] > 0.0); /* GELU passes a gradient below 0 */
+    sl_stats_free(s);
+    sl_model_free(m);
+    sl_dataset_free(p.ds);
+
+    sl_born_dead_spec b = sl_born_dead_defaults();
+    b.act = sl_layer_defaults(SL_LAYER_GELU);
+    b.trials = 20;
+    sl_born_dead_result r;
+    sl_error err = {0};
+    assert_int_equal(sl_born_dead(&b, &r, &err), SL_OK);
+    assert_int_equal(r.trials, 20);
+    b.act = sl_layer_defaults(SL_LAYER_LINEAR);
+    assert_int_equal(sl_born_dead(&b, &r, &err), SL_ERR_INVALID);
+}
+
 /* The probe changes nothing training sees: gradients, parameters, batch_norm running statistics. */
 static void test_probe_leaves_training_untouched(void **state)
 {
@@ -573,6 +607,7 @@ int main(void)
         cmocka_unit_test(test_prelu_slopes),
         cmocka_unit_test(test_probe_leaves_training_untouched),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_gelu_is_an_activation),
         cmocka_unit_test(test_born_dead_exact_values),
         cmocka_unit_test(test_born_dead_bounds_and_leaky),
     };

@@ -48,10 +48,14 @@ typedef enum sl_layer_type {
     SL_LAYER_SELU,
     SL_LAYER_SIGMOID,
     SL_LAYER_TANH,
-    SL_LAYER_TYPE_COUNT
+    SL_LAYER_GELU,         /**< exact erf form, as torch.nn.GELU() */
+    SL_LAYER_TYPE_COUNT    /**< the layer table (sl_layer_def_of) has one row per type */
 } sl_layer_type;
 
-/** One layer's settings.  Start from sl_layer_defaults(type) and change what differs. */
+/**
+ * One layer's settings.  Start from sl_layer_defaults(type) and change what
+ * differs; which fields a type reads, and their ranges, are its row's keys.
+ */
 typedef struct sl_layer_spec {
     sl_layer_type type;
     int64_t out;            /**< linear: output features; conv2d: output channels */
@@ -65,15 +69,6 @@ typedef struct sl_layer_spec {
     float lower, upper;     /**< rrelu slope range (1/8, 1/3) */
     float momentum, eps;    /**< batch_norm (0.1, 1e-5) */
 } sl_layer_spec;
-
-/** The defaults for a layer type (see the field comments). */
-SL_API sl_layer_spec sl_layer_defaults(sl_layer_type type);
-/** The config name of a type ("linear", "leaky_relu", ...). */
-SL_API const char *sl_layer_type_name(sl_layer_type type);
-/** Parses a config name; SL_ERR_CONFIG for an unknown one. */
-SL_API sl_status sl_layer_type_parse(const char *name, sl_layer_type *type, sl_error *err);
-/** 1 for relu, leaky_relu, prelu, rrelu, elu, selu, sigmoid, tanh. */
-SL_API int sl_layer_is_activation(sl_layer_type type);
 
 typedef enum sl_init_kind {
     SL_INIT_KAIMING_UNIFORM, /**< U(+-gain*sqrt(3/fan_in)), bias 0 */
@@ -103,6 +98,166 @@ typedef struct sl_param {
     int layer;            /**< index of the owning layer */
 } sl_param;
 
+/* ---- the layer table ----------------------------------------------------------------
+ *
+ * Every layer type is one sl_layer_def row (src/nn_layers.c): its config name
+ * and keys (with defaults, ranges and docs), shape inference, parameters,
+ * init gain, forward (built from ops), multiply-adds and what the
+ * statistics need.  The config reader and writer, validation, the model,
+ * the statistics and the README's layer reference all read the rows, so a
+ * new layer type is its enum value, its op and its row.  The table is
+ * read-only; programs may walk it with sl_layer_def_of(0 .. SL_LAYER_TYPE_COUNT-1).
+ */
+
+/** The shape of one sample (no batch dimension): [F] or [C, H, W]. */
+typedef struct sl_sample_shape {
+    int ndim;
+    int64_t dim[3];
+} sl_sample_shape;
+
+/** How a key's value is stored in sl_layer_spec and spelled in a config. */
+typedef enum sl_layer_key_kind {
+    SL_KEY_INT,    /**< an int field; a JSON integer */
+    SL_KEY_INT64,  /**< an int64_t field; a JSON integer */
+    SL_KEY_FLOAT,  /**< a float field; a JSON number (finite) */
+    SL_KEY_BOOL,   /**< an int field, 0 or 1; JSON true/false */
+    SL_KEY_CHOICE  /**< an int field holding the index of one of the key's choices */
+} sl_layer_key_kind;
+
+/** One value of an SL_KEY_CHOICE key. */
+typedef struct sl_layer_choice {
+    const char *name;   /**< its token in a short spec ("channel") */
+    const char *json;   /**< its JSON string, or NULL when JSON spells it as the number below */
+    double number;      /**< its JSON number when json is NULL */
+    const char *doc;    /**< "one per channel" */
+} sl_layer_choice;
+
+/** One config key of a layer type. */
+typedef struct sl_layer_key {
+    const char *name;          /**< the JSON key ("alpha") */
+    sl_layer_key_kind kind;
+    size_t offset;             /**< offsetof(sl_layer_spec, field) */
+    double def;                /**< the default (bool: 0/1, choice: its index) */
+    double lo, hi;             /**< the allowed range; +-INFINITY for none (ints: inclusive) */
+    int lo_open, hi_open;      /**< floats: 1 excludes the bound */
+    int required;              /**< 1: a config must give it (def is then unused) */
+    const char *def_doc;       /**< non-NULL: def is a placeholder ("unset") and the row's check
+                                    derives the value; this says from what ("the kernel") */
+    const sl_layer_choice *choices; /**< SL_KEY_CHOICE: n_choices values */
+    int n_choices;
+    const char *doc;           /**< one line for the reference */
+} sl_layer_key;
+
+/** How sl_model_init fills a parameter. */
+typedef enum sl_param_fill {
+    SL_FILL_WEIGHT, /**< the init kind (sl_init_kind), with the gain of the next activation */
+    SL_FILL_BIAS,   /**< 0, or U(+-1/sqrt(fan_in)) of the layer's weight (slot 0) for pytorch */
+    SL_FILL_ZERO,
+    SL_FILL_ONE,
+    SL_FILL_ALPHA   /**< the spec's alpha (PReLU's initial slope) */
+} sl_param_fill;
+
+/** One parameter (or buffer) slot of a layer type: "layers.<i>.<name>". */
+typedef struct sl_layer_param {
+    const char *name;   /**< "weight", "bias", "running_mean", ... */
+    sl_param_role role;
+    sl_param_fill fill;
+    const char *doc;    /**< its shape, for the reference: "[out, in]" */
+} sl_layer_param;
+
+/** The most parameter slots, and keys, a layer type has. */
+#define SL_LAYER_MAX_PARAMS 4
+#define SL_LAYER_MAX_KEYS 8
+
+/** Row flags. */
+#define SL_LAYER_ACTIVATION 1u      /**< an elementwise activation: its input is the
+                                         pre-activation (statistics, capture), its gain goes
+                                         to the weight layer before it */
+#define SL_LAYER_WEIGHTED 2u        /**< its weight (slot 0) takes the gain of the next
+                                         activation, and it ends the search for one */
+#define SL_LAYER_OUTPUT_REUSABLE 4u /**< its backward never reads its output: an activation
+                                         right after it may run in place */
+
+typedef struct sl_layer_def {
+    sl_layer_type type;
+    const char *name;             /**< the config name ("leaky_relu") */
+    const char *doc;              /**< one line for the reference */
+    unsigned flags;               /**< SL_LAYER_ACTIVATION | ... */
+    const sl_layer_key *keys;     /**< n_keys keys, in config (and emission) order */
+    int n_keys;
+    const sl_layer_param *params; /**< n_params slots, in init (and rng draw) order */
+    int n_params;
+    const char *slope_param;      /**< statistics: the slot holding its learnable slopes, or NULL */
+    const char *gain_doc;         /**< activations: the init gain it gives, as text */
+    /**
+     * Cross-key rules and derived defaults, after every key is in range
+     * (NULL: none).  given has bit k set when key k was given explicitly.
+     * Returns NULL when s is fine, else the key at fault with the reason in msg.
+     */
+    const char *(*check)(sl_layer_spec *s, unsigned given, char *msg, size_t size);
+    /** The output shape of one sample, or a reason the input does not fit (NULL: same shape). */
+    const char *(*shape)(const sl_layer_spec *s, const sl_sample_shape *in, sl_sample_shape *out);
+    /** Slot k's shape into shape[4]; returns its ndim, 0 when the spec has no such parameter. */
+    int (*param_shape)(const sl_layer_spec *s, int k, const sl_sample_shape *in, int64_t *shape);
+    /** Activations: the init gain for the weight before it (NULL: 1). */
+    double (*gain)(const sl_layer_spec *s);
+    /**
+     * Records the layer on x: p holds n_params tensors (NULL for an absent
+     * one); in_place allows overwriting x (activations after an
+     * SL_LAYER_OUTPUT_REUSABLE layer).  NULL with the error in g.
+     */
+    sl_tensor *(*forward)(sl_graph *g, const sl_layer_spec *s, sl_tensor *x, sl_tensor *const *p,
+                          int in_place);
+    /** Multiply-adds per sample (NULL: 0). */
+    int64_t (*macs)(const sl_layer_spec *s, const sl_sample_shape *in, const sl_sample_shape *out);
+} sl_layer_def;
+
+/** The row of a type; NULL for a value out of range. */
+SL_API const sl_layer_def *sl_layer_def_of(sl_layer_type type);
+/** The row named name ("leaky_relu"); NULL when none is. */
+SL_API const sl_layer_def *sl_layer_def_find(const char *name);
+
+/** The defaults for a layer type: each key of its row at its default, other fields 0. */
+SL_API sl_layer_spec sl_layer_defaults(sl_layer_type type);
+/** The config name of a type ("linear", "leaky_relu", ...); "unknown" out of range. */
+SL_API const char *sl_layer_type_name(sl_layer_type type);
+/** Parses a config name; SL_ERR_CONFIG for an unknown one (the message lists every name). */
+SL_API sl_status sl_layer_type_parse(const char *name, sl_layer_type *type, sl_error *err);
+/** 1 for the activation rows (SL_LAYER_ACTIVATION), else 0. */
+SL_API int sl_layer_is_activation(sl_layer_type type);
+
+/**
+ * Checks spec against its row: every key in range, then the row's check
+ * (which fills derived defaults, such as a pool's stride).  SL_ERR_CONFIG
+ * "<key> must be ..." for a bad one.
+ */
+SL_API sl_status sl_layer_spec_check(sl_layer_spec *spec, sl_error *err);
+
+/**
+ * Parses a short activation spec, "name[:value]...": "relu", "leaky_relu:0.1",
+ * "elu:1.5", "prelu", "prelu:channel", "prelu:channel:0.1", "rrelu:0.1:0.3",
+ * "gelu".  A token naming a choice of one of the row's choice keys
+ * ("channel", "shared") sets that key; numbers fill the other keys in the
+ * row's order.  Values are checked as the config checks them.  Errors:
+ * SL_ERR_CONFIG naming the text, for an unknown name, a layer that is not
+ * an activation, a bad token, too many values or a value out of range.
+ */
+SL_API sl_status sl_layer_spec_parse(const char *text, sl_layer_spec *spec, sl_error *err);
+/** The short form of an activation for help texts ("prelu[:shared|channel][:init]") into buf. */
+SL_API const char *sl_layer_short_form(sl_layer_type type, char *buf, size_t size);
+/**
+ * The activation names in table order: writes at most max of them to names
+ * (may be NULL when max is 0) and returns how many there are.
+ */
+SL_API size_t sl_layer_activation_names(const char **names, size_t max);
+
+/**
+ * The layer reference (markdown: one section per row with its keys, types,
+ * defaults and ranges), as the README carries it.  The caller frees it with
+ * free(); NULL when out of memory.
+ */
+SL_API char *sl_layer_reference_markdown(void);
+
 typedef struct sl_model sl_model;
 
 /** The most trainable scalars (and, separately, buffer scalars) a model may have: 2^31. */
@@ -128,10 +283,12 @@ SL_API sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *
 /**
  * Allocates the parameters (first call) and draws them from seed: each
  * layer from its own stream (seed, layer index), so a layer's weights do not
- * depend on the layers around it.  Linear and conv weights use the gain of
- * the next activation layer (sqrt(2/(1+a^2)) for leaky_relu/prelu with slope
- * a, 5/3 for tanh, 3/4 for selu, 1 for none or sigmoid).  PReLU slopes are
- * set to their init, batch_norm to gamma 1, beta 0, mean 0, var 1.
+ * depend on the layers around it.  Each slot is filled as its row says
+ * (sl_layer_param.fill): linear and conv weights use the gain of the next
+ * activation layer (its row's gain: sqrt(2/(1+a^2)) for leaky_relu/prelu
+ * with slope a, 5/3 for tanh, 3/4 for selu, sqrt(2) for relu, elu and gelu,
+ * 1 for none or sigmoid).  PReLU slopes are set to their init, batch_norm to
+ * gamma 1, beta 0, mean 0, var 1.
  * Errors: SL_ERR_CONFIG for no layers or more than SL_MODEL_MAX_PARAMS
  * parameters; SL_ERR_NOMEM.
  */

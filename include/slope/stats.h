@@ -23,7 +23,9 @@
  * that are <= 0), how many units died and how many came back since the
  * previous report, the mean |dl/dx| arriving at the layer's input, overall
  * and per unit, and for PReLU its slopes (mean, min, max, the values, and a
- * histogram).
+ * histogram).  The activation layers are those whose row of the layer table
+ * has SL_LAYER_ACTIVATION; the slopes are the parameter its slope_param
+ * names (see sl_layer_def in slope/nn.h).
  *
  * The gradient statistic is per example: l is one example's loss (its
  * share of the batch-mean loss times the batch size), so the figure does not
