@@ -44,7 +44,7 @@ void sl_k_col2im_ld(const float *cols, int C, int H, int W, int kh, int kw, int 
 
 /* ---- activations: y = f(x) overwrite; dx += dy * f'(.) ---- */
 /* The pointwise ones (leaky_relu and relu, the per-element slopes of rrelu, elu and selu,
- * sigmoid, tanh, gelu) are static inline in kernels_act.h (included above). */
+ * sigmoid, tanh, ...) are static inline in kernels_act.h (included above). */
 /* x, y: [N, C, inner]; alpha has C entries, or 1 if nalpha == 1. */
 void sl_k_prelu_fwd(const float *x, float *y, int64_t N, int64_t C, int64_t inner,
                     const float *alpha, int64_t nalpha);
