@@ -98,9 +98,15 @@ sl_run *sl_run_new(const sl_config *cfg, const sl_run_options *opt, sl_error *er
 sl_run *sl_run_new_file(const char *config_path, const char *const *overrides, size_t n,
                         const sl_run_options *opt, sl_error *err)
 {
+    sl_error local = {0};
+    if (!err)
+        err = &local;
     sl_config *cfg = sl_config_load(config_path, overrides, n, err);
-    if (!cfg)
+    /* Under MPI a config one rank cannot load stops them all, not just that one. */
+    if (sl_dist_agree(cfg ? SL_OK : err->status, err) != SL_OK) {
+        sl_config_free(cfg);
         return NULL;
+    }
     sl_run *r = sl_run_new(cfg, opt, err);
     if (!r)
         sl_config_free(cfg);
@@ -219,12 +225,13 @@ static sl_status epoch(sl_run *r, sl_error *err)
     memset(&e, 0, sizeof e);
     r->cb_status = SL_OK;
     r->stop_after_epoch = 0;
-    sl_status st = sl_trainer_run_epoch(r->trainer, on_step, r, &e.train, err);
-    if (st == SL_OK && r->cb_status != SL_OK) {
+    /* A failed step is agreed already (the data-parallel trainer fails it on every rank);
+     * the callback's own errors are this rank's. */
+    if (sl_trainer_run_epoch(r->trainer, on_step, r, &e.train, err) != SL_OK)
+        return err->status;
+    if (r->cb_status != SL_OK)
         *err = r->cb_err;
-        st = r->cb_status;
-    }
-    if (sl_dist_agree(st, err) != SL_OK)
+    if (sl_dist_agree(r->cb_status, err) != SL_OK)
         return err->status;
     if (e.train.stopped) {
         r->stopped = 1;
