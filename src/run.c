@@ -289,7 +289,7 @@ const sl_config *sl_run_config(const sl_run *r) { return r ? r->cfg : NULL; }
 sl_model *sl_run_model(const sl_run *r) { return r ? r->model : NULL; }
 sl_trainer *sl_run_trainer(const sl_run *r) { return r ? r->trainer : NULL; }
 const sl_run_data *sl_run_datasets(const sl_run *r) { return r ? r->data : NULL; }
-const sl_stats *sl_run_stats(const sl_run *r) { return r ? r->stats : NULL; }
+sl_stats *sl_run_stats(const sl_run *r) { return r ? r->stats : NULL; }
 const sl_run_epoch *sl_run_last_epoch(const sl_run *r)
 {
     return r && r->has_last ? &r->last : NULL;

@@ -5,7 +5,8 @@
  * keep_best; a stop from on_step that saves a checkpoint whose resumed run
  * ends bit-identical to an uninterrupted one; the fallback file of a stop
  * without a checkpoint path; a NaN that leaves the last checkpoint alone; a
- * resumed finished run; borrowed model and data; bad arguments.
+ * resumed finished run; borrowed model and data; a metrics file that cannot
+ * be written; bad arguments.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -438,6 +439,31 @@ static void test_bad_arguments(void **state)
     sl_config_free(cfg);
 }
 
+/* Outputs that cannot be written: SL_ERR_IO naming the file, at the first write. */
+static void test_unwritable_metrics(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    const char *set[] = {"train.epochs=3", "stats.enabled=false"};
+    sl_config *cfg = spiral(set, 2);
+    seen s;
+    sl_run_options o = options(&s);
+    o.metrics = "/dev/full";
+    sl_run *r = must_run(cfg, &o);
+    sl_error err = {0};
+    assert_int_equal(sl_run_train(r, &err), SL_ERR_IO);
+    assert_non_null(strstr(err.message, "/dev/full: writing the metrics failed"));
+    assert_int_equal(s.epochs, 1);
+    sl_run_free(r);
+    /* A metrics file that cannot be opened: before training. */
+    o.metrics = "no/such/dir/m.jsonl";
+    assert_null(sl_run_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_IO);
+    assert_non_null(strstr(err.message, "cannot open for appending"));
+    sl_config_free(cfg);
+}
+
 static int setup_dir(void **state)
 {
     (void)state;
@@ -468,6 +494,7 @@ int main(void)
         cmocka_unit_test(test_stop_without_checkpoint_path),
         cmocka_unit_test(test_nan_leaves_checkpoint),
         cmocka_unit_test(test_borrowed_model_and_data),
+        cmocka_unit_test(test_unwritable_metrics),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);

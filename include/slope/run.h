@@ -178,8 +178,9 @@ SL_API const sl_config *sl_run_config(const sl_run *r);
 SL_API sl_model *sl_run_model(const sl_run *r);
 SL_API sl_trainer *sl_run_trainer(const sl_run *r);
 SL_API const sl_run_data *sl_run_datasets(const sl_run *r);
-/** The dying-neuron statistics (their last report), NULL when stats are off. */
-SL_API const sl_stats *sl_run_stats(const sl_run *r);
+/** The dying-neuron statistics (their last report), NULL when stats are off.  A caller may
+ *  take a report of its own with sl_stats_measure (e.g. at the end of training). */
+SL_API sl_stats *sl_run_stats(const sl_run *r);
 /** The last epoch's results (for a run already complete: its evaluation, train zeroed);
  *  NULL before the first epoch ended. */
 SL_API const sl_run_epoch *sl_run_last_epoch(const sl_run *r);
