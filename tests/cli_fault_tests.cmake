@@ -3,6 +3,7 @@
 #   cli_sigint_checkpoint  SIGINT mid-run writes a checkpoint, exits 130; it loads and resumes
 #   cli_sigint_fallback    the same without --checkpoint: the file name comes from the
 #                          config's name, made safe ("runs/x" -> runs_x.interrupted...)
+#   cli_sigterm            SIGTERM is handled as SIGINT is, exit 143
 #   cli_outputs            keep_best, resuming a finished run, a metrics file that cannot be
 #                          written, a file-size limit during a checkpoint write
 #   cli_nan_guard          a diverging run exits 4 naming the step and layer; the last good
@@ -18,6 +19,10 @@ if(TARGET slope_cli)
             ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_sigint_fallback
             fallback
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  add_test(NAME cli_sigterm
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_sigint.sh $<TARGET_FILE:slope_cli>
+            ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_sigterm term
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
   add_test(NAME cli_outputs
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_outputs.sh $<TARGET_FILE:slope_cli>
             ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_outputs
@@ -26,6 +31,6 @@ if(TARGET slope_cli)
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_nan.sh $<TARGET_FILE:slope_cli>
             ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_nan
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
-  set_tests_properties(cli_sigint_checkpoint cli_sigint_fallback cli_outputs cli_nan_guard
+  set_tests_properties(cli_sigint_checkpoint cli_sigint_fallback cli_sigterm cli_outputs cli_nan_guard
     PROPERTIES TIMEOUT 300 LABELS faults)
 endif()

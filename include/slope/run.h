@@ -1,6 +1,27 @@
 /*
  * slope/run.h - what `slope train CONFIG` does, as library calls.
  *
+ * The whole run, in one object:
+ *
+ *     sl_run *run = sl_run_new_file("models/fashion_mlp.json", NULL, 0, NULL, &err);
+ *     if (run && sl_run_train(run, &err) == SL_OK)
+ *         printf("%.2f%%\n", 100.0 * sl_run_last_epoch(run)->test.accuracy);
+ *     sl_run_free(run);
+ *
+ * sl_run_new opens the datasets the config names, builds and initialises the
+ * model, makes the trainer (and resumes it from a checkpoint when asked);
+ * sl_run_train trains the remaining epochs, evaluating on the validation and
+ * test splits after each, and writes what the config and the options ask
+ * for: metrics (JSONL), checkpoints (atomic; every checkpoint.every epochs
+ * and at the end; checkpoint.keep_best), dying-neuron statistics.  Callbacks
+ * report progress and may stop the run; a stopped run saves a checkpoint
+ * that sl_run_options.resume continues bit for bit.  The library prints
+ * nothing: the callbacks and the accessors give everything there is to say.
+ *
+ * Under MPI (slope/dist.h, after sl_dist_init) every rank makes and trains
+ * the same run: they train data-parallel, agree on every status, stop at the
+ * same step, and only rank 0 writes files.
+ *
  * The pieces, each usable alone:
  *   sl_run_data_open      the datasets a config names: splits, validation
  *                         fraction, normalisation (mean/std computed from
@@ -21,6 +42,7 @@
 #include "slope/error.h"
 #include "slope/export.h"
 #include "slope/nn.h"
+#include "slope/stats.h"
 #include "slope/train.h"
 
 #ifdef __cplusplus
@@ -63,6 +85,120 @@ SL_API sl_model *sl_run_build_model(const sl_config *cfg, sl_error *err);
 
 /** The trainer options the config's train, optimizer, schedule, loss and seed describe. */
 SL_API sl_train_options sl_run_train_options(const sl_config *cfg);
+
+/* ---- the run ------------------------------------------------------------------ */
+
+/** What one epoch gave: its training, then the evaluation of the model it left. */
+typedef struct sl_run_epoch {
+    sl_epoch_result train;   /**< epoch (0-based), loss, accuracy, samples, seconds, lr */
+    sl_eval_result val;      /**< on the validation split, when has_val */
+    sl_eval_result test;     /**< on the test split, when has_test */
+    int has_val, has_test;
+} sl_run_epoch;
+
+/**
+ * How to run.  Zero-initialise it ({0}) for the defaults; a NULL options
+ * pointer is the same.  Every pointer is borrowed for the run's lifetime.
+ *
+ * Callbacks (each may be NULL) get `user`.  on_step, on_epoch and on_stats
+ * return 0 to go on, nonzero to stop: on_step stops after that step,
+ * on_epoch and on_stats after what is under way (the epoch's metrics and
+ * checkpoint are written first).  A stopped run saves a checkpoint and
+ * sl_run_train returns SL_OK with sl_run_stopped() set.
+ */
+typedef struct sl_run_options {
+    const char *checkpoint;   /**< checkpoint path; NULL: the config's checkpoint.path (or none) */
+    const char *resume;       /**< continue from this checkpoint (sl_trainer_load), or NULL */
+    const char *metrics;      /**< append one JSON object per epoch to this file, or NULL */
+    const char *datasets_dir; /**< where descriptors are looked for; NULL: sl_datasets_dir() */
+    /** A model to train instead of the config's (borrowed, already initialised, of the shape
+     *  the data needs), or NULL: sl_run_build_model(cfg). */
+    sl_model *model;
+    /** Datasets to use instead of opening the config's (borrowed), or NULL: sl_run_data_open. */
+    const sl_run_data *data;
+    /** > 0: sl_set_num_threads(threads); 0: the config's train.threads when it is > 0. */
+    int threads;
+    /** After every optimizer step. */
+    sl_step_callback on_step;
+    /** After each epoch's evaluation (and its statistics when they are per epoch). */
+    int (*on_epoch)(const sl_run_epoch *epoch, void *user);
+    /** After each dying-neuron report (stats.enabled): at the start, then after each epoch
+     *  or every stats.every steps.  sl_stats_epoch/sl_stats_step say when it was taken. */
+    int (*on_stats)(const sl_stats *stats, void *user);
+    /** What the run is doing now, for a progress display: "loading data", "building the
+     *  model", "resuming", "evaluating", "measuring statistics", "saving a checkpoint". */
+    void (*on_phase)(const char *phase, void *user);
+    void *user;
+} sl_run_options;
+
+typedef struct sl_run sl_run;
+
+/**
+ * A run of the config cfg (borrowed: it must outlive the run), ready to
+ * train: datasets open and normalised (or opt->data), the model built and
+ * initialised from the seed (or opt->model), the trainer made and resumed
+ * from opt->resume, the checkpoint directory found writable, the best
+ * checkpoint so far read (keep_best, resumed runs), the metrics file open
+ * for appending, the statistics' probe set taken (stats.enabled).
+ * Collective under MPI.
+ * Errors: SL_ERR_INVALID (NULL cfg), those of the loaders, the model and
+ * sl_trainer_new/sl_trainer_load, SL_ERR_CONFIG (keep_best without a
+ * checkpoint path or without a validation or test split; stats.probe.split
+ * names a missing split), SL_ERR_IO (a checkpoint directory that cannot
+ * take files, a metrics file that cannot be opened), SL_ERR_NOMEM.
+ */
+SL_API sl_run *sl_run_new(const sl_config *cfg, const sl_run_options *opt, sl_error *err);
+
+/** sl_config_load(config_path, overrides, n), then sl_run_new; the run owns the config. */
+SL_API sl_run *sl_run_new_file(const char *config_path, const char *const *overrides, size_t n,
+                               const sl_run_options *opt, sl_error *err);
+
+/**
+ * Trains the epochs that remain.  After each: evaluation (val, test) at the
+ * training batch size, statistics, on_epoch, one metrics line (with that
+ * epoch's report inside as "stats": [...]), the checkpoint every
+ * checkpoint.every epochs and at the end, the best one (keep_best).
+ * A run that has all its epochs already (a finished checkpoint resumed)
+ * trains nothing: it evaluates, and sl_run_was_complete() says so.
+ * Returns SL_OK also when a callback stopped the run (sl_run_stopped(); the
+ * checkpoint went to the checkpoint path, else to
+ * "<config name, made a safe file name>.interrupted.safetensors" in the
+ * current directory: sl_run_saved_path()).  Calling it again goes on.
+ * Errors: SL_ERR_NUMERIC with the trainer's message on a NaN/Inf (the
+ * checkpoint is left as it was: sl_run_checkpoint_exists() tells whether
+ * there is one), SL_ERR_IO (metrics or a checkpoint could not be written),
+ * SL_ERR_INVALID (NULL run), errors of evaluation and statistics.
+ */
+SL_API sl_status sl_run_train(sl_run *r, sl_error *err);
+
+/** Frees the run and what it made (not a borrowed model, data or config).  NULL: no-op. */
+SL_API void sl_run_free(sl_run *r);
+
+SL_API const sl_config *sl_run_config(const sl_run *r);
+SL_API sl_model *sl_run_model(const sl_run *r);
+SL_API sl_trainer *sl_run_trainer(const sl_run *r);
+SL_API const sl_run_data *sl_run_datasets(const sl_run *r);
+/** The dying-neuron statistics (their last report), NULL when stats are off.  A caller may
+ *  take a report of its own with sl_stats_measure (e.g. at the end of training). */
+SL_API sl_stats *sl_run_stats(const sl_run *r);
+/** The last epoch's results (for a run already complete: its evaluation, train zeroed);
+ *  NULL before the first epoch ended. */
+SL_API const sl_run_epoch *sl_run_last_epoch(const sl_run *r);
+/** 1 when the last sl_run_train was stopped by a callback. */
+SL_API int sl_run_stopped(const sl_run *r);
+/** 1 when the run had all its epochs before sl_run_train (it only evaluated). */
+SL_API int sl_run_was_complete(const sl_run *r);
+/** The checkpoint path (option, else the config's), NULL when there is none. */
+SL_API const char *sl_run_checkpoint_path(const sl_run *r);
+/** 1 when a file exists at the checkpoint path (e.g. the last good one after a NaN). */
+SL_API int sl_run_checkpoint_exists(const sl_run *r);
+/** Where the last checkpoint was saved, NULL when none was. */
+SL_API const char *sl_run_saved_path(const sl_run *r);
+/** keep_best: its file (NULL without keep_best), accuracy (-1 before any) and epoch (1-based,
+ *  0 before any). */
+SL_API const char *sl_run_best_path(const sl_run *r);
+SL_API double sl_run_best_accuracy(const sl_run *r);
+SL_API int sl_run_best_epoch(const sl_run *r);
 
 #ifdef __cplusplus
 }

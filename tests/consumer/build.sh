@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Builds the consumer programs (example.c in C, steps.cpp in C++) against an
-# installed slope, four ways, and runs each build:
+# Builds the consumer programs (example.c and train_fashion.c in C, steps.cpp
+# in C++) against an installed slope, four ways, and runs each build:
 #   pc-shared     cc $(pkg-config --cflags --libs slope)
 #   pc-static     libslope.a plus what `pkg-config --static --libs slope` lists
 #   cmake-shared  find_package(slope), slope::slope
 #   cmake-static  find_package(slope COMPONENTS static), slope::slope_static
+# train_fashion (the README's 15-line whole run: models/fashion_mlp.json, about
+# 15 s) runs once, in the pc-shared build, and only when Fashion-MNIST is
+# installed (/usr/share/datasets/fashion-mnist); the other builds compile it.
 # Needs only the installed tree, not slope's sources or build.
 #
 # usage: build.sh PREFIX [WORK_DIR]
@@ -61,12 +64,25 @@ d=$work/pc-shared
 mkdir -p "$d"
 "$CC" -std=c11 "${warn[@]}" "${cflags[@]}" "$here/example.c" -o "$d/example" \
     $(pkg-config --cflags --libs slope) -Wl,-rpath,"$libdir" "${ldflags[@]}"
+"$CC" -std=c11 "${warn[@]}" "${cflags[@]}" "$here/train_fashion.c" -o "$d/train_fashion" \
+    $(pkg-config --cflags --libs slope) -Wl,-rpath,"$libdir" "${ldflags[@]}"
 "$CXX" -std=c++11 "${warn[@]}" "${cxxflags[@]}" "$here/steps.cpp" -o "$d/steps" \
     $(pkg-config --cflags --libs slope) -Wl,-rpath,"$libdir" "${ldflags[@]}"
 check_needed "$d/example" shared
+check_needed "$d/train_fashion" shared
 check_needed "$d/steps" shared
 run "$d" ./example model.safetensors
 run "$d" ./steps
+if [ -d /usr/share/datasets/fashion-mnist ]; then
+    # The installed model config and descriptors (the built-in descriptor path is the
+    # configure-time prefix's, so point it at this one).
+    (cd "$d" && SLOPE_DATASETS_DIR="$prefix/share/slope/datasets" ./train_fashion \
+        "$prefix/share/slope/models/fashion_mlp.json" | tee train_fashion.txt)
+    grep -q '^test accuracy: [0-9.]*%$' "$d/train_fashion.txt" ||
+        { echo "build.sh: train_fashion printed no test accuracy" >&2; exit 1; }
+else
+    echo "-- $d: train_fashion not run (no /usr/share/datasets/fashion-mnist)"
+fi
 
 # ---- pkg-config, static: libslope.a (-l:libslope.a picks the archive over the
 # .so in the same directory); --static adds OpenBLAS, cJSON, zlib, -lm, -lpthread.
@@ -75,9 +91,12 @@ mkdir -p "$d"
 static_libs=$(pkg-config --static --libs slope | sed 's/-lslope\b/-l:libslope.a/')
 "$CC" -std=c11 "${warn[@]}" "${cflags[@]}" -DSLOPE_STATIC "$here/example.c" -o "$d/example" \
     $(pkg-config --cflags slope) $static_libs "${ldflags[@]}"
+"$CC" -std=c11 "${warn[@]}" "${cflags[@]}" -DSLOPE_STATIC "$here/train_fashion.c" \
+    -o "$d/train_fashion" $(pkg-config --cflags slope) $static_libs "${ldflags[@]}"
 "$CXX" -std=c++11 "${warn[@]}" "${cxxflags[@]}" -DSLOPE_STATIC "$here/steps.cpp" -o "$d/steps" \
     $(pkg-config --cflags slope) $static_libs "${ldflags[@]}"
 check_needed "$d/example" static
+check_needed "$d/train_fashion" static
 check_needed "$d/steps" static
 run "$d" ./example model.safetensors
 run "$d" ./steps
@@ -100,6 +119,7 @@ for kind in shared static; do
     esac
     cmake --build "$d" >"$d.build.log" 2>&1 || { cat "$d.build.log" >&2; exit 1; }
     check_needed "$d/example" "$kind"
+    check_needed "$d/train_fashion" "$kind"
     check_needed "$d/steps" "$kind"
     run "$d" ./example model.safetensors
     run "$d" ./steps

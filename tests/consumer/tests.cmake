@@ -3,8 +3,8 @@
 #   public_symbols    libslope.so exports the SL_API functions and nothing else
 #   consumer_install  cmake --install to a scratch prefix, then tests/consumer built
 #                     against it with pkg-config and find_package, shared and static
-#   readme_example    README.md shows tests/consumer/example.c verbatim (skipped until
-#                     README.md has the "Use slope from C" section)
+#   readme_example    README.md shows tests/consumer/example.c and train_fashion.c
+#                     verbatim (each checked once README.md has it; skipped before)
 # In the sanitizer build the consumer programs are compiled and linked with the
 # same -fsanitize flags as the library, so they run under ASan + UBSan too.
 
@@ -42,5 +42,6 @@ if(SLOPE_TEST_CONSUMER AND SLOPE_INSTALL AND CMAKE_CXX_COMPILER)
 endif()
 
 add_test(NAME readme_example COMMAND bash ${SLOPE_CONSUMER_DIR}/check_readme.sh
-  ${PROJECT_SOURCE_DIR}/README.md ${SLOPE_CONSUMER_DIR}/example.c)
+  ${PROJECT_SOURCE_DIR}/README.md ${SLOPE_CONSUMER_DIR}/example.c
+  ${SLOPE_CONSUMER_DIR}/train_fashion.c)
 set_tests_properties(readme_example PROPERTIES SKIP_RETURN_CODE 77)

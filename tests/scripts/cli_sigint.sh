@@ -2,10 +2,11 @@
 # SIGINT during `slope train` saves a checkpoint and exits 130; the checkpoint
 # then loads with `slope eval` and resumes with `slope train --resume`.
 #
-#   cli_sigint.sh SLOPE CONFIG WORKDIR [fallback]
+#   cli_sigint.sh SLOPE CONFIG WORKDIR [fallback|term]
 #
 # With "fallback" the run has no --checkpoint and a config name holding '/', so the
 # checkpoint goes to the sanitised default name, runs_x.interrupted.safetensors.
+# With "term" the signal is SIGTERM, and the exit status 143.
 #
 # CONFIG must train in-process data (models/spiral_mlp.json).  $SLOPE_WRAPPER,
 # when set, prefixes every slope command (e.g. "valgrind --error-exitcode=99").
@@ -32,6 +33,12 @@ if [ "$mode" = fallback ]; then
 else
   ckpt="$dir/interrupted.safetensors"
   set -- --checkpoint "$ckpt"
+fi
+signal=INT
+want=130
+if [ "$mode" = term ]; then
+  signal=TERM
+  want=143
 fi
 
 # A run far longer than the test: 100000 epochs, no periodic checkpoint, so the
@@ -63,13 +70,13 @@ until grep -q '^epoch ' out.txt 2>/dev/null; do
   sleep 0.1
 done
 sleep 1
-kill -INT "$pid"
+kill -"$signal" "$pid"
 wait "$pid"
 rc=$?
 kill "$watchdog" 2>/dev/null
 wait "$watchdog" 2>/dev/null
 
-[ "$rc" -eq 130 ] || fail "exit status $rc, expected 130"
+[ "$rc" -eq "$want" ] || fail "exit status $rc, expected $want (SIG$signal)"
 grep -q 'interrupted at step' err.txt || fail "no 'interrupted at step' message (killed by the signal?)"
 [ -s "$ckpt" ] || fail "no checkpoint at $ckpt"
 for f in "$dir"/*.tmp.*; do
@@ -87,4 +94,4 @@ fi
 epochs=$(( steps / 10 + 2 )) # 300 spiral points / batch 32 = 10 steps an epoch
 run train "$config" --resume "$ckpt" --epochs "$epochs" --set stats.enabled=false --quiet \
   >resume.txt 2>&1 || fail "resuming failed: $(cat resume.txt)"
-echo "cli_sigint: interrupted at step $steps, exit 130, checkpoint loads and resumes"
+echo "cli_sigint: SIG$signal at step $steps, exit $want, checkpoint loads and resumes"

@@ -1,0 +1,61 @@
+/*
+ * run_internal.h - the state of an sl_run (slope/run.h), shared by run.c
+ * (setup and the epoch loop), run_checkpoint.c and run_metrics.c.
+ */
+#ifndef SLOPE_RUN_INTERNAL_H
+#define SLOPE_RUN_INTERNAL_H
+
+#include <stdio.h>
+
+#include "slope/run.h"
+
+#define SL_RUN_PATH_MAX 4096
+
+struct sl_run {
+    const sl_config *cfg;
+    sl_config *owned_cfg;       /* sl_run_new_file's, else NULL */
+    char *cfg_json;             /* the effective config: checkpoint metadata */
+    sl_run_options opt;
+    sl_run_data owned_data;     /* opened here unless opt.data */
+    const sl_run_data *data;    /* &owned_data or opt.data */
+    sl_model *owned_model;      /* built here unless opt.model */
+    sl_model *model;
+    sl_trainer *trainer;
+    const char *checkpoint;     /* opt.checkpoint, else cfg->checkpoint.path, else NULL */
+    FILE *metrics;              /* rank 0 with opt.metrics only */
+    sl_dataset *probe;          /* stats.enabled: the first stats.probe.count examples */
+    sl_stats *stats;
+    char best_path[SL_RUN_PATH_MAX]; /* keep_best: where the best checkpoint goes, else "" */
+    double best_acc;            /* its validation (else test) accuracy; -1 before the first */
+    int best_epoch;
+    char saved[SL_RUN_PATH_MAX]; /* where the last checkpoint went, else "" */
+    int64_t saved_step;         /* the step it holds */
+    sl_run_epoch last;
+    int has_last, stopped, was_complete;
+    int stop_after_epoch;       /* a stop asked at an epoch's last step: honoured after it */
+    sl_status cb_status;        /* an error inside the step callback, and its message */
+    sl_error cb_err;
+};
+
+/* run.c */
+void sl_run_phase(const sl_run *r, const char *phase);
+
+/* run_checkpoint.c: all collective under MPI (rank 0 writes, every rank agrees). */
+sl_status sl_run_check_checkpoint_dir(const sl_run *r, sl_error *err);
+sl_status sl_run_setup_best(sl_run *r, sl_error *err);
+sl_status sl_run_save(sl_run *r, const char *path, sl_error *err);
+sl_status sl_run_keep_if_best(sl_run *r, const sl_run_epoch *e, sl_error *err);
+/* The checkpoint of a stopped run: the checkpoint path, else the fallback name. */
+sl_status sl_run_save_stopped(sl_run *r, sl_error *err);
+
+/* run_metrics.c */
+sl_status sl_run_metrics_open(sl_run *r, sl_error *err);
+/* One epoch's object; with_stats puts the last statistics report inside it. */
+sl_status sl_run_metrics_epoch(sl_run *r, const sl_run_epoch *e, int with_stats, sl_error *err);
+/* A statistics report on its own line (the one at the start, and every-N-steps ones). */
+sl_status sl_run_metrics_stats(sl_run *r, sl_error *err);
+sl_status sl_run_metrics_close(sl_run *r, sl_error *err);
+sl_status sl_run_stats_open(sl_run *r, sl_error *err);
+void sl_run_stats_close(sl_run *r);
+
+#endif

@@ -1,0 +1,501 @@
+/*
+ * test_run.c - the run API (slope/run.h) on the spiral config, a few epochs:
+ * per-epoch results through on_epoch and sl_run_last_epoch; the metrics
+ * file (one object per epoch with its statistics inside); checkpoints and
+ * keep_best; a stop from on_step that saves a checkpoint whose resumed run
+ * ends bit-identical to an uninterrupted one; the fallback file of a stop
+ * without a checkpoint path; a NaN that leaves the last checkpoint alone; a
+ * resumed finished run; borrowed model and data; a metrics file that cannot
+ * be written; bad arguments.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "testutil.h"
+
+static char g_dir[512]; /* a scratch directory, also the current directory */
+static char g_path[1024];
+
+static const char *scratch(const char *name)
+{
+    snprintf(g_path, sizeof g_path, "%s/%s", g_dir, name);
+    return g_path;
+}
+
+/* The spiral config with "--set"-style overrides (stats on, every epoch: its own). */
+static sl_config *spiral(const char *const *overrides, size_t n)
+{
+    sl_error err = {0};
+    sl_config *cfg = sl_config_load(tu_source_path("models/spiral_mlp.json"), overrides, n, &err);
+    if (!cfg)
+        fail_msg("spiral config: %s", err.message);
+    return cfg;
+}
+
+/* What the callbacks saw. */
+typedef struct seen {
+    int steps, epochs, stats, phases, loading;
+    int stop_at_step;  /* on_step asks to stop at this global step (0: never) */
+    int stop_at_epoch; /* on_epoch asks to stop after this many epochs (0: never) */
+    sl_run_epoch epoch[16];
+} seen;
+
+static int on_step(const sl_step_info *info, void *user)
+{
+    seen *s = user;
+    s->steps++;
+    return s->stop_at_step && info->step == s->stop_at_step;
+}
+
+static int on_epoch(const sl_run_epoch *e, void *user)
+{
+    seen *s = user;
+    if (s->epochs < 16)
+        s->epoch[s->epochs] = *e;
+    s->epochs++;
+    return s->stop_at_epoch && s->epochs == s->stop_at_epoch;
+}
+
+static int on_stats(const sl_stats *st, void *user)
+{
+    seen *s = user;
+    assert_true(sl_stats_num_layers(st) == 2); /* the spiral MLP's two leaky_relu layers */
+    s->stats++;
+    return 0;
+}
+
+static void on_phase(const char *phase, void *user)
+{
+    seen *s = user;
+    s->phases++;
+    s->loading += strcmp(phase, "loading data") == 0;
+}
+
+static sl_run_options options(seen *s)
+{
+    memset(s, 0, sizeof *s);
+    sl_run_options o = {.on_step = on_step, .on_epoch = on_epoch, .on_stats = on_stats,
+                        .on_phase = on_phase, .user = s};
+    return o;
+}
+
+static sl_run *must_run(const sl_config *cfg, const sl_run_options *o)
+{
+    sl_error err = {0};
+    sl_run *r = sl_run_new(cfg, o, &err);
+    if (!r)
+        fail_msg("sl_run_new: %s", err.message);
+    return r;
+}
+
+static void must_train(sl_run *r)
+{
+    sl_error err = {0};
+    if (sl_run_train(r, &err) != SL_OK)
+        fail_msg("sl_run_train: %s", err.message);
+}
+
+/* Every parameter of a and b equal bit for bit. */
+static void assert_same_params(const sl_model *a, const sl_model *b)
+{
+    assert_int_equal(sl_model_num_params(a), sl_model_num_params(b));
+    for (size_t i = 0; i < sl_model_num_params(a); i++) {
+        const sl_tensor *x = sl_model_param(a, i)->tensor, *y = sl_model_param(b, i)->tensor;
+        assert_int_equal(x->size, y->size);
+        if (memcmp(x->data, y->data, (size_t)x->size * sizeof(float)) != 0)
+            fail_msg("parameter %s differs", sl_model_param(a, i)->name);
+    }
+}
+
+static unsigned char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *buf = malloc(*len + 1);
+    assert_non_null(buf);
+    assert_int_equal(fread(buf, 1, *len, f), *len);
+    buf[*len] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* ---- tests --------------------------------------------------------------------------- */
+
+static void test_trains_and_reports_epochs(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=3"};
+    sl_config *cfg = spiral(set, 1);
+    seen s;
+    sl_run_options o = options(&s);
+    sl_run *r = must_run(cfg, &o);
+    assert_int_equal(s.loading, 1);
+    must_train(r);
+    assert_int_equal(s.epochs, 3);
+    assert_int_equal(s.steps, 30); /* 300 points, batch 32: 10 steps an epoch */
+    assert_int_equal(s.stats, 4);  /* at the start and after each epoch */
+    assert_true(s.phases > 3);
+    for (int e = 0; e < 3; e++) {
+        assert_int_equal(s.epoch[e].train.epoch, e);
+        assert_int_equal(s.epoch[e].train.samples, 300);
+        assert_true(s.epoch[e].has_test && !s.epoch[e].has_val);
+        assert_int_equal(s.epoch[e].test.samples, 300);
+        assert_true(s.epoch[e].train.lr > 0.0f);
+    }
+    assert_true(s.epoch[2].train.loss < s.epoch[0].train.loss);
+    const sl_run_epoch *last = sl_run_last_epoch(r);
+    assert_non_null(last);
+    assert_true(last->test.accuracy == s.epoch[2].test.accuracy);
+    assert_false(sl_run_stopped(r));
+    assert_false(sl_run_was_complete(r));
+    assert_null(sl_run_saved_path(r)); /* no checkpoint path: nothing saved */
+    assert_int_equal(sl_trainer_epoch(sl_run_trainer(r)), 3);
+    assert_non_null(sl_run_stats(r));
+    assert_int_equal(sl_stats_epoch(sl_run_stats(r)), 3);
+    assert_ptr_equal(sl_run_config(r), cfg);
+    sl_run_free(r);
+    sl_config_free(cfg);
+}
+
+static void test_metrics_hold_stats_per_epoch(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=3"};
+    sl_config *cfg = spiral(set, 1);
+    seen s;
+    sl_run_options o = options(&s);
+    remove(scratch("m.jsonl"));
+    char metrics[1024];
+    snprintf(metrics, sizeof metrics, "%s", scratch("m.jsonl"));
+    o.metrics = metrics;
+    sl_run *r = must_run(cfg, &o);
+    must_train(r);
+    sl_run_free(r);
+    size_t len;
+    char *text = (char *)slurp(metrics, &len);
+    int lines = 0, epochs = 0;
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++) {
+        cJSON *obj = cJSON_Parse(line);
+        assert_non_null(obj);
+        const cJSON *stats = cJSON_GetObjectItem(obj, "stats");
+        assert_true(cJSON_IsArray(stats));
+        assert_int_equal(cJSON_GetArraySize(stats), 2);
+        assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(stats, 0), "dead_frac"));
+        if (lines == 0) { /* the report at the start: its own line, with its step */
+            assert_int_equal(cJSON_GetObjectItem(obj, "step")->valueint, 0);
+            assert_null(cJSON_GetObjectItem(obj, "train_loss"));
+        } else {
+            epochs++;
+            assert_int_equal(cJSON_GetObjectItem(obj, "epoch")->valueint, epochs);
+            assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "train_loss")));
+            assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "test_acc")));
+            assert_int_equal(cJSON_GetObjectItem(obj, "probe")->valueint, 300);
+        }
+        cJSON_Delete(obj);
+    }
+    assert_int_equal(lines, 4);
+    assert_int_equal(epochs, 3);
+    free(text);
+    sl_config_free(cfg);
+}
+
+static void test_checkpoint_and_keep_best(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=4", "checkpoint.keep_best=true", "stats.enabled=false"};
+    sl_config *cfg = spiral(set, 3);
+    seen s;
+    sl_run_options o = options(&s);
+    char ckpt[1024];
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("ck.safetensors"));
+    o.checkpoint = ckpt;
+    sl_run *r = must_run(cfg, &o);
+    assert_string_equal(sl_run_checkpoint_path(r), ckpt);
+    assert_string_equal(sl_run_best_path(r), scratch("ck.best.safetensors"));
+    must_train(r);
+    assert_int_equal(s.stats, 0);
+    assert_string_equal(sl_run_saved_path(r), ckpt);
+    assert_true(sl_run_checkpoint_exists(r));
+    /* The best epoch: the first with the highest test accuracy. */
+    int best = 0;
+    for (int e = 1; e < 4; e++)
+        if (s.epoch[e].test.accuracy > s.epoch[best].test.accuracy)
+            best = e;
+    assert_int_equal(sl_run_best_epoch(r), best + 1);
+    assert_true(sl_run_best_accuracy(r) == s.epoch[best].test.accuracy);
+    sl_error err = {0};
+    sl_safetensors *bf = sl_safetensors_read(sl_run_best_path(r), &err);
+    assert_non_null(bf);
+    char want[16];
+    snprintf(want, sizeof want, "%d", best + 1);
+    assert_string_equal(sl_safetensors_metadata(bf, "best_epoch"), want);
+    assert_non_null(sl_safetensors_metadata(bf, "config"));
+    sl_safetensors_free(bf);
+    sl_safetensors *cf = sl_safetensors_read(ckpt, &err);
+    assert_non_null(cf);
+    assert_string_equal(sl_safetensors_metadata(cf, "slope_version"), sl_version());
+    assert_null(sl_safetensors_metadata(cf, "best_accuracy"));
+    sl_safetensors_free(cf);
+    sl_run_free(r);
+    /* Without a checkpoint path keep_best is a config error before training. */
+    o.checkpoint = NULL;
+    assert_null(sl_run_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "checkpoint.keep_best: needs a checkpoint path"));
+    sl_config_free(cfg);
+}
+
+static void test_stop_and_resume_bit_identical(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=3"};
+    sl_config *cfg = spiral(set, 1);
+    seen s;
+    sl_run_options o = options(&s);
+    sl_run *whole = must_run(cfg, &o);
+    must_train(whole);
+
+    /* Stopped at step 13, mid-epoch 2: a checkpoint, SL_OK, stopped. */
+    char ckpt[1024];
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("stop.safetensors"));
+    remove(ckpt);
+    o = options(&s);
+    s.stop_at_step = 13;
+    o.checkpoint = ckpt;
+    sl_run *part = must_run(cfg, &o);
+    must_train(part);
+    assert_true(sl_run_stopped(part));
+    assert_int_equal(s.steps, 13);
+    assert_int_equal(s.epochs, 1);
+    assert_int_equal(sl_trainer_steps(sl_run_trainer(part)), 13);
+    assert_string_equal(sl_run_saved_path(part), ckpt);
+    sl_run_free(part);
+
+    /* Resumed: the same parameters as the run that never stopped, bit for bit. */
+    o = options(&s);
+    o.resume = ckpt;
+    sl_run *rest = must_run(cfg, &o);
+    must_train(rest);
+    assert_false(sl_run_stopped(rest));
+    assert_int_equal(s.steps, 17);
+    assert_int_equal(s.epochs, 2);
+    assert_same_params(sl_run_model(whole), sl_run_model(rest));
+    sl_run_free(rest);
+    sl_run_free(whole);
+    sl_config_free(cfg);
+}
+
+static void test_stop_without_checkpoint_path(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=5", "stats.enabled=false", "name=\"runs/x\""};
+    sl_config *cfg = spiral(set, 3);
+    seen s;
+    sl_run_options o = options(&s);
+    s.stop_at_epoch = 2; /* on_epoch stops after the epoch's outputs */
+    remove("runs_x.interrupted.safetensors");
+    sl_run *r = must_run(cfg, &o);
+    must_train(r);
+    assert_true(sl_run_stopped(r));
+    assert_int_equal(s.epochs, 2);
+    assert_int_equal(sl_trainer_epoch(sl_run_trainer(r)), 2);
+    assert_string_equal(sl_run_saved_path(r), "runs_x.interrupted.safetensors");
+    assert_int_equal(access("runs_x.interrupted.safetensors", F_OK), 0);
+    /* Calling again goes on from there. */
+    s.stop_at_epoch = 0;
+    must_train(r);
+    assert_false(sl_run_stopped(r));
+    assert_int_equal(sl_trainer_epoch(sl_run_trainer(r)), 5);
+    sl_run_free(r);
+    sl_config_free(cfg);
+}
+
+static void test_nan_leaves_checkpoint(void **state)
+{
+    (void)state;
+    const char *good[] = {"train.epochs=2", "stats.enabled=false"};
+    sl_config *cfg = spiral(good, 2);
+    seen s;
+    sl_run_options o = options(&s);
+    char ckpt[1024];
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("good.safetensors"));
+    o.checkpoint = ckpt;
+    sl_run *r = must_run(cfg, &o);
+    must_train(r);
+    sl_run_free(r);
+    sl_config_free(cfg);
+    size_t len_before, len_after;
+    unsigned char *before = slurp(ckpt, &len_before);
+
+    const char *bad[] = {"train.epochs=4", "stats.enabled=false", "optimizer.lr=1e30"};
+    cfg = spiral(bad, 3);
+    o = options(&s);
+    o.checkpoint = ckpt;
+    o.resume = ckpt;
+    r = must_run(cfg, &o);
+    sl_error err = {0};
+    assert_int_equal(sl_run_train(r, &err), SL_ERR_NUMERIC);
+    assert_non_null(strstr(err.message, "step"));
+    assert_true(sl_run_checkpoint_exists(r));
+    assert_false(sl_run_stopped(r));
+    unsigned char *after = slurp(ckpt, &len_after);
+    assert_int_equal(len_before, len_after);
+    assert_memory_equal(before, after, len_before);
+    free(before);
+    free(after);
+    sl_run_free(r);
+
+    /* Resuming the good, finished checkpoint: nothing to train, an evaluation. */
+    const char *done[] = {"train.epochs=2", "stats.enabled=false"};
+    sl_config_free(cfg);
+    cfg = spiral(done, 2);
+    o = options(&s);
+    o.resume = ckpt;
+    r = must_run(cfg, &o);
+    must_train(r);
+    assert_true(sl_run_was_complete(r));
+    assert_int_equal(s.steps, 0);
+    assert_int_equal(s.epochs, 0);
+    assert_non_null(sl_run_last_epoch(r));
+    assert_true(sl_run_last_epoch(r)->has_test);
+    assert_int_equal(sl_run_last_epoch(r)->test.samples, 300);
+    sl_run_free(r);
+    sl_config_free(cfg);
+}
+
+static void test_borrowed_model_and_data(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=2"};
+    sl_config *cfg = spiral(set, 1);
+    seen s;
+    sl_run_options o = options(&s);
+    sl_run *own = must_run(cfg, &o);
+    must_train(own);
+
+    sl_error err = {0};
+    sl_run_data data;
+    assert_int_equal(sl_run_data_open(cfg, NULL, &data, &err), SL_OK);
+    sl_model *model = sl_run_build_model(cfg, &err);
+    assert_non_null(model);
+    o = options(&s);
+    o.data = &data;
+    o.model = model;
+    sl_run *lent = must_run(cfg, &o);
+    assert_int_equal(s.loading, 0); /* nothing to load */
+    assert_ptr_equal(sl_run_model(lent), model);
+    assert_ptr_equal(sl_run_datasets(lent), &data);
+    must_train(lent);
+    assert_same_params(sl_run_model(own), model);
+    sl_run_free(lent); /* frees neither the model nor the data */
+    assert_int_equal(sl_model_num_params(model), sl_model_num_params(sl_run_model(own)));
+    assert_true(sl_dataset_count(data.train) == 300);
+    sl_model_free(model);
+    sl_run_data_close(&data);
+    sl_run_free(own);
+    sl_config_free(cfg);
+}
+
+static void test_bad_arguments(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(sl_run_new(NULL, NULL, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    sl_error_clear(&err);
+    assert_null(sl_run_new_file(NULL, NULL, 0, NULL, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    assert_int_equal(sl_run_train(NULL, &err), SL_ERR_INVALID);
+    assert_int_equal(sl_run_train(NULL, NULL), SL_ERR_INVALID);
+    sl_config *cfg = spiral(NULL, 0);
+    sl_run_data empty = {0};
+    sl_run_options o = {.data = &empty};
+    sl_error_clear(&err);
+    assert_null(sl_run_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    /* A misspelt override: the config's error. */
+    const char *typo[] = {"train.epoch=3"};
+    assert_null(sl_run_new_file(tu_source_path("models/spiral_mlp.json"), typo, 1, NULL, &err));
+    assert_int_equal(err.status, SL_ERR_CONFIG);
+    /* A checkpoint directory that does not exist: found before training. */
+    sl_run_options missing = {.checkpoint = "no/such/dir/ck.safetensors"};
+    assert_null(sl_run_new(cfg, &missing, &err));
+    assert_int_equal(err.status, SL_ERR_IO);
+    assert_non_null(strstr(err.message, "cannot write checkpoints in 'no/such/dir'"));
+    /* Accessors of NULL. */
+    assert_null(sl_run_model(NULL));
+    assert_null(sl_run_last_epoch(NULL));
+    assert_false(sl_run_stopped(NULL));
+    assert_false(sl_run_checkpoint_exists(NULL));
+    sl_run_free(NULL);
+    sl_config_free(cfg);
+}
+
+/* Outputs that cannot be written: SL_ERR_IO naming the file, at the first write. */
+static void test_unwritable_metrics(void **state)
+{
+    (void)state;
+    if (access("/dev/full", W_OK) != 0)
+        skip();
+    const char *set[] = {"train.epochs=3", "stats.enabled=false"};
+    sl_config *cfg = spiral(set, 2);
+    seen s;
+    sl_run_options o = options(&s);
+    o.metrics = "/dev/full";
+    sl_run *r = must_run(cfg, &o);
+    sl_error err = {0};
+    assert_int_equal(sl_run_train(r, &err), SL_ERR_IO);
+    assert_non_null(strstr(err.message, "/dev/full: writing the metrics failed"));
+    assert_int_equal(s.epochs, 1);
+    sl_run_free(r);
+    /* A metrics file that cannot be opened: before training. */
+    o.metrics = "no/such/dir/m.jsonl";
+    assert_null(sl_run_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_IO);
+    assert_non_null(strstr(err.message, "cannot open for appending"));
+    sl_config_free(cfg);
+}
+
+static int setup_dir(void **state)
+{
+    (void)state;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(g_dir, sizeof g_dir, "%s/slope-run-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(g_dir) || chdir(g_dir) != 0)
+        return -1;
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    const char *names[] = {"m.jsonl", "ck.safetensors", "ck.best.safetensors", "stop.safetensors",
+                           "good.safetensors", "runs_x.interrupted.safetensors"};
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+        remove(scratch(names[i]));
+    return rmdir(g_dir) == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_trains_and_reports_epochs),
+        cmocka_unit_test(test_metrics_hold_stats_per_epoch),
+        cmocka_unit_test(test_checkpoint_and_keep_best),
+        cmocka_unit_test(test_stop_and_resume_bit_identical),
+        cmocka_unit_test(test_stop_without_checkpoint_path),
+        cmocka_unit_test(test_nan_leaves_checkpoint),
+        cmocka_unit_test(test_borrowed_model_and_data),
+        cmocka_unit_test(test_unwritable_metrics),
+        cmocka_unit_test(test_bad_arguments),
+    };
+    return cmocka_run_group_tests(tests, setup_dir, remove_dir);
+}
