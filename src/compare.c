@@ -28,64 +28,13 @@ static char *copy_string(const char *s)
 
 /* ---- activation labels -------------------------------------------------------------------- */
 
-/* TODO(merge): replace parse_label and its helpers with sl_layer_spec_parse (nn.h). */
-
-static int parse_float(const char *s, float *v)
-{
-    char *end;
-    double d = strtod(s, &end);
-    if (end == s || *end || !isfinite(d))
-        return 0;
-    *v = (float)d;
-    return 1;
-}
-
-/* Applies the ":"-separated arguments after the name to spec; 0 if one does not fit. */
-static int parse_args(sl_layer_spec *spec, char *args)
-{
-    int n = 0;
-    char *save = NULL;
-    for (char *tok = strtok_r(args, ":", &save); tok; tok = strtok_r(NULL, ":", &save), n++) {
-        float v;
-        if (spec->type == SL_LAYER_PRELU && strcmp(tok, "channel") == 0)
-            spec->per_channel = 1;
-        else if (spec->type == SL_LAYER_PRELU && strcmp(tok, "shared") == 0)
-            spec->per_channel = 0;
-        else if (!parse_float(tok, &v))
-            return 0;
-        else if (spec->type == SL_LAYER_RRELU)
-            *(n == 0 ? &spec->lower : &spec->upper) = v;
-        else if (spec->type == SL_LAYER_LEAKY_RELU || spec->type == SL_LAYER_ELU ||
-                 spec->type == SL_LAYER_PRELU)
-            spec->alpha = v;
-        else
-            return 0;
-    }
-    return n <= 2;
-}
-
-/* "leaky_relu:0.1" -> spec.  SL_ERR_CONFIG quoting the label when it is not an activation. */
+/* "leaky_relu:0.1" -> spec, by the layer table (sl_layer_spec_parse). */
 static sl_status parse_label(const char *label, sl_layer_spec *spec, sl_error *err)
 {
-    char buf[128];
-    sl_layer_type type;
-    int ok = *label && strlen(label) < sizeof buf;
-    if (ok) {
-        memcpy(buf, label, strlen(label) + 1);
-        char *colon = strchr(buf, ':');
-        if (colon)
-            *colon = '\0';
-        ok = sl_layer_type_parse(buf, &type, NULL) == SL_OK && sl_layer_is_activation(type);
-        if (ok) {
-            *spec = sl_layer_defaults(type);
-            ok = !colon || parse_args(spec, colon + 1);
-        }
-    }
-    if (!ok)
-        return sl_error_set(err, SL_ERR_CONFIG, "compare: \"%s\" is not an activation (relu, "
-                                                "leaky_relu:A, prelu[:channel][:INIT], elu:A, "
-                                                "rrelu[:LO:HI], selu, sigmoid, tanh)", label);
-    return SL_OK;
+    sl_error inner = {0};
+    if (sl_layer_spec_parse(label, spec, &inner) == SL_OK)
+        return SL_OK;
+    return sl_error_set(err, SL_ERR_CONFIG, "compare: %s", inner.message);
 }
 
 /* ---- the object --------------------------------------------------------------------------- */

@@ -33,6 +33,9 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 #endif
     ;
 
+/* Prints the activations' short forms (leaky_relu[:alpha], ...) from the layer table. */
+void cli_print_activation_forms(FILE *out, const char *indent);
+
 /* The directory with dataset descriptors: $SLOPE_DATASETS_DIR, the source tree's or the installed. */
 const char *cli_datasets_dir(void);
 
@@ -50,20 +53,8 @@ typedef struct cli_config_args {
 int cli_config_option(const char *cmd, int argc, char **argv, int *i, cli_config_args *a);
 sl_config *cli_load_config(const cli_config_args *a, sl_error *err);
 
-/* Dying-neuron statistics over the probe set the config's "stats" section names (cli_stats.c). */
-typedef struct cli_stats {
-    sl_dataset *probe; /* the first stats.probe.count examples of the split */
-    sl_stats *stats;
-} cli_stats;
-
-sl_status cli_stats_open(const sl_config *cfg, const sl_run_data *d, sl_model *model,
-                         cli_stats *out, sl_error *err);
-void cli_stats_close(cli_stats *s);
-/* The last report: one line per activation layer, and one JSON object on one line. */
+/* The last report: one line per activation layer (cli_stats.c). */
 void cli_stats_print(FILE *out, const sl_stats *s);
-void cli_stats_jsonl(FILE *out, const sl_stats *s);
-/* mkdir -p. */
-sl_status cli_mkdirs(const char *path, sl_error *err);
 /* Runs `gnuplot script`: 1 done, 0 gnuplot is not installed (says so), -1 it failed (says so). */
 int cli_gnuplot(const char *script);
 

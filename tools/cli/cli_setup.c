@@ -111,3 +111,21 @@ sl_config *cli_load_config(const cli_config_args *a, sl_error *err)
         sl_set_num_threads(threads);
     return cfg;
 }
+
+void cli_print_activation_forms(FILE *out, const char *indent)
+{
+    const char *names[64];
+    size_t n = sl_layer_activation_names(names, 64);
+    fprintf(out, "%sactivations:", indent);
+    size_t col = strlen(indent) + 12;
+    for (size_t i = 0; i < n && i < 64; i++) {
+        char form[96];
+        sl_layer_short_form(sl_layer_def_find(names[i])->type, form, sizeof form);
+        if (col + strlen(form) + 2 > 92) {
+            fprintf(out, "\n%s ", indent);
+            col = strlen(indent) + 1;
+        }
+        fprintf(out, " %s%s", form, i + 1 < n ? "," : "\n");
+        col += strlen(form) + 2;
+    }
+}

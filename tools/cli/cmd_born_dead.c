@@ -42,7 +42,8 @@ static void born_help(void)
            "  --seed S            (42)\n"
            "  --csv FILE          write width,depth,trials,p_dead,stderr,... to FILE\n"
            "  --plot FILE.png     plot p_dead against depth with gnuplot\n"
-           "  --act A             relu (default), leaky_relu:A (counts layers wholly negative)\n"
+           "  --act A             relu (default), or another activation (then it counts layers\n"
+           "                      wholly negative); see `slope compare --help` for the forms\n"
            "  --init I            he_normal (default), he_uniform, xavier_normal, xavier_uniform,\n"
            "                      pytorch\n"
            "  --input-dim D       (1)\n"
@@ -82,21 +83,8 @@ static int parse_int_list(const char *text, int *out, int max, int *n)
 
 static int parse_act(const char *text, born_args *a)
 {
-    char name[64];
-    snprintf(name, sizeof name, "%s", text);
-    char *colon = strchr(name, ':');
-    if (colon)
-        *colon = '\0';
-    sl_layer_type type;
-    if (sl_layer_type_parse(name, &type, NULL) != SL_OK || !sl_layer_is_activation(type))
+    if (sl_layer_spec_parse(text, &a->spec.act, NULL) != SL_OK)
         return 0;
-    a->spec.act = sl_layer_defaults(type);
-    if (colon) {
-        char *end;
-        a->spec.act.alpha = strtof(colon + 1, &end);
-        if (end == colon + 1 || *end || !isfinite(a->spec.act.alpha))
-            return 0;
-    }
     snprintf(a->act_label, sizeof a->act_label, "%s", text);
     return 1;
 }

@@ -27,14 +27,13 @@ static void compare_help(void)
            "Trains CONFIG once per activation in LIST (swapped into every activation layer),\n"
            "with the same seed, data order and initial weights, and measures dying neurons.\n"
            "\n"
-           "  --act LIST          e.g. relu,leaky_relu:0.01,leaky_relu:0.1,prelu,prelu:channel,elu\n"
-           "                      (leaky_relu:A, elu:A, prelu[:channel][:INIT], rrelu[:LO:HI],\n"
-           "                      selu, sigmoid, tanh)\n"
-           "  --epochs N          train N epochs (overrides train.epochs)\n"
+           "  --act LIST          e.g. relu,leaky_relu:0.01,leaky_relu:0.1,prelu,prelu:channel\n");
+    cli_print_activation_forms(stdout, "                      ");
+    printf("  --epochs N          train N epochs (overrides train.epochs)\n"
            "  --out DIR           where to write stats.csv, summary.json, dying.png, prelu.png\n"
            "                      (default: compare-<config name>)\n"
            "  --set PATH=VALUE    override a config key (repeatable)\n"
-           "  --threads N         OpenBLAS threads\n");
+           "  --threads N         slope's threads\n");
 }
 
 static int parse_compare_args(int argc, char **argv, compare_args *a)
