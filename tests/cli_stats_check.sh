@@ -70,7 +70,7 @@ check_compare_edges() {
     rc=$?
     set -e
     [ "$rc" -eq 2 ] || fail "a bad activation exited $rc, expected 2"
-    grep -q '"nope" is not an activation' "$out.err" || fail "the bad label is not named"
+    grep -q 'activation "nope": unknown name' "$out.err" || fail "the bad label is not named"
 }
 
 check_born_dead() {
