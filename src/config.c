@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "config_internal.h"
 #include "io_internal.h" /* sl_io_utf8_prefix */
 
@@ -32,7 +33,7 @@ static char *read_file(const char *path, size_t *len, sl_error *err)
         sl_error_set(err, SL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
         return NULL;
     }
-    char *text = malloc(CONFIG_MAX_BYTES + 1);
+    char *text = sl_malloc(CONFIG_MAX_BYTES + 1);
     errno = 0;
     *len = text ? fread(text, 1, CONFIG_MAX_BYTES + 1, f) : 0;
     int failed = !text || ferror(f) || *len > CONFIG_MAX_BYTES;
@@ -44,7 +45,7 @@ static char *read_file(const char *path, size_t *len, sl_error *err)
                      : *len > CONFIG_MAX_BYTES   ? "larger than 16 MiB"
                      : read_errno                ? strerror(read_errno)
                                                  : "read failed");
-        free(text);
+        sl_free(text);
         return NULL;
     }
     text[*len] = '\0';
@@ -127,7 +128,7 @@ static char *default_name(const char *origin)
         base = "config";
         n = 6;
     }
-    char *name = malloc(n + 1);
+    char *name = sl_malloc(n + 1);
     if (name) {
         memcpy(name, base, n);
         name[n] = '\0';
@@ -160,7 +161,7 @@ static void note_override(const char *fail_path, const char *const *ov, size_t n
 static sl_config *validate(const cJSON *root, const char *origin, const char *name_from,
                            const char *const *ov, size_t n, sl_error *err)
 {
-    sl_config *cfg = calloc(1, sizeof *cfg);
+    sl_config *cfg = sl_calloc(1, sizeof *cfg);
     if (cfg) {
         cfg->origin = sl_cfg_strdup(origin);
         cfg->name = default_name(name_from);
@@ -233,7 +234,7 @@ sl_config *sl_config_load(const char *path, const char *const *overrides, size_t
     if (!text)
         return NULL;
     sl_config *cfg = load_text(text, len, path, path, overrides, n_overrides, err);
-    free(text);
+    sl_free(text);
     return cfg;
 }
 
@@ -244,23 +245,23 @@ sl_config *sl_config_load_file(const char *path, sl_error *err)
 
 static void free_files(sl_config_files *f)
 {
-    free(f->images);
-    free(f->labels);
-    free(f->csv);
+    sl_free(f->images);
+    sl_free(f->labels);
+    sl_free(f->csv);
 }
 
 void sl_config_free(sl_config *cfg)
 {
     if (!cfg)
         return;
-    free(cfg->origin);
-    free(cfg->name);
-    free(cfg->data.dataset);
+    sl_free(cfg->origin);
+    sl_free(cfg->name);
+    sl_free(cfg->data.dataset);
     free_files(&cfg->data.train);
     free_files(&cfg->data.test);
-    free(cfg->model.layers);
-    free(cfg->checkpoint.path);
-    free(cfg);
+    sl_free(cfg->model.layers);
+    sl_free(cfg->checkpoint.path);
+    sl_free(cfg);
 }
 
 /* ---- building the model ---------------------------------------------------------- */

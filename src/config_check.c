@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "config_internal.h"
 
 /* ---- context and messages ------------------------------------------------ */
@@ -405,7 +406,7 @@ char *sl_cfg_strdup(const char *s)
     if (!s)
         return NULL;
     size_t n = strlen(s) + 1;
-    char *p = malloc(n);
+    char *p = sl_malloc(n);
     if (p)
         memcpy(p, s, n);
     return p;

@@ -232,7 +232,15 @@ char *sl_config_to_json(const sl_config *cfg)
     cJSON *root = cJSON_CreateObject();
     char *text = root && emit_root(root, cfg) ? cJSON_Print(root) : NULL;
     cJSON_Delete(root);
-    char *copy = sl_cfg_strdup(text); /* the caller frees with free(), whatever cJSON's hooks */
+    /* The caller frees it with free(), whatever cJSON's hooks or slope's allocator: the one
+     * block the library hands out of its allocation path on purpose (slope/alloc.h). */
+    char *copy = NULL;
+    if (text) {
+        size_t n = strlen(text) + 1;
+        copy = malloc(n);
+        if (copy)
+            memcpy(copy, text, n);
+    }
     cJSON_free(text);
     return copy;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "config_internal.h"
 
 #define INT32_LIMIT 2147483647
@@ -33,7 +34,7 @@ static sl_status set_string(sl_cfg_ctx *c, char **dst, const char *src)
     char *copy = sl_cfg_strdup(src);
     if (src && !copy)
         return no_memory(c);
-    free(*dst);
+    sl_free(*dst);
     *dst = copy;
     return SL_OK;
 }
@@ -355,7 +356,7 @@ static sl_status parse_layers(sl_cfg_ctx *c, const cJSON *m, sl_config_model *mo
         st = sl_cfg_fail(c, "expected an array of layers [{\"type\": ...}, ...]");
     else if (n < 1 || n > LAYERS_MAX)
         st = sl_cfg_fail(c, "needs 1 to %d layers, got %d", LAYERS_MAX, n);
-    else if (!(model->layers = calloc((size_t)n, sizeof *model->layers)))
+    else if (!(model->layers = sl_calloc((size_t)n, sizeof *model->layers)))
         st = no_memory(c);
     size_t i = 0;
     for (const cJSON *item = v ? v->child : NULL; st == SL_OK && item; item = item->next, i++) {

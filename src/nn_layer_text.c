@@ -240,7 +240,7 @@ static void put(text *t, const char *fmt, ...)
             return;
         } else {
             size_t cap = 2 * t->cap + (size_t)n + 1;
-            char *grown = realloc(t->buf, cap);
+            char *grown = realloc(t->buf, cap); /* plain: the caller frees the text with free() */
             if (!grown)
                 t->failed = 1;
             else {

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "autograd.h"
 #include "nn_internal.h"
 #include "slope/ops.h"
@@ -45,7 +46,7 @@ sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
                      ndim);
         return NULL;
     }
-    sl_model *m = calloc(1, sizeof *m);
+    sl_model *m = sl_calloc(1, sizeof *m);
     if (!m) {
         sl_error_set(err, SL_ERR_NOMEM, "out of memory for a model");
         return NULL;
@@ -57,7 +58,7 @@ sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
             (size *= sample_shape[i]) > ((int64_t)1 << 32)) {
             sl_error_set(err, SL_ERR_SHAPE, "model input dimension %d is %lld: out of range", i,
                          (long long)sample_shape[i]);
-            free(m);
+            sl_free(m);
             return NULL;
         }
         m->input.dim[i] = sample_shape[i];
@@ -71,13 +72,13 @@ void sl_model_free(sl_model *m)
         return;
     for (size_t i = 0; i < m->n_params; i++)
         sl_tensor_free(m->params[i].tensor);
-    free(m->params);
-    free(m->names);
-    free(m->flat_data);
-    free(m->flat_grad);
-    free(m->buffer_data);
-    free(m->layers);
-    free(m);
+    sl_free(m->params);
+    sl_free(m->names);
+    sl_free(m->flat_data);
+    sl_free(m->flat_grad);
+    sl_free(m->buffer_data);
+    sl_free(m->layers);
+    sl_free(m);
 }
 
 static const sl_shape *last_shape(const sl_model *m)
@@ -142,7 +143,7 @@ sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
         return st;
     if (m->n_layers == m->cap_layers) {
         size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
-        layer *grown = realloc(m->layers, cap * sizeof *grown);
+        layer *grown = sl_realloc(m->layers, cap * sizeof *grown);
         if (!grown)
             return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a layer");
         m->layers = grown;
@@ -205,11 +206,11 @@ static int64_t plan_size(const param_plan *p)
 static sl_status allocate_params(sl_model *m, sl_error *err)
 {
     size_t max_params = m->n_layers * SL_LAYER_MAX_PARAMS;
-    param_plan *plan = calloc(max_params ? max_params : 1, sizeof *plan);
-    m->params = calloc(max_params ? max_params : 1, sizeof *m->params);
-    m->names = calloc(max_params ? max_params : 1, sizeof *m->names);
+    param_plan *plan = sl_calloc(max_params ? max_params : 1, sizeof *plan);
+    m->params = sl_calloc(max_params ? max_params : 1, sizeof *m->params);
+    m->names = sl_calloc(max_params ? max_params : 1, sizeof *m->names);
     if (!plan || !m->params || !m->names) {
-        free(plan);
+        sl_free(plan);
         return sl_error_set(err, SL_ERR_NOMEM, "out of memory for the parameter table");
     }
     size_t n = 0;
@@ -225,16 +226,16 @@ static sl_status allocate_params(sl_model *m, sl_error *err)
         n += (size_t)k;
     }
     if (n_train > SL_MODEL_MAX_PARAMS || n_buf > SL_MODEL_MAX_PARAMS) {
-        free(plan);
+        sl_free(plan);
         return sl_error_set(err, SL_ERR_CONFIG,
                             "the model has more than %lld parameters (the limit: 2^31)",
                             (long long)SL_MODEL_MAX_PARAMS);
     }
-    m->flat_data = calloc((size_t)(n_train ? n_train : 1), sizeof(float));
-    m->flat_grad = calloc((size_t)(n_train ? n_train : 1), sizeof(float));
-    m->buffer_data = calloc((size_t)(n_buf ? n_buf : 1), sizeof(float));
+    m->flat_data = sl_calloc((size_t)(n_train ? n_train : 1), sizeof(float));
+    m->flat_grad = sl_calloc((size_t)(n_train ? n_train : 1), sizeof(float));
+    m->buffer_data = sl_calloc((size_t)(n_buf ? n_buf : 1), sizeof(float));
     if (!m->flat_data || !m->flat_grad || !m->buffer_data) {
-        free(plan);
+        sl_free(plan);
         return sl_error_set(err, SL_ERR_NOMEM,
                             "out of memory for %lld parameters (%.1f MiB with gradients)",
                             (long long)n_train, (double)n_train * 8.0 / 1048576.0);
@@ -247,7 +248,7 @@ static sl_status allocate_params(sl_model *m, sl_error *err)
         float *data = is_buffer ? m->buffer_data + off_buf : m->flat_data + off_train;
         sl_tensor *t = sl_tensor_wrap(data, p->ndim, p->shape, err);
         if (!t) {
-            free(plan);
+            sl_free(plan);
             return err ? err->status : SL_ERR_NOMEM;
         }
         if (is_buffer) {
@@ -262,7 +263,7 @@ static sl_status allocate_params(sl_model *m, sl_error *err)
         *p->slot = (int)i;
         m->n_params = i + 1;
     }
-    free(plan);
+    sl_free(plan);
     return SL_OK;
 }
 

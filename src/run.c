@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "alloc.h"
 #include "run_internal.h"
 #include "slope/dist.h"
 
@@ -73,7 +74,7 @@ sl_run *sl_run_new(const sl_config *cfg, const sl_run_options *opt, sl_error *er
         sl_error_set(err, SL_ERR_INVALID, "sl_run_new: NULL config");
         return NULL;
     }
-    sl_run *r = calloc(1, sizeof *r);
+    sl_run *r = sl_calloc(1, sizeof *r);
     if (!r) {
         sl_error_set(err, SL_ERR_NOMEM, "sl_run_new: out of memory");
         return NULL;
@@ -124,9 +125,9 @@ void sl_run_free(sl_run *r)
     sl_trainer_free(r->trainer);
     sl_model_free(r->owned_model);
     sl_run_data_close(&r->owned_data);
-    free(r->cfg_json);
+    free(r->cfg_json); /* sl_config_to_json: plain malloc, by its contract */
     sl_config_free(r->owned_cfg);
-    free(r);
+    sl_free(r);
 }
 
 /* ---- training ----------------------------------------------------------------------- */

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "slope/graph.h"
 #include "slope/stats.h"
 #include "slope/train.h"
@@ -79,12 +80,12 @@ static int act_layer_init(act_layer *a, const sl_model *m, int index)
     a->slopes = find_slopes(m, index);
     a->st.n_alpha = a->slopes ? a->slopes->size : 0;
     size_t u = (size_t)a->st.units;
-    a->dead = calloc(u, 1);
-    a->prev_dead = calloc(u, 1);
-    a->nonpos = calloc(u, sizeof *a->nonpos);
-    a->grad_sum = calloc(u, sizeof *a->grad_sum);
-    a->unit_grad = calloc(u, sizeof *a->unit_grad);
-    a->alpha = calloc(a->st.n_alpha ? (size_t)a->st.n_alpha : 1, sizeof *a->alpha);
+    a->dead = sl_calloc(u, 1);
+    a->prev_dead = sl_calloc(u, 1);
+    a->nonpos = sl_calloc(u, sizeof *a->nonpos);
+    a->grad_sum = sl_calloc(u, sizeof *a->grad_sum);
+    a->unit_grad = sl_calloc(u, sizeof *a->unit_grad);
+    a->alpha = sl_calloc(a->st.n_alpha ? (size_t)a->st.n_alpha : 1, sizeof *a->alpha);
     for (size_t k = 0; a->unit_grad && k < u; k++)
         a->unit_grad[k] = NAN;
     return a->dead && a->prev_dead && a->nonpos && a->grad_sum && a->unit_grad && a->alpha;
@@ -92,12 +93,12 @@ static int act_layer_init(act_layer *a, const sl_model *m, int index)
 
 static void act_layer_free(act_layer *a)
 {
-    free(a->dead);
-    free(a->prev_dead);
-    free(a->nonpos);
-    free(a->grad_sum);
-    free(a->unit_grad);
-    free(a->alpha);
+    sl_free(a->dead);
+    sl_free(a->prev_dead);
+    sl_free(a->nonpos);
+    sl_free(a->grad_sum);
+    sl_free(a->unit_grad);
+    sl_free(a->alpha);
 }
 
 static sl_status check_probe(const sl_model *m, const sl_dataset *probe, sl_error *err)
@@ -121,9 +122,9 @@ static sl_status alloc_batch(sl_stats *s, sl_error *err)
     int64_t sample = shape_product(in, 0, ndim);
     shape[0] = s->batch_size;
     memcpy(shape + 1, in, (size_t)ndim * sizeof *in);
-    s->x = malloc((size_t)(s->batch_size * sample) * sizeof *s->x);
-    s->labels = malloc((size_t)s->batch_size * sizeof *s->labels);
-    s->saved_grad = malloc((size_t)(s->n_grad ? s->n_grad : 1) * sizeof *s->saved_grad);
+    s->x = sl_malloc((size_t)(s->batch_size * sample) * sizeof *s->x);
+    s->labels = sl_malloc((size_t)s->batch_size * sizeof *s->labels);
+    s->saved_grad = sl_malloc((size_t)(s->n_grad ? s->n_grad : 1) * sizeof *s->saved_grad);
     if (!s->x || !s->labels || !s->saved_grad)
         return sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory for the probe buffers");
     s->input = sl_tensor_wrap(s->x, ndim + 1, shape, err);
@@ -135,7 +136,7 @@ static sl_status alloc_layers(sl_stats *s, sl_error *err)
     size_t n = sl_model_num_layers(s->model), k = 0;
     for (size_t i = 0; i < n; i++)
         k += sl_layer_is_activation(sl_model_layer(s->model, i)->type) != 0;
-    s->layers = calloc(k ? k : 1, sizeof *s->layers);
+    s->layers = sl_calloc(k ? k : 1, sizeof *s->layers);
     if (!s->layers)
         return sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
     for (size_t i = 0; i < n; i++) {
@@ -162,7 +163,7 @@ sl_stats *sl_stats_new(sl_model *model, const sl_dataset *probe, int64_t batch_s
     }
     if (check_probe(model, probe, err) != SL_OK)
         return NULL;
-    sl_stats *s = calloc(1, sizeof *s);
+    sl_stats *s = sl_calloc(1, sizeof *s);
     if (!s) {
         sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
         return NULL;
@@ -187,13 +188,13 @@ void sl_stats_free(sl_stats *s)
         return;
     for (size_t i = 0; i < s->n_layers; i++)
         act_layer_free(&s->layers[i]);
-    free(s->layers);
+    sl_free(s->layers);
     sl_tensor_free(s->input);
-    free(s->x);
-    free(s->labels);
-    free(s->saved_grad);
+    sl_free(s->x);
+    sl_free(s->labels);
+    sl_free(s->saved_grad);
     sl_graph_free(s->graph);
-    free(s);
+    sl_free(s);
 }
 
 /* ---- one report ----------------------------------------------------------------- */

@@ -8,6 +8,9 @@
  * the zero-allocation test and tools/bench_train use them to show that a
  * warm training step allocates nothing.  Memory that other libraries
  * allocate (OpenBLAS, cJSON, zlib, libc's strdup) is theirs and not counted.
+ * Two results are handed to the caller to free with free(), and so come
+ * from the C library's malloc whatever allocator is set: the texts of
+ * sl_config_to_json and sl_layer_reference_markdown.
  *
  * Like SQLite's sqlite3_config(SQLITE_CONFIG_MALLOC), a program may route
  * those blocks to its own allocator with sl_set_allocator, but only while
