@@ -55,14 +55,17 @@ check_compare() {
 check_compare_edges() {
     slope=$1 config=$2 out=$3
     rm -rf "$out"
-    "$slope" compare "$config" --act relu,prelu:channel:0.1,elu:1e30 --epochs 1 \
+    "$slope" compare "$config" --act relu,prelu:channel:0.1,elu:1e30,gelu --epochs 1 \
         --out "$out" > "$out.log" 2> "$out.err" || { cat "$out.log" "$out.err"; fail "exit $?"; }
     grep -q "run elu:1e30 failed" "$out.err" || fail "the diverged run is not reported"
     grep -q "^elu:1e30 .*failed: " "$out.log" || fail "no failed run in the table"
     grep -q '"error"' "$out/summary.json" || fail "summary.json lacks the failed run's error"
+    # gelu (a layer-table row and nothing else in the CLI) trains and reports like any other.
+    grep -qE "^gelu +[0-9]+ +64 .*%" "$out.log" || fail "gelu is not in the table"
+    [ "$(grep -c '^gelu,' "$out/stats.csv")" -ge 4 ] || fail "gelu has no stats rows"
     # Every table line puts "layer" and the layer index in the same column.
     col=$(grep "^activation " "$out.log" | awk '{ print index($0, " layer") + 5 }')
-    grep -E "^(relu|prelu:channel:0.1|elu:1e30) " "$out.log" |
+    grep -E "^(relu|prelu:channel:0.1|elu:1e30|gelu) " "$out.log" |
         awk -v c="$col" 'substr($0, c, 1) !~ /[0-9]/ || substr($0, c + 1, 1) != " " { exit 1 }' ||
         fail "table columns shift for long labels"
     set +e

@@ -109,25 +109,26 @@ static sl_compare *run_compare(const sl_config *cfg, const char **acts, size_t n
     return c;
 }
 
-/* relu, leaky_relu:0.1 and prelu from identical weights; a row per layer and report. */
+/* relu, leaky_relu:0.1, prelu and gelu from identical weights; a row per layer and report. */
 static void test_shared_weights_and_rows(void **state)
 {
     (void)state;
     sl_config *cfg = spiral_config(2, NULL);
-    const char *acts[] = {"relu", "leaky_relu:0.1", "prelu"};
-    const sl_layer_type types[] = {SL_LAYER_RELU, SL_LAYER_LEAKY_RELU, SL_LAYER_PRELU};
+    const char *acts[] = {"relu", "leaky_relu:0.1", "prelu", "gelu"};
+    const sl_layer_type types[] = {SL_LAYER_RELU, SL_LAYER_LEAKY_RELU, SL_LAYER_PRELU,
+                                   SL_LAYER_GELU};
     counts k = {0};
-    sl_compare *c = run_compare(cfg, acts, 3, &k, scratch("rows"));
+    sl_compare *c = run_compare(cfg, acts, 4, &k, scratch("rows"));
     rmdir(scratch("rows"));
-    assert_int_equal(k.started, 3);
-    assert_int_equal(k.epochs, 3 * 2);
+    assert_int_equal(k.started, 4);
+    assert_int_equal(k.epochs, 4 * 2);
     assert_int_equal(k.failed, 0);
     assert_int_equal(sl_compare_probe_count(c), 100);
-    assert_int_equal(sl_compare_num_runs(c), 3);
-    assert_null(sl_compare_get_run(c, 3));
+    assert_int_equal(sl_compare_num_runs(c), 4);
+    assert_null(sl_compare_get_run(c, 4));
     assert_true(sl_compare_weights_shared(c));
     const sl_compare_run *r0 = sl_compare_get_run(c, 0);
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         const sl_compare_run *r = sl_compare_get_run(c, i);
         assert_string_equal(r->label, acts[i]);
         assert_int_equal(r->act.type, types[i]);
@@ -143,10 +144,10 @@ static void test_shared_weights_and_rows(void **state)
     }
     assert_true(fabsf(sl_compare_get_run(c, 1)->act.alpha - 0.1f) < 1e-7f);
 
-    /* 3 runs x (init + 2 epochs) x 2 activation layers, in the order measured. */
+    /* 4 runs x (init + 2 epochs) x 2 activation layers, in the order measured. */
     size_t n_rows;
     const sl_compare_row *rows = sl_compare_rows(c, &n_rows);
-    assert_int_equal(n_rows, 18);
+    assert_int_equal(n_rows, 24);
     for (size_t j = 0; j < n_rows; j++) {
         const sl_compare_row *row = &rows[j];
         size_t report = (j % 6) / 2;
@@ -164,7 +165,7 @@ static void test_shared_weights_and_rows(void **state)
 
     /* The table's view: first and last report and the died/revived totals. */
     sl_error err = {0};
-    for (size_t i = 0; i < 3; i++) {
+    for (size_t i = 0; i < 4; i++) {
         assert_int_equal(sl_compare_num_layers(c, i), 2);
         for (size_t m = 0; m < 2; m++) {
             sl_compare_layer layer;
@@ -180,7 +181,7 @@ static void test_shared_weights_and_rows(void **state)
     }
     sl_compare_layer layer;
     assert_int_equal(sl_compare_get_layer(c, 0, 2, &layer, &err), SL_ERR_INVALID);
-    assert_int_equal(sl_compare_get_layer(c, 3, 0, &layer, &err), SL_ERR_INVALID);
+    assert_int_equal(sl_compare_get_layer(c, 4, 0, &layer, &err), SL_ERR_INVALID);
     sl_compare_free(c);
     sl_config_free(cfg);
 }
