@@ -10,7 +10,13 @@
  * `pkg-config --static`).  The headers work from C11 and C++ (extern "C").
  *
  * Where to look, in the order most programs need it:
- *   nn.h      build a model in code: sl_model_new, sl_model_add, sl_model_init
+ *   run.h     what `slope train CONFIG` does, in one call: sl_run_new_file,
+ *             sl_run_train (datasets, model, trainer, evaluation, metrics,
+ *             checkpoints, statistics, a clean stop from a callback)
+ *   compare.h what `slope compare` does: one config per activation, from
+ *             shared initial weights, with dying-neuron reports
+ *   nn.h      build a model in code: sl_model_new, sl_model_add, sl_model_init;
+ *             the layer table (sl_layer_def_of)
  *   config.h  or from a JSON config file or string: sl_config_load,
  *             sl_config_build_model
  *   data.h    datasets over caller arrays without copying
@@ -20,10 +26,10 @@
  *   graph.h, ops.h, optim.h
  *             the step-level API for custom loops: sl_model_forward,
  *             sl_loss, sl_backward, sl_optimizer_step, sl_graph_reset
- *   run.h     what `slope train CONFIG` does: a config to datasets, model and trainer
  *   stats.h   dying-neuron statistics
  *   dist.h    data-parallel training over MPI processes (mpirun -np N)
  *   io.h      safetensors files;  tensor.h, rng.h  the building blocks
+ *   alloc.h   the library's allocation counters and an allocator of your own
  *   error.h   the one error model: an sl_status return (NULL for
  *             constructors) plus an optional sl_error with a readable message
  *
