@@ -571,7 +571,8 @@ static void test_input_normalize_survives_checkpoints(void **state)
     (void)state;
     sl_error err = {0};
     const double mean = 127.29999999999998, std = 0.1 + 0.2; /* digits %g would lose */
-    const char *path = tmp_path("norm-model.safetensors"), *tpath = tmp_path("norm-train.safetensors");
+    const char *path = tmp_path("norm-model.safetensors"); /* tmp_path keeps two */
+    const char *tpath = tmp_path("norm-train.safetensors");
     sl_model *m = spiral_model("tanh", 0);
     assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_STANDARDIZE, mean, std, &err),
                      SL_OK);
@@ -596,7 +597,8 @@ static void test_input_normalize_survives_checkpoints(void **state)
     assert_norm(other, SL_NORMALIZE_STANDARDIZE, mean, std);
     assert_int_equal(sl_trainer_load(t2, tpath, &err), SL_OK);
     assert_norm(other, SL_NORMALIZE_SCALE01, 0.0, 1.0);
-    assert_int_equal(sl_model_load(other, path, &err), SL_OK); /* a model file into a trainer's model */
+    /* a model file into a trainer's model */
+    assert_int_equal(sl_model_load(other, path, &err), SL_OK);
     assert_norm(other, SL_NORMALIZE_STANDARDIZE, mean, std);
 
     sl_trainer_free(t2);
