@@ -8,20 +8,49 @@
  *   slope.epoch      epochs completed
  *   slope.steps      optimizer steps taken
  *   slope.optimizer  the optimizer kind
- * plus whatever the caller adds (the CLI stores the config).
+ *   slope.input_normalize, slope.input_mean, slope.input_std
+ *                    the model's input normalisation ("none", "scale01" or
+ *                    "standardize"; mean and std as %.17g, exact doubles)
+ * plus whatever the caller adds (the CLI stores the config).  Both kinds
+ * carry the input normalisation; a file without it (older checkpoints)
+ * loads and leaves the model's setting as it was.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "alloc.h"
+#include "slope/data.h"
 #include "train_internal.h"
 
 #define FORMAT_TRAIN "slope-train-1"
 #define FORMAT_MODEL "slope-model-1"
 #define MAX_META 32
 #define OPT_NAME_MAX 96
+#define KEY_NORM "slope.input_normalize"
+#define KEY_MEAN "slope.input_mean"
+#define KEY_STD "slope.input_std"
+
+/* The model's input normalisation as the three metadata values save writes. */
+typedef struct norm_meta {
+    sl_normalize kind;
+    double mean, std;
+    char mean_text[32], std_text[32];
+} norm_meta;
+
+/* Appends the three normalisation entries to ours (which has room) and returns the count. */
+static size_t add_norm_meta(const sl_model *m, norm_meta *nm, sl_kv *ours, size_t n)
+{
+    nm->kind = sl_model_input_normalize(m, &nm->mean, &nm->std);
+    snprintf(nm->mean_text, sizeof nm->mean_text, "%.17g", nm->mean);
+    snprintf(nm->std_text, sizeof nm->std_text, "%.17g", nm->std);
+    ours[n++] = (sl_kv){KEY_NORM, sl_normalize_name(nm->kind)};
+    ours[n++] = (sl_kv){KEY_MEAN, nm->mean_text};
+    ours[n++] = (sl_kv){KEY_STD, nm->std_text};
+    return n;
+}
 
 typedef struct tensor_list {
     sl_named_tensor *items;
@@ -89,8 +118,10 @@ sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv *meta, 
         return sl_error_set(err, SL_ERR_INVALID, "sl_model_save: model or path is NULL");
     if (!sl_model_flat_params((sl_model *)(uintptr_t)m, NULL)) /* made by sl_model_init */
         return sl_error_set(err, SL_ERR_STATE, "sl_model_save: the model is not initialised");
-    sl_kv ours[1] = {{"slope.format", FORMAT_MODEL}};
-    return write_checkpoint(path, m, NULL, ours, 1, meta, n_meta, err);
+    sl_kv ours[4] = {{"slope.format", FORMAT_MODEL}};
+    norm_meta nm;
+    size_t n_ours = add_norm_meta(m, &nm, ours, 1);
+    return write_checkpoint(path, m, NULL, ours, n_ours, meta, n_meta, err);
 }
 
 sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl_kv *meta, size_t n_meta,
@@ -101,11 +132,13 @@ sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl_kv *me
     char epoch[32], steps[32];
     snprintf(epoch, sizeof epoch, "%d", t->epoch);
     snprintf(steps, sizeof steps, "%lld", (long long)t->steps);
-    sl_kv ours[4] = {{"slope.format", FORMAT_TRAIN},
+    sl_kv ours[7] = {{"slope.format", FORMAT_TRAIN},
                      {"slope.epoch", epoch},
                      {"slope.steps", steps},
                      {"slope.optimizer", sl_optim_name(t->opt.optim.kind)}};
-    return write_checkpoint(path, t->model, t->optim, ours, 4, meta, n_meta, err);
+    norm_meta nm;
+    size_t n_ours = add_norm_meta(t->model, &nm, ours, 4);
+    return write_checkpoint(path, t->model, t->optim, ours, n_ours, meta, n_meta, err);
 }
 
 /*
@@ -162,6 +195,61 @@ static sl_safetensors *open_checkpoint(const char *path, const char *want_format
     return st;
 }
 
+/* Reads metadata key as a finite number written by %.17g (strtod syntax, nothing after). */
+static sl_status parse_real(const sl_safetensors *st, const char *path, const char *key,
+                            double *out, sl_error *err)
+{
+    const char *v = sl_safetensors_metadata(st, key);
+    if (!v)
+        return sl_error_set(err, SL_ERR_FORMAT, "%s: metadata %s is missing (%s is standardize)",
+                            path, key, KEY_NORM);
+    char *end = NULL;
+    double x = strtod(v, &end);
+    if (end == v || *end != '\0' || !isfinite(x))
+        return sl_error_set(err, SL_ERR_FORMAT, "%s: metadata %s is \"%.64s\", not a finite number",
+                            path, key, v);
+    *out = x;
+    return SL_OK;
+}
+
+/*
+ * The input normalisation the checkpoint records, checked as
+ * sl_model_set_input_normalize would check it, so applying it later cannot
+ * fail.  *present is 0 for a file without slope.input_normalize (an older
+ * checkpoint): then the model keeps its own setting.
+ */
+static sl_status read_norm(const sl_safetensors *st, const char *path, int *present,
+                           norm_meta *nm, sl_error *err)
+{
+    const char *v = sl_safetensors_metadata(st, KEY_NORM);
+    *present = v != NULL;
+    nm->kind = SL_NORMALIZE_NONE;
+    nm->mean = 0.0;
+    nm->std = 1.0;
+    if (!v)
+        return SL_OK;
+    if (sl_normalize_parse(v, &nm->kind, NULL) != SL_OK)
+        return sl_error_set(err, SL_ERR_FORMAT,
+                            "%s: metadata %s is \"%.64s\", not none, scale01 or standardize",
+                            path, KEY_NORM, v);
+    if (nm->kind != SL_NORMALIZE_STANDARDIZE)
+        return SL_OK; /* mean and std mean nothing for the other kinds */
+    sl_status s = parse_real(st, path, KEY_MEAN, &nm->mean, err);
+    if (s == SL_OK)
+        s = parse_real(st, path, KEY_STD, &nm->std, err);
+    if (s == SL_OK && !(nm->std > 0.0))
+        s = sl_error_set(err, SL_ERR_FORMAT, "%s: metadata %s is %g, but standardize needs std > 0",
+                         path, KEY_STD, nm->std);
+    return s;
+}
+
+/* Sets what read_norm vouched for (cannot fail then). */
+static void apply_norm(sl_model *m, int present, const norm_meta *nm)
+{
+    if (present)
+        sl_model_set_input_normalize(m, nm->kind, nm->mean, nm->std, NULL);
+}
+
 sl_status sl_model_load(sl_model *m, const char *path, sl_error *err)
 {
     if (!m || !path)
@@ -169,12 +257,18 @@ sl_status sl_model_load(sl_model *m, const char *path, sl_error *err)
     sl_safetensors *st = open_checkpoint(path, NULL, err);
     if (!st)
         return err ? err->status : SL_ERR_IO;
-    tensor_list l;
-    sl_status s = list_tensors(m, NULL, &l, err);
+    norm_meta nm;
+    int has_norm = 0;
+    tensor_list l = {0};
+    sl_status s = read_norm(st, path, &has_norm, &nm, err);
+    if (s == SL_OK)
+        s = list_tensors(m, NULL, &l, err);
     if (s == SL_OK)
         s = check_tensors(st, &l, err);
-    if (s == SL_OK)
+    if (s == SL_OK) {
         copy_tensors(st, &l);
+        apply_norm(m, has_norm, &nm);
+    }
     list_free(&l);
     sl_safetensors_free(st);
     return s;
@@ -260,7 +354,11 @@ sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err)
         return err ? err->status : SL_ERR_IO;
     int64_t epoch = 0, steps = 0, batch = 0;
     const char *kind = sl_safetensors_metadata(st, "slope.optimizer");
+    norm_meta nm;
+    int has_norm = 0;
     sl_status s = read_position(t, st, path, &epoch, &steps, &batch, err);
+    if (s == SL_OK)
+        s = read_norm(st, path, &has_norm, &nm, err);
     if (s == SL_OK && (!kind || strcmp(kind, sl_optim_name(t->opt.optim.kind)) != 0))
         s = sl_error_set(err, SL_ERR_FORMAT,
                          "%s: saved with optimizer \"%s\", but this run uses \"%s\"", path,
@@ -276,6 +374,7 @@ sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err)
         s = sl_batch_iter_seek(t->iter, epoch, batch, err);
     if (s == SL_OK) {
         copy_tensors(st, &l);
+        apply_norm(t->model, has_norm, &nm);
         t->epoch = (int)epoch; /* 0..t->opt.epochs */
         t->steps = steps;
         sl_optimizer_set_steps(t->optim, steps);

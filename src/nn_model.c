@@ -36,6 +36,10 @@ struct sl_model {
     float *buffer_data;           /* running statistics */
     int initialized;
     int capture;
+    /* How raw inputs become what forward expects: applied by sl_predict, saved in
+     * checkpoints; forward itself never applies it (datasets normalise as they are read). */
+    sl_normalize norm;
+    double norm_mean, norm_std;
 };
 
 sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
@@ -52,6 +56,9 @@ sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
         return NULL;
     }
     m->input.ndim = ndim;
+    m->norm = SL_NORMALIZE_NONE;
+    m->norm_mean = 0.0;
+    m->norm_std = 1.0;
     int64_t size = 1;
     for (int i = 0; i < ndim; i++) {
         if (sample_shape[i] < 1 || sample_shape[i] > ((int64_t)1 << 30) ||
@@ -543,4 +550,36 @@ int sl_nn_first_nonfinite_layer(sl_model *m, sl_graph *g, sl_tensor *x)
     m->capture = capture;
     sl_graph_set_grad_enabled(g, grad);
     return found;
+}
+
+/* ---- input normalisation -------------------------------------------------------- */
+
+sl_status sl_model_set_input_normalize(sl_model *m, sl_normalize kind, double mean, double std,
+                                       sl_error *err)
+{
+    if (!m)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_model_set_input_normalize: NULL model");
+    if (kind != SL_NORMALIZE_NONE && kind != SL_NORMALIZE_SCALE01 &&
+        kind != SL_NORMALIZE_STANDARDIZE)
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "sl_model_set_input_normalize: unknown normalisation %d", (int)kind);
+    if (kind == SL_NORMALIZE_STANDARDIZE && !(isfinite(mean) && isfinite(std) && std > 0.0))
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "sl_model_set_input_normalize: standardize needs a finite mean and "
+                            "std > 0, got %g and %g",
+                            mean, std);
+    m->norm = kind;
+    /* Only standardize uses them; the others keep the neutral pair, as datasets do. */
+    m->norm_mean = kind == SL_NORMALIZE_STANDARDIZE ? mean : 0.0;
+    m->norm_std = kind == SL_NORMALIZE_STANDARDIZE ? std : 1.0;
+    return SL_OK;
+}
+
+sl_normalize sl_model_input_normalize(const sl_model *m, double *mean, double *std)
+{
+    if (mean)
+        *mean = m ? m->norm_mean : 0.0;
+    if (std)
+        *std = m ? m->norm_std : 1.0;
+    return m ? m->norm : SL_NORMALIZE_NONE;
 }

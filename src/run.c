@@ -60,6 +60,11 @@ static sl_status setup(sl_run *r, sl_error *err)
         if (sl_trainer_load(r->trainer, r->opt.resume, err) != SL_OK)
             return err->status;
     }
+    /* After the resume (which restores the saved setting): the model says what this run's
+     * data really applies, a computed mean and std included, and its checkpoints carry it. */
+    const sl_run_data *d = r->data;
+    if (sl_model_set_input_normalize(r->model, d->normalize, d->mean, d->std, err) != SL_OK)
+        return err->status;
     if (sl_run_check_checkpoint_dir(r, err) != SL_OK || sl_run_setup_best(r, err) != SL_OK ||
         sl_run_metrics_open(r, err) != SL_OK)
         return err->status;

@@ -117,10 +117,22 @@ void sl_run_data_close(sl_run_data *d)
     memset(d, 0, sizeof *d);
 }
 
+/* What the config alone says of the input normalisation: a mean and std computed from
+ * the training split are the data's (sl_run_data_open), so standardize without a given
+ * pair stays none here, and the run (or a loaded checkpoint) sets the real values. */
+static sl_status config_normalize(const sl_config *cfg, sl_model *m, sl_error *err)
+{
+    sl_normalize kind = cfg->data.normalize;
+    if (kind == SL_NORMALIZE_STANDARDIZE && !cfg->data.has_mean_std)
+        return SL_OK;
+    return sl_model_set_input_normalize(m, kind, cfg->data.mean, cfg->data.std, err);
+}
+
 sl_model *sl_run_build_model(const sl_config *cfg, sl_error *err)
 {
     sl_model *m = sl_config_build_model(cfg, err);
-    if (m && sl_model_init(m, cfg->model.init, cfg->seed, err) != SL_OK) {
+    if (m && (sl_model_init(m, cfg->model.init, cfg->seed, err) != SL_OK ||
+              config_normalize(cfg, m, err) != SL_OK)) {
         sl_model_free(m);
         return NULL;
     }

@@ -548,32 +548,73 @@ sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int64_t bat
     return SL_OK;
 }
 
+static int64_t model_sample_size(const sl_model *m)
+{
+    int64_t in[4], size = 1;
+    int ndim = sl_model_layer_shape(m, -1, in);
+    for (int d = 0; d < ndim; d++)
+        size *= in[d];
+    return size;
+}
+
+/* The inputs forward gets: x itself when the model has no input normalisation, else a
+ * normalised copy in *scratch (the caller frees it).  x is never written. */
+static const float *normalized_inputs(const sl_model *m, const float *x, int64_t n,
+                                      float **scratch, sl_error *err)
+{
+    double mean, std;
+    sl_normalize kind = sl_model_input_normalize(m, &mean, &std);
+    *scratch = NULL;
+    if (kind == SL_NORMALIZE_NONE)
+        return x;
+    int64_t sample = model_sample_size(m);
+    *scratch = alloc_batch_floats(n, sample);
+    if (!*scratch) {
+        sl_error_set(err, SL_ERR_NOMEM, "sl_predict: out of memory for %lld normalised samples",
+                     (long long)n);
+        return NULL;
+    }
+    sl_normalize_values(kind, mean, std, x, *scratch, n * sample);
+    return *scratch;
+}
+
+static void copy_predictions(const sl_tensor *y, int64_t n, float *outputs, int32_t *classes)
+{
+    int64_t per = y->size / n;
+    if (outputs)
+        memcpy(outputs, y->data, (size_t)y->size * sizeof(float));
+    for (int64_t i = 0; classes && i < n; i++)
+        classes[i] = sl_argmax(y->data + i * per, per);
+}
+
 sl_status sl_predict(sl_model *model, const float *x, int64_t n, float *outputs, int32_t *classes,
                      sl_error *err)
 {
     if (!model || !x || n < 1)
         return sl_error_set(err, SL_ERR_INVALID, "sl_predict: bad argument");
-    sl_graph *g = sl_graph_new(0, err);
-    if (!g)
+    float *scratch;
+    const float *in = normalized_inputs(model, x, n, &scratch, err);
+    if (!in)
         return err ? err->status : SL_ERR_NOMEM;
+    sl_graph *g = sl_graph_new(0, err);
+    if (!g) {
+        sl_free(scratch);
+        return err ? err->status : SL_ERR_NOMEM;
+    }
     sl_graph_set_grad_enabled(g, 0);
     sl_graph_set_training(g, 0);
-    /* The view never writes through x: forward only reads its input. */
-    sl_tensor *input = batch_view(model, (float *)(uintptr_t)x, n, err);
+    /* The view never writes through its buffer: forward only reads its input. */
+    sl_tensor *input = batch_view(model, (float *)(uintptr_t)in, n, err);
     sl_tensor *y = input ? sl_model_forward(model, g, input) : NULL;
     sl_status st = SL_OK;
     if (!input)
         st = err ? err->status : SL_ERR_INVALID;
     else if (!y)
         st = sl_graph_take_error(g, err);
-    else {
-        int64_t per = y->size / n;
-        if (outputs)
-            memcpy(outputs, y->data, (size_t)y->size * sizeof(float));
-        for (int64_t i = 0; classes && i < n; i++)
-            classes[i] = sl_argmax(y->data + i * per, per);
-    }
+    else
+        copy_predictions(y, n, outputs, classes);
     sl_tensor_free(input);
     sl_graph_free(g);
+    sl_free(scratch);
     return st;
 }

@@ -5,8 +5,8 @@
  * keep_best; a stop from on_step that saves a checkpoint whose resumed run
  * ends bit-identical to an uninterrupted one; the fallback file of a stop
  * without a checkpoint path; a NaN that leaves the last checkpoint alone; a
- * resumed finished run; borrowed model and data; a metrics file that cannot
- * be written; bad arguments.
+ * resumed finished run; borrowed model and data; the model keeping the data's
+ * input normalisation; a metrics file that cannot be written; bad arguments.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -404,6 +404,92 @@ static void test_borrowed_model_and_data(void **state)
     sl_config_free(cfg);
 }
 
+/* Reads every sample of ds (as its handle normalises them) and its labels. */
+static float *read_all(const sl_dataset *ds, int32_t **labels)
+{
+    sl_error err = {0};
+    int64_t n = sl_dataset_count(ds), size = sl_dataset_sample_size(ds);
+    float *x = malloc((size_t)(n * size) * sizeof *x);
+    *labels = malloc((size_t)n * sizeof **labels);
+    assert_true(x && *labels);
+    assert_int_equal(sl_dataset_read(ds, 0, n, x, *labels, &err), SL_OK);
+    return x;
+}
+
+/* A standardize run: the model keeps the data's computed mean and std, its checkpoint carries
+ * them to a model built from the config alone, and predicting raw test samples gives the
+ * classes the run's evaluation counted. */
+static void test_model_keeps_input_normalize(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=2", "stats.enabled=false", "data.normalize=standardize"};
+    sl_config *cfg = spiral(set, 3);
+    seen s;
+    sl_run_options o = options(&s);
+    char ckpt[1024];
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("ck.safetensors"));
+    o.checkpoint = ckpt;
+    sl_run *r = must_run(cfg, &o);
+    must_train(r);
+    const sl_run_data *d = sl_run_datasets(r);
+    assert_int_equal(d->normalize, SL_NORMALIZE_STANDARDIZE);
+    assert_true(d->std > 0.0 && d->std != 1.0); /* computed from the training split */
+    double mean, std;
+    sl_model *model = sl_run_model(r);
+    assert_int_equal(sl_model_input_normalize(model, &mean, &std), SL_NORMALIZE_STANDARDIZE);
+    assert_true(mean == d->mean && std == d->std);
+
+    /* Built from the config alone: no mean/std to know, so none; the checkpoint brings them. */
+    sl_error err = {0};
+    sl_model *loaded = sl_run_build_model(cfg, &err);
+    assert_non_null(loaded);
+    assert_int_equal(sl_model_input_normalize(loaded, NULL, NULL), SL_NORMALIZE_NONE);
+    assert_int_equal(sl_model_load(loaded, ckpt, &err), SL_OK);
+    assert_int_equal(sl_model_input_normalize(loaded, &mean, &std), SL_NORMALIZE_STANDARDIZE);
+    assert_true(mean == d->mean && std == d->std);
+
+    /* The raw test split: the same data opened without normalisation. */
+    const char *raw_set[] = {"data.normalize=none"};
+    sl_config *raw_cfg = spiral(raw_set, 1);
+    sl_run_data raw;
+    assert_int_equal(sl_run_data_open(raw_cfg, NULL, &raw, &err), SL_OK);
+    int32_t *labels, *raw_labels;
+    float *x = read_all(raw.test, &raw_labels);
+    free(read_all(d->test, &labels));
+    int64_t n = sl_dataset_count(d->test);
+    assert_memory_equal(labels, raw_labels, (size_t)n * sizeof *labels);
+
+    /* The run's evaluation path: sl_evaluate on the normalised split, one batch. */
+    int64_t conf[9], mine[9] = {0};
+    sl_eval_result ev = {.confusion = conf};
+    assert_int_equal(sl_evaluate(model, d->test, n, cfg->loss, &ev, &err), SL_OK);
+    assert_true(ev.accuracy == sl_run_last_epoch(r)->test.accuracy);
+    int32_t *cls = malloc((size_t)n * sizeof *cls), *cls_loaded = malloc((size_t)n * sizeof *cls);
+    assert_true(cls && cls_loaded);
+    assert_int_equal(sl_predict(model, x, n, NULL, cls, &err), SL_OK);
+    assert_int_equal(sl_predict(loaded, x, n, NULL, cls_loaded, &err), SL_OK);
+    assert_memory_equal(cls, cls_loaded, (size_t)n * sizeof *cls);
+    int64_t correct = 0;
+    for (int64_t i = 0; i < n; i++) {
+        mine[labels[i] * 3 + cls[i]]++;
+        correct += cls[i] == labels[i];
+    }
+    assert_memory_equal(mine, conf, sizeof conf);
+    assert_true((double)correct / (double)n == ev.accuracy);
+    assert_true(ev.accuracy > 0.5); /* it did learn something: the classes are not all one */
+
+    free(cls);
+    free(cls_loaded);
+    free(x);
+    free(labels);
+    free(raw_labels);
+    sl_run_data_close(&raw);
+    sl_config_free(raw_cfg);
+    sl_model_free(loaded);
+    sl_run_free(r);
+    sl_config_free(cfg);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -494,6 +580,7 @@ int main(void)
         cmocka_unit_test(test_stop_without_checkpoint_path),
         cmocka_unit_test(test_nan_leaves_checkpoint),
         cmocka_unit_test(test_borrowed_model_and_data),
+        cmocka_unit_test(test_model_keeps_input_normalize),
         cmocka_unit_test(test_unwritable_metrics),
         cmocka_unit_test(test_bad_arguments),
     };

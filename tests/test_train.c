@@ -511,6 +511,184 @@ static void test_failed_load_changes_nothing(void **state)
     unlink(bad);
 }
 
+/* ---- input normalisation: raw inputs for sl_predict, kept by checkpoints ------------------ */
+
+static void assert_norm(const sl_model *m, sl_normalize kind, double mean, double std)
+{
+    double mu = -1.0, sd = -1.0;
+    assert_int_equal(sl_model_input_normalize(m, &mu, &sd), kind);
+    assert_true(mu == mean && sd == std); /* exactly: %.17g round-trips doubles */
+}
+
+static void test_predict_takes_raw_inputs(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_model *m = spiral_model("prelu", 0);
+    assert_norm(m, SL_NORMALIZE_NONE, 0.0, 1.0); /* the default */
+    float raw[8] = {12.0f, 200.0f, 0.0f, 255.0f, 77.5f, 3.25f, 128.0f, 64.0f}, keep[8];
+    memcpy(keep, raw, sizeof raw);
+    struct { sl_normalize kind; double mean, std; } cases[] = {
+        {SL_NORMALIZE_SCALE01, 0.0, 1.0}, {SL_NORMALIZE_STANDARDIZE, 101.3, 1.0 / 3.0 * 80.0}};
+    for (size_t c = 0; c < 2; c++) {
+        float norm[8], want[12], got[12];
+        int32_t want_cls[4], got_cls[4];
+        sl_normalize_values(cases[c].kind, cases[c].mean, cases[c].std, raw, norm, 8);
+        assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_NONE, 0, 0, &err), SL_OK);
+        assert_int_equal(sl_predict(m, norm, 4, want, want_cls, &err), SL_OK);
+        assert_int_equal(sl_model_set_input_normalize(m, cases[c].kind, cases[c].mean,
+                                                      cases[c].std, &err), SL_OK);
+        assert_norm(m, cases[c].kind, cases[c].mean, cases[c].std);
+        assert_int_equal(sl_predict(m, raw, 4, got, got_cls, &err), SL_OK);
+        assert_memory_equal(want, got, sizeof want); /* bit for bit */
+        assert_memory_equal(want_cls, got_cls, sizeof want_cls);
+        assert_memory_equal(raw, keep, sizeof raw); /* x is not written */
+        /* and it is not the raw inputs fed as they are */
+        assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_NONE, 0, 0, &err), SL_OK);
+        assert_int_equal(sl_predict(m, raw, 4, want, NULL, &err), SL_OK);
+        assert_true(memcmp(want, got, sizeof want) != 0);
+    }
+    /* Refused as a dataset refuses them, and nothing changes. */
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_SCALE01, 0, 0, &err), SL_OK);
+    assert_int_equal(sl_model_set_input_normalize(m, (sl_normalize)7, 0, 1, &err), SL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "unknown normalisation 7"));
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_STANDARDIZE, 1, 0, &err),
+                     SL_ERR_INVALID);
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_STANDARDIZE, NAN, 1, &err),
+                     SL_ERR_INVALID);
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_STANDARDIZE, 0, INFINITY, &err),
+                     SL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "std > 0"));
+    assert_int_equal(sl_model_set_input_normalize(NULL, SL_NORMALIZE_NONE, 0, 1, &err),
+                     SL_ERR_INVALID);
+    assert_norm(m, SL_NORMALIZE_SCALE01, 0.0, 1.0);
+    assert_int_equal(sl_model_input_normalize(NULL, NULL, NULL), SL_NORMALIZE_NONE);
+    sl_model_free(m);
+}
+
+static void test_input_normalize_survives_checkpoints(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    const double mean = 127.29999999999998, std = 0.1 + 0.2; /* digits %g would lose */
+    const char *path = tmp_path("norm-model.safetensors"); /* tmp_path keeps two */
+    const char *tpath = tmp_path("norm-train.safetensors");
+    sl_model *m = spiral_model("tanh", 0);
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_STANDARDIZE, mean, std, &err),
+                     SL_OK);
+    assert_int_equal(sl_model_save(m, path, NULL, 0, &err), SL_OK);
+    sl_model *other = spiral_model("tanh", 0);
+    assert_int_equal(sl_model_load(other, path, &err), SL_OK);
+    assert_norm(other, SL_NORMALIZE_STANDARDIZE, mean, std);
+    /* The keys are reserved. */
+    sl_kv mine = {"slope.input_normalize", "none"};
+    assert_int_equal(sl_model_save(m, path, &mine, 1, &err), SL_ERR_INVALID);
+
+    /* Through a training checkpoint, into a trainer whose model has another setting. */
+    sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
+    sl_train_options o = spiral_options(2);
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_SCALE01, 0, 1, &err), SL_OK);
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    assert_non_null(t);
+    assert_int_equal(sl_trainer_run_epoch(t, NULL, NULL, NULL, &err), SL_OK);
+    assert_int_equal(sl_trainer_save(t, tpath, NULL, 0, &err), SL_OK);
+    sl_trainer *t2 = sl_trainer_new(other, ds, &o, &err);
+    assert_non_null(t2);
+    assert_norm(other, SL_NORMALIZE_STANDARDIZE, mean, std);
+    assert_int_equal(sl_trainer_load(t2, tpath, &err), SL_OK);
+    assert_norm(other, SL_NORMALIZE_SCALE01, 0.0, 1.0);
+    /* a model file into a trainer's model */
+    assert_int_equal(sl_model_load(other, path, &err), SL_OK);
+    assert_norm(other, SL_NORMALIZE_STANDARDIZE, mean, std);
+
+    sl_trainer_free(t2);
+    sl_trainer_free(t);
+    sl_dataset_free(ds);
+    sl_model_free(other);
+    sl_model_free(m);
+    unlink(path);
+    unlink(tpath);
+}
+
+/* Old checkpoints (no keys) load and leave the setting; malformed ones change nothing. */
+static void test_input_normalize_keys_are_checked(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 50, 0.2f, 2, &err);
+    char good[512], bad[512], old[512], std_file[512]; /* tmp_path has two buffers only */
+    snprintf(good, sizeof good, "%s", tmp_path("norm-good.safetensors"));
+    snprintf(bad, sizeof bad, "%s", tmp_path("norm-bad.safetensors"));
+    snprintf(old, sizeof old, "%s", tmp_path("norm-old.safetensors"));
+    snprintf(std_file, sizeof std_file, "%s", tmp_path("norm-std.safetensors"));
+    save_small_run(ds, good);
+    sl_model *m;
+    sl_trainer *t = two_steps_into_another_run(ds, &m);
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_STANDARDIZE, 5.5, 2.0, &err),
+                     SL_OK);
+    snapshot before = take_snapshot(m, t);
+
+    /* Without the three keys: loads, the model keeps standardize 5.5/2. */
+    rewrite(good, bad, (edit){"slope.input_normalize", NULL, NULL, NULL});
+    rewrite(bad, old, (edit){"slope.input_mean", NULL, NULL, NULL});
+    rewrite(old, bad, (edit){"slope.input_std", NULL, NULL, NULL});
+    assert_int_equal(rename(bad, old), 0);
+    sl_safetensors *st = sl_safetensors_read(old, &err);
+    assert_non_null(st);
+    assert_null(sl_safetensors_metadata(st, "slope.input_normalize"));
+    assert_null(sl_safetensors_metadata(st, "slope.input_std"));
+    sl_safetensors_free(st);
+
+    /* Malformed: each refused naming the key, everything as it was. */
+    struct { const char *key, *value, *names; } cases[] = {
+        {"slope.input_normalize", "zscore", "slope.input_normalize"},
+        {"slope.input_normalize", "", "slope.input_normalize"},
+        {"slope.input_mean", "abc", "slope.input_mean"},
+        {"slope.input_mean", "1.5x", "slope.input_mean"},
+        {"slope.input_std", "0", "slope.input_std"},
+        {"slope.input_std", "-2", "slope.input_std"},
+        {"slope.input_std", "inf", "slope.input_std"},
+        {"slope.input_mean", NULL, "slope.input_mean"},
+    };
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        /* mean and std only matter for standardize: make the file say so first */
+        rewrite(good, std_file, (edit){"slope.input_normalize", "standardize", NULL, NULL});
+        rewrite(std_file, bad, (edit){cases[c].key, cases[c].value, NULL, NULL});
+        assert_int_equal(sl_model_load(m, bad, &err), SL_ERR_FORMAT);
+        print_message("  %s\n", err.message);
+        assert_non_null(strstr(err.message, cases[c].names));
+        assert_unchanged(&before, m, t);
+        assert_norm(m, SL_NORMALIZE_STANDARDIZE, 5.5, 2.0);
+        assert_int_equal(sl_trainer_load(t, bad, &err), SL_ERR_FORMAT);
+        assert_non_null(strstr(err.message, cases[c].names));
+        assert_unchanged(&before, m, t);
+        assert_norm(m, SL_NORMALIZE_STANDARDIZE, 5.5, 2.0);
+    }
+    /* A kind other than standardize ignores the mean and std. */
+    rewrite(good, bad, (edit){"slope.input_std", "junk", NULL, NULL});
+    assert_int_equal(sl_model_load(m, bad, &err), SL_OK);
+    assert_norm(m, SL_NORMALIZE_NONE, 0.0, 1.0);
+
+    assert_int_equal(sl_model_set_input_normalize(m, SL_NORMALIZE_STANDARDIZE, 5.5, 2.0, &err),
+                     SL_OK);
+    assert_int_equal(sl_trainer_load(t, old, &err), SL_OK);
+    assert_norm(m, SL_NORMALIZE_STANDARDIZE, 5.5, 2.0);
+    assert_int_equal(sl_model_load(m, old, &err), SL_OK);
+    assert_norm(m, SL_NORMALIZE_STANDARDIZE, 5.5, 2.0);
+    assert_int_equal(sl_model_load(m, good, &err), SL_OK); /* and a current one sets it */
+    assert_norm(m, SL_NORMALIZE_NONE, 0.0, 1.0);
+
+    free(before.params);
+    free(before.optim);
+    sl_trainer_free(t);
+    sl_model_free(m);
+    sl_dataset_free(ds);
+    unlink(good);
+    unlink(bad);
+    unlink(old);
+    unlink(std_file);
+}
+
 /* ---- options and strategies ---------------------------------------------------------- */
 
 static void test_bad_enums_are_refused(void **state)
@@ -755,6 +933,9 @@ int main(void)
         cmocka_unit_test(test_evaluate_confusion),
         cmocka_unit_test(test_checkpoint_position_is_checked),
         cmocka_unit_test(test_failed_load_changes_nothing),
+        cmocka_unit_test(test_predict_takes_raw_inputs),
+        cmocka_unit_test(test_input_normalize_survives_checkpoints),
+        cmocka_unit_test(test_input_normalize_keys_are_checked),
         cmocka_unit_test(test_bad_enums_are_refused),
         cmocka_unit_test(test_strategy_failure_stops_the_step),
         cmocka_unit_test(test_two_simulated_ranks_train_as_one),

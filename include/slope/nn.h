@@ -23,6 +23,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "slope/data.h"
 #include "slope/error.h"
 #include "slope/export.h"
 #include "slope/graph.h"
@@ -297,8 +298,31 @@ SL_API sl_status sl_model_init(sl_model *m, sl_init_kind init, uint64_t seed, sl
 /**
  * Runs the model on x[N, ...sample shape] in graph g; returns the output
  * (arena tensor) or NULL with the error in g.  SL_ERR_STATE before init.
+ * x must be normalised already: forward does NOT apply the model's input
+ * normalisation (sl_model_set_input_normalize), because training and
+ * evaluation read datasets that normalise as they are read.  sl_predict is
+ * the call that takes raw inputs.
  */
 SL_API sl_tensor *sl_model_forward(sl_model *m, sl_graph *g, sl_tensor *x);
+
+/**
+ * The input normalisation the model was trained with: how raw inputs (as a
+ * dataset stores them, 0..255 for uint8 images) become what forward
+ * expects, by the datasets' own formula (sl_normalize_values).  Default
+ * SL_NORMALIZE_NONE.  sl_predict applies it; sl_model_forward, training
+ * and evaluation do not (they read normalised datasets).  sl_model_save and
+ * sl_trainer_save store it, sl_model_load and sl_trainer_load restore it,
+ * and sl_run_new sets it from the run's data.  mean and std are used by
+ * SL_NORMALIZE_STANDARDIZE only, in stored units; for the other kinds the
+ * model keeps mean 0 and std 1.  Can be set at any time (before or after
+ * init).  Errors: SL_ERR_INVALID (NULL model, unknown kind, standardize
+ * without a finite mean and a finite std > 0); on error nothing changes.
+ */
+SL_API sl_status sl_model_set_input_normalize(sl_model *m, sl_normalize kind, double mean,
+                                              double std, sl_error *err);
+/** The model's input normalisation; mean and std (may be NULL) receive its parameters
+ *  (0 and 1 unless standardize).  SL_NORMALIZE_NONE for a NULL model. */
+SL_API sl_normalize sl_model_input_normalize(const sl_model *m, double *mean, double *std);
 
 SL_API size_t sl_model_num_layers(const sl_model *m);
 SL_API const sl_layer_spec *sl_model_layer(const sl_model *m, size_t i);

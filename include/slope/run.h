@@ -80,7 +80,15 @@ SL_API sl_status sl_run_data_open(const sl_config *cfg, const char *datasets_dir
 /** Frees every dataset of d and zeroes it.  A zeroed d is a no-op. */
 SL_API void sl_run_data_close(sl_run_data *d);
 
-/** sl_config_build_model, then sl_model_init with the config's init and seed. */
+/**
+ * sl_config_build_model, then sl_model_init with the config's init and
+ * seed, and the input normalisation the config states (data.normalize, and
+ * for standardize data.mean/data.std when the config gives them).  A
+ * standardize config without a mean and std leaves the model at
+ * SL_NORMALIZE_NONE: those are computed from the training split, which only
+ * the data knows (sl_run_new sets them from its sl_run_data, and a
+ * checkpoint loaded with sl_model_load brings the values it was trained with).
+ */
 SL_API sl_model *sl_run_build_model(const sl_config *cfg, sl_error *err);
 
 /** The trainer options the config's train, optimizer, schedule, loss and seed describe. */
@@ -137,7 +145,10 @@ typedef struct sl_run sl_run;
  * A run of the config cfg (borrowed: it must outlive the run), ready to
  * train: datasets open and normalised (or opt->data), the model built and
  * initialised from the seed (or opt->model), the trainer made and resumed
- * from opt->resume, the checkpoint directory found writable, the best
+ * from opt->resume, the model's input normalisation set to the data's
+ * (normalize, mean, std of the sl_run_data: also on a borrowed opt->model,
+ * and after the resume, so checkpoints and sl_predict use what training
+ * really applied), the checkpoint directory found writable, the best
  * checkpoint so far read (keep_best, resumed runs), the metrics file open
  * for appending, the statistics' probe set taken (stats.enabled).
  * Collective under MPI.

@@ -187,6 +187,7 @@ SL_API const sl_train_options *sl_trainer_options(const sl_trainer *t);
  * Saves model parameters, buffers, optimizer state and the position in
  * training to path (safetensors, written atomically), plus the caller's
  * metadata (for example the config).  Metadata keys "slope.*" are reserved.
+ * The model's input normalisation goes with it (sl_model_save's keys).
  */
 SL_API sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl_kv *meta,
                                  size_t n_meta, sl_error *err);
@@ -197,28 +198,41 @@ SL_API sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl
  * All or nothing: slope.epoch, slope.steps, slope.optimizer and every
  * tensor's presence and shape are checked before anything is copied, so on
  * error the model, the optimizer state and the trainer's position are
- * exactly as they were.  slope.epoch must be 0..train.epochs of this
+ * exactly as they were.  The model's input normalisation is restored as
+ * sl_model_load restores it.  slope.epoch must be 0..train.epochs of this
  * trainer, and slope.steps must fit it: epoch * batches-per-epoch plus
  * 0..batches-per-epoch of the epoch in progress (none once the run is
  * complete); both are plain decimal digits.
  *
  * Errors: SL_ERR_IO, SL_ERR_FORMAT (not a slope training checkpoint, a
  * missing tensor, another optimizer, slope.epoch or slope.steps missing,
- * malformed or out of range: the message names the key and the value),
+ * malformed or out of range, a malformed input normalisation: the message
+ * names the key and the value),
  * SL_ERR_SHAPE (a tensor of another shape: names it).  Messages start with
  * the path.
  */
 SL_API sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err);
 
-/** Saves only the model's parameters and buffers (atomically), with metadata. */
+/**
+ * Saves only the model's parameters and buffers (atomically), with metadata
+ * (keys "slope.*" are reserved: SL_ERR_INVALID) and the model's input
+ * normalisation: "slope.input_normalize" ("none", "scale01" or
+ * "standardize"), "slope.input_mean" and "slope.input_std" (%.17g, so the
+ * doubles come back exactly).
+ */
 SL_API sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv *meta,
                                size_t n_meta, sl_error *err);
 /**
- * Loads parameters and buffers saved by sl_model_save or sl_trainer_save.
- * All or nothing: every tensor's presence and shape is checked before any is
- * copied, so on error the model is exactly as it was.  Errors: SL_ERR_IO,
- * SL_ERR_FORMAT (a missing tensor), SL_ERR_SHAPE (a tensor of another shape:
- * names it).
+ * Loads parameters, buffers and the input normalisation saved by
+ * sl_model_save or sl_trainer_save.  A file without
+ * "slope.input_normalize" (saved before models kept it) leaves the model's
+ * normalisation as it is; with it, standardize needs "slope.input_mean"
+ * (finite) and "slope.input_std" (finite, > 0), the other kinds ignore them.
+ * All or nothing: the metadata and every tensor's presence and shape are
+ * checked before anything is copied, so on error the model is exactly as it
+ * was.  Errors: SL_ERR_IO, SL_ERR_FORMAT (a missing tensor; an unknown
+ * normalisation, a missing or malformed mean or std: names the key),
+ * SL_ERR_SHAPE (a tensor of another shape: names it).
  */
 SL_API sl_status sl_model_load(sl_model *m, const char *path, sl_error *err);
 
@@ -250,9 +264,16 @@ SL_API sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int6
                                      sl_eval_result *result, sl_error *err);
 
 /**
- * Runs model on n samples x (n * sample size floats, already normalised) in
- * evaluation mode.  outputs (n * output size floats) and classes (n
- * arg-max indices) may each be NULL.
+ * Runs model on n samples x (n * sample size floats) in evaluation mode.
+ * x holds RAW inputs, as the dataset stores them (0..255 for uint8 images):
+ * the model's input normalisation (sl_model_set_input_normalize, restored
+ * by sl_model_load / sl_trainer_load) is applied first, into a scratch copy
+ * (x is not written), exactly as a dataset with that normalisation reads
+ * them, so the outputs are those sl_evaluate sees.  For a model whose
+ * normalisation is SL_NORMALIZE_NONE (the default) x goes to the model as
+ * it is.  outputs (n * output size floats) and classes (n arg-max indices)
+ * may each be NULL.  Errors: SL_ERR_INVALID (NULL model or x, n < 1),
+ * SL_ERR_NOMEM, errors of the forward pass.
  */
 SL_API sl_status sl_predict(sl_model *model, const float *x, int64_t n, float *outputs,
                             int32_t *classes, sl_error *err);
