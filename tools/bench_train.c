@@ -282,17 +282,6 @@ static double time_gemms(const gemm_shape *g, int count)
 
 /* ---- the run ------------------------------------------------------------------------- */
 
-static sl_dataset *open_split(const args *a, const sl_config *cfg, const char *split)
-{
-    sl_error err = {0};
-    if (!cfg->data.dataset)
-        die("the benchmark needs a config with data.dataset", NULL);
-    sl_dataset *ds = sl_dataset_open(a->datasets, cfg->data.dataset, split, &err);
-    if (!ds)
-        die(split, &err);
-    return ds;
-}
-
 int main(int argc, char **argv)
 {
     double t_main = now_wall();
@@ -311,27 +300,24 @@ int main(int argc, char **argv)
     for (size_t i = 0; a.no_dropout && i < cfg->model.num_layers; i++)
         if (cfg->model.layers[i].type == SL_LAYER_DROPOUT)
             cfg->model.layers[i].p = 0.0f;
-    sl_dataset *train = open_split(&a, cfg, "train"), *test = open_split(&a, cfg, "test");
-    double mean = cfg->data.mean, std = cfg->data.std;
-    if (cfg->data.normalize == SL_NORMALIZE_STANDARDIZE && !cfg->data.has_mean_std &&
-        sl_dataset_mean_std(train, &mean, &std, &err) != SL_OK)
-        die("mean/std", &err);
-    if (sl_dataset_set_normalize(train, cfg->data.normalize, mean, std, &err) != SL_OK ||
-        sl_dataset_set_normalize(test, cfg->data.normalize, mean, std, &err) != SL_OK)
-        die("normalize", &err);
-    sl_model *model = sl_config_build_model(cfg, &err);
-    if (!model || sl_model_init(model, cfg->model.init, cfg->seed, &err) != SL_OK)
+    /* The run's own pieces: the config's datasets (normalised) and its initialised model. */
+    sl_run_data data;
+    if (sl_run_data_open(cfg, a.datasets, &data, &err) != SL_OK)
+        die("data", &err);
+    const sl_dataset *train = data.train_all, *test = data.test;
+    if (!test)
+        die("the benchmark needs a config whose data has a test split", NULL);
+    sl_model *model = sl_run_build_model(cfg, &err);
+    if (!model)
         die("model", &err);
     if (a.init && sl_model_save(model, a.init, NULL, 0, &err) != SL_OK)
         die("--init", &err);
 
-    sl_train_options opt = sl_train_defaults();
-    opt.epochs = 1000000;
+    sl_train_options opt = sl_run_train_options(cfg);
+    opt.epochs = 1000000; /* steps are counted here, not epochs */
     opt.batch_size = batch;
     opt.shuffle = 0;
-    opt.seed = cfg->seed;
-    opt.loss = cfg->loss;
-    opt.optim = cfg->optimizer;
+    opt.drop_last = 0;
     opt.schedule = sl_schedule_defaults(SL_SCHEDULE_CONSTANT);
     sl_trainer *tr = sl_trainer_new(model, train, &opt, &err);
     if (!tr)
@@ -460,8 +446,7 @@ int main(int argc, char **argv)
 
     free(losses);
     sl_model_free(model);
-    sl_dataset_free(train);
-    sl_dataset_free(test);
+    sl_run_data_close(&data);
     sl_config_free(cfg);
     return 0;
 }
