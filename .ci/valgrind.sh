@@ -9,7 +9,7 @@
 # into each slope command they start (system tools in /usr/bin and /bin are skipped),
 # and --error-exitcode makes any error or leak fail its test.  Skipped: the tests that
 # only compile or install (public_headers, public_symbols, consumer_install,
-# readme_example): they run the compiler, not slope.  Takes 2-4 minutes on 2 cores.
+# readme_example, alloc_path): they run the compiler or grep, not slope.  Takes 2-4 minutes on 2 cores.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SOURCE_DIR="${SOURCE_DIR:-$ROOT}"
@@ -35,7 +35,7 @@ opts+=" --num-callers=40 --suppressions=$ROOT/.ci/valgrind.supp"
 rm -rf "$BUILD_DIR/Testing/Temporary"
 status=0
 ctest --test-dir "$BUILD_DIR" -T memcheck -j2 --output-on-failure --timeout 900 \
-  -E '^(public_headers|public_symbols|consumer_install|readme_example)$' \
+  -E '^(public_headers|public_symbols|consumer_install|readme_example|alloc_path)$' \
   --overwrite "MemoryCheckCommand=$(command -v valgrind)" \
   --overwrite "MemoryCheckCommandOptions=$opts" "$@" || status=$?
 

@@ -68,12 +68,13 @@ static sl_status set_run(sl_compare *c, size_t i, const sl_compare_options *o, s
 
 static sl_status set_strings(sl_compare *c, const sl_compare_options *o, sl_error *err)
 {
-    size_t n = strlen(c->cfg->name) + 16;
+    const char *name = c->cfg->name, *origin = c->cfg->origin;
+    size_t n = strlen(name) + 16;
     c->out_dir = o->out_dir ? copy_string(o->out_dir) : sl_malloc(n);
     if (c->out_dir && !o->out_dir)
-        snprintf(c->out_dir, n, "compare-%s", c->cfg->name);
+        snprintf(c->out_dir, n, "compare-%s", name);
     c->datasets_dir = o->datasets_dir ? copy_string(o->datasets_dir) : NULL;
-    c->config_label = copy_string(o->config_label ? o->config_label : c->cfg->origin);
+    c->config_label = copy_string(o->config_label ? o->config_label : origin);
     if (!c->out_dir || !c->config_label || (o->datasets_dir && !c->datasets_dir))
         return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory");
     return SL_OK;
@@ -84,6 +85,10 @@ sl_compare *sl_compare_new(const sl_config *cfg, const sl_compare_options *opt, 
     if (!cfg || !opt || opt->n_acts == 0 || (!opt->acts && !opt->specs)) {
         sl_error_set(err, SL_ERR_INVALID, "sl_compare_new: %s", !cfg || !opt ? "NULL argument"
                                                                       : "no activations");
+        return NULL;
+    }
+    if (!cfg->name || !cfg->origin) { /* every loaded config has both */
+        sl_error_set(err, SL_ERR_INVALID, "sl_compare_new: the config has no name or origin");
         return NULL;
     }
     sl_compare *c = sl_calloc(1, sizeof *c);

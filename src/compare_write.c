@@ -19,6 +19,8 @@
 sl_status sl_compare_make_dirs(const char *path, sl_error *err)
 {
     char buf[1024];
+    if (!path || !*path)
+        return sl_error_set(err, SL_ERR_IO, "compare: the output directory name is empty");
     if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
         return sl_error_set(err, SL_ERR_IO, "%s: path too long", path);
     for (char *p = buf + 1;; p++) {
@@ -40,12 +42,13 @@ sl_status sl_compare_make_dirs(const char *path, sl_error *err)
 static FILE *open_out(const sl_compare *c, const char *name, char *path, size_t size,
                       sl_error *err)
 {
-    FILE *f = NULL;
-    if (snprintf(path, size, "%s/%s", c->out_dir, name) < (int)size)
-        f = fopen(path, "w");
+    if (snprintf(path, size, "%s/%s", c->out_dir, name) >= (int)size) {
+        sl_error_set(err, SL_ERR_IO, "%s/%s: path too long", c->out_dir, name);
+        return NULL;
+    }
+    FILE *f = fopen(path, "w");
     if (!f)
-        sl_error_set(err, SL_ERR_IO, "%s/%s: cannot write: %s", c->out_dir, name,
-                     strerror(errno));
+        sl_error_set(err, SL_ERR_IO, "%s: cannot write: %s", path, strerror(errno));
     return f;
 }
 

@@ -237,7 +237,7 @@ char *sl_config_to_json(const sl_config *cfg)
     char *copy = NULL;
     if (text) {
         size_t n = strlen(text) + 1;
-        copy = malloc(n);
+        copy = malloc(n); /* libc-alloc: freed by the caller with free() */
         if (copy)
             memcpy(copy, text, n);
     }

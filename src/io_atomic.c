@@ -74,7 +74,7 @@ static sl_status follow_link(const char *path, char **real, struct stat *st, sl_
     char *resolved = realpath(path, NULL); /* libc's malloc: copied into our own path */
     int resolve_errno = errno;
     *real = resolved ? sl_io_strdup(resolved) : NULL;
-    free(resolved);
+    free(resolved); /* libc-alloc: realpath's own block */
     errno = resolve_errno;
     if (resolved && !*real)
         return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");

@@ -4,6 +4,7 @@
  * multiply-adds, and the init kinds' names.  Nothing here knows a layer
  * type; everything asks the rows.
  */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
@@ -69,16 +70,27 @@ double sl_nn_key_value(const sl_layer_spec *spec, const sl_layer_key *k)
     }
 }
 
+/* v has passed sl_nn_key_accepts (or is a default), so it fits the field's type; each
+ * conversion is made only for its own kind (an out-of-range one would be undefined). */
 void sl_nn_key_set(sl_layer_spec *spec, const sl_layer_key *k, double v)
 {
     char *field = (char *)spec + k->offset;
-    int i = (int)v;
-    int64_t i64 = (int64_t)v;
-    float f = (float)v;
     switch (k->kind) {
-    case SL_KEY_INT64: memcpy(field, &i64, sizeof i64); break;
-    case SL_KEY_FLOAT: memcpy(field, &f, sizeof f); break;
-    default: memcpy(field, &i, sizeof i); break;
+    case SL_KEY_INT64: {
+        int64_t i64 = (int64_t)v;
+        memcpy(field, &i64, sizeof i64);
+        break;
+    }
+    case SL_KEY_FLOAT: {
+        float f = (float)v;
+        memcpy(field, &f, sizeof f);
+        break;
+    }
+    default: {
+        int i = (int)v;
+        memcpy(field, &i, sizeof i);
+        break;
+    }
     }
 }
 
@@ -120,6 +132,10 @@ int sl_nn_key_accepts(const sl_layer_key *k, double v, char *msg, size_t size)
     }
     if (!isfinite(v)) {
         snprintf(msg, size, "must be a finite number, got %g", v);
+        return 0;
+    }
+    if (k->kind == SL_KEY_FLOAT && fabs(v) > FLT_MAX) {
+        snprintf(msg, size, "is too large for a float, got %g", v);
         return 0;
     }
     if (k->kind != SL_KEY_FLOAT) {

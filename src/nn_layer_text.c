@@ -240,7 +240,7 @@ static void put(text *t, const char *fmt, ...)
             return;
         } else {
             size_t cap = 2 * t->cap + (size_t)n + 1;
-            char *grown = realloc(t->buf, cap); /* plain: the caller frees the text with free() */
+            char *grown = realloc(t->buf, cap); /* libc-alloc: the caller frees it */
             if (!grown)
                 t->failed = 1;
             else {
@@ -339,7 +339,7 @@ static void put_row(text *t, const sl_layer_def *d)
 
 char *sl_layer_reference_markdown(void)
 {
-    text t = {malloc(4096), 0, 4096, 0};
+    text t = {malloc(4096), 0, 4096, 0}; /* libc-alloc: the caller frees it */
     t.failed = t.buf == NULL;
     put(&t, "Generated from the layer table (`src/nn_layers.c`) by `layer_reference`. "
             "Every layer is `{\"type\": NAME, ...keys}`; a key left out takes its default.\n\n");
@@ -353,7 +353,7 @@ char *sl_layer_reference_markdown(void)
     for (int i = 0; i < SL_LAYER_TYPE_COUNT; i++)
         put_row(&t, sl_layer_def_of((sl_layer_type)i));
     if (t.failed) {
-        free(t.buf);
+        free(t.buf); /* libc-alloc */
         return NULL;
     }
     return t.buf;

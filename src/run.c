@@ -130,7 +130,7 @@ void sl_run_free(sl_run *r)
     sl_trainer_free(r->trainer);
     sl_model_free(r->owned_model);
     sl_run_data_close(&r->owned_data);
-    free(r->cfg_json); /* sl_config_to_json: plain malloc, by its contract */
+    free(r->cfg_json); /* libc-alloc: sl_config_to_json's text */
     sl_config_free(r->owned_cfg);
     sl_free(r);
 }

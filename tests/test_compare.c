@@ -363,6 +363,12 @@ static void test_unwritable_out_dir(void **state)
     assert_int_equal(k.started, 0);
     assert_false(sl_compare_get_run(c, 0)->attempted);
     sl_compare_free(c);
+    o.out_dir = ""; /* an empty name is refused, not scanned past */
+    c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_ERR_IO);
+    assert_non_null(strstr(err.message, "empty"));
+    sl_compare_free(c);
     sl_config_free(cfg);
 }
 
@@ -370,8 +376,9 @@ static void test_bad_labels(void **state)
 {
     (void)state;
     sl_config *cfg = spiral_config(1, NULL);
-    const char *bad[] = {"bogus", "linear", "relu:0.5", "leaky_relu:abc", "prelu:1:2:3",
-                         "leaky_relu:inf", ""};
+    const char *bad[] = {"bogus",         "linear",       "relu:0.5", "leaky_relu:abc",
+                         "prelu:1:2:3",   "leaky_relu:inf", "",       "leaky_relu:1.5",
+                         "elu:1e300" /* finite as a double, not as a float */};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const char *acts[] = {"relu", bad[i]};
         sl_compare_options o = sl_compare_defaults();

@@ -78,10 +78,11 @@ typedef struct sl_compare_callbacks {
 } sl_compare_callbacks;
 
 typedef struct sl_compare_options {
-    /** Activation labels, n_acts of them: a name with ":"-separated arguments,
-     *  leaky_relu:A, elu:A, prelu[:channel|:shared][:INIT], rrelu[:LO[:HI]], relu,
-     *  selu, sigmoid, tanh.  With specs set, acts may be NULL (labels are then
-     *  the type names) or give the labels for the specs. */
+    /** Activation labels, n_acts of them, in sl_layer_spec_parse's short form
+     *  ("relu", "leaky_relu:0.1", "prelu:channel", ...; every activation of the
+     *  layer table: sl_layer_activation_names, sl_layer_short_form).  With specs
+     *  set, acts may be NULL (labels are then the type names) or give the labels
+     *  for the specs. */
     const char *const *acts;
     size_t n_acts;
     /** NULL, or n_acts activation layer specs to use instead of parsing acts. */
@@ -135,8 +136,8 @@ typedef struct sl_compare_layer {
 
 /**
  * A comparison of cfg (borrowed) under the activations of opt; nothing runs
- * yet.  Errors: SL_ERR_INVALID (NULL cfg or opt, no activations, a spec that
- * is not an activation), SL_ERR_CONFIG (a label that is not an activation or
+ * yet.  Errors: SL_ERR_INVALID (NULL cfg or opt, a config without a name or
+ * origin, no activations, a spec that is not an activation), SL_ERR_CONFIG (a label that is not an activation or
  * has bad arguments: the message quotes it), SL_ERR_NOMEM.
  */
 SL_API sl_compare *sl_compare_new(const sl_config *cfg, const sl_compare_options *opt,
@@ -152,7 +153,7 @@ SL_API void sl_compare_free(sl_compare *c);
  * before any run starts: SL_ERR_IO (the directory), those of sl_run_data_open
  * and sl_run_build_model, SL_ERR_CONFIG (the probe split named by
  * stats.probe.split does not exist), SL_ERR_STATE (called twice),
- * SL_ERR_NOMEM.
+ * SL_ERR_INVALID (NULL c), SL_ERR_NOMEM.
  */
 SL_API sl_status sl_compare_run_all(sl_compare *c, sl_error *err);
 

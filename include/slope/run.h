@@ -61,9 +61,11 @@ typedef struct sl_run_data {
 
 /**
  * Where dataset descriptors are looked for when a caller gives none: the
- * environment's SLOPE_DATASETS_DIR, else the installed share/slope/datasets,
- * else the source tree's datasets/ (for programs run from a build tree),
- * else "datasets".  The string is static (or the environment's).
+ * environment's SLOPE_DATASETS_DIR, else the datasets/ of the source tree
+ * slope was built from when that directory exists (a program run from a
+ * build tree uses its own descriptors), else the installed
+ * share/slope/datasets, else "datasets".  The string is static (or the
+ * environment's).
  */
 SL_API const char *sl_datasets_dir(void);
 
@@ -124,7 +126,8 @@ typedef struct sl_run_options {
     sl_model *model;
     /** Datasets to use instead of opening the config's (borrowed), or NULL: sl_run_data_open. */
     const sl_run_data *data;
-    /** > 0: sl_set_num_threads(threads); 0: the config's train.threads when it is > 0. */
+    /** > 0: sl_set_num_threads(threads); 0: the config's train.threads when it is > 0.
+     *  The thread count is process-wide and stays set after the run. */
     int threads;
     /** After every optimizer step. */
     sl_step_callback on_step;

@@ -36,9 +36,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Prints the activations' short forms (leaky_relu[:alpha], ...) from the layer table. */
 void cli_print_activation_forms(FILE *out, const char *indent);
 
-/* The directory with dataset descriptors: $SLOPE_DATASETS_DIR, the source tree's or the installed. */
-const char *cli_datasets_dir(void);
-
 /* Options shared by subcommands that take a CONFIG: --set k=v (repeatable), --epochs N, --threads N. */
 typedef struct cli_config_args {
     const char *path;

@@ -39,29 +39,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-const char *cli_datasets_dir(void)
-{
-    const char *env = getenv("SLOPE_DATASETS_DIR");
-    if (env && *env)
-        return env;
-#ifdef SLOPE_SOURCE_DIR
-    /* A build-tree binary prefers its own tree over whatever an older install left. */
-    if (is_dir(SLOPE_SOURCE_DIR "/datasets"))
-        return SLOPE_SOURCE_DIR "/datasets";
-#endif
-#ifdef SLOPE_INSTALL_DATASETS_DIR
-    if (is_dir(SLOPE_INSTALL_DATASETS_DIR))
-        return SLOPE_INSTALL_DATASETS_DIR;
-#endif
-    return "datasets";
-}
-
 int cli_config_option(const char *cmd, int argc, char **argv, int *i, cli_config_args *a)
 {
     const char *opt = argv[*i];

@@ -67,6 +67,10 @@ static int parse_compare_args(int argc, char **argv, compare_args *a)
     for (char *item = strtok_r(list, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
         if (a->n_acts == MAX_ACTS)
             return cli_usage_error("compare", "--act: at most %d activations", MAX_ACTS);
+        sl_layer_spec spec; /* checked now, before the config and data are loaded */
+        sl_error bad = {0};
+        if (sl_layer_spec_parse(item, &spec, &bad) != SL_OK)
+            return cli_usage_error("compare", "--act: %s", bad.message);
         a->acts[a->n_acts++] = item;
     }
     return a->n_acts ? 0 : cli_usage_error("compare", "--act: empty list");
@@ -188,12 +192,11 @@ int cmd_compare(int argc, char **argv)
     if (!cfg)
         return cli_fail(&err);
     sl_compare_options o = {.acts = a.acts, .n_acts = a.n_acts, .out_dir = a.out_dir,
-                            .datasets_dir = cli_datasets_dir(), .config_label = a.cargs.path,
+                            .datasets_dir = sl_datasets_dir(), .config_label = a.cargs.path,
                             .callbacks = {on_run_started, on_epoch_done, on_run_failed, stdout}};
     sl_compare *c = sl_compare_new(cfg, &o, &err);
-    if (!c) /* a bad activation: a usage error, as before the library parsed them */
-        rc = err.status == SL_ERR_NOMEM ? cli_fail(&err)
-                                        : (fprintf(stderr, "slope %s\n", err.message), EXIT_USAGE);
+    if (!c)
+        rc = cli_fail(&err);
     else
         rc = sl_compare_run_all(c, &err) == SL_OK ? finish(c, &err) : cli_fail(&err);
     sl_compare_free(c);

@@ -80,7 +80,7 @@ int cmd_eval(int argc, char **argv)
     sl_model *model = NULL;
     int64_t *confusion = NULL;
     sl_config *cfg = cli_load_config(&a, &err);
-    if (cfg && sl_run_data_open(cfg, cli_datasets_dir(), &data, &err) == SL_OK)
+    if (cfg && sl_run_data_open(cfg, sl_datasets_dir(), &data, &err) == SL_OK)
         model = sl_run_build_model(cfg, &err);
     if (model && sl_model_load(model, checkpoint, &err) == SL_OK) {
         const sl_dataset *ds = data.test ? data.test : data.val ? data.val : data.train;

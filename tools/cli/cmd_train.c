@@ -199,7 +199,7 @@ int cmd_train(int argc, char **argv)
     }
     train_ui ui = {.args = &a};
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
-                          .datasets_dir = cli_datasets_dir(), .threads = a.cfg.threads,
+                          .datasets_dir = sl_datasets_dir(), .threads = a.cfg.threads,
                           .on_step = ui_step, .on_epoch = ui_epoch, .on_stats = ui_stats,
                           .on_phase = ui_phase, .user = &ui};
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);
