@@ -350,7 +350,7 @@ static double prelu_block_bwd(const float *restrict x, const float *restrict dy,
                               float *restrict dx, int64_t n, float a, int want_dalpha)
 {
     if (dx)
-        sl_k_leaky_relu_bwd(x, dy, dx, n, a);
+        sl_k_leaky_relu_bwd_loop(x, dy, dx, n, a); /* NaN gets a, even for a == 0 (torch) */
     if (!want_dalpha)
         return 0.0;
     double total = 0.0;
@@ -421,9 +421,20 @@ void sl_k_prelu_bwd(const float *x, const float *dy, float *dx, float *dalpha, i
 /* ---- pooling ---- */
 
 /*
- * The common 2x2 window, stride 2, no padding: four candidates in row-major
- * order, each replacing the best only when strictly larger (ties keep the
- * first, a NaN never wins), chosen without branches.
+ * A window's maximum as PyTorch 1.13 takes it: scan in row-major order, a
+ * candidate replaces the best when it is strictly larger or NaN.  So ties
+ * keep the first, and a NaN anywhere in the window wins: the output is NaN
+ * and the arg-max is the window's LAST NaN (what torch's kernel returns, so
+ * backward routes the gradient there).
+ */
+static inline int pool_wins(float v, float best)
+{
+    return (v > best) | (v != v);
+}
+
+/*
+ * The common 2x2 window, stride 2, no padding: the four candidates as
+ * above, chosen without branches.
  */
 static void maxpool2x2(const float *x, float *y, int32_t *argmax, int64_t planes, int H, int W,
                        int OH, int OW)
@@ -439,11 +450,11 @@ static void maxpool2x2(const float *x, float *y, int32_t *argmax, int64_t planes
             if (!idx) {
                 for (int ox = 0; ox < OW; ox++) {
                     float best = r0[2 * ox], v = r0[2 * ox + 1];
-                    best = sl_k_pick(v > best, v, best);
+                    best = sl_k_pick(pool_wins(v, best), v, best);
                     v = r1[2 * ox];
-                    best = sl_k_pick(v > best, v, best);
+                    best = sl_k_pick(pool_wins(v, best), v, best);
                     v = r1[2 * ox + 1];
-                    o[ox] = sl_k_pick(v > best, v, best);
+                    o[ox] = sl_k_pick(pool_wins(v, best), v, best);
                 }
                 continue;
             }
@@ -452,15 +463,15 @@ static void maxpool2x2(const float *x, float *y, int32_t *argmax, int64_t planes
             for (int ox = 0; ox < OW; ox++) {
                 float best = r0[2 * ox], v = r0[2 * ox + 1];
                 int32_t bi = 0, c;
-                c = v > best;
+                c = pool_wins(v, best);
                 best = sl_k_pick(c, v, best);
                 bi = c ? 1 : bi;
                 v = r1[2 * ox];
-                c = v > best;
+                c = pool_wins(v, best);
                 best = sl_k_pick(c, v, best);
                 bi = c ? W : bi;
                 v = r1[2 * ox + 1];
-                c = v > best;
+                c = pool_wins(v, best);
                 best = sl_k_pick(c, v, best);
                 bi = c ? W + 1 : bi;
                 o[ox] = best;
@@ -490,13 +501,13 @@ void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes,
                 int xa = x0 < 0 ? 0 : x0;
                 int xb = x0 + k > W ? W : x0 + k;
                 /* Padding is -inf, so it never beats a real value: start from the
-                 * first real element and replace only on a strictly larger one. */
+                 * first real element and replace as pool_wins says. */
                 int32_t best_i = ya * W + xa;
                 float best = in[best_i];
                 for (int iy = ya; iy < yb; iy++)
                     for (int ix = xa; ix < xb; ix++) {
                         float v = in[iy * W + ix];
-                        if (v > best) {
+                        if (pool_wins(v, best)) {
                             best = v;
                             best_i = iy * W + ix;
                         }

@@ -85,22 +85,47 @@ static inline void sl_k_leaky_relu_fwd(const float *x, float *y, int64_t n, floa
         sl_k_leaky_relu_copy_loop(x, y, n, a);
 }
 
-/* dx += dy * (v > 0 ? 1 : a), where v is x, or y when a >= 0 (same sign). */
+/*
+ * Backward.  NaN follows PyTorch 1.13: relu's backward is threshold_backward,
+ * "v <= 0 ? 0 : dy", so a NaN input passes the upstream gradient; leaky_relu's
+ * is "v > 0 ? dy : a*dy", so a NaN input gets the slope a.  slope's relu is
+ * leaky_relu with a == 0, and takes relu's rule (torch's leaky_relu(x, 0.0)
+ * would give 0 at a NaN).  The test on a sits outside the loops.
+ */
+static inline void sl_k_relu_bwd_loop(const float *restrict v, const float *restrict dy,
+                                      float *restrict dx, int64_t n)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += sl_k_pick(!(v[i] <= 0.0f), dy[i], 0.0f);
+}
+
+static inline void sl_k_leaky_relu_bwd_loop(const float *restrict v, const float *restrict dy,
+                                            float *restrict dx, int64_t n, float a)
+{
+    for (int64_t i = 0; i < n; i++)
+        dx[i] += dy[i] * sl_k_pick(v[i] > 0.0f, 1.0f, a);
+}
+
+/* dx += dy * f'(v), where v is x, or y when a >= 0 (same sign, and NaN where x is). */
 static inline void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *dx, int64_t n,
                                        float a)
 {
-    const float *restrict vv = v;
-    const float *restrict gg = dy;
-    float *restrict out = dx;
-    for (int64_t i = 0; i < n; i++)
-        out[i] += gg[i] * sl_k_pick(vv[i] > 0.0f, 1.0f, a);
+    if (a == 0.0f)
+        sl_k_relu_bwd_loop(v, dy, dx, n);
+    else
+        sl_k_leaky_relu_bwd_loop(v, dy, dx, n, a);
 }
 
-/* In-place backward for the in-place op: g[i] *= (y[i] > 0 ? 1 : a). */
+/* In-place backward for the in-place op: g[i] *= f'(y[i]), NaN as above. */
 static inline void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t n, float a)
 {
     const float *restrict yy = y;
     float *restrict gg = g;
+    if (a == 0.0f) {
+        for (int64_t i = 0; i < n; i++)
+            gg[i] = sl_k_pick(!(yy[i] <= 0.0f), gg[i], 0.0f);
+        return;
+    }
     for (int64_t i = 0; i < n; i++)
         gg[i] *= sl_k_pick(yy[i] > 0.0f, 1.0f, a);
 }
@@ -140,7 +165,8 @@ static inline void sl_k_elu_fwd(const float *x, float *y, int64_t n, float alpha
     }
 }
 
-/* dx += dy * (x > 0 ? scale : scale*alpha*exp(x)); reads x. */
+/* dx += dy * (x <= 0 ? scale*alpha*exp(x) : scale); reads x.  Written with <= as torch's
+ * elu_backward is, so a NaN input takes the linear side: dx += scale * dy (torch 1.13). */
 static inline void sl_k_elu_bwd(const float *x, const float *dy, float *dx, int64_t n,
                                 float alpha, float scale)
 {
@@ -150,7 +176,7 @@ static inline void sl_k_elu_bwd(const float *x, const float *dy, float *dx, int6
     const float sa = scale * alpha;
     for (int64_t i = 0; i < n; i++) {
         float v = xx[i];
-        out[i] += gg[i] * (v > 0.0f ? scale : sa * expf(v));
+        out[i] += gg[i] * (!(v <= 0.0f) ? scale : sa * expf(v));
     }
 }
 

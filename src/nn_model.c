@@ -20,7 +20,8 @@ typedef struct layer {
     const sl_layer_def *def;
     sl_shape in, out;
     int param[SL_LAYER_MAX_PARAMS]; /* the row's slots: indices into model->params, -1 absent */
-    sl_tensor *captured; /* pre-activation of the last forward (capture mode) */
+    sl_tensor *captured;     /* pre-activation of the last forward (capture mode) */
+    sl_tensor *captured_out; /* the activation's output of that forward (capture mode) */
 } layer;
 
 struct sl_model {
@@ -390,7 +391,10 @@ static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x
         in_place = !m->capture && i > 0 &&
                    (m->layers[i - 1].def->flags & SL_LAYER_OUTPUT_REUSABLE);
     }
-    return l->def->forward(g, &l->spec, x, p, in_place);
+    sl_tensor *y = l->def->forward(g, &l->spec, x, p, in_place);
+    if (l->def->flags & SL_LAYER_ACTIVATION)
+        l->captured_out = m->capture ? y : NULL;
+    return y;
 }
 
 static int input_matches(const sl_model *m, const sl_tensor *x)
@@ -522,6 +526,11 @@ void sl_model_set_capture(sl_model *m, int on)
 sl_tensor *sl_model_captured(const sl_model *m, size_t i)
 {
     return m && i < m->n_layers ? m->layers[i].captured : NULL;
+}
+
+sl_tensor *sl_model_captured_output(const sl_model *m, size_t i)
+{
+    return m && i < m->n_layers ? m->layers[i].captured_out : NULL;
 }
 
 /* ---- diagnosis -------------------------------------------------------------------------- */

@@ -69,6 +69,9 @@ static void stats_json(FILE *out, const sl_stats *s)
         json_number(out, "dead_frac", l->dead_frac);
         json_number(out, "sparsity", l->sparsity);
         json_number(out, "grad_mean_abs", l->grad_mean_abs);
+        json_number(out, "neg_mean", l->neg_mean);
+        json_number(out, "neg_p01", l->neg_p01);
+        json_number(out, "below_minus1", l->below_minus1);
         if (l->n_alpha) {
             json_number(out, "alpha_mean", l->alpha_mean);
             json_number(out, "alpha_min", l->alpha_min);

@@ -3,7 +3,9 @@
  *
  * A report runs the probe through the model with capture on, batch by
  * batch, and accumulates per unit: how many of its pre-activations were
- * <= 0, and the sum of |dl/dx| over them.  The model's gradient buffer is
+ * <= 0, and the sum of |dl/dx| over them; per layer: the sum, count, range
+ * and |x| histogram of the negative pre-activations, and how many outputs
+ * were < -1.  The model's gradient buffer is
  * saved before and copied back after, so training never sees the probe.
  */
 #include <math.h>
@@ -25,7 +27,18 @@ typedef struct act_layer {
     float *alpha;               /* PReLU slopes at the last report (n_alpha) */
     const sl_tensor *slopes;    /* the model's PReLU parameter, or NULL */
     int has_grad;               /* some batch gave this layer a gradient */
+    /* Negative growth, this report: pre-activations x < 0 and outputs < -1. */
+    double neg_sum;
+    int64_t neg_count, below;
+    float neg_lo, neg_hi;       /* the most and the least negative x < 0 */
+    int64_t *neg_hist;          /* NEG_SLOTS: |x| < 1e-8, the log bins, |x| >= 1e8 */
 } act_layer;
+
+/* The negative-growth histogram (slope/stats.h): SL_STATS_NEG_BINS log bins of |x| over
+ * [1e-8, 1e8), NEG_PER_DECADE a decade, with an underflow slot first and an overflow last. */
+#define NEG_SLOTS (SL_STATS_NEG_BINS + 2)
+#define NEG_PER_DECADE (SL_STATS_NEG_BINS / 16)
+#define NEG_LOG10_MIN (-8.0)
 
 struct sl_stats {
     sl_model *model;            /* borrowed */
@@ -86,9 +99,13 @@ static int act_layer_init(act_layer *a, const sl_model *m, int index)
     a->grad_sum = sl_calloc(u, sizeof *a->grad_sum);
     a->unit_grad = sl_calloc(u, sizeof *a->unit_grad);
     a->alpha = sl_calloc(a->st.n_alpha ? (size_t)a->st.n_alpha : 1, sizeof *a->alpha);
+    a->neg_hist = sl_calloc(NEG_SLOTS, sizeof *a->neg_hist);
+    a->st.neg_mean = NAN;
+    a->st.neg_p01 = NAN;
     for (size_t k = 0; a->unit_grad && k < u; k++)
         a->unit_grad[k] = NAN;
-    return a->dead && a->prev_dead && a->nonpos && a->grad_sum && a->unit_grad && a->alpha;
+    return a->dead && a->prev_dead && a->nonpos && a->grad_sum && a->unit_grad && a->alpha &&
+           a->neg_hist;
 }
 
 static void act_layer_free(act_layer *a)
@@ -99,6 +116,7 @@ static void act_layer_free(act_layer *a)
     sl_free(a->grad_sum);
     sl_free(a->unit_grad);
     sl_free(a->alpha);
+    sl_free(a->neg_hist);
 }
 
 static sl_status check_probe(const sl_model *m, const sl_dataset *probe, sl_error *err)
@@ -205,7 +223,12 @@ static void reset_accumulators(sl_stats *s)
         act_layer *a = &s->layers[i];
         memset(a->nonpos, 0, (size_t)a->st.units * sizeof *a->nonpos);
         memset(a->grad_sum, 0, (size_t)a->st.units * sizeof *a->grad_sum);
+        memset(a->neg_hist, 0, NEG_SLOTS * sizeof *a->neg_hist);
         a->has_grad = 0;
+        a->neg_sum = 0.0;
+        a->neg_count = a->below = 0;
+        a->neg_lo = INFINITY;
+        a->neg_hi = -INFINITY;
     }
 }
 
@@ -230,6 +253,40 @@ static void accumulate(act_layer *a, const sl_tensor *pre, int64_t n, double sca
     }
 }
 
+/* The histogram slot of a negative value v: 0 below 1e-8 in size, NEG_SLOTS - 1 from 1e8. */
+static int neg_slot(float v)
+{
+    float m = -v;
+    if (m < 1e-8f)
+        return 0;
+    if (!(m < 1e8f))
+        return NEG_SLOTS - 1;
+    int b = (int)((log10f(m) - (float)NEG_LOG10_MIN) * (float)NEG_PER_DECADE);
+    b = b < 0 ? 0 : b >= SL_STATS_NEG_BINS ? SL_STATS_NEG_BINS - 1 : b;
+    return 1 + b;
+}
+
+/* Adds one batch's negative pre-activations x and outputs y < -1 (count values each). */
+static void accumulate_negative(act_layer *a, const float *x, const float *y, int64_t count)
+{
+    double sum = 0.0;
+    int64_t neg = 0, below = 0;
+    for (int64_t i = 0; i < count; i++) {
+        float v = x[i];
+        below += y[i] < -1.0f;
+        if (!(v < 0.0f))
+            continue;
+        sum += v;
+        neg++;
+        a->neg_hist[neg_slot(v)]++;
+        a->neg_lo = v < a->neg_lo ? v : a->neg_lo;
+        a->neg_hi = v > a->neg_hi ? v : a->neg_hi;
+    }
+    a->neg_sum += sum;
+    a->neg_count += neg;
+    a->below += below;
+}
+
 static sl_status probe_batch(sl_stats *s, int64_t first, int64_t n, sl_error *err)
 {
     sl_status st = sl_dataset_read(s->probe, first, n, s->x, s->labels, err);
@@ -246,11 +303,15 @@ static sl_status probe_batch(sl_stats *s, int64_t first, int64_t n, sl_error *er
     if ((loss->flags & SL_TENSOR_REQUIRES_GRAD) && sl_backward(g, loss) != SL_OK)
         return sl_graph_take_error(g, err);
     for (size_t i = 0; i < s->n_layers; i++) {
-        const sl_tensor *pre = sl_model_captured(s->model, (size_t)s->layers[i].st.layer);
-        if (!pre || pre->size != n * s->layers[i].st.units * s->layers[i].st.positions)
+        act_layer *a = &s->layers[i];
+        const sl_tensor *pre = sl_model_captured(s->model, (size_t)a->st.layer);
+        const sl_tensor *post = sl_model_captured_output(s->model, (size_t)a->st.layer);
+        int64_t size = n * a->st.units * a->st.positions;
+        if (!pre || pre->size != size || !post || post->size != size)
             return sl_error_set(err, SL_ERR_STATE, "stats: layer %d was not captured",
-                                s->layers[i].st.layer);
-        accumulate(&s->layers[i], pre, n, (double)n);
+                                a->st.layer);
+        accumulate(a, pre, n, (double)n);
+        accumulate_negative(a, pre->data, post->data, size);
     }
     return SL_OK;
 }
@@ -287,6 +348,33 @@ static void alpha_summary(act_layer *a)
     a->st.alpha_max = hi;
 }
 
+/*
+ * The nearest-rank 1st percentile of the negative values from the histogram: the k-th most
+ * negative, k = ceil(n / 100), found walking |x| down from the overflow slot; its bin's
+ * geometric centre, clamped to the exact range seen.
+ */
+static double neg_percentile(const act_layer *a)
+{
+    if (a->neg_count == 0)
+        return NAN;
+    int64_t k = (a->neg_count + 99) / 100, seen = 0;
+    int slot = NEG_SLOTS - 1;
+    for (; slot > 0; slot--) {
+        seen += a->neg_hist[slot];
+        if (seen >= k)
+            break;
+    }
+    double v;
+    if (slot == NEG_SLOTS - 1)
+        v = a->neg_lo;
+    else if (slot == 0)
+        v = -1e-8;
+    else
+        v = -pow(10.0, NEG_LOG10_MIN + ((double)(slot - 1) + 0.5) / NEG_PER_DECADE);
+    v = v < a->neg_lo ? a->neg_lo : v;
+    return v > a->neg_hi ? a->neg_hi : v;
+}
+
 /* Turns the accumulators into the report; first: no previous report to compare with. */
 static void finish_layer(act_layer *a, int64_t count, int first)
 {
@@ -309,6 +397,9 @@ static void finish_layer(act_layer *a, int64_t count, int first)
     a->st.died = died;
     a->st.revived = revived;
     a->st.grad_mean_abs = a->has_grad ? gsum / ((double)per_unit * (double)a->st.units) : NAN;
+    a->st.neg_mean = a->neg_count ? a->neg_sum / (double)a->neg_count : NAN;
+    a->st.neg_p01 = neg_percentile(a);
+    a->st.below_minus1 = (double)a->below / ((double)per_unit * (double)a->st.units);
     alpha_summary(a);
 }
 

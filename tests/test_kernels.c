@@ -840,6 +840,137 @@ static void test_maxpool_ties(void **state)
     assert_float_equal(dx[0], 0.5f, 0.0f);
 }
 
+/*
+ * NaN as PyTorch 1.13 gives it (/usr/bin/python3, torch 1.13.0a0, upstream gradient 2 on
+ * x = [nan, -1, 0, 1, -inf, inf]):
+ *   F.relu:                  dx = [2, 0, 0, 2, 0, 2]          (NaN passes the gradient)
+ *   F.relu, dy = inf:        dx = [inf, 0, 0, inf, 0, inf]    (a select, not dy * 0)
+ *   F.leaky_relu(x, 0.1):    dx = [0.2, 0.2, 0.2, 2, 0.2, 2]  (NaN gets the slope)
+ *   F.leaky_relu(x, -0.5):   dx = [-1, -1, -1, 2, -1, 2]
+ *   F.prelu(x, [0.25]):      dx = [0.5, 0.5, 0.5, 2, 0.5, 2], dalpha = nan
+ *   F.prelu(x, [0.0]):       dx = [0, 0, 0, 2, 0, 2]          (slope 0, not relu's rule)
+ *   F.elu:                   dx = [2, 0.7357589, 2, 2, 0, 2]  (NaN takes the linear side)
+ *   F.selu:                  dx[0] = 2 * 1.0507010 (the scale)
+ */
+static void test_activation_nan_as_torch(void **state)
+{
+    (void)state;
+    const float x[6] = {NAN, -1.0f, 0.0f, 1.0f, -INFINITY, INFINITY};
+    float dy[6], dx[6], y[6], g[6];
+    for (int i = 0; i < 6; i++)
+        dy[i] = 2.0f;
+    const float relu_dx[6] = {2, 0, 0, 2, 0, 2};
+    memset(dx, 0, sizeof dx);
+    sl_k_leaky_relu_bwd(x, dy, dx, 6, 0.0f);
+    tu_assert_close(dx, relu_dx, 6, 0.0, 0.0, "relu bwd(x) at NaN");
+    sl_k_leaky_relu_fwd(x, y, 6, 0.0f); /* from y, as the in-place op reads it */
+    memset(dx, 0, sizeof dx);
+    sl_k_leaky_relu_bwd(y, dy, dx, 6, 0.0f);
+    tu_assert_close(dx, relu_dx, 6, 0.0, 0.0, "relu bwd(y) at NaN");
+    memcpy(g, dy, sizeof g);
+    sl_k_leaky_relu_bwd_inplace(y, g, 6, 0.0f);
+    tu_assert_close(g, relu_dx, 6, 0.0, 0.0, "relu bwd in place at NaN");
+    const float inf_dy[6] = {INFINITY, INFINITY, INFINITY, INFINITY, INFINITY, INFINITY};
+    memset(dx, 0, sizeof dx);
+    sl_k_leaky_relu_bwd(x, inf_dy, dx, 6, 0.0f);
+    for (int i = 0; i < 6; i++)
+        assert_true(relu_dx[i] == 0.0f ? dx[i] == 0.0f : isinf(dx[i]) && dx[i] > 0.0f);
+
+    const float leaky_dx[6] = {0.2f, 0.2f, 0.2f, 2, 0.2f, 2};
+    memset(dx, 0, sizeof dx);
+    sl_k_leaky_relu_bwd(x, dy, dx, 6, 0.1f);
+    tu_assert_close(dx, leaky_dx, 6, 1e-7, 0.0, "leaky_relu 0.1 bwd at NaN");
+    sl_k_leaky_relu_fwd(x, y, 6, 0.1f);
+    assert_true(isnan(y[0]));
+    memcpy(g, dy, sizeof g);
+    sl_k_leaky_relu_bwd_inplace(y, g, 6, 0.1f);
+    tu_assert_close(g, leaky_dx, 6, 1e-7, 0.0, "leaky_relu_ 0.1 bwd at NaN");
+    const float neg_dx[6] = {-1, -1, -1, 2, -1, 2};
+    memset(dx, 0, sizeof dx);
+    sl_k_leaky_relu_bwd(x, dy, dx, 6, -0.5f);
+    tu_assert_close(dx, neg_dx, 6, 0.0, 0.0, "leaky_relu -0.5 bwd at NaN");
+
+    const float prelu_dx[6] = {0.5f, 0.5f, 0.5f, 2, 0.5f, 2};
+    float alpha = 0.25f, dalpha = 0.0f;
+    memset(dx, 0, sizeof dx);
+    sl_k_prelu_bwd(x, dy, dx, &dalpha, 1, 1, 6, &alpha, 1);
+    tu_assert_close(dx, prelu_dx, 6, 0.0, 0.0, "prelu bwd at NaN");
+    assert_true(isnan(dalpha));
+    const float prelu0_dx[6] = {0, 0, 0, 2, 0, 2};
+    alpha = 0.0f;
+    memset(dx, 0, sizeof dx);
+    sl_k_prelu_bwd(x, dy, dx, NULL, 1, 1, 6, &alpha, 1);
+    tu_assert_close(dx, prelu0_dx, 6, 0.0, 0.0, "prelu slope 0 bwd at NaN");
+
+    const float elu_dx[6] = {2, 0.735758900642395f, 2, 2, 0, 2};
+    memset(dx, 0, sizeof dx);
+    sl_k_elu_bwd(x, dy, dx, 6, 1.0f, 1.0f);
+    tu_assert_close(dx, elu_dx, 6, 1e-6, 1e-6, "elu bwd at NaN");
+    memset(dx, 0, sizeof dx);
+    sl_k_elu_bwd(x, dy, dx, 1, SL_SELU_ALPHA, SL_SELU_SCALE);
+    assert_float_equal(dx[0], 2.1014020442962646, 1e-6);
+}
+
+/*
+ * max_pool2d and NaN, from torch 1.13 (F.max_pool2d(..., return_indices=True), dy = 3):
+ *   [1 nan 5 6 / 3 4 nan nan], k2 s2:          y = [nan, nan], idx = [1, 7]  (the LAST NaN)
+ *   [nan 1 2 3 / 4 5 6 nan], k2 s2:            y = [nan, nan], idx = [0, 7]
+ *   [-inf -inf inf nan / -inf -inf nan inf]:   y = [-inf, nan], idx = [0, 6]
+ *   4x4 = 1..16 with x[2] = nan, k3 s1:        y = [nan, nan, 15, 16], idx = [2, 2, 14, 15],
+ *                                              dx[2] = 6
+ *   the same, k2 s2 p1:                        y = [1, nan, 4, 9, 11, 12, 13, 15, 16],
+ *                                              idx = [0, 2, 3, 8, 10, 11, 12, 14, 15]
+ */
+static void check_pool_nan(const float *x, int H, int W, int k, int s, int p, const float *want_y,
+                           const int32_t *want_i, int n_out)
+{
+    float y[16], dy[16], dx[16] = {0}, want_dx[16] = {0};
+    int32_t arg[16];
+    int OH = (H + 2 * p - k) / s + 1, OW = (W + 2 * p - k) / s + 1;
+    assert_int_equal(OH * OW, n_out);
+    sl_k_maxpool_fwd(x, y, arg, 1, H, W, k, s, p, OH, OW);
+    for (int o = 0; o < n_out; o++) {
+        assert_true(isnan(want_y[o]) ? isnan(y[o]) : y[o] == want_y[o]);
+        assert_int_equal(arg[o], want_i[o]);
+        dy[o] = 3.0f;
+        want_dx[want_i[o]] += 3.0f;
+    }
+    float y2[16];
+    sl_k_maxpool_fwd(x, y2, NULL, 1, H, W, k, s, p, OH, OW); /* the path without arg-max */
+    for (int o = 0; o < n_out; o++)
+        assert_true(isnan(want_y[o]) ? isnan(y2[o]) : y2[o] == want_y[o]);
+    sl_k_maxpool_bwd(dy, arg, dx, 1, H, W, OH, OW);
+    tu_assert_close(dx, want_dx, H * W, 0.0, 0.0, "maxpool bwd with NaN");
+}
+
+static void test_maxpool_nan_as_torch(void **state)
+{
+    (void)state;
+    const float a[8] = {1, NAN, 5, 6, 3, 4, NAN, NAN};
+    check_pool_nan(a, 2, 4, 2, 2, 0, (const float[]){NAN, NAN}, (const int32_t[]){1, 7}, 2);
+    const float b[8] = {NAN, 1, 2, 3, 4, 5, 6, NAN};
+    check_pool_nan(b, 2, 4, 2, 2, 0, (const float[]){NAN, NAN}, (const int32_t[]){0, 7}, 2);
+    const float c[8] = {-INFINITY, -INFINITY, INFINITY, NAN, -INFINITY, -INFINITY, NAN, INFINITY};
+    check_pool_nan(c, 2, 4, 2, 2, 0, (const float[]){-INFINITY, NAN}, (const int32_t[]){0, 6}, 2);
+    float d[16];
+    for (int i = 0; i < 16; i++)
+        d[i] = (float)(i + 1);
+    d[2] = NAN;
+    check_pool_nan(d, 4, 4, 3, 1, 0, (const float[]){NAN, NAN, 15, 16},
+                   (const int32_t[]){2, 2, 14, 15}, 4);
+    check_pool_nan(d, 4, 4, 2, 2, 1, (const float[]){1, NAN, 4, 9, 11, 12, 13, 15, 16},
+                   (const int32_t[]){0, 2, 3, 8, 10, 11, 12, 14, 15}, 9);
+    /* A wider plane through the 2x2 fast path: NaN in some windows only. */
+    float e[2 * 8];
+    for (int i = 0; i < 16; i++)
+        e[i] = (float)i;
+    e[3] = NAN;  /* window 1 (cols 2-3) */
+    e[12] = NAN; /* window 2 (cols 4-5, row 1) */
+    e[13] = NAN;
+    check_pool_nan(e, 2, 8, 2, 2, 0, (const float[]){9, NAN, NAN, 15},
+                   (const int32_t[]){9, 3, 13, 15}, 4);
+}
+
 static void test_avgpool(void **state)
 {
     (void)state;
@@ -1054,6 +1185,8 @@ int main(void)
         cmocka_unit_test(test_gelu),
         cmocka_unit_test(test_maxpool_reference),
         cmocka_unit_test(test_maxpool_ties),
+        cmocka_unit_test(test_maxpool_nan_as_torch),
+        cmocka_unit_test(test_activation_nan_as_torch),
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_softmax_ce),
         cmocka_unit_test(test_softmax_ce_huge_logits),

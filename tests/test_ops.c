@@ -626,6 +626,89 @@ static void test_prelu_at_zero_and_slope_grad(void **state)
     sl_tensor_free(x);
 }
 
+/* ---- NaN as PyTorch 1.13 ------------------------------------------------------------ */
+
+static sl_tensor *relu_op(sl_graph *g, sl_tensor *x, float alpha)
+{
+    (void)alpha;
+    return sl_relu(g, x);
+}
+
+/* relu_ on a fresh arena copy (x + 0), as in-place needs. */
+static sl_tensor *relu_inplace_op(sl_graph *g, sl_tensor *x, float alpha)
+{
+    sl_tensor *zero = sl_graph_tensor(g, x->ndim, x->shape);
+    sl_tensor_fill(zero, 0.0f);
+    sl_tensor *copy = sl_add(g, x, zero);
+    return alpha == 0.0f ? sl_relu_(g, copy) : sl_leaky_relu_(g, copy, alpha);
+}
+
+static sl_tensor *pool_k2_op(sl_graph *g, sl_tensor *x, float alpha)
+{
+    (void)alpha;
+    return sl_max_pool2d(g, x, 2, 2, 0);
+}
+
+static sl_tensor *pool_k3_op(sl_graph *g, sl_tensor *x, float alpha)
+{
+    (void)alpha;
+    return sl_max_pool2d(g, x, 3, 1, 0);
+}
+
+/*
+ * torch 1.13 (/usr/bin/python3), x = [nan, -1, 0, 1, -inf, inf], backward of sum(y):
+ *   F.relu (and relu_):        y = [nan, 0, 0, 1, 0, inf],  dx = [1, 0, 0, 1, 0, 1]
+ *   F.leaky_relu(x, 0.1) (_):  y = [nan, -0.1, 0, 1, -inf, inf], dx = [0.1, 0.1, 0.1, 1, 0.1, 1]
+ * max_pool2d over [1 nan 5 6 / 3 4 nan nan] (k2 s2): y = [nan, nan], dx = 1 at 1 and 7;
+ * over 4x4 = 1..16 with x[2] = nan (k3 s1): y = [nan, nan, 15, 16], dx[2] = 2, dx[14] = dx[15] = 1.
+ */
+static void test_nan_as_torch(void **state)
+{
+    (void)state;
+    const float v[6] = {NAN, -1.0f, 0.0f, 1.0f, -INFINITY, INFINITY};
+    sl_tensor *x = vec(6, 0, 0, 1);
+    memcpy(x->data, v, sizeof v);
+    float y[16], gr[16];
+    const float relu_y[6] = {NAN, 0, 0, 1, 0, INFINITY}, relu_g[6] = {1, 0, 0, 1, 0, 1};
+    sl_tensor *(*relu_ops[2])(sl_graph *, sl_tensor *, float) = {relu_op, relu_inplace_op};
+    for (int k = 0; k < 2; k++) {
+        grad_of_sum(relu_ops[k], 0.0f, x, y, gr);
+        assert_true(isnan(y[0]));
+        tu_assert_close(y + 1, relu_y + 1, 4, 0, 0, "relu y");
+        assert_true(isinf(y[5]) && y[5] > 0.0f);
+        tu_assert_close(gr, relu_g, 6, 0, 0, "relu dx at NaN");
+    }
+    const float leaky_g[6] = {0.1f, 0.1f, 0.1f, 1, 0.1f, 1};
+    sl_tensor *(*leaky_ops[2])(sl_graph *, sl_tensor *, float) = {sl_leaky_relu, relu_inplace_op};
+    for (int k = 0; k < 2; k++) {
+        grad_of_sum(leaky_ops[k], 0.1f, x, y, gr);
+        assert_true(isnan(y[0]));
+        assert_true(isinf(y[4]) && y[4] < 0.0f);
+        tu_assert_close(gr, leaky_g, 6, 0, 1e-7, "leaky_relu dx at NaN");
+    }
+    sl_tensor_free(x);
+
+    int64_t s24[4] = {1, 1, 2, 4}, s44[4] = {1, 1, 4, 4};
+    sl_tensor *a = tu_param_uniform(4, s24, 0, 0, 1);
+    const float av[8] = {1, NAN, 5, 6, 3, 4, NAN, NAN}, a_g[8] = {0, 1, 0, 0, 0, 0, 0, 1};
+    memcpy(a->data, av, sizeof av);
+    grad_of_sum(pool_k2_op, 0, a, y, gr);
+    assert_true(isnan(y[0]) && isnan(y[1]));
+    tu_assert_close(a->grad, a_g, 8, 0, 0, "max_pool2d dx with NaN"); /* gr has y's size */
+    sl_tensor *b = tu_param_uniform(4, s44, 0, 0, 1);
+    for (int i = 0; i < 16; i++)
+        b->data[i] = (float)(i + 1);
+    b->data[2] = NAN;
+    grad_of_sum(pool_k3_op, 0, b, y, gr);
+    assert_true(isnan(y[0]) && isnan(y[1]) && y[2] == 15.0f && y[3] == 16.0f);
+    float b_g[16] = {0};
+    b_g[2] = 2.0f;
+    b_g[14] = b_g[15] = 1.0f;
+    tu_assert_close(b->grad, b_g, 16, 0, 0, "max_pool2d k3 dx with NaN");
+    sl_tensor_free(a);
+    sl_tensor_free(b);
+}
+
 /* ---- graph behaviour -------------------------------------------------------------------- */
 
 static void test_no_grad_records_nothing(void **state)
@@ -806,6 +889,7 @@ int main(void)
         cmocka_unit_test(test_every_op_kind),
         cmocka_unit_test(test_leaky_relu_at_zero),
         cmocka_unit_test(test_prelu_at_zero_and_slope_grad),
+        cmocka_unit_test(test_nan_as_torch),
         cmocka_unit_test(test_no_grad_records_nothing),
         cmocka_unit_test(test_errors_propagate_and_name_shapes),
         cmocka_unit_test(test_backward_misuse),

@@ -189,6 +189,15 @@ static void test_metrics_hold_stats_per_epoch(void **state)
         assert_true(cJSON_IsArray(stats));
         assert_int_equal(cJSON_GetArraySize(stats), 2);
         assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(stats, 0), "dead_frac"));
+        for (int k = 0; k < 2; k++) { /* negative growth: leaky_relu layers have x < 0 */
+            const cJSON *l = cJSON_GetArrayItem(stats, k);
+            const cJSON *mean = cJSON_GetObjectItem(l, "neg_mean");
+            const cJSON *p01 = cJSON_GetObjectItem(l, "neg_p01");
+            const cJSON *below = cJSON_GetObjectItem(l, "below_minus1");
+            assert_true(cJSON_IsNumber(mean) && cJSON_IsNumber(p01) && cJSON_IsNumber(below));
+            assert_true(p01->valuedouble <= mean->valuedouble && mean->valuedouble < 0.0);
+            assert_true(below->valuedouble >= 0.0 && below->valuedouble <= 1.0);
+        }
         if (lines == 0) { /* the report at the start: its own line, with its step */
             assert_int_equal(cJSON_GetObjectItem(obj, "step")->valueint, 0);
             assert_null(cJSON_GetObjectItem(obj, "train_loss"));

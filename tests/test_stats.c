@@ -3,10 +3,13 @@
  * are known by construction (linear and conv), leaky ReLU (same count, but
  * a gradient, and training revives), died/revived bookkeeping, the
  * gradient statistic against a hand computation, PReLU slope statistics,
- * the probe leaving training untouched, and born-dead against exact values.
+ * the probe leaving training untouched, negative growth (mean, 1st
+ * percentile, outputs below -1) against brute force, and born-dead against
+ * exact values.
  */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "testutil.h"
@@ -190,6 +193,10 @@ static void test_conv_dead_channels(void **state)
     assert_int_equal(l->positions, 25);
     assert_int_equal(l->dead, 2);
     assert_float_equal(l->sparsity, 0.5, 1e-12);
+    /* Every negative value is a dead channel's, in -5 +- 1.8; relu leaves none below -1. */
+    assert_true(l->neg_mean > -6.8 && l->neg_mean < -3.2);
+    assert_true(l->neg_p01 >= -6.8 && l->neg_p01 <= l->neg_mean);
+    assert_float_equal(l->below_minus1, 0.0, 0.0);
     assert_mask(sl_stats_dead_mask(s, 0), 4, dead, 2);
     const double *g = sl_stats_unit_grad(s, 0);
     assert_float_equal(g[0], 0.0, 0.0);
@@ -560,6 +567,184 @@ static void test_born_dead_exact_values(void **state)
     assert_true(lo < hi);
 }
 
+/* ---- negative growth --------------------------------------------------------------- */
+
+#define NG_N 500 /* probe examples: 500 * NG_HID pre-activations, about half negative */
+#define NG_HID 8
+
+/* Inputs whose size spans six decades (a per-example scale 10^U(-3, 3)): the negative
+ * pre-activations then fill many bins of the |x| histogram. */
+static float ng_x[NG_N * IN];
+static int32_t ng_y[NG_N];
+
+static sl_dataset *ng_probe(void)
+{
+    sl_rng r;
+    sl_rng_seed(&r, 11);
+    for (int e = 0; e < NG_N; e++) {
+        double scale = pow(10.0, 6.0 * sl_rng_uniform(&r) - 3.0);
+        for (int i = 0; i < IN; i++)
+            ng_x[e * IN + i] = (float)(scale * (2.0 * sl_rng_uniform(&r) - 1.0));
+        ng_y[e] = e % 3;
+    }
+    sl_error err = {0};
+    int64_t shape[1] = {IN};
+    sl_dataset *ds = sl_dataset_from_arrays(ng_x, ng_y, NG_N, 1, shape, 3, &err);
+    assert_non_null(ds);
+    return ds;
+}
+
+static float ng_weight(int u, int i) { return 0.25f * (float)((u * IN + i) % 7 - 3) + 0.125f; }
+
+/* input [IN] -> linear NG_HID (weights ng_weight, bias `bias`) -> a -> linear 3. */
+static sl_model *ng_net(sl_layer_spec a, float bias)
+{
+    sl_error err = {0};
+    int64_t in = IN;
+    sl_model *m = sl_model_new(1, &in, &err);
+    add(m, linear(NG_HID));
+    add(m, a);
+    add(m, linear(3));
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 3, &err), SL_OK);
+    sl_tensor *w = param(m, "layers.0.weight"), *b = param(m, "layers.0.bias");
+    for (int u = 0; u < NG_HID; u++) {
+        for (int i = 0; i < IN; i++)
+            w->data[u * IN + i] = ng_weight(u, i);
+        b->data[u] = bias;
+    }
+    return m;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* The figures by brute force: every pre-activation computed here (double, then rounded to
+ * float as the model's are), slope[u] the negative slope of unit u (0 for relu). */
+typedef struct ng_expect {
+    int64_t neg;
+    double mean, p01, below;
+} ng_expect;
+
+static ng_expect ng_brute_force(float bias, const float *slope)
+{
+    static float negs[NG_N * NG_HID];
+    ng_expect x = {0, 0.0, NAN, 0.0};
+    double sum = 0.0;
+    int64_t below = 0;
+    for (int e = 0; e < NG_N; e++)
+        for (int u = 0; u < NG_HID; u++) {
+            double acc = bias;
+            for (int i = 0; i < IN; i++)
+                acc += (double)ng_weight(u, i) * (double)ng_x[e * IN + i];
+            float v = (float)acc;
+            float y = v > 0.0f ? v : slope[u] * v;
+            below += y < -1.0f;
+            if (v < 0.0f) {
+                negs[x.neg++] = v;
+                sum += v;
+            }
+        }
+    x.below = (double)below / (NG_N * NG_HID);
+    if (x.neg == 0) {
+        x.mean = NAN;
+        return x;
+    }
+    x.mean = sum / (double)x.neg;
+    qsort(negs, (size_t)x.neg, sizeof *negs, cmp_float);
+    x.p01 = negs[(x.neg + 99) / 100 - 1]; /* nearest rank: the ceil(n/100)-th most negative */
+    return x;
+}
+
+static void check_negative_growth(const sl_layer_stats *l, const ng_expect *x)
+{
+    assert_true(x->neg > 1000); /* the case is not degenerate: k = ceil(n/100) > 10 */
+    assert_float_equal(l->neg_mean, x->mean, 1e-5 * fabs(x->mean));
+    /* The documented resolution: 10^(1/512) - 1 = 0.451% of |p01|, plus float rounding. */
+    assert_true(fabs(l->neg_p01 - x->p01) <= 0.00452 * fabs(x->p01));
+    assert_float_equal(l->below_minus1, x->below, 1e-12);
+}
+
+static void test_negative_growth_by_brute_force(void **state)
+{
+    (void)state;
+    sl_dataset *ds = ng_probe();
+    float slopes[NG_HID];
+    /* relu: the same negative pre-activations, but no output below -1. */
+    for (int u = 0; u < NG_HID; u++)
+        slopes[u] = 0.0f;
+    sl_model *m = ng_net(act(SL_LAYER_RELU, 0.0f), -0.05f);
+    sl_stats *s = new_stats(m, ds, 64); /* 7 batches of 64 and one of 52 */
+    measure(s, 0);
+    ng_expect x = ng_brute_force(-0.05f, slopes);
+    check_negative_growth(sl_stats_layer(s, 0), &x);
+    assert_float_equal(sl_stats_layer(s, 0)->below_minus1, 0.0, 0.0);
+    assert_true(x.p01 < -10.0); /* the 1st percentile sits far out */
+    sl_stats_free(s);
+    sl_model_free(m);
+
+    /* leaky_relu 0.1: outputs below -1 are the x < -10. */
+    for (int u = 0; u < NG_HID; u++)
+        slopes[u] = 0.1f;
+    m = ng_net(act(SL_LAYER_LEAKY_RELU, 0.1f), -0.05f);
+    s = new_stats(m, ds, 100);
+    measure(s, 0);
+    x = ng_brute_force(-0.05f, slopes);
+    check_negative_growth(sl_stats_layer(s, 0), &x);
+    assert_true(x.below > 0.01);
+    sl_stats_free(s);
+    sl_model_free(m);
+
+    /* PReLU, one slope per unit (some above 1, one negative): outputs alpha_u * x. */
+    m = ng_net(act(SL_LAYER_PRELU, 0.25f), 0.3f);
+    sl_tensor *alpha = param(m, "layers.1.weight");
+    assert_int_equal(alpha->size, NG_HID);
+    for (int u = 0; u < NG_HID; u++)
+        alpha->data[u] = slopes[u] = 0.5f * (float)u - 0.5f; /* -0.5, 0, ..., 3 */
+    s = new_stats(m, ds, NG_N);
+    measure(s, 0);
+    x = ng_brute_force(0.3f, slopes);
+    check_negative_growth(sl_stats_layer(s, 0), &x);
+    assert_true(x.below > 0.05);
+    sl_stats_free(s);
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+/* No pre-activation below 0: NAN mean and percentile, nothing below -1; zeros are not < 0. */
+static void test_negative_growth_none(void **state)
+{
+    (void)state;
+    int64_t shape[1] = {IN};
+    probe_data p;
+    make_probe(&p, 1, shape, 0);
+    sl_model *m = linear_net(act(SL_LAYER_LEAKY_RELU, 0.1f));
+    sl_tensor *w = param(m, "layers.0.weight"), *b = param(m, "layers.0.bias");
+    for (int u = 0; u < HID; u++)
+        b->data[u] = u < 3 ? 10.0f : 0.0f;
+    for (int64_t i = 0; i < w->size; i++)
+        w->data[i] = i < 3 * IN ? w->data[i] : 0.0f; /* units 3..5: exactly 0 */
+    sl_stats *s = new_stats(m, p.ds, 8);
+    const sl_layer_stats *l = sl_stats_layer(s, 0);
+    assert_true(isnan(l->neg_mean) && isnan(l->neg_p01)); /* before the first report too */
+    measure(s, 0);
+    assert_true(isnan(l->neg_mean));
+    assert_true(isnan(l->neg_p01));
+    assert_float_equal(l->below_minus1, 0.0, 0.0);
+    assert_int_equal(l->dead, 3); /* the zeros are <= 0, but not negative */
+    /* One unit made negative at the second report: the figures come back (not stale). */
+    b->data[0] = -20.0f;
+    measure(s, 1);
+    assert_true(l->neg_mean < -19.0 && l->neg_mean > -21.0);
+    assert_true(l->neg_p01 <= l->neg_mean);
+    assert_float_equal(l->below_minus1, 1.0 / HID, 1e-12); /* 0.1 * x < -1 for x < -10 */
+    sl_stats_free(s);
+    sl_model_free(m);
+    sl_dataset_free(p.ds);
+}
+
 static void test_born_dead_bounds_and_leaky(void **state)
 {
     (void)state;
@@ -608,6 +793,8 @@ int main(void)
         cmocka_unit_test(test_probe_leaves_training_untouched),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_gelu_is_an_activation),
+        cmocka_unit_test(test_negative_growth_by_brute_force),
+        cmocka_unit_test(test_negative_growth_none),
         cmocka_unit_test(test_born_dead_exact_values),
         cmocka_unit_test(test_born_dead_bounds_and_leaky),
     };

@@ -357,13 +357,15 @@ SL_API void sl_model_zero_grad(sl_model *m);
 
 /**
  * Activation capture, for the dying-neuron statistics.  When on, forward
- * keeps each activation layer's input (its pre-activation) and does not run
- * activations in place; sl_model_captured returns that arena tensor for
- * layer i (NULL if not an activation or not captured), valid until the
- * graph's next reset.  Off by default (no cost).
+ * keeps each activation layer's input (its pre-activation) and output, and
+ * does not run activations in place; sl_model_captured returns the input's
+ * arena tensor for layer i and sl_model_captured_output the output's (NULL
+ * if not an activation or not captured), valid until the graph's next
+ * reset.  Off by default (no cost).
  */
 SL_API void sl_model_set_capture(sl_model *m, int on);
 SL_API sl_tensor *sl_model_captured(const sl_model *m, size_t i);
+SL_API sl_tensor *sl_model_captured_output(const sl_model *m, size_t i);
 
 #ifdef __cplusplus
 }

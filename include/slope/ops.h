@@ -84,7 +84,12 @@ SL_API sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *
 
 /* ---- pooling (x[N, C, H, W]) ------------------------------------------ */
 
-/** Max over k x k windows; padding counts as -infinity.  Ties go to the first maximum. */
+/**
+ * Max over k x k windows; padding counts as -infinity.  Ties go to the first
+ * maximum (row-major).  NaN as PyTorch: a window holding a NaN outputs NaN,
+ * and backward routes its gradient to the window's last NaN (row-major), the
+ * index torch's max_pool2d returns.
+ */
 SL_API sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad);
 /** Mean over k x k windows; padding counts as zeros in the mean (PyTorch's default). */
 SL_API sl_tensor *sl_avg_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad);
@@ -120,9 +125,17 @@ SL_API sl_tensor *sl_batch_norm(sl_graph *g, sl_tensor *x, sl_tensor *gamma, sl_
 
 /* ---- activations -------------------------------------------------------- */
 
-/** max(x, 0); the gradient at x == 0 is 0. */
+/**
+ * max(x, 0); the gradient at x == 0 is 0.  As PyTorch's relu: 0 at -inf, NaN
+ * at NaN, and backward is "x <= 0 ? 0 : dy", so a NaN input passes the
+ * upstream gradient unchanged (and an infinite dy where x <= 0 gives 0).
+ */
 SL_API sl_tensor *sl_relu(sl_graph *g, sl_tensor *x);
-/** y = x if x > 0 else alpha * x; dy/dx = 1 if x > 0 else alpha (alpha at 0 and -0). */
+/**
+ * y = x if x > 0 else alpha * x; dy/dx = 1 if x > 0 else alpha (alpha at 0
+ * and -0, and at NaN, as PyTorch's leaky_relu).  alpha == 0 is sl_relu,
+ * with relu's NaN and -inf rule (torch's leaky_relu(x, 0.0) differs there).
+ */
 SL_API sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha);
 /**
  * In-place leaky ReLU: overwrites x and returns it.  Backward reads the
@@ -135,7 +148,8 @@ SL_API sl_tensor *sl_relu_(sl_graph *g, sl_tensor *x);
 /**
  * PReLU: leaky ReLU whose slope is learnable.  alpha has 1 element (shared)
  * or C elements, one per channel (dim 1).  dL/dalpha_c = sum over elements
- * of channel c with x <= 0 of x * dL/dy.
+ * of channel c with x <= 0 of x * dL/dy.  At a NaN input, as PyTorch: dx gets
+ * the slope (even a slope of 0) and dL/dalpha becomes NaN.
  */
 SL_API sl_tensor *sl_prelu(sl_graph *g, sl_tensor *x, sl_tensor *alpha);
 /**
@@ -144,7 +158,8 @@ SL_API sl_tensor *sl_prelu(sl_graph *g, sl_tensor *x, sl_tensor *alpha);
  * slope is (lower + upper) / 2.  0 <= lower <= upper.
  */
 SL_API sl_tensor *sl_rrelu(sl_graph *g, sl_tensor *x, float lower, float upper);
-/** x if x > 0 else alpha * (exp(x) - 1). */
+/** x if x > 0 else alpha * (exp(x) - 1).  A NaN input's gradient is dy (and scale * dy for
+ *  selu): the linear side, as PyTorch's elu_backward. */
 SL_API sl_tensor *sl_elu(sl_graph *g, sl_tensor *x, float alpha);
 /** scale * elu(x, alpha) with PyTorch's constants. */
 SL_API sl_tensor *sl_selu(sl_graph *g, sl_tensor *x);

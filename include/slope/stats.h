@@ -22,10 +22,25 @@
  * count and fraction), the sparsity (the fraction of all pre-activations
  * that are <= 0), how many units died and how many came back since the
  * previous report, the mean |dl/dx| arriving at the layer's input, overall
- * and per unit, and for PReLU its slopes (mean, min, max, the values, and a
- * histogram).  The activation layers are those whose row of the layer table
- * has SL_LAYER_ACTIVATION; the slopes are the parameter its slope_param
- * names (see sl_layer_def in slope/nn.h).
+ * and per unit, for PReLU its slopes (mean, min, max, the values, and a
+ * histogram), and the negative growth (below).  The activation layers are
+ * those whose row of the layer table has SL_LAYER_ACTIVATION; the slopes
+ * are the parameter its slope_param names (see sl_layer_def in slope/nn.h).
+ *
+ * Negative growth (how far activations grow negatively): over every probe
+ * example, unit and position of a layer, neg_mean is the exact mean (double
+ * sums) of the pre-activations x < 0, neg_p01 their 1st percentile (the
+ * nearest-rank value with 1% of them below it: the k-th most negative, k =
+ * ceil(n / 100)), both NAN when no x < 0, and below_minus1 the fraction of
+ * the layer's OUTPUTS (the activation applied: alpha*x for leaky ReLU and
+ * PReLU) that are < -1, so 0 for ReLU.  Memory stays bounded whatever the
+ * probe: neg_p01 comes from a histogram of |x| with SL_STATS_NEG_BINS
+ * log-spaced bins over [1e-8, 1e8) (256 a decade, each |x| ratio 10^(1/256)
+ * = 1.0090 wide), plus one bin below and one above.  The percentile is its
+ * bin's geometric centre, clamped to the exact [min, max] of the negative
+ * values, so its relative error is at most 10^(1/512) - 1 = 0.45% when |x|
+ * lies in [1e-8, 1e8); below 1e-8 it is -1e-8 clamped as above, above 1e8
+ * the most negative value.  NaN pre-activations count in none of these.
  *
  * The gradient statistic is per example: l is one example's loss (its
  * share of the batch-mean loss times the batch size), so the figure does not
@@ -65,9 +80,15 @@ typedef struct sl_layer_stats {
     int64_t died;          /**< units dead now but not at the previous report (0 at the first) */
     int64_t revived;       /**< units dead at the previous report but not now */
     double grad_mean_abs;  /**< mean over examples, units, positions of |dl/dx|; NAN if none */
+    double neg_mean;       /**< mean of the pre-activations < 0; NAN when there are none */
+    double neg_p01;        /**< their 1st percentile (1% are below it); NAN when none */
+    double below_minus1;   /**< fraction of the layer's outputs that are < -1 (0 for relu) */
     int64_t n_alpha;       /**< PReLU: number of slopes (1 or units); 0 for other types */
     double alpha_mean, alpha_min, alpha_max; /**< PReLU slopes; 0 for other types */
 } sl_layer_stats;
+
+/** Log-spaced bins of the |x| histogram behind neg_p01: 256 a decade over [1e-8, 1e8). */
+#define SL_STATS_NEG_BINS 4096
 
 typedef struct sl_stats sl_stats;
 

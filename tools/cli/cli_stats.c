@@ -29,10 +29,11 @@ void cli_stats_print(FILE *out, const sl_stats *s)
         char alpha[96];
         fprintf(out,
                 "    layer %d %-10s dead %5lld/%-5lld (%5.1f%%)  died %lld  revived %lld  "
-                "sparsity %5.1f%%  |grad| %.3g  alpha %s\n",
+                "sparsity %5.1f%%  |grad| %.3g  neg mean %.3g p01 %.3g  <-1 %.2f%%  alpha %s\n",
                 l->layer, sl_layer_type_name(l->type), (long long)l->dead, (long long)l->units,
                 100.0 * l->dead_frac, (long long)l->died, (long long)l->revived,
-                100.0 * l->sparsity, l->grad_mean_abs, alpha_text(l, alpha, sizeof alpha));
+                100.0 * l->sparsity, l->grad_mean_abs, l->neg_mean, l->neg_p01,
+                100.0 * l->below_minus1, alpha_text(l, alpha, sizeof alpha));
     }
     fflush(out);
 }
