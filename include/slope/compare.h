@@ -14,11 +14,12 @@
  * Use:
  *     sl_compare_options o = sl_compare_defaults();
  *     const char *acts[] = {"relu", "leaky_relu:0.1", "prelu:channel"};
- *     o.acts = acts;  o.n_acts = 3;  o.out_dir = "out";
+ *     o.acts = acts;  o.n_acts = 3;  o.out_dir = "out";  o.seeds = 5;
  *     sl_compare *c = sl_compare_new(cfg, &o, &err);
  *     if (c && sl_compare_run_all(c, &err) == SL_OK)
- *         sl_compare_write(c, &err);      // out/stats.csv, summary.json, plots.gp
- *     ... sl_compare_get_run(c, i), sl_compare_get_layer(c, i, k, &layer) ...
+ *         sl_compare_write(c, &err); // out/stats.csv, seeds.csv, summary.json, plots.gp
+ *     ... sl_compare_get_run(c, i), sl_compare_get_layer(c, i, k, &layer),
+ *         sl_compare_get_aggregate(c, j, &agg) ...
  *     sl_compare_free(c);
  *
  * Runs are indexed 0..sl_compare_num_runs()-1 in the order of the activation
