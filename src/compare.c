@@ -39,20 +39,33 @@ static sl_status parse_label(const char *label, sl_layer_spec *spec, sl_error *e
 
 /* ---- the object --------------------------------------------------------------------------- */
 
+/* "prelu (shared slope)", "prelu:channel (per-channel slopes)", else the label. */
+static void set_title(sl_compare_entry *e)
+{
+    const sl_layer_spec *a = &e->pub.act;
+    const char *what = a->type != SL_LAYER_PRELU ? ""
+                       : a->per_channel          ? " (per-channel slopes)"
+                                                 : " (shared slope)";
+    snprintf(e->title, sizeof e->title, "%s%s", e->label, what);
+    e->pub.title = e->title;
+}
+
+/* Run i = seed_index * n_acts + act. */
 static sl_status set_run(sl_compare *c, size_t i, const sl_compare_options *o, sl_error *err)
 {
     sl_compare_entry *e = &c->runs[i];
-    const char *label = o->acts && o->acts[i] ? o->acts[i] : NULL;
+    size_t act = i % o->n_acts;
+    const char *label = o->acts && o->acts[act] ? o->acts[act] : NULL;
     if (o->specs) {
-        if (!sl_layer_is_activation(o->specs[i].type))
+        if (!sl_layer_is_activation(o->specs[act].type))
             return sl_error_set(err, SL_ERR_INVALID, "compare: specs[%zu] (%s) is not an "
-                                                     "activation", i,
-                                sl_layer_type_name(o->specs[i].type));
-        e->pub.act = o->specs[i];
+                                                     "activation", act,
+                                sl_layer_type_name(o->specs[act].type));
+        e->pub.act = o->specs[act];
         if (!label)
-            label = sl_layer_type_name(o->specs[i].type);
+            label = sl_layer_type_name(o->specs[act].type);
     } else if (!label) {
-        return sl_error_set(err, SL_ERR_INVALID, "compare: acts[%zu] is NULL", i);
+        return sl_error_set(err, SL_ERR_INVALID, "compare: acts[%zu] is NULL", act);
     } else if (parse_label(label, &e->pub.act, err) != SL_OK) {
         return err ? err->status : SL_ERR_CONFIG;
     }
@@ -60,8 +73,11 @@ static sl_status set_run(sl_compare *c, size_t i, const sl_compare_options *o, s
     if (!e->label)
         return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory");
     e->pub.label = e->label;
+    set_title(e);
     e->pub.error = e->error;
-    e->pub.seed = c->cfg->seed;
+    e->pub.act_index = act;
+    e->pub.seed_index = (int)(i / o->n_acts);
+    e->pub.seed = c->cfg->seed + (uint64_t)e->pub.seed_index;
     e->pub.final_test_acc = NAN;
     return SL_OK;
 }
@@ -91,18 +107,26 @@ sl_compare *sl_compare_new(const sl_config *cfg, const sl_compare_options *opt, 
         sl_error_set(err, SL_ERR_INVALID, "sl_compare_new: the config has no name or origin");
         return NULL;
     }
+    if (opt->seeds < 0 || (size_t)opt->seeds > SIZE_MAX / sizeof(sl_compare_entry) / opt->n_acts) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_compare_new: seeds must be >= 0 (got %d)",
+                     opt->seeds);
+        return NULL;
+    }
+    int seeds = opt->seeds > 1 ? opt->seeds : 1;
     sl_compare *c = sl_calloc(1, sizeof *c);
     if (c) {
         c->cfg = cfg;
         c->cb = opt->callbacks;
-        c->runs = sl_calloc(opt->n_acts, sizeof *c->runs);
+        c->n_acts = opt->n_acts;
+        c->n_seeds = seeds;
+        c->runs = sl_calloc(opt->n_acts * (size_t)seeds, sizeof *c->runs);
     }
     if (!c || !c->runs) {
         sl_compare_free(c);
         sl_error_set(err, SL_ERR_NOMEM, "sl_compare_new: out of memory");
         return NULL;
     }
-    for (; c->n_runs < opt->n_acts; c->n_runs++)
+    for (; c->n_runs < opt->n_acts * (size_t)seeds; c->n_runs++)
         if (set_run(c, c->n_runs, opt, err) != SL_OK) {
             c->n_runs++; /* free what set_run allocated */
             sl_compare_free(c);
@@ -151,24 +175,31 @@ const sl_config *sl_compare_config(const sl_compare *c) { return c ? c->cfg : NU
 const char *sl_compare_out_dir(const sl_compare *c) { return c ? c->out_dir : NULL; }
 int64_t sl_compare_probe_count(const sl_compare *c) { return c ? c->probe_count : 0; }
 size_t sl_compare_num_runs(const sl_compare *c) { return c ? c->n_runs : 0; }
+size_t sl_compare_num_acts(const sl_compare *c) { return c ? c->n_acts : 0; }
+int sl_compare_num_seeds(const sl_compare *c) { return c ? c->n_seeds : 0; }
 
 const sl_compare_run *sl_compare_get_run(const sl_compare *c, size_t i)
 {
     return c && i < c->n_runs ? &c->runs[i].pub : NULL;
 }
 
+/* Seed by seed (runs seed_index * n_acts .. + n_acts - 1). */
 int sl_compare_weights_shared(const sl_compare *c)
 {
-    const sl_compare_run *first = NULL;
-    for (size_t i = 0; c && i < c->n_runs; i++) {
-        const sl_compare_run *r = &c->runs[i].pub;
-        if (!r->hashed)
-            continue;
-        if (first && r->initial_hash != first->initial_hash)
-            return 0;
-        first = first ? first : r;
+    int any = 0;
+    for (size_t s = 0; c && s < (size_t)c->n_seeds; s++) {
+        const sl_compare_run *first = NULL;
+        for (size_t a = 0; a < c->n_acts; a++) {
+            const sl_compare_run *r = &c->runs[s * c->n_acts + a].pub;
+            if (!r->hashed)
+                continue;
+            if (first && r->initial_hash != first->initial_hash)
+                return 0;
+            first = first ? first : r;
+        }
+        any |= first != NULL;
     }
-    return first != NULL;
+    return any;
 }
 
 const sl_compare_row *sl_compare_rows(const sl_compare *c, size_t *n)

@@ -1,7 +1,8 @@
 /*
- * compare_run.c - the runs of a comparison (slope/compare.h): the shared
- * initial weights, each run's training through sl_trainer_run_epoch, and the
- * reports it takes at init and after every epoch or every stats.every steps.
+ * compare_run.c - the runs of a comparison (slope/compare.h): the data and
+ * probe set (once), each seed's shared initial weights, each run's training
+ * through sl_trainer_run_epoch, and the reports it takes at init and after
+ * every epoch or every stats.every steps.
  */
 #include <math.h>
 #include <stdlib.h>
@@ -12,12 +13,13 @@
 
 /* What every run of one sl_compare_run_all shares. */
 typedef struct shared {
-    sl_config view;        /* the config with layers below: activations swapped per run */
+    sl_config view;        /* the config with layers below (activations swapped per run)
+                            * and the seed of the runs under way */
     sl_layer_spec *layers; /* owned copy of the config's layers */
     sl_run_data data;
     const sl_dataset *eval; /* test split, else validation, else NULL */
     sl_dataset *probe;      /* the first stats.probe.count examples of the probe split */
-    sl_model *ref;          /* the initial weights every run starts from */
+    sl_model *ref;          /* the initial weights every run of the seed starts from */
     int64_t batches;        /* per epoch */
 } shared;
 
@@ -245,6 +247,15 @@ static sl_status open_shared(sl_compare *c, shared *s, sl_error *err)
         return err->status;
     int64_t n = sl_dataset_count(s->data.train), bs = cfg->train.batch_size;
     s->batches = cfg->train.drop_last ? n / bs : (n + bs - 1) / bs;
+    return SL_OK;
+}
+
+/* Seed seed_index: the view's seed (data order, dropout, init) and its shared weights,
+ * drawn for the first activation of the list. */
+static sl_status open_seed(sl_compare *c, shared *s, int seed_index, sl_error *err)
+{
+    s->view.seed = c->cfg->seed + (uint64_t)seed_index;
+    sl_model_free(s->ref);
     s->ref = build_model(s, &c->runs[0].pub.act, err);
     return s->ref ? SL_OK : err->status;
 }
@@ -270,8 +281,11 @@ sl_status sl_compare_run_all(sl_compare *c, sl_error *err)
     shared s;
     memset(&s, 0, sizeof s);
     sl_status st = open_shared(c, &s, err);
-    for (size_t i = 0; st == SL_OK && i < c->n_runs; i++)
-        run_one(c, &s, i);
+    for (int seed = 0; st == SL_OK && seed < c->n_seeds; seed++) {
+        st = open_seed(c, &s, seed, err);
+        for (size_t a = 0; st == SL_OK && a < c->n_acts; a++)
+            run_one(c, &s, (size_t)seed * c->n_acts + a);
+    }
     close_shared(&s);
     return st;
 }

@@ -1,6 +1,7 @@
 /*
  * compare_write.c - the files of a comparison (slope/compare.h): stats.csv,
- * summary.json and plots.gp, written into the output directory.
+ * seeds.csv and summary.json, written into the output directory (plots.gp:
+ * compare_plots.c).
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -12,8 +13,6 @@
 
 #include "alloc.h"
 #include "compare_internal.h"
-
-#define MAX_PLOT_LAYERS 64
 
 /* mkdir -p. */
 sl_status sl_compare_make_dirs(const char *path, sl_error *err)
@@ -39,7 +38,7 @@ sl_status sl_compare_make_dirs(const char *path, sl_error *err)
 }
 
 /* out_dir/name, opened for writing. */
-static FILE *open_out(const sl_compare *c, const char *name, char *path, size_t size,
+FILE *sl_compare_open_out(const sl_compare *c, const char *name, char *path, size_t size,
                       sl_error *err)
 {
     if (snprintf(path, size, "%s/%s", c->out_dir, name) >= (int)size) {
@@ -53,13 +52,17 @@ static FILE *open_out(const sl_compare *c, const char *name, char *path, size_t 
 }
 
 /* Closes f; SL_ERR_IO when any write to it failed. */
-static sl_status close_out(FILE *f, const char *path, sl_error *err)
+sl_status sl_compare_close_out(FILE *f, const char *path, sl_error *err)
 {
     int bad = ferror(f);
     if (fclose(f) != 0 || bad)
         return sl_error_set(err, SL_ERR_IO, "%s: write failed", path);
     return SL_OK;
 }
+
+#define STATS_CSV_HEADER                                                                    \
+    "act,seed,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,died,revived,"     \
+    "grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc"
 
 /* ---- stats.csv -------------------------------------------------------------------------------- */
 
@@ -71,10 +74,11 @@ static void csv_optional(FILE *f, double v, int present)
         fprintf(f, ",");
 }
 
-static void csv_row(FILE *f, const char *act, const sl_compare_row *r)
+static void csv_row(FILE *f, const sl_compare_run *run, const sl_compare_row *r)
 {
     const sl_layer_stats *l = &r->l;
-    fprintf(f, "%s,%d,%lld,%.6g,%d,%s,%lld,%lld,%.6g,%.6g,%lld,%lld", act, r->epoch,
+    fprintf(f, "%s,%llu,%d,%lld,%.6g,%d,%s,%lld,%lld,%.6g,%.6g,%lld,%lld", run->label,
+            (unsigned long long)run->seed, r->epoch,
             (long long)r->step, r->progress, l->layer, sl_layer_type_name(l->type),
             (long long)l->units, (long long)l->dead, l->dead_frac, l->sparsity,
             (long long)l->died, (long long)l->revived);
@@ -83,20 +87,52 @@ static void csv_row(FILE *f, const char *act, const sl_compare_row *r)
     csv_optional(f, l->alpha_min, l->n_alpha > 0);
     csv_optional(f, l->alpha_max, l->n_alpha > 0);
     csv_optional(f, r->test_acc, 1);
+    /* NEG-STATS HOOK: when sl_layer_stats has neg_mean, neg_p01 and below_minus1 (the
+     * negative pre-activations' mean and 1st percentile, the fraction of outputs below -1),
+     * print them here (csv_optional(f, l->neg_mean, 1); ...) and name them in
+     * STATS_CSV_HEADER below, in the same order. */
     fprintf(f, "\n");
 }
 
 static sl_status write_csv(const sl_compare *c, sl_error *err)
 {
     char path[1100];
-    FILE *f = open_out(c, "stats.csv", path, sizeof path, err);
+    FILE *f = sl_compare_open_out(c, "stats.csv", path, sizeof path, err);
     if (!f)
         return err->status;
-    fprintf(f, "act,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,died,"
-               "revived,grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc\n");
+    fprintf(f, "%s\n", STATS_CSV_HEADER);
     for (size_t k = 0; k < c->n_rows; k++)
-        csv_row(f, c->runs[c->rows[k].run].label, &c->rows[k]);
-    return close_out(f, path, err);
+        csv_row(f, &c->runs[c->rows[k].run].pub, &c->rows[k]);
+    return sl_compare_close_out(f, path, err);
+}
+
+/* ---- seeds.csv -------------------------------------------------------------------------------- */
+
+/* One row per run and activation layer, at the end; a diverged run's measures empty. */
+static sl_status write_seeds(const sl_compare *c, sl_error *err)
+{
+    char path[1100];
+    FILE *f = sl_compare_open_out(c, "seeds.csv", path, sizeof path, err);
+    if (!f)
+        return err->status;
+    int layers[SL_COMPARE_MAX_LAYERS];
+    int64_t units[SL_COMPARE_MAX_LAYERS];
+    int n = sl_compare_layer_list(c, layers, units, SL_COMPARE_MAX_LAYERS);
+    fprintf(f, "act,seed,layer,units,dead_frac,sparsity,test_acc,diverged\n");
+    for (size_t i = 0; i < c->n_runs; i++) {
+        const sl_compare_run *r = &c->runs[i].pub;
+        for (int k = 0; r->attempted && k < n; k++) {
+            sl_compare_layer l;
+            int ok = !r->failed && sl_compare_get_layer(c, i, (size_t)k, &l, NULL) == SL_OK;
+            fprintf(f, "%s,%llu,%d,%lld", r->label, (unsigned long long)r->seed, layers[k],
+                    (long long)units[k]);
+            csv_optional(f, ok ? l.last.dead_frac : NAN, ok);
+            csv_optional(f, ok ? l.last.sparsity : NAN, ok);
+            csv_optional(f, r->final_test_acc, ok);
+            fprintf(f, ",%d\n", !ok);
+        }
+    }
+    return sl_compare_close_out(f, path, err);
 }
 
 /* ---- summary.json ----------------------------------------------------------------------------- */
@@ -122,6 +158,11 @@ static cJSON *run_json(const sl_compare_entry *e)
     const sl_compare_run *r = &e->pub;
     cJSON *o = cJSON_CreateObject();
     cJSON_AddStringToObject(o, "act", r->label);
+    cJSON_AddStringToObject(o, "title", r->title);
+    cJSON_AddNumberToObject(o, "seed", (double)r->seed);
+    cJSON_AddStringToObject(o, "status", !r->attempted ? "not attempted"
+                                         : r->failed   ? "diverged"
+                                                       : "finished");
     if (r->hashed) {
         char hex[20];
         snprintf(hex, sizeof hex, "%016llx", (unsigned long long)r->initial_hash);
@@ -139,6 +180,70 @@ static cJSON *run_json(const sl_compare_entry *e)
     return o;
 }
 
+/* A number, or null when it is not one (JSON has no NaN). */
+static void add_number(cJSON *o, const char *name, double v)
+{
+    if (isfinite(v))
+        cJSON_AddNumberToObject(o, name, v);
+    else
+        cJSON_AddNullToObject(o, name);
+}
+
+static void add_estimate(cJSON *o, const char *name, const sl_compare_estimate *e)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, name);
+    cJSON_AddNumberToObject(x, "n", e->n);
+    add_number(x, "mean", e->mean);
+    add_number(x, "sd", e->sd);
+    add_number(x, "ci95_lo", e->lo);
+    add_number(x, "ci95_hi", e->hi);
+}
+
+static void add_test(cJSON *o, const char *name, const char *test, double t, double df,
+                     double p)
+{
+    cJSON *x = cJSON_AddObjectToObject(o, name);
+    cJSON_AddStringToObject(x, "test", test);
+    if (strcmp(test, "fisher_exact_two_sided") != 0) {
+        add_number(x, "t", t);
+        add_number(x, "df", df);
+    }
+    add_number(x, "p", p);
+}
+
+/* Per activation and layer over the seeds; tests against the first activation. */
+static void add_aggregates(cJSON *s, const sl_compare *c)
+{
+    cJSON *arr = cJSON_AddArrayToObject(s, "aggregates");
+    for (size_t i = 0; i < sl_compare_num_aggregates(c); i++) {
+        sl_compare_aggregate g;
+        if (sl_compare_get_aggregate(c, i, &g, NULL) != SL_OK)
+            continue;
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "act", g.label);
+        cJSON_AddStringToObject(o, "title", g.title);
+        cJSON_AddNumberToObject(o, "layer", g.layer);
+        cJSON_AddNumberToObject(o, "units", (double)g.units);
+        cJSON_AddNumberToObject(o, "runs", g.runs);
+        cJSON_AddNumberToObject(o, "finished", g.finished);
+        cJSON_AddNumberToObject(o, "diverged", g.diverged);
+        add_estimate(o, "dead_frac_init", &g.dead_init);
+        add_estimate(o, "dead_frac", &g.dead_frac);
+        add_estimate(o, "sparsity", &g.sparsity);
+        add_estimate(o, "died", &g.died);
+        add_estimate(o, "revived", &g.revived);
+        add_estimate(o, "test_acc", &g.test_acc);
+        if (g.act > 0) {
+            cJSON *v = cJSON_AddObjectToObject(o, "vs_first");
+            cJSON_AddStringToObject(v, "against", c->runs[0].label);
+            add_test(v, "diverged", "fisher_exact_two_sided", NAN, NAN, g.p_diverged);
+            add_test(v, "dead_frac", "welch_t_two_sided", g.t_dead, g.df_dead, g.p_dead);
+            add_test(v, "test_acc", "welch_t_two_sided", g.t_acc, g.df_acc, g.p_acc);
+        }
+        cJSON_AddItemToArray(arr, o);
+    }
+}
+
 static cJSON *summary_json(const sl_compare *c)
 {
     const sl_config *cfg = c->cfg;
@@ -151,11 +256,16 @@ static cJSON *summary_json(const sl_compare *c)
                             cfg->stats.probe_split == SL_SPLIT_TEST ? "test" : "train");
     cJSON_AddNumberToObject(s, "probe_count", (double)c->probe_count);
     cJSON_AddNumberToObject(s, "stats_every_steps", (double)cfg->stats.every_steps);
+    cJSON_AddNumberToObject(s, "seeds", c->n_seeds);
+    cJSON *list = cJSON_AddArrayToObject(s, "seed_list");
+    for (int i = 0; i < c->n_seeds; i++)
+        cJSON_AddItemToArray(list, cJSON_CreateNumber((double)(cfg->seed + (uint64_t)i)));
     cJSON_AddStringToObject(s, "initial_weights_from", c->runs[0].label);
     cJSON *runs = cJSON_AddArrayToObject(s, "runs");
     for (size_t i = 0; i < c->n_runs; i++)
         cJSON_AddItemToArray(runs, run_json(&c->runs[i]));
     cJSON_AddBoolToObject(s, "initial_weights_shared", sl_compare_weights_shared(c));
+    add_aggregates(s, c);
     return s;
 }
 
@@ -167,140 +277,13 @@ static sl_status write_summary(const sl_compare *c, sl_error *err)
     if (!text)
         return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory for summary.json");
     char path[1100];
-    FILE *f = open_out(c, "summary.json", path, sizeof path, err);
+    FILE *f = sl_compare_open_out(c, "summary.json", path, sizeof path, err);
     if (f) {
         fputs(text, f);
         fputc('\n', f);
     }
     cJSON_free(text);
-    return f ? close_out(f, path, err) : err->status;
-}
-
-/* ---- plots.gp --------------------------------------------------------------------------------- */
-
-/* Whether the run has PReLU slopes worth plotting (a failed run's never moved). */
-static int has_prelu(const sl_compare *c, size_t run)
-{
-    if (c->runs[run].pub.failed)
-        return 0;
-    for (size_t k = 0; k < c->n_rows; k++)
-        if (c->rows[k].run == run && c->rows[k].l.n_alpha > 0)
-            return 1;
-    return 0;
-}
-
-/* Datablock $<name>_<layer>_<run>: progress and the chosen columns. */
-static void datablock(FILE *f, const sl_compare *c, const char *name, int layer, size_t run,
-                      int alpha)
-{
-    fprintf(f, "$%s_%d_%zu << EOD\n", name, layer, run);
-    for (size_t k = 0; k < c->n_rows; k++) {
-        const sl_compare_row *r = &c->rows[k];
-        if (r->run != run || r->l.layer != layer)
-            continue;
-        if (alpha)
-            fprintf(f, "%.6g %.6g %.6g %.6g\n", r->progress, r->l.alpha_mean, r->l.alpha_min,
-                    r->l.alpha_max);
-        else
-            fprintf(f, "%.6g %.6g\n", r->progress, 100.0 * r->l.dead_frac);
-    }
-    fprintf(f, "EOD\n");
-}
-
-/* The activation layers, from the first report. */
-static int layer_list(const sl_compare *c, int *layers, int64_t *units, int max)
-{
-    int n = 0;
-    for (size_t k = 0; k < c->n_rows && n < max; k++) {
-        if (c->rows[k].step != c->rows[0].step || c->rows[k].run != c->rows[0].run)
-            break;
-        units[n] = c->rows[k].l.units;
-        layers[n++] = c->rows[k].l.layer;
-    }
-    return n;
-}
-
-static void plot_terminal(FILE *f, int panels, const char *dir, const char *png)
-{
-    fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-               "  set terminal pngcairo noenhanced size %d,420 font 'sans,10'\n"
-               "} else {\n  set terminal png noenhanced size %d,420\n}\n",
-            panels * 420 + 60, panels * 420 + 60);
-    fprintf(f, "set output '%s/%s'\nset key top left box opaque\nset grid\n", dir, png);
-}
-
-static void plot_dying(FILE *f, const sl_compare *c, const int *layers, const int64_t *units,
-                       int n)
-{
-    plot_terminal(f, n, c->out_dir, "dying.png");
-    fprintf(f, "set multiplot layout 1,%d title 'Dead units during training: %s (probe %lld "
-               "examples)'\n",
-            n, c->cfg->name, (long long)c->probe_count);
-    double top = 5.0;
-    for (size_t k = 0; k < c->n_rows; k++)
-        top = fmax(top, 110.0 * c->rows[k].l.dead_frac);
-    fprintf(f, "set xlabel 'epoch'\nset ylabel 'dead units (%%)'\nset yrange [0:%.0f]\n",
-            fmin(top, 100.0));
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "set title 'activation layer %d (%lld units)'\nplot ", layers[i],
-                (long long)units[i]);
-        for (size_t run = 0; run < c->n_runs; run++)
-            fprintf(f, "%s$dead_%d_%zu using 1:2 with linespoints pt 7 ps 0.5 lw 2 title '%s%s'",
-                    run ? ", " : "", layers[i], run, c->runs[run].label,
-                    c->runs[run].pub.failed ? " (failed)" : "");
-        fprintf(f, "\n");
-    }
-    fprintf(f, "unset multiplot\n");
-}
-
-static void plot_prelu(FILE *f, const sl_compare *c, const int *layers, int n)
-{
-    plot_terminal(f, n, c->out_dir, "prelu.png");
-    fprintf(f, "set multiplot layout 1,%d title 'Learned PReLU slopes: %s (line: mean, band: "
-               "min to max)'\n",
-            n, c->cfg->name);
-    fprintf(f, "set xlabel 'epoch'\nset ylabel 'slope a'\nset yrange [*:*]\n"
-               "set style fill transparent solid 0.2 noborder\n");
-    for (int i = 0; i < n; i++) {
-        fprintf(f, "set title 'activation layer %d'\nplot ", layers[i]);
-        int first = 1;
-        for (size_t run = 0; run < c->n_runs; run++) {
-            if (!has_prelu(c, run))
-                continue;
-            fprintf(f, "%s$alpha_%d_%zu using 1:3:4 with filledcurves lc %zu notitle, "
-                       "$alpha_%d_%zu using 1:2 with lines lw 2 lc %zu title '%s'",
-                    first ? "" : ", ", layers[i], run, run + 1, layers[i], run, run + 1,
-                    c->runs[run].label);
-            first = 0;
-        }
-        fprintf(f, "\n");
-    }
-    fprintf(f, "unset multiplot\n");
-}
-
-static sl_status write_plots(const sl_compare *c, sl_error *err)
-{
-    char path[1100];
-    FILE *f = open_out(c, "plots.gp", path, sizeof path, err);
-    if (!f)
-        return err->status;
-    int layers[MAX_PLOT_LAYERS], any_prelu = 0;
-    int64_t units[MAX_PLOT_LAYERS];
-    int n = layer_list(c, layers, units, MAX_PLOT_LAYERS);
-    fprintf(f, "# slope compare: %s; run `gnuplot %s`\nset datafile separator whitespace\n",
-            c->cfg->name, path);
-    for (size_t run = 0; run < c->n_runs; run++) {
-        any_prelu |= has_prelu(c, run);
-        for (int i = 0; i < n; i++) {
-            datablock(f, c, "dead", layers[i], run, 0);
-            datablock(f, c, "alpha", layers[i], run, 1);
-        }
-    }
-    if (n > 0)
-        plot_dying(f, c, layers, units, n);
-    if (any_prelu)
-        plot_prelu(f, c, layers, n);
-    return close_out(f, path, err);
+    return f ? sl_compare_close_out(f, path, err) : err->status;
 }
 
 sl_status sl_compare_write(const sl_compare *c, sl_error *err)
@@ -313,7 +296,7 @@ sl_status sl_compare_write(const sl_compare *c, sl_error *err)
     if (!err)
         err = &local;
     if (sl_compare_make_dirs(c->out_dir, err) != SL_OK || write_csv(c, err) != SL_OK ||
-        write_summary(c, err) != SL_OK)
+        write_seeds(c, err) != SL_OK || write_summary(c, err) != SL_OK)
         return err->status;
-    return write_plots(c, err);
+    return sl_compare_write_plots(c, err);
 }

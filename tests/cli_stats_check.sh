@@ -19,7 +19,7 @@ check_compare() {
         [ -s "$out/prelu.png" ] || fail "prelu.png missing"
     fi
     header=$(head -n 1 "$out/stats.csv")
-    for col in act epoch step layer units dead dead_frac sparsity died revived grad_mean_abs \
+    for col in act seed epoch step layer units dead dead_frac sparsity died revived grad_mean_abs \
                alpha_mean alpha_min alpha_max test_acc; do
         echo ",$header," | grep -q ",$col," || fail "stats.csv lacks column $col"
     done
@@ -29,13 +29,13 @@ check_compare() {
         n=$(grep -c "^$act," "$out/stats.csv")
         [ "$n" -eq 8 ] || fail "$act has $n rows, expected 8"
         for e in 0 1 2 3; do
-            grep -q "^$act,$e," "$out/stats.csv" || fail "$act has no report for epoch $e"
+            grep -q "^$act,42,$e," "$out/stats.csv" || fail "$act has no report for epoch $e"
         done
     done
     # PReLU rows carry slopes; ReLU rows do not.
-    grep "^prelu:channel," "$out/stats.csv" | awk -F, '$14 == "" { exit 1 }' ||
+    grep "^prelu:channel," "$out/stats.csv" | awk -F, '$15 == "" { exit 1 }' ||
         fail "prelu rows without alpha_mean"
-    grep "^relu," "$out/stats.csv" | awk -F, '$14 != "" { exit 1 }' ||
+    grep "^relu," "$out/stats.csv" | awk -F, '$15 != "" { exit 1 }' ||
         fail "relu rows with alpha_mean"
     # Shared initial weights: checked by the command, and the hashes agree here too.
     grep -q '"initial_weights_shared":[[:space:]]*true' "$out/summary.json" ||
@@ -46,7 +46,9 @@ check_compare() {
     [ "$total" -eq 3 ] || fail "expected 3 runs in summary.json, got $total"
     [ "$hashes" -eq 1 ] || fail "runs have $hashes different initial weight hashes"
     grep -q "dead@init" "$out.log" || fail "no table printed"
+    grep -q "^prelu:channel (per-channel slopes) " "$out.log" || fail "PReLU's slopes not named"
     check_compare_edges "$slope" "$config" "$out.edges"
+    check_compare_seeds "$1" "$2" "$3.seeds" # $out was reset by check_compare_edges
     echo "compare: ok"
 }
 
@@ -74,6 +76,40 @@ check_compare_edges() {
     set -e
     [ "$rc" -eq 2 ] || fail "a bad activation exited $rc, expected 2"
     grep -q 'activation "nope": unknown name' "$out.err" || fail "the bad label is not named"
+}
+
+# --seeds 2: every activation from seeds 42 and 43; seeds.csv, the aggregated table, and a
+# diverging activation reported as such with exit status 0.
+check_compare_seeds() {
+    slope=$1 config=$2 out=$3
+    rm -rf "$out"
+    "$slope" compare "$config" --act relu,elu:1e30,prelu --seeds 2 --epochs 1 --out "$out" \
+        > "$out.log" 2> "$out.err" || { cat "$out.log" "$out.err"; fail "--seeds exited $?"; }
+    [ "$(head -n 1 "$out/seeds.csv")" = "act,seed,layer,units,dead_frac,sparsity,test_acc,diverged" ] ||
+        fail "seeds.csv header: $(head -n 1 "$out/seeds.csv")"
+    rows=$(($(wc -l < "$out/seeds.csv") - 1))
+    [ "$rows" -eq 12 ] || fail "seeds.csv has $rows rows, expected 3 x 2 seeds x 2 layers"
+    for s in 42 43; do
+        [ "$(grep -c "^relu,$s,[13],64,[0-9.e-]*,[0-9.e-]*,[0-9.e-]*,0$" "$out/seeds.csv")" -eq 2 ] ||
+            fail "relu seed $s rows"
+        [ "$(grep -c "^elu:1e30,$s,[13],64,,,,1$" "$out/seeds.csv")" -eq 2 ] ||
+            fail "elu:1e30 seed $s is not a diverged row"
+    done
+    grep -q "fin  *div" "$out.log" || fail "no aggregated table"
+    grep -qE "^relu +1 +64 +2 +0 " "$out.log" || fail "relu: not 2 finished, 0 diverged"
+    grep -qE "^elu:1e30 +1 +64 +0 +2 " "$out.log" || fail "elu:1e30: not 0 finished, 2 diverged"
+    grep -qE "^prelu \(shared slope\) +3 +64 +2 +0 " "$out.log" || fail "prelu line"
+    grep -q "Welch's t-test" "$out.log" || fail "the table does not name its tests"
+    grep -q "Fisher's exact test" "$out.log" || fail "the table does not name Fisher's test"
+    grep -q "elu:1e30 seed 43 diverged" "$out.log" || fail "the diverged runs are not listed"
+    grep -q "filledcurves" "$out/plots.gp" || fail "plots.gp has no bands"
+    grep -q '"aggregates"' "$out/summary.json" || fail "summary.json has no aggregates"
+    if command -v gnuplot > /dev/null 2>&1; then
+        [ -s "$out/dying.png" ] || fail "dying.png missing (seeds)"
+    fi
+    "$slope" compare "$config" --act relu --seeds 0 --out "$out" > /dev/null 2>&1 &&
+        fail "--seeds 0 accepted"
+    return 0
 }
 
 check_born_dead() {

@@ -17,7 +17,7 @@
 
 #include "slope/compare.h"
 
-#define CSV_HEADER "act,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,died," \
+#define CSV_HEADER "act,seed,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,died," \
                    "revived,grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc"
 
 static char *read_text(const char *path)
@@ -143,6 +143,12 @@ static void test_shared_weights_and_rows(void **state)
         assert_true(r->final_test_acc > 0.0 && r->final_test_acc <= 1.0);
     }
     assert_true(fabsf(sl_compare_get_run(c, 1)->act.alpha - 0.1f) < 1e-7f);
+    /* One seed: the config's, and the titles name PReLU's slopes. */
+    assert_int_equal(sl_compare_num_seeds(c), 1);
+    assert_int_equal(sl_compare_num_acts(c), 4);
+    assert_true(sl_compare_get_run(c, 3)->seed == 42);
+    assert_string_equal(sl_compare_get_run(c, 2)->title, "prelu (shared slope)");
+    assert_string_equal(sl_compare_get_run(c, 1)->title, "leaky_relu:0.1");
 
     /* 4 runs x (init + 2 epochs) x 2 activation layers, in the order measured. */
     size_t n_rows;
@@ -257,8 +263,10 @@ static void test_every_steps_and_files(void **state)
     char *csv = read_text(path);
     assert_memory_equal(csv, CSV_HEADER "\n", strlen(CSV_HEADER) + 1);
     assert_int_equal(count_lines(csv), 1 + (int)n_rows);
-    assert_non_null(strstr(csv, "\nprelu:channel,2,20,2,3,prelu,64,"));
+    assert_non_null(strstr(csv, "\nprelu:channel,42,2,20,2,3,prelu,64,"));
     free(csv);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/seeds.csv", dir);
     unlink(path);
 
     snprintf(path, sizeof path, "%s/summary.json", dir);
@@ -294,6 +302,8 @@ static void test_every_steps_and_files(void **state)
     assert_non_null(strstr(gp, "$alpha_3_1 << EOD\n"));
     assert_non_null(strstr(gp, "/out/dying.png'"));
     assert_non_null(strstr(gp, "/out/prelu.png'"));
+    assert_non_null(strstr(gp, "prelu:channel (per-channel slopes)"));
+    assert_null(strstr(gp, "$band_")); /* one seed: no bands */
     free(gp);
     unlink(path);
     rmdir(dir);
@@ -405,6 +415,325 @@ static void test_bad_labels(void **state)
     sl_config_free(cfg);
 }
 
+
+#define PI 3.14159265358979323846
+
+/* ---- the statistics ------------------------------------------------------------------------ */
+
+/* Student's t density, for an independent check of the cdf by Simpson's rule. */
+static double t_density(double x, double df)
+{
+    return exp(lgamma((df + 1) / 2) - lgamma(df / 2)) / sqrt(df * PI) *
+           pow(1 + x * x / df, -(df + 1) / 2);
+}
+
+static double simpson_cdf(double t, double df)
+{
+    int n = 20000; /* P(T <= t) = 1/2 + integral from 0 to t */
+    double h = t / n, s = t_density(0, df) + t_density(t, df);
+    for (int i = 1; i < n; i++)
+        s += (i % 2 ? 4 : 2) * t_density(i * h, df);
+    return 0.5 + s * h / 3;
+}
+
+static void test_statistics(void **state)
+{
+    (void)state;
+    /* Fisher's exact test.  [[1, 9], [11, 3]]: two-sided p = 0.002759 (the worked example of
+     * Wikipedia's "Fisher's exact test"; exactly 2 * 0.00137... from the hypergeometric). */
+    assert_true(fabs(sl_compare_fisher_exact(1, 9, 11, 3) - 0.002759) < 5e-7);
+    /* Fisher's tea tasting (The Design of Experiments, 1935): [[3, 1], [1, 3]],
+     * P(table) = 16/70, two-sided p = (1 + 16 + 16 + 1)/70 = 34/70. */
+    assert_true(fabs(sl_compare_fisher_exact(3, 1, 1, 3) - 34.0 / 70.0) < 1e-12);
+    /* 3 of 3 finished against 0 of 3: 2 tables of probability 1/20 each: p = 0.1. */
+    assert_true(fabs(sl_compare_fisher_exact(3, 0, 0, 3) - 0.1) < 1e-12);
+    assert_true(sl_compare_fisher_exact(5, 0, 5, 0) == 1.0);
+    assert_true(sl_compare_fisher_exact(0, 0, 0, 0) == 1.0);
+    assert_true(isnan(sl_compare_fisher_exact(-1, 0, 0, 0)));
+
+    /* The t cdf: closed forms for 1 (Cauchy: 1/2 + atan(t)/pi) and 2 degrees of freedom
+     * (1/2 + t / (2 sqrt(2 + t^2))), and Simpson's rule on the density elsewhere. */
+    const double ts[] = {-30.0, -2.5, -0.3, 0.0, 0.7, 1.96, 12.706};
+    for (size_t i = 0; i < sizeof ts / sizeof *ts; i++) {
+        double t = ts[i];
+        assert_true(fabs(sl_compare_t_cdf(t, 1) - (0.5 + atan(t) / PI)) < 1e-12);
+        assert_true(fabs(sl_compare_t_cdf(t, 2) - (0.5 + t / (2 * sqrt(2 + t * t)))) < 1e-12);
+        if (t > 0)
+            assert_true(fabs(sl_compare_t_cdf(t, 5.882353) - simpson_cdf(t, 5.882353)) < 1e-9);
+    }
+    assert_true(isnan(sl_compare_t_cdf(1.0, 0.0)));
+    /* t(0.975, df) of the usual tables (e.g. NIST/SEMATECH e-Handbook 1.3.6.7.2), 3 decimals. */
+    const double df[] = {1, 2, 3, 4, 5, 10, 30};
+    const double q[] = {12.706, 4.303, 3.182, 2.776, 2.571, 2.228, 2.042};
+    for (int i = 0; i < 7; i++) {
+        assert_true(fabs(sl_compare_t_quantile(0.975, df[i]) - q[i]) < 5e-4);
+        assert_true(fabs(sl_compare_t_quantile(0.025, df[i]) + q[i]) < 5e-4);
+    }
+    assert_true(fabs(sl_compare_t_quantile(0.975, 1) - tan(PI * 0.475)) < 1e-9);
+    assert_true(isnan(sl_compare_t_quantile(1.0, 3)));
+
+    /* Welch, by hand: x = 1..5 (mean 3, variance 2.5), y = 2, 4, .., 10 (mean 6, variance 10):
+     * se^2 = 0.5 + 2 = 2.5, t = -3 / sqrt(2.5), df = 2.5^2 / (0.5^2/4 + 2^2/4) = 100/17. */
+    const double x[] = {1, 2, 3, 4, 5}, y[] = {2, 4, 6, 8, 10};
+    double t, d;
+    double p = sl_compare_welch(x, 5, y, 5, &t, &d);
+    assert_true(fabs(t + 3.0 / sqrt(2.5)) < 1e-12);
+    assert_true(fabs(d - 100.0 / 17.0) < 1e-12);
+    assert_true(fabs(p - 2.0 * simpson_cdf(t, d)) < 1e-9 || fabs(p - 2.0 * (1.0 - simpson_cdf(-t, d))) < 1e-9);
+    assert_true(p > 0.1 && p < 0.11); /* about 0.107 */
+    const double z[] = {0, 0, 0}, one[] = {1, 1, 1};
+    assert_true(sl_compare_welch(z, 3, z, 3, &t, &d) == 1.0 && t == 0.0);
+    assert_true(sl_compare_welch(one, 3, z, 3, &t, NULL) == 0.0 && isinf(t));
+    assert_true(isnan(sl_compare_welch(x, 1, y, 5, &t, &d)) && isnan(t) && isnan(d));
+
+    /* The estimate: mean, sd and the t-interval. */
+    sl_compare_estimate e = sl_compare_estimate_of(x, 5);
+    assert_true(e.n == 5 && e.mean == 3.0 && fabs(e.sd - sqrt(2.5)) < 1e-12);
+    assert_true(fabs(e.hi - 3.0 - sl_compare_t_quantile(0.975, 4) * sqrt(2.5 / 5)) < 1e-12);
+    e = sl_compare_estimate_of(x, 1);
+    assert_true(e.mean == 1.0 && isnan(e.lo) && isnan(e.hi));
+}
+
+/* ---- seeds --------------------------------------------------------------------------------- */
+
+/* seeds.csv, split: rows[i] = its fields (up to 8), "" for empty ones. */
+typedef struct seeds_row {
+    char act[32];
+    unsigned long long seed;
+    int layer, diverged;
+    long long units;
+    char dead[32], sparsity[32], acc[32];
+} seeds_row;
+
+static int read_seeds_csv(const char *path, seeds_row *rows, int max)
+{
+    char *text = read_text(path);
+    const char *header = "act,seed,layer,units,dead_frac,sparsity,test_acc,diverged\n";
+    assert_memory_equal(text, header, strlen(header));
+    int n = 0;
+    for (char *line = strchr(text, '\n') + 1; *line && n < max; n++) {
+        char *end = strchr(line, '\n');
+        assert_non_null(end);
+        *end = '\0';
+        char *f[8] = {0};
+        int k = 0;
+        for (char *p = line; k < 8; k++) {
+            f[k] = p;
+            char *comma = strchr(p, ',');
+            if (!comma)
+                break;
+            *comma = '\0';
+            p = comma + 1;
+        }
+        assert_int_equal(k, 7); /* exactly 8 fields */
+        seeds_row *r = &rows[n];
+        snprintf(r->act, sizeof r->act, "%s", f[0]);
+        r->seed = strtoull(f[1], NULL, 10);
+        r->layer = atoi(f[2]);
+        r->units = atoll(f[3]);
+        snprintf(r->dead, sizeof r->dead, "%s", f[4]);
+        snprintf(r->sparsity, sizeof r->sparsity, "%s", f[5]);
+        snprintf(r->acc, sizeof r->acc, "%s", f[6]);
+        r->diverged = atoi(f[7]);
+        line = end + 1;
+    }
+    free(text);
+    return n;
+}
+
+/* relu, elu:1e30 (diverges) and leaky_relu:0.1 from 3 seeds, 1 epoch. */
+static void test_seeds(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    const char *acts[] = {"relu", "elu:1e30", "leaky_relu:0.1"};
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", scratch("seeds"));
+    counts k = {0};
+    sl_compare_options o = sl_compare_defaults();
+    o.acts = acts;
+    o.n_acts = 3;
+    o.seeds = 3;
+    o.out_dir = dir;
+    o.callbacks = (sl_compare_callbacks){on_started, on_epoch, on_failed, &k};
+    sl_error err = {0};
+    sl_compare *c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_OK); /* divergence is not an error */
+    assert_int_equal(sl_compare_num_runs(c), 9);
+    assert_int_equal(sl_compare_num_seeds(c), 3);
+    assert_int_equal(k.started, 9);
+    assert_int_equal(k.failed, 3);
+    assert_int_equal(k.epochs, 6);
+    /* Seed-major order; every run of a seed starts from that seed's weights, and the seeds
+     * draw different weights. */
+    for (size_t i = 0; i < 9; i++) {
+        const sl_compare_run *r = sl_compare_get_run(c, i);
+        assert_int_equal(r->act_index, i % 3);
+        assert_int_equal(r->seed_index, (int)(i / 3));
+        assert_true(r->seed == 42 + i / 3);
+        assert_string_equal(r->label, acts[i % 3]);
+        assert_true(r->attempted && r->hashed);
+        assert_int_equal(r->failed, i % 3 == 1);
+        assert_int_equal(r->shared_equal, r->shared_tensors);
+        const sl_compare_run *first = sl_compare_get_run(c, i - i % 3);
+        assert_true(r->initial_hash == first->initial_hash);
+        if (i >= 3)
+            assert_true(r->initial_hash != sl_compare_get_run(c, i - 3)->initial_hash);
+    }
+    assert_true(sl_compare_weights_shared(c));
+    assert_int_equal(sl_compare_write(c, &err), SL_OK);
+
+    /* seeds.csv: a row per run and layer, the diverged ones empty. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/seeds.csv", dir);
+    seeds_row rows[32];
+    int n = read_seeds_csv(path, rows, 32);
+    unlink(path);
+    assert_int_equal(n, 9 * 2);
+    for (int i = 0; i < n; i++) {
+        const seeds_row *r = &rows[i];
+        assert_string_equal(r->act, acts[(i / 2) % 3]);
+        assert_true(r->seed == 42 + (unsigned long long)(i / 6));
+        assert_int_equal(r->layer, i % 2 ? 3 : 1);
+        assert_int_equal(r->units, 64);
+        assert_int_equal(r->diverged, (i / 2) % 3 == 1);
+        if (r->diverged) {
+            assert_string_equal(r->dead, "");
+            assert_string_equal(r->acc, "");
+        } else {
+            assert_true(r->dead[0] && r->acc[0] && r->sparsity[0]);
+        }
+    }
+
+    /* The aggregates are the means of seeds.csv's rows; the tests use the same values. */
+    assert_int_equal(sl_compare_num_act_layers(c), 2);
+    assert_int_equal(sl_compare_num_aggregates(c), 6);
+    double ref_dead[2][3], ref_acc[2][3];
+    for (size_t i = 0; i < 6; i++) {
+        sl_compare_aggregate g;
+        assert_int_equal(sl_compare_get_aggregate(c, i, &g, &err), SL_OK);
+        assert_int_equal(g.act, i / 2);
+        assert_int_equal(g.layer, i % 2 ? 3 : 1);
+        assert_int_equal(g.runs, 3);
+        assert_int_equal(g.finished, i / 2 == 1 ? 0 : 3);
+        assert_int_equal(g.diverged, i / 2 == 1 ? 3 : 0);
+        double dead[3], acc[3];
+        int m = 0;
+        for (int j = 0; j < n; j++) {
+            if (strcmp(rows[j].act, acts[i / 2]) || rows[j].layer != g.layer || rows[j].diverged)
+                continue;
+            dead[m] = strtod(rows[j].dead, NULL);
+            acc[m++] = strtod(rows[j].acc, NULL);
+        }
+        assert_int_equal(m, g.finished);
+        assert_int_equal(g.dead_frac.n, m);
+        assert_int_equal(g.test_acc.n, m);
+        if (m == 0) {
+            assert_true(isnan(g.dead_frac.mean) && isnan(g.test_acc.mean));
+            assert_true(fabs(g.p_diverged - 0.1) < 1e-12); /* 3/0 against 0/3 */
+            assert_true(isnan(g.p_dead));
+            continue;
+        }
+        sl_compare_estimate d = sl_compare_estimate_of(dead, m), a = sl_compare_estimate_of(acc, m);
+        assert_true(fabs(g.dead_frac.mean - d.mean) < 1e-6); /* seeds.csv has 6 digits */
+        assert_true(fabs(g.test_acc.mean - a.mean) < 1e-6);
+        assert_true(fabs(g.dead_frac.hi - g.dead_frac.lo - (d.hi - d.lo)) < 1e-5);
+        assert_true(g.test_acc.lo <= g.test_acc.mean && g.test_acc.mean <= g.test_acc.hi);
+        if (g.act == 0) {
+            assert_true(isnan(g.p_diverged) && isnan(g.p_dead) && isnan(g.p_acc));
+            memcpy(ref_dead[i % 2], dead, sizeof dead);
+            memcpy(ref_acc[i % 2], acc, sizeof acc);
+        } else { /* Welch's t against relu's three values of the same layer */
+            assert_true(g.p_diverged == 1.0);
+            double t, df;
+            double p_acc = sl_compare_welch(acc, 3, ref_acc[i % 2], 3, &t, &df);
+            assert_true(fabs(g.p_acc - p_acc) < 1e-3);
+            assert_true(fabs(g.t_acc - t) < 1e-2 * fmax(1.0, fabs(t)));
+            double p_dead = sl_compare_welch(dead, 3, ref_dead[i % 2], 3, &t, &df);
+            if (isnan(p_dead))
+                assert_true(isnan(g.p_dead));
+            else
+                assert_true(fabs(g.p_dead - p_dead) < 1e-9); /* k/64: exact in seeds.csv */
+        }
+    }
+    sl_compare_aggregate g;
+    assert_int_equal(sl_compare_get_aggregate(c, 6, &g, &err), SL_ERR_INVALID);
+
+    /* summary.json carries the aggregates; plots.gp the bands. */
+    snprintf(path, sizeof path, "%s/summary.json", dir);
+    char *text = read_text(path);
+    cJSON *s = cJSON_Parse(text);
+    free(text);
+    unlink(path);
+    assert_non_null(s);
+    assert_int_equal(cJSON_GetObjectItem(s, "seeds")->valueint, 3);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "seed_list")), 3);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "runs")), 9);
+    cJSON *aggs = cJSON_GetObjectItem(s, "aggregates");
+    assert_int_equal(cJSON_GetArraySize(aggs), 6);
+    cJSON *elu = cJSON_GetArrayItem(aggs, 2);
+    assert_int_equal(cJSON_GetObjectItem(elu, "diverged")->valueint, 3);
+    cJSON *vs = cJSON_GetObjectItem(elu, "vs_first");
+    assert_string_equal(cJSON_GetObjectItem(cJSON_GetObjectItem(vs, "diverged"), "test")
+                            ->valuestring, "fisher_exact_two_sided");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItem(cJSON_GetObjectItem(elu, "dead_frac"), "mean")));
+    cJSON_Delete(s);
+    snprintf(path, sizeof path, "%s/plots.gp", dir);
+    char *gp = read_text(path);
+    assert_non_null(strstr(gp, "$band_1_0 << EOD\n0 "));
+    assert_non_null(strstr(gp, "filledcurves"));
+    assert_non_null(strstr(gp, "elu:1e30: all 3 diverged"));
+    assert_null(strstr(gp, "alpha.png"));
+    free(gp);
+    unlink(path);
+    snprintf(path, sizeof path, "%s/stats.csv", dir);
+    unlink(path);
+    rmdir(dir);
+    sl_compare_free(c);
+
+    o.seeds = -1;
+    assert_null(sl_compare_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    sl_config_free(cfg);
+}
+
+/* A sweep of leaky_relu slopes draws alpha.png. */
+static void test_alpha_sweep(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    const char *acts[] = {"leaky_relu:0.01", "leaky_relu:0.2"};
+    sl_compare_options o = sl_compare_defaults();
+    o.acts = acts;
+    o.n_acts = 2;
+    o.seeds = 2;
+    char dir[600];
+    snprintf(dir, sizeof dir, "%s", scratch("sweep"));
+    o.out_dir = dir;
+    sl_error err = {0};
+    sl_compare *c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_OK);
+    assert_int_equal(sl_compare_write(c, &err), SL_OK);
+    char path[700];
+    snprintf(path, sizeof path, "%s/plots.gp", dir);
+    char *gp = read_text(path);
+    assert_non_null(strstr(gp, "$sweep << EOD\n0.01 "));
+    assert_non_null(strstr(gp, "\n0.2 "));
+    assert_non_null(strstr(gp, "alpha.png'"));
+    assert_non_null(strstr(gp, "yerrorlines"));
+    free(gp);
+    const char *files[] = {"plots.gp", "stats.csv", "seeds.csv", "summary.json"};
+    for (int i = 0; i < 4; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+    sl_compare_free(c);
+    sl_config_free(cfg);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -414,6 +743,9 @@ int main(void)
         cmocka_unit_test(test_specs),
         cmocka_unit_test(test_unwritable_out_dir),
         cmocka_unit_test(test_bad_labels),
+        cmocka_unit_test(test_statistics),
+        cmocka_unit_test(test_seeds),
+        cmocka_unit_test(test_alpha_sweep),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

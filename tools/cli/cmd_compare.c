@@ -1,9 +1,11 @@
 /*
- * cmd_compare.c - `slope compare CONFIG --act LIST`: the command line of sl_compare
- * (slope/compare.h), its progress lines, the table, and gnuplot.  Exit status: 0 when
- * every run was attempted (a failed run is a result: in the table, summary.json and
- * stderr); 2 for a bad command line or activation; else that of the error that stopped
- * the comparison before its runs (3 bad config or data, 5 an output file).
+ * cmd_compare.c - `slope compare CONFIG --act LIST [--seeds N]`: the command line of
+ * sl_compare (slope/compare.h), its progress lines, the table (per run, or with seeds
+ * per activation and layer over the seeds), and gnuplot.  Exit status: 0 when every
+ * run was attempted, whatever the outcome (a failed or diverged run is a result: in the
+ * table, seeds.csv, summary.json and stderr); 2 for a bad command line or activation;
+ * else that of the error that stopped the comparison (3 bad config or data, 5 an
+ * output file).
  */
 #include <math.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@ typedef struct compare_args {
     char *out_dir;
     const char *acts[MAX_ACTS]; /* --act's value, split in place at the commas */
     size_t n_acts;
+    int seeds;
 } compare_args;
 
 static void compare_help(void)
@@ -29,8 +32,12 @@ static void compare_help(void)
            "\n"
            "  --act LIST          e.g. relu,leaky_relu:0.01,leaky_relu:0.1,prelu,prelu:channel\n");
     cli_print_activation_forms(stdout, "                      ");
-    printf("  --epochs N          train N epochs (overrides train.epochs)\n"
-           "  --out DIR           where to write stats.csv, summary.json, dying.png, prelu.png\n"
+    printf("  --seeds N           train every activation from N seeds: the config's seed S,\n"
+           "                      S+1, ..., S+N-1 (default 1); with N > 1 the table gives per\n"
+           "                      activation and layer the mean and 95%% interval over the\n"
+           "                      finished runs and tests against the first activation\n"
+           "  --epochs N          train N epochs (overrides train.epochs)\n"
+           "  --out DIR           where to write stats.csv, seeds.csv, summary.json, *.png\n"
            "                      (default: compare-<config name>)\n"
            "  --set PATH=VALUE    override a config key (repeatable)\n"
            "  --threads N         slope's threads\n");
@@ -50,6 +57,13 @@ static int parse_compare_args(int argc, char **argv, compare_args *a)
             if (i + 1 >= argc)
                 return cli_usage_error("compare", "%s needs a value", opt);
             *(opt[2] == 'a' ? &list : &a->out_dir) = argv[++i];
+        } else if (strcmp(opt, "--seeds") == 0) {
+            char *end = NULL;
+            long n = i + 1 < argc ? strtol(argv[i + 1], &end, 10) : 0;
+            if (!end || *end || end == argv[i + 1] || n < 1 || n > 100000)
+                return cli_usage_error("compare", "--seeds needs a count from 1 to 100000");
+            a->seeds = (int)n;
+            i++;
         } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
             compare_help();
             return -1;
@@ -81,12 +95,20 @@ static int parse_compare_args(int argc, char **argv, compare_args *a)
 static void on_run_started(const sl_compare *c, size_t run, void *user)
 {
     const sl_config *cfg = sl_compare_config(c);
+    const sl_compare_run *r = sl_compare_get_run(c, run);
+    int seeds = sl_compare_num_seeds(c);
     if (run == 0) /* the probe is known once the data is open */
-        printf("compare %s: %zu activations, %d epochs, seed %llu, probe %lld examples -> %s\n",
-               cfg->name, sl_compare_num_runs(c), cfg->train.epochs,
-               (unsigned long long)cfg->seed, (long long)sl_compare_probe_count(c),
-               sl_compare_out_dir(c));
-    printf("run %zu/%zu: %s\n", run + 1, sl_compare_num_runs(c), sl_compare_get_run(c, run)->label);
+        printf("compare %s: %zu activations, %d epochs, seed%s %llu%s%llu, probe %lld examples "
+               "-> %s\n",
+               cfg->name, sl_compare_num_acts(c), cfg->train.epochs, seeds > 1 ? "s" : "",
+               (unsigned long long)cfg->seed, seeds > 1 ? ".." : "",
+               seeds > 1 ? (unsigned long long)(cfg->seed + (uint64_t)seeds - 1) : 0ull,
+               (long long)sl_compare_probe_count(c), sl_compare_out_dir(c));
+    if (seeds > 1)
+        printf("run %zu/%zu: %s, seed %llu\n", run + 1, sl_compare_num_runs(c), r->title,
+               (unsigned long long)r->seed);
+    else
+        printf("run %zu/%zu: %s\n", run + 1, sl_compare_num_runs(c), r->title);
     fflush(user);
 }
 
@@ -100,8 +122,12 @@ static void on_epoch_done(const sl_compare *c, size_t run, int epoch, double acc
 static void on_run_failed(const sl_compare *c, size_t run, const sl_error *err, void *user)
 {
     (void)user;
-    fprintf(stderr, "slope compare: run %s failed: %s\n", sl_compare_get_run(c, run)->label,
-            err->message);
+    const sl_compare_run *r = sl_compare_get_run(c, run);
+    if (sl_compare_num_seeds(c) > 1)
+        fprintf(stderr, "slope compare: run %s, seed %llu, failed: %s\n", r->label,
+                (unsigned long long)r->seed, err->message);
+    else
+        fprintf(stderr, "slope compare: run %s failed: %s\n", r->label, err->message);
 }
 
 /* ---- the table ---------------------------------------------------------------------------- */
@@ -110,7 +136,7 @@ static void table_line(int w, const sl_compare_run *r, const sl_compare_layer *k
 {
     const sl_layer_stats *first = &k->first, *last = &k->last;
     if (r->failed) { /* the message up to its first ';' */
-        printf("%-*s %5d %7lld %8.1f%%  failed: %.*s\n", w, r->label, k->layer,
+        printf("%-*s %5d %7lld %8.1f%%  failed: %.*s\n", w, r->title, k->layer,
                (long long)first->units, 100.0 * first->dead_frac, (int)strcspn(r->error, ";"),
                r->error);
         return;
@@ -123,7 +149,7 @@ static void table_line(int w, const sl_compare_run *r, const sl_compare_layer *k
                  last->alpha_max);
     if (isfinite(r->final_test_acc))
         snprintf(acc, sizeof acc, "%.2f%%", 100.0 * r->final_test_acc);
-    printf("%-*s %5d %7lld %8.1f%% %8.1f%% %6lld %7lld %8.1f%% %9.3g %8s  %s\n", w, r->label,
+    printf("%-*s %5d %7lld %8.1f%% %8.1f%% %6lld %7lld %8.1f%% %9.3g %8s  %s\n", w, r->title,
            k->layer, (long long)last->units, 100.0 * first->dead_frac, 100.0 * last->dead_frac,
            (long long)k->died, (long long)k->revived, 100.0 * last->sparsity,
            last->grad_mean_abs, acc, alpha);
@@ -135,7 +161,7 @@ static int print_table(const sl_compare *c)
 {
     int w = 16, any_prelu = 0;
     for (size_t i = 0; i < sl_compare_num_runs(c); i++) {
-        int len = (int)strlen(sl_compare_get_run(c, i)->label);
+        int len = (int)strlen(sl_compare_get_run(c, i)->title);
         w = len > w ? len : w;
     }
     printf("\n%-*s %5s %7s %9s %9s %6s %7s %9s %9s %8s  %s\n", w, "activation", "layer",
@@ -145,7 +171,7 @@ static int print_table(const sl_compare *c)
         const sl_compare_run *r = sl_compare_get_run(c, i);
         size_t n = sl_compare_num_layers(c, i);
         if (n == 0 && r->failed)
-            printf("%-*s %5s %7s %9s  failed: %.*s\n", w, r->label, "-", "-", "-",
+            printf("%-*s %5s %7s %9s  failed: %.*s\n", w, r->title, "-", "-", "-",
                    (int)strcspn(r->error, ";"), r->error);
         for (size_t k = 0; k < n; k++) {
             sl_compare_layer layer;
@@ -155,6 +181,74 @@ static int print_table(const sl_compare *c)
         }
     }
     printf("(died/revived: totals over all reports; sparsity and |grad| at the end)\n");
+    /* NEG-STATS HOOK: when sl_layer_stats has neg_mean, neg_p01 and below_minus1, add
+     * their columns to the header and to table_line (last->neg_mean, ...). */
+    return any_prelu;
+}
+
+/* "mean+-half" of the 95% interval (scaled), "mean" for one run, "-" for none. */
+static const char *est(char *buf, size_t size, const sl_compare_estimate *e, double scale,
+                       const char *unit)
+{
+    if (e->n == 0)
+        snprintf(buf, size, "-");
+    else if (e->n < 2)
+        snprintf(buf, size, "%.1f%s", scale * e->mean, unit);
+    else
+        snprintf(buf, size, "%.1f+-%.1f%s", scale * e->mean, scale * (e->hi - e->mean), unit);
+    return buf;
+}
+
+static const char *pval(char *buf, size_t size, double p)
+{
+    snprintf(buf, size, isfinite(p) ? "%.3g" : "-", p);
+    return buf;
+}
+
+static void seeds_line(int w, const sl_compare_aggregate *g)
+{
+    char b[9][32];
+    printf("%-*s %5d %6lld %4d %4d %13s %13s %13s %11s %11s %13s %7s %7s %7s\n", w, g->title,
+           g->layer, (long long)g->units, g->finished, g->diverged,
+           est(b[0], 32, &g->dead_init, 100.0, "%"), est(b[1], 32, &g->dead_frac, 100.0, "%"),
+           est(b[2], 32, &g->sparsity, 100.0, "%"), est(b[3], 32, &g->died, 1.0, ""),
+           est(b[4], 32, &g->revived, 1.0, ""), est(b[5], 32, &g->test_acc, 100.0, "%"),
+           pval(b[6], 32, g->p_dead), pval(b[7], 32, g->p_acc), pval(b[8], 32, g->p_diverged));
+}
+
+/* Per activation and layer over the seeds, then every run that did not finish.  Returns
+ * whether a PReLU run finished. */
+static int print_seeds_table(const sl_compare *c)
+{
+    int w = 16, any_prelu = 0, seeds = sl_compare_num_seeds(c);
+    for (size_t i = 0; i < sl_compare_num_acts(c); i++) {
+        int len = (int)strlen(sl_compare_get_run(c, i)->title);
+        w = len > w ? len : w;
+    }
+    printf("\n%-*s %5s %6s %4s %4s %13s %13s %13s %11s %11s %13s %7s %7s %7s\n", w,
+           "activation", "layer", "units", "fin", "div", "dead@init", "dead@end", "sparsity",
+           "died", "revived", "test acc", "p dead", "p acc", "p div");
+    for (size_t i = 0; i < sl_compare_num_aggregates(c); i++) {
+        sl_compare_aggregate g;
+        if (sl_compare_get_aggregate(c, i, &g, NULL) == SL_OK)
+            seeds_line(w, &g);
+    }
+    for (size_t i = 0; i < sl_compare_num_runs(c); i++) {
+        const sl_compare_run *r = sl_compare_get_run(c, i);
+        any_prelu |= !r->failed && r->seed_index == 0 && r->act.type == SL_LAYER_PRELU;
+        if (r->failed)
+            printf("%s seed %llu diverged: %.*s\n", r->title, (unsigned long long)r->seed,
+                   (int)strcspn(r->error, ";"), r->error);
+    }
+    const sl_config *cfg = sl_compare_config(c);
+    printf("(%d seeds, %llu..%llu; fin/div: runs finished/diverged; mean+-half-width of the "
+           "95%% t-interval\n over the finished runs, at the end; died/revived: totals over "
+           "all reports; p: two-sided,\n against %s: p dead, p acc Welch's t-test, p div "
+           "Fisher's exact test)\n",
+           seeds, (unsigned long long)cfg->seed,
+           (unsigned long long)(cfg->seed + (uint64_t)seeds - 1), sl_compare_get_run(c, 0)->title);
+    /* NEG-STATS HOOK: neg_mean, neg_p01 and below_minus1 go into sl_compare_aggregate
+     * (compare.h, compare_seeds.c) and a column each here. */
     return any_prelu;
 }
 
@@ -162,7 +256,7 @@ static int print_table(const sl_compare *c)
 
 static int finish(const sl_compare *c, sl_error *err)
 {
-    int any_prelu = print_table(c);
+    int any_prelu = sl_compare_num_seeds(c) > 1 ? print_seeds_table(c) : print_table(c);
     if (sl_compare_write(c, err) != SL_OK)
         return cli_fail(err);
     if (!sl_compare_weights_shared(c))
@@ -173,10 +267,20 @@ static int finish(const sl_compare *c, sl_error *err)
     char script[1100];
     size_t n_rows = 0;
     snprintf(script, sizeof script, "%s/plots.gp", dir);
-    if (sl_compare_rows(c, &n_rows) && n_rows > 0 && cli_gnuplot(script) > 0)
-        printf("plots: %s/dying.png%s%s%s\n", dir, any_prelu ? ", " : "", any_prelu ? dir : "",
-               any_prelu ? "/prelu.png" : "");
-    printf("data: %s/stats.csv, %s/summary.json\n", dir, dir);
+    if (sl_compare_rows(c, &n_rows) && n_rows > 0 && cli_gnuplot(script) > 0) {
+        printf("plots:");
+        const char *pngs[] = {"dying.png", "prelu.png", "alpha.png"};
+        for (int i = 0; i < 3; i++) { /* those gnuplot drew */
+            FILE *png = snprintf(script, sizeof script, "%s/%s", dir, pngs[i]) > 0
+                            ? fopen(script, "rb") : NULL;
+            if (png)
+                printf(" %s", script);
+            if (png)
+                fclose(png);
+        }
+        printf("\n");
+    }
+    printf("data: %s/stats.csv, %s/seeds.csv, %s/summary.json\n", dir, dir, dir);
     return EXIT_OK;
 }
 
@@ -193,6 +297,7 @@ int cmd_compare(int argc, char **argv)
         return cli_fail(&err);
     sl_compare_options o = {.acts = a.acts, .n_acts = a.n_acts, .out_dir = a.out_dir,
                             .datasets_dir = sl_datasets_dir(), .config_label = a.cargs.path,
+                            .seeds = a.seeds,
                             .callbacks = {on_run_started, on_epoch_done, on_run_failed, stdout}};
     sl_compare *c = sl_compare_new(cfg, &o, &err);
     if (!c)
