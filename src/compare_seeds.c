@@ -63,12 +63,15 @@ sl_compare_estimate sl_compare_estimate_of(const double *v, int n)
  * (each with room for n_seeds values).  Returns how many finished; *diverged the others. */
 typedef struct end_values {
     double *dead_init, *dead, *sparsity, *died, *revived, *acc;
-    int n, n_acc, diverged;
+    double *neg_mean, *neg_p01, *below; /* negative growth (neg_*: where there were any) */
+    int n, n_acc, n_neg, diverged;
 } end_values;
+
+#define END_MEASURES 9
 
 static void collect(const sl_compare *c, size_t act, size_t k, end_values *v)
 {
-    v->n = v->n_acc = v->diverged = 0;
+    v->n = v->n_acc = v->n_neg = v->diverged = 0;
     for (int s = 0; s < c->n_seeds; s++) {
         size_t run = (size_t)s * c->n_acts + act;
         const sl_compare_run *r = &c->runs[run].pub;
@@ -84,7 +87,12 @@ static void collect(const sl_compare *c, size_t act, size_t k, end_values *v)
         v->sparsity[v->n] = l.last.sparsity;
         v->died[v->n] = (double)l.died;
         v->revived[v->n] = (double)l.revived;
+        v->below[v->n] = l.last.below_minus1;
         v->n++;
+        if (isfinite(l.last.neg_mean) && isfinite(l.last.neg_p01)) {
+            v->neg_mean[v->n_neg] = l.last.neg_mean;
+            v->neg_p01[v->n_neg++] = l.last.neg_p01;
+        }
         if (isfinite(r->final_test_acc))
             v->acc[v->n_acc++] = r->final_test_acc;
     }
@@ -92,11 +100,13 @@ static void collect(const sl_compare *c, size_t act, size_t k, end_values *v)
 
 static sl_status alloc_values(end_values *v, int n)
 {
-    double *all = sl_calloc(6 * (size_t)n, sizeof *all);
+    double *all = sl_calloc(END_MEASURES * (size_t)n, sizeof *all);
     if (!all)
         return SL_ERR_NOMEM;
-    double **slots[6] = {&v->dead_init, &v->dead, &v->sparsity, &v->died, &v->revived, &v->acc};
-    for (int i = 0; i < 6; i++)
+    double **slots[END_MEASURES] = {&v->dead_init, &v->dead,     &v->sparsity,
+                                    &v->died,      &v->revived,  &v->acc,
+                                    &v->neg_mean,  &v->neg_p01,  &v->below};
+    for (int i = 0; i < END_MEASURES; i++)
         *slots[i] = all + (size_t)i * (size_t)n;
     return SL_OK;
 }
@@ -134,6 +144,9 @@ sl_status sl_compare_get_aggregate(const sl_compare *c, size_t i, sl_compare_agg
     out->died = sl_compare_estimate_of(v.died, v.n);
     out->revived = sl_compare_estimate_of(v.revived, v.n);
     out->test_acc = sl_compare_estimate_of(v.acc, v.n_acc);
+    out->neg_mean = sl_compare_estimate_of(v.neg_mean, v.n_neg);
+    out->neg_p01 = sl_compare_estimate_of(v.neg_p01, v.n_neg);
+    out->below_minus1 = sl_compare_estimate_of(v.below, v.n);
     out->p_diverged = out->t_dead = out->df_dead = out->p_dead = NAN;
     out->t_acc = out->df_acc = out->p_acc = NAN;
     if (act > 0) {

@@ -62,7 +62,7 @@ sl_status sl_compare_close_out(FILE *f, const char *path, sl_error *err)
 
 #define STATS_CSV_HEADER                                                                    \
     "act,seed,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,died,revived,"     \
-    "grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc"
+    "grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc,neg_mean,neg_p01,below_minus1"
 
 /* ---- stats.csv -------------------------------------------------------------------------------- */
 
@@ -87,10 +87,11 @@ static void csv_row(FILE *f, const sl_compare_run *run, const sl_compare_row *r)
     csv_optional(f, l->alpha_min, l->n_alpha > 0);
     csv_optional(f, l->alpha_max, l->n_alpha > 0);
     csv_optional(f, r->test_acc, 1);
-    /* NEG-STATS HOOK: when sl_layer_stats has neg_mean, neg_p01 and below_minus1 (the
-     * negative pre-activations' mean and 1st percentile, the fraction of outputs below -1),
-     * print them here (csv_optional(f, l->neg_mean, 1); ...) and name them in
-     * STATS_CSV_HEADER below, in the same order. */
+    /* Negative growth: the negative pre-activations' mean and 1st percentile, and the
+     * fraction of outputs below -1 (empty when there are no negative values). */
+    csv_optional(f, l->neg_mean, 1);
+    csv_optional(f, l->neg_p01, 1);
+    csv_optional(f, l->below_minus1, 1);
     fprintf(f, "\n");
 }
 

@@ -18,7 +18,8 @@
 #include "slope/compare.h"
 
 #define CSV_HEADER "act,seed,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,died," \
-                   "revived,grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc"
+                   "revived,grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc,neg_mean,"  \
+                   "neg_p01,below_minus1"
 
 static char *read_text(const char *path)
 {
@@ -635,6 +636,22 @@ static void test_seeds(void **state)
             assert_true(isnan(g.p_dead));
             continue;
         }
+        /* Negative growth: the means of the runs' last reports. */
+        double neg[3], p01[3], below[3];
+        for (int sd = 0; sd < 3; sd++) {
+            sl_compare_layer l;
+            assert_int_equal(sl_compare_get_layer(c, (size_t)sd * 3 + g.act, i % 2, &l, &err),
+                             SL_OK);
+            neg[sd] = l.last.neg_mean;
+            p01[sd] = l.last.neg_p01;
+            below[sd] = l.last.below_minus1;
+            assert_true(p01[sd] <= neg[sd] && neg[sd] < 0.0);
+            assert_true(below[sd] >= 0.0 && below[sd] <= 1.0);
+        }
+        assert_int_equal(g.neg_mean.n, 3);
+        assert_true(fabs(g.neg_mean.mean - sl_compare_estimate_of(neg, 3).mean) < 1e-12);
+        assert_true(fabs(g.neg_p01.mean - sl_compare_estimate_of(p01, 3).mean) < 1e-12);
+        assert_true(fabs(g.below_minus1.mean - sl_compare_estimate_of(below, 3).mean) < 1e-12);
         sl_compare_estimate d = sl_compare_estimate_of(dead, m), a = sl_compare_estimate_of(acc, m);
         assert_true(fabs(g.dead_frac.mean - d.mean) < 1e-6); /* seeds.csv has 6 digits */
         assert_true(fabs(g.test_acc.mean - a.mean) < 1e-6);

@@ -249,6 +249,10 @@ typedef struct sl_compare_aggregate {
     int64_t units;
     int runs, finished, diverged;
     sl_compare_estimate dead_init, dead_frac, sparsity, died, revived, test_acc;
+    /** Negative growth at the end (sl_layer_stats): the negative pre-activations' mean and
+     *  1st percentile (over the finished runs that had negative values), the fraction of
+     *  outputs below -1. */
+    sl_compare_estimate neg_mean, neg_p01, below_minus1;
     /* Against the first activation, two-sided; NAN for the first itself, and for a
      * Welch test with fewer than 2 finished runs on either side. */
     double p_diverged;   /**< Fisher's exact test on (finished, diverged) of both */

@@ -149,10 +149,11 @@ static void table_line(int w, const sl_compare_run *r, const sl_compare_layer *k
                  last->alpha_max);
     if (isfinite(r->final_test_acc))
         snprintf(acc, sizeof acc, "%.2f%%", 100.0 * r->final_test_acc);
-    printf("%-*s %5d %7lld %8.1f%% %8.1f%% %6lld %7lld %8.1f%% %9.3g %8s  %s\n", w, r->title,
-           k->layer, (long long)last->units, 100.0 * first->dead_frac, 100.0 * last->dead_frac,
-           (long long)k->died, (long long)k->revived, 100.0 * last->sparsity,
-           last->grad_mean_abs, acc, alpha);
+    printf("%-*s %5d %7lld %8.1f%% %8.1f%% %6lld %7lld %8.1f%% %9.3g %9.3g %9.3g %6.1f%% %8s  %s\n",
+           w, r->title, k->layer, (long long)last->units, 100.0 * first->dead_frac,
+           100.0 * last->dead_frac, (long long)k->died, (long long)k->revived,
+           100.0 * last->sparsity, last->grad_mean_abs, last->neg_mean, last->neg_p01,
+           100.0 * last->below_minus1, acc, alpha);
 }
 
 /* Per run and activation layer: the first and last report and the died/revived totals.
@@ -164,9 +165,9 @@ static int print_table(const sl_compare *c)
         int len = (int)strlen(sl_compare_get_run(c, i)->title);
         w = len > w ? len : w;
     }
-    printf("\n%-*s %5s %7s %9s %9s %6s %7s %9s %9s %8s  %s\n", w, "activation", "layer",
-           "units", "dead@init", "dead@end", "died", "revived", "sparsity", "|grad|",
-           "test acc", "PReLU slope");
+    printf("\n%-*s %5s %7s %9s %9s %6s %7s %9s %9s %9s %9s %7s %8s  %s\n", w, "activation",
+           "layer", "units", "dead@init", "dead@end", "died", "revived", "sparsity", "|grad|",
+           "neg mean", "neg p1", "y<-1", "test acc", "PReLU slope");
     for (size_t i = 0; i < sl_compare_num_runs(c); i++) {
         const sl_compare_run *r = sl_compare_get_run(c, i);
         size_t n = sl_compare_num_layers(c, i);
@@ -181,8 +182,8 @@ static int print_table(const sl_compare *c)
         }
     }
     printf("(died/revived: totals over all reports; sparsity and |grad| at the end)\n");
-    /* NEG-STATS HOOK: when sl_layer_stats has neg_mean, neg_p01 and below_minus1, add
-     * their columns to the header and to table_line (last->neg_mean, ...). */
+    printf("(neg mean, neg p1: the mean and 1st percentile of the negative pre-activations;"
+           " y<-1: outputs below -1)\n");
     return any_prelu;
 }
 
@@ -199,6 +200,17 @@ static const char *est(char *buf, size_t size, const sl_compare_estimate *e, dou
     return buf;
 }
 
+/* The mean alone (scaled), "-" for none: for the negative-growth columns. */
+static const char *mean_of(char *buf, size_t size, const sl_compare_estimate *e, double scale,
+                           const char *unit)
+{
+    if (e->n == 0)
+        snprintf(buf, size, "-");
+    else
+        snprintf(buf, size, "%.3g%s", scale * e->mean, unit);
+    return buf;
+}
+
 static const char *pval(char *buf, size_t size, double p)
 {
     snprintf(buf, size, isfinite(p) ? "%.3g" : "-", p);
@@ -207,13 +219,16 @@ static const char *pval(char *buf, size_t size, double p)
 
 static void seeds_line(int w, const sl_compare_aggregate *g)
 {
-    char b[9][32];
-    printf("%-*s %5d %6lld %4d %4d %13s %13s %13s %11s %11s %13s %7s %7s %7s\n", w, g->title,
+    char b[12][32];
+    printf("%-*s %5d %6lld %4d %4d %13s %13s %13s %11s %11s %13s %7s %7s %7s %9s %9s %6s\n", w,
+           g->title,
            g->layer, (long long)g->units, g->finished, g->diverged,
            est(b[0], 32, &g->dead_init, 100.0, "%"), est(b[1], 32, &g->dead_frac, 100.0, "%"),
            est(b[2], 32, &g->sparsity, 100.0, "%"), est(b[3], 32, &g->died, 1.0, ""),
            est(b[4], 32, &g->revived, 1.0, ""), est(b[5], 32, &g->test_acc, 100.0, "%"),
-           pval(b[6], 32, g->p_dead), pval(b[7], 32, g->p_acc), pval(b[8], 32, g->p_diverged));
+           pval(b[6], 32, g->p_dead), pval(b[7], 32, g->p_acc), pval(b[8], 32, g->p_diverged),
+           mean_of(b[9], 32, &g->neg_mean, 1.0, ""), mean_of(b[10], 32, &g->neg_p01, 1.0, ""),
+           mean_of(b[11], 32, &g->below_minus1, 100.0, "%"));
 }
 
 /* Per activation and layer over the seeds, then every run that did not finish.  Returns
@@ -225,9 +240,10 @@ static int print_seeds_table(const sl_compare *c)
         int len = (int)strlen(sl_compare_get_run(c, i)->title);
         w = len > w ? len : w;
     }
-    printf("\n%-*s %5s %6s %4s %4s %13s %13s %13s %11s %11s %13s %7s %7s %7s\n", w,
+    printf("\n%-*s %5s %6s %4s %4s %13s %13s %13s %11s %11s %13s %7s %7s %7s %9s %9s %6s\n", w,
            "activation", "layer", "units", "fin", "div", "dead@init", "dead@end", "sparsity",
-           "died", "revived", "test acc", "p dead", "p acc", "p div");
+           "died", "revived", "test acc", "p dead", "p acc", "p div", "neg mean", "neg p1",
+           "y<-1");
     for (size_t i = 0; i < sl_compare_num_aggregates(c); i++) {
         sl_compare_aggregate g;
         if (sl_compare_get_aggregate(c, i, &g, NULL) == SL_OK)
@@ -247,8 +263,6 @@ static int print_seeds_table(const sl_compare *c)
            "Fisher's exact test)\n",
            seeds, (unsigned long long)cfg->seed,
            (unsigned long long)(cfg->seed + (uint64_t)seeds - 1), sl_compare_get_run(c, 0)->title);
-    /* NEG-STATS HOOK: neg_mean, neg_p01 and below_minus1 go into sl_compare_aggregate
-     * (compare.h, compare_seeds.c) and a column each here. */
     return any_prelu;
 }
 
