@@ -76,4 +76,8 @@ FILE *sl_compare_open_out(const sl_compare *c, const char *name, char *path, siz
                           sl_error *err);
 sl_status sl_compare_close_out(FILE *f, const char *path, sl_error *err);
 
+/* compare_tests.c: mean and sample variance (0 for n < 2) of x[0..n-1], n >= 1, exact for
+ * a constant sample. */
+void sl_compare_mean_var(const double *x, size_t n, double *mean, double *var);
+
 #endif

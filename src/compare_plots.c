@@ -185,36 +185,42 @@ static void plot_prelu(FILE *f, const sl_compare *c, const int *layers, int n)
 }
 
 /* $sweep: alpha, then per layer the dead units' mean lo hi, then the test accuracy's. */
-static void sweep_block(FILE *f, const sl_compare *c, int n)
+static int sweep_block(FILE *f, const sl_compare *c, int n)
 {
+    int ok = 1;
     fprintf(f, "$sweep << EOD\n");
     for (size_t a = 0; a < c->n_acts; a++) {
         sl_compare_aggregate g = {0};
         fprintf(f, "%.6g", (double)c->runs[a].pub.act.alpha);
         for (int k = 0; k < n; k++) {
-            sl_compare_get_aggregate(c, a * (size_t)n + (size_t)k, &g, NULL);
+            ok &= sl_compare_get_aggregate(c, a * (size_t)n + (size_t)k, &g, NULL) == SL_OK;
             estimate_cols(f, &g.dead_frac);
         }
         estimate_cols(f, &g.test_acc);
         fprintf(f, "\n");
     }
     fprintf(f, "EOD\n");
+    return ok;
 }
 
-static void plot_sweep(FILE *f, const sl_compare *c, const int *layers, int n)
+static int plot_sweep(FILE *f, const sl_compare *c, const int *layers, int n)
 {
-    double lo = INFINITY, hi = 0.0;
+    double lo = INFINITY, hi = -INFINITY;
     for (size_t a = 0; a < c->n_acts; a++) {
         lo = fmin(lo, c->runs[a].pub.act.alpha);
         hi = fmax(hi, c->runs[a].pub.act.alpha);
     }
-    sweep_block(f, c, n);
+    int ok = sweep_block(f, c, n);
     plot_terminal(f, n + 1, 420, c->out_dir, "alpha.png");
     fprintf(f, "set multiplot layout 1,%d title 'leaky_relu slope sweep: %s, %d seed(s) (mean "
                "over the finished runs, error bars: 95%% t-interval)'\n"
-               "set xlabel 'alpha'\nset logscale x\nset xrange [%.6g:%.6g]\n"
-               "set yrange [*:*]\nset key off\n",
-            n + 1, c->cfg->name, c->n_seeds, lo / 1.5, hi * 1.5);
+               "set xlabel 'alpha'\nset yrange [*:*]\nset key off\n",
+            n + 1, c->cfg->name, c->n_seeds);
+    if (lo > 0.0) /* slopes spanning decades read best on a log axis; 0 has no place there */
+        fprintf(f, "set logscale x\nset xrange [%.6g:%.6g]\n", lo / 1.5, hi * 1.5);
+    else
+        fprintf(f, "set xrange [%.6g:%.6g]\n", lo - 0.05 * (hi - lo + 1e-3),
+                hi + 0.05 * (hi - lo + 1e-3));
     for (int k = 0; k < n; k++)
         fprintf(f, "set title 'activation layer %d'\nset ylabel 'dead units at the end (%%)'\n"
                    "plot $sweep using 1:%d:%d:%d with yerrorlines pt 7 lw 2\n",
@@ -223,6 +229,7 @@ static void plot_sweep(FILE *f, const sl_compare *c, const int *layers, int n)
                "plot $sweep using 1:%d:%d:%d with yerrorlines pt 7 lw 2\n"
                "unset multiplot\nunset logscale x\nset xrange [*:*]\n",
             2 + 3 * n, 3 + 3 * n, 4 + 3 * n);
+    return ok;
 }
 
 sl_status sl_compare_write_plots(const sl_compare *c, sl_error *err)
@@ -254,7 +261,7 @@ sl_status sl_compare_write_plots(const sl_compare *c, sl_error *err)
     if (any_prelu)
         plot_prelu(f, c, layers, n);
     if (n > 0 && sl_compare_is_alpha_sweep(c))
-        plot_sweep(f, c, layers, n);
+        ok &= plot_sweep(f, c, layers, n);
     if (!ok) {
         fclose(f);
         return sl_error_set(err, SL_ERR_NOMEM, "compare: out of memory for plots.gp");

@@ -43,16 +43,12 @@ sl_compare_estimate sl_compare_estimate_of(const double *v, int n)
     sl_compare_estimate e = {n, NAN, NAN, NAN, NAN};
     if (n < 1)
         return e;
-    double m = 0.0, ss = 0.0;
-    for (int i = 0; i < n; i++)
-        m += v[i];
-    m /= n;
+    double m, var;
+    sl_compare_mean_var(v, (size_t)n, &m, &var);
     e.mean = m;
     if (n < 2)
         return e;
-    for (int i = 0; i < n; i++)
-        ss += (v[i] - m) * (v[i] - m);
-    e.sd = sqrt(ss / (n - 1));
+    e.sd = sqrt(var);
     double half = sl_compare_t_quantile(0.975, n - 1) * e.sd / sqrt((double)n);
     e.lo = m - half;
     e.hi = m + half;

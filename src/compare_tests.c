@@ -99,7 +99,10 @@ static double log_choose(int64_t n, int64_t k)
 
 double sl_compare_fisher_exact(int64_t a, int64_t b, int64_t c, int64_t d)
 {
-    if (a < 0 || b < 0 || c < 0 || d < 0)
+    /* The sum runs over one cell's range: bounded counts keep it short (and exact). */
+    const int64_t max_count = (int64_t)1 << 31;
+    if (a < 0 || b < 0 || c < 0 || d < 0 || a > max_count || b > max_count || c > max_count ||
+        d > max_count)
         return NAN;
     int64_t row1 = a + b, row2 = c + d, col1 = a + c, n = row1 + row2;
     int64_t lo = col1 - row2 > 0 ? col1 - row2 : 0, hi = row1 < col1 ? row1 : col1;
@@ -115,16 +118,19 @@ double sl_compare_fisher_exact(int64_t a, int64_t b, int64_t c, int64_t d)
     return p > 1.0 ? 1.0 : p;
 }
 
-static void mean_var(const double *x, size_t n, double *mean, double *var)
+/* The mean and sample variance of x[0..n-1], n >= 1 (variance 0 for n < 2).  Shifted by
+ * x[0], so a constant sample has exactly its value as mean and 0 as variance, whatever n
+ * (sum/n of equal values rounds differently for different n). */
+void sl_compare_mean_var(const double *x, size_t n, double *mean, double *var)
 {
-    double m = 0.0, ss = 0.0;
+    double shift = x[0], d = 0.0, ss = 0.0;
     for (size_t i = 0; i < n; i++)
-        m += x[i];
-    m /= (double)n;
+        d += x[i] - shift;
+    d /= (double)n;
     for (size_t i = 0; i < n; i++)
-        ss += (x[i] - m) * (x[i] - m);
-    *mean = m;
-    *var = ss / (double)(n - 1);
+        ss += (x[i] - shift - d) * (x[i] - shift - d);
+    *mean = shift + d;
+    *var = n > 1 ? ss / (double)(n - 1) : 0.0;
 }
 
 double sl_compare_welch(const double *x, size_t nx, const double *y, size_t ny, double *t,
@@ -133,8 +139,8 @@ double sl_compare_welch(const double *x, size_t nx, const double *y, size_t ny, 
     double tt = NAN, dd = NAN, p = NAN;
     if (x && y && nx >= 2 && ny >= 2) {
         double mx, vx, my, vy;
-        mean_var(x, nx, &mx, &vx);
-        mean_var(y, ny, &my, &vy);
+        sl_compare_mean_var(x, nx, &mx, &vx);
+        sl_compare_mean_var(y, ny, &my, &vy);
         double sx = vx / (double)nx, sy = vy / (double)ny, se2 = sx + sy;
         if (se2 > 0.0) {
             tt = (mx - my) / sqrt(se2);

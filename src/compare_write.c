@@ -87,8 +87,8 @@ static void csv_row(FILE *f, const sl_compare_run *run, const sl_compare_row *r)
     csv_optional(f, l->alpha_min, l->n_alpha > 0);
     csv_optional(f, l->alpha_max, l->n_alpha > 0);
     csv_optional(f, r->test_acc, 1);
-    /* Negative growth: the negative pre-activations' mean and 1st percentile, and the
-     * fraction of outputs below -1 (empty when there are no negative values). */
+    /* Negative growth: the negative pre-activations' mean and 1st percentile (empty when
+     * there were none), and the fraction of outputs below -1. */
     csv_optional(f, l->neg_mean, 1);
     csv_optional(f, l->neg_p01, 1);
     csv_optional(f, l->below_minus1, 1);
@@ -234,6 +234,9 @@ static void add_aggregates(cJSON *s, const sl_compare *c)
         add_estimate(o, "died", &g.died);
         add_estimate(o, "revived", &g.revived);
         add_estimate(o, "test_acc", &g.test_acc);
+        add_estimate(o, "neg_mean", &g.neg_mean);
+        add_estimate(o, "neg_p01", &g.neg_p01);
+        add_estimate(o, "below_minus1", &g.below_minus1);
         if (g.act > 0) {
             cJSON *v = cJSON_AddObjectToObject(o, "vs_first");
             cJSON_AddStringToObject(v, "against", c->runs[0].label);

@@ -443,6 +443,15 @@ static void test_statistics(void **state)
     /* Fisher's exact test.  [[1, 9], [11, 3]]: two-sided p = 0.002759 (the worked example of
      * Wikipedia's "Fisher's exact test"; exactly 2 * 0.00137... from the hypergeometric). */
     assert_true(fabs(sl_compare_fisher_exact(1, 9, 11, 3) - 0.002759) < 5e-7);
+    assert_true(isnan(sl_compare_fisher_exact((int64_t)1 << 40, 1, 1, 1))); /* bounded loop */
+
+    /* Constant samples of different sizes: no difference at all (t = 0, p = 1), and an
+     * estimate whose mean is the value itself and spread exactly 0. */
+    const double c3[3] = {0.1, 0.1, 0.1}, c2[2] = {0.1, 0.1};
+    double tc, dfc;
+    assert_true(sl_compare_welch(c3, 3, c2, 2, &tc, &dfc) == 1.0 && tc == 0.0);
+    sl_compare_estimate ec = sl_compare_estimate_of(c3, 3);
+    assert_true(ec.mean == 0.1 && ec.sd == 0.0 && ec.lo == 0.1 && ec.hi == 0.1);
     /* Fisher's tea tasting (The Design of Experiments, 1935): [[3, 1], [1, 3]],
      * P(table) = 16/70, two-sided p = (1 + 16 + 16 + 1)/70 = 34/70. */
     assert_true(fabs(sl_compare_fisher_exact(3, 1, 1, 3) - 34.0 / 70.0) < 1e-12);

@@ -51,9 +51,11 @@
  * Files (sl_compare_write, into the output directory, created if missing):
  *   stats.csv     one row per run, report and activation layer:
  *                 act,seed,epoch,step,progress,layer,type,units,dead,dead_frac,sparsity,
- *                 died,revived,grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc
+ *                 died,revived,grad_mean_abs,alpha_mean,alpha_min,alpha_max,test_acc,
+ *                 neg_mean,neg_p01,below_minus1
  *                 (seed: the run's seed; progress in epochs; alpha_* empty for
- *                 non-PReLU layers, test_acc empty without a test or validation split)
+ *                 non-PReLU layers, test_acc empty without a test or validation split,
+ *                 neg_* empty without negative pre-activations; see sl_layer_stats)
  *   seeds.csv     one row per run and activation layer, the values at the end of
  *                 training: act,seed,layer,units,dead_frac,sparsity,test_acc,diverged
  *                 (diverged 0/1; dead_frac, sparsity and test_acc empty when diverged,
@@ -190,8 +192,9 @@ SL_API void sl_compare_free(sl_compare *c);
  * run of every activation.  Returns SL_OK when every run was attempted,
  * whether or not it failed or diverged (see sl_compare_run.failed): the
  * exit status of `slope compare` is 0 then, non-zero only for bad input
- * (2: command line; 3: config, data) or I/O (5).  Errors,
- * before any run starts: SL_ERR_IO (the directory), those of sl_run_data_open
+ * (2: command line; 3: config, data) or I/O (5).  Errors (before any run
+ * starts, or part-way when a seed's shared weights cannot be made: the runs
+ * done until then stay in c, and sl_compare_write writes them): SL_ERR_IO (the directory), those of sl_run_data_open
  * and sl_run_build_model, SL_ERR_CONFIG (the probe split named by
  * stats.probe.split does not exist), SL_ERR_STATE (called twice),
  * SL_ERR_INVALID (NULL c), SL_ERR_NOMEM.
@@ -281,7 +284,7 @@ SL_API double sl_compare_t_quantile(double p, double df);
  * Fisher's exact test of the 2x2 table [[a, b], [c, d]], two-sided: the
  * probability, given the margins, of every table no more probable than this
  * one (hypergeometric; a relative tolerance of 1e-7 counts ties).  NAN for a
- * negative count; 1 for an all-zero table.
+ * negative count or one above 2^31; 1 for an all-zero table.
  */
 SL_API double sl_compare_fisher_exact(int64_t a, int64_t b, int64_t c, int64_t d);
 /**

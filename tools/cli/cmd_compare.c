@@ -280,10 +280,13 @@ static int finish(const sl_compare *c, sl_error *err)
         printf("no PReLU run finished: prelu.png not drawn\n");
     char script[1100];
     size_t n_rows = 0;
+    const char *pngs[] = {"dying.png", "prelu.png", "alpha.png"};
+    for (int i = 0; i < 3; i++) /* an earlier comparison's plots are not this one's */
+        if (snprintf(script, sizeof script, "%s/%s", dir, pngs[i]) < (int)sizeof script)
+            remove(script);
     snprintf(script, sizeof script, "%s/plots.gp", dir);
     if (sl_compare_rows(c, &n_rows) && n_rows > 0 && cli_gnuplot(script) > 0) {
         printf("plots:");
-        const char *pngs[] = {"dying.png", "prelu.png", "alpha.png"};
         for (int i = 0; i < 3; i++) { /* those gnuplot drew */
             FILE *png = snprintf(script, sizeof script, "%s/%s", dir, pngs[i]) > 0
                             ? fopen(script, "rb") : NULL;
@@ -296,6 +299,21 @@ static int finish(const sl_compare *c, sl_error *err)
     }
     printf("data: %s/stats.csv, %s/seeds.csv, %s/summary.json\n", dir, dir, dir);
     return EXIT_OK;
+}
+
+/* Runs the comparison; when it stops part-way (an error after some runs), the runs that
+ * finished are still tabled and written before the error is reported. */
+static int compare_and_finish(sl_compare *c, sl_error *err)
+{
+    if (sl_compare_run_all(c, err) == SL_OK)
+        return finish(c, err);
+    sl_error stopped = *err;
+    size_t ran = 0;
+    for (size_t i = 0; i < sl_compare_num_runs(c); i++)
+        ran += sl_compare_get_run(c, i)->attempted != 0;
+    if (ran > 0)
+        (void)finish(c, err);
+    return cli_fail(&stopped);
 }
 
 int cmd_compare(int argc, char **argv)
@@ -317,7 +335,7 @@ int cmd_compare(int argc, char **argv)
     if (!c)
         rc = cli_fail(&err);
     else
-        rc = sl_compare_run_all(c, &err) == SL_OK ? finish(c, &err) : cli_fail(&err);
+        rc = compare_and_finish(c, &err);
     sl_compare_free(c);
     sl_config_free(cfg);
     return rc;
