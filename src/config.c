@@ -326,5 +326,15 @@ sl_model *sl_config_build_model(const sl_config *cfg, sl_error *err)
         sl_model_free(m);
         return NULL;
     }
+    /* Found now, naming the config, rather than as "backward: ... no tensor that requires a
+     * gradient" at the first training step. */
+    if (sl_model_param_count(m) == 0) {
+        sl_error_set(err, SL_ERR_CONFIG,
+                     "%s: model.layers: the model has no trainable parameters (add a linear or "
+                     "conv2d layer)",
+                     cfg->origin);
+        sl_model_free(m);
+        return NULL;
+    }
     return m;
 }

@@ -351,7 +351,16 @@ sl_status sl_cfg_get_float(sl_cfg_ctx *c, const cJSON *obj, const char *key, flo
         return st;
     if (fabs(x) > FLT_MAX)
         return sl_cfg_fail_at(c, key, "%g is too large for a float", x);
-    *out = (float)x;
+    /* A value inside the range can round out of it as a float32 (1e-50 > 0 becomes 0):
+     * refused here, not found later as a zero step size or a config that cannot reload. */
+    float f = (float)x;
+    double fd = (double)f;
+    int below = r.lo_open ? !(fd > r.lo) : !(fd >= r.lo);
+    int above = r.hi_open ? !(fd < r.hi) : !(fd <= r.hi);
+    if (below || above)
+        return sl_cfg_fail_at(c, key, "%g rounds to %g as a float, outside the allowed range", x,
+                              fd);
+    *out = f;
     return SL_OK;
 }
 

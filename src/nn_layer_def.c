@@ -152,6 +152,12 @@ int sl_nn_key_accepts(const sl_layer_key *k, double v, char *msg, size_t size)
     }
     int lo_ok = k->lo_open ? v > k->lo : v >= k->lo;
     int hi_ok = k->hi_open ? v < k->hi : v <= k->hi;
+    double f = (double)(float)v; /* what the float field will hold: 1e-50 > 0 becomes 0 */
+    int f_ok = (k->lo_open ? f > k->lo : f >= k->lo) && (k->hi_open ? f < k->hi : f <= k->hi);
+    if (lo_ok && hi_ok && !f_ok) {
+        snprintf(msg, size, "%g rounds to %g as a float, outside the allowed range", v, f);
+        return 0;
+    }
     if (lo_ok && hi_ok)
         return 1;
     char range[64];

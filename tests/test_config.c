@@ -491,6 +491,21 @@ static void test_out_of_range(void **state)
                          "t.json: optimizer.lr: the number is too large");
     expect_section_error("'optimizer':{'lr':1e300}",
                          "t.json: optimizer.lr: 1e+300 is too large for a float");
+    /* Positive as JSON, 0 as a float: refused, not trained with (fuzz_override found the
+     * schedule's gamma; tests/fuzz/regressions keeps the input). */
+    expect_section_error("'optimizer':{'lr':1e-50}",
+                         "t.json: optimizer.lr: 1e-50 rounds to 0 as a float, outside the "
+                         "allowed range");
+    expect_section_error("'schedule':{'type':'step','gamma':0.51e-45}",
+                         "t.json: schedule.gamma: 5.1e-46 rounds to 0 as a float, outside the "
+                         "allowed range");
+    expect_section_error("'optimizer':{'type':'adam','eps':1e-50}",
+                         "t.json: optimizer.eps: 1e-50 rounds to 0 as a float, outside the "
+                         "allowed range");
+    expect_layer_error("{'type':'batch_norm','eps':1e-50},{'type':'flatten'},"
+                       "{'type':'linear','out':10}",
+                       "t.json: model.layers[0].eps: 1e-50 rounds to 0 as a float, outside the "
+                       "allowed range");
 }
 
 static void test_non_integral(void **state)
@@ -598,6 +613,12 @@ static void test_build_errors(void **state)
                        SL_ERR_SHAPE,
                        "t.json: model.layers[0]: the model outputs 4 values per sample but the "
                        "data has 3 classes");
+    /* Nothing to train: said when the model is built (fuzz_config found it failing only at
+     * the first backward). */
+    expect_build_error("{'data':{'dataset':'mnist'},'model':{'input':[2,28,28],'layers':["
+                       "{'type':'flatten'}]}}",
+                       SL_ERR_CONFIG, "t.json: model.layers: the model has no trainable "
+                                      "parameters");
 }
 
 static void test_build_model(void **state)

@@ -178,7 +178,8 @@ SL_API char *sl_config_to_json(const sl_config *cfg);
  * "classes").  Errors are prefixed with the file and the JSON path, e.g.
  * "models/x.json: model.layers[3]: layer 3 (linear): input [64, 7, 7]: ...":
  * SL_ERR_SHAPE (a layer does not fit its input, wrong output), SL_ERR_CONFIG
- * (a setting nn refuses), SL_ERR_INVALID (NULL cfg), SL_ERR_NOMEM.
+ * (a setting nn refuses, or a model without trainable parameters: nothing to
+ * train), SL_ERR_INVALID (NULL cfg), SL_ERR_NOMEM.
  */
 SL_API sl_model *sl_config_build_model(const sl_config *cfg, sl_error *err);
 
