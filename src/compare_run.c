@@ -184,8 +184,8 @@ static sl_status setup_and_train(run_ctx *r)
     r->trainer = sl_trainer_new(r->model, r->s->data.train, &opt, r->err);
     if (!r->trainer)
         return r->err->status;
-    int64_t batch = r->c->cfg->train.batch_size > 256 ? r->c->cfg->train.batch_size : 256;
-    r->stats = sl_stats_new(r->model, r->s->probe, batch, r->c->cfg->loss, r->err);
+    r->stats = sl_stats_new(r->model, r->s->probe, sl_run_probe_batch(r->c->cfg),
+                            r->c->cfg->loss, r->err);
     if (!r->stats)
         return r->err->status;
     check_shared(r->s->ref, r->model, pub);
@@ -234,17 +234,10 @@ static sl_status open_shared(sl_compare *c, shared *s, sl_error *err)
     if (sl_run_data_open(cfg, c->datasets_dir, &s->data, err) != SL_OK)
         return err->status;
     s->eval = s->data.test ? s->data.test : s->data.val;
-    const sl_dataset *split = cfg->stats.probe_split == SL_SPLIT_TEST ? s->data.test
-                                                                       : s->data.train_all;
-    if (!split)
-        return sl_error_set(err, SL_ERR_CONFIG, "%s: stats.probe.split: the data has no %s split",
-                            cfg->origin, cfg->stats.probe_split == SL_SPLIT_TEST ? "test" : "train");
-    c->probe_count = sl_dataset_count(split);
-    if (cfg->stats.probe_count < c->probe_count)
-        c->probe_count = cfg->stats.probe_count;
-    s->probe = sl_dataset_subset(split, c->probe_count, err);
+    s->probe = sl_run_probe_open(cfg, &s->data, err);
     if (!s->probe)
         return err->status;
+    c->probe_count = sl_dataset_count(s->probe);
     int64_t n = sl_dataset_count(s->data.train), bs = cfg->train.batch_size;
     s->batches = cfg->train.drop_last ? n / bs : (n + bs - 1) / bs;
     return SL_OK;

@@ -158,3 +158,30 @@ sl_train_options sl_run_train_options(const sl_config *cfg)
     o.schedule = cfg->schedule;
     return o;
 }
+
+sl_dataset *sl_run_probe_open(const sl_config *cfg, const sl_run_data *d, sl_error *err)
+{
+    if (!cfg || !d) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_run_probe_open: NULL config or data");
+        return NULL;
+    }
+    int test = cfg->stats.probe_split == SL_SPLIT_TEST;
+    const sl_dataset *train = d->train_all ? d->train_all : d->train;
+    const sl_dataset *split = test ? d->test : train;
+    if (!split) {
+        sl_error_set(err, SL_ERR_CONFIG, "%s: stats.probe.split: the data has no %s split",
+                     cfg->origin, test ? "test" : "train");
+        return NULL;
+    }
+    int64_t count = sl_dataset_count(split);
+    if (cfg->stats.probe_count < count)
+        count = cfg->stats.probe_count;
+    return sl_dataset_subset(split, count, err);
+}
+
+int64_t sl_run_probe_batch(const sl_config *cfg)
+{
+    /* Larger than the training batch when that is small: fewer, fuller products. */
+    int64_t train = cfg ? cfg->train.batch_size : 0;
+    return train > 256 ? train : 256;
+}

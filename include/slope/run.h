@@ -83,6 +83,18 @@ SL_API sl_status sl_run_data_open(const sl_config *cfg, const char *datasets_dir
 SL_API void sl_run_data_close(sl_run_data *d);
 
 /**
+ * The statistics' probe set: the first stats.probe.count examples of the
+ * split stats.probe.split names (the whole training split, validation part
+ * included, or the test split).  A view of d's dataset: free it with
+ * sl_dataset_free before closing d.  Errors: SL_ERR_CONFIG (the data has no
+ * such split), SL_ERR_INVALID (NULL), SL_ERR_NOMEM.
+ */
+SL_API sl_dataset *sl_run_probe_open(const sl_config *cfg, const sl_run_data *d,
+                                     sl_error *err);
+/** The batch size of a statistics report: max(train.batch_size, 256). */
+SL_API int64_t sl_run_probe_batch(const sl_config *cfg);
+
+/**
  * sl_config_build_model, then sl_model_init with the config's init and
  * seed, and the input normalisation the config states (data.normalize, and
  * for standardize data.mean/data.std when the config gives them).  A
