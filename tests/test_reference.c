@@ -129,6 +129,10 @@ static int read_shape(const case_ctx *c, const cJSON *arr, int64_t *shape, const
 
 /* Compares got (float) with expected (double) elementwise; on any mismatch prints
  * up to MAX_REPORTED of them and fails the case, naming it and the tensor. */
+/* The largest diff / tolerance of the case being run: each passing case prints it, the
+ * figure README quotes ("uses at most x% of the tolerance"). */
+static double g_case_use;
+
 static void compare(const case_ctx *c, const char *what, const float *got, const double *exp,
                     int64_t n)
 {
@@ -137,6 +141,8 @@ static void compare(const case_ctx *c, const char *what, const float *got, const
     for (int64_t i = 0; i < n; i++) {
         double diff = fabs((double)got[i] - exp[i]);
         double tol = RTOL * fabs(exp[i]) + ATOL;
+        if (diff / tol > g_case_use)
+            g_case_use = diff / tol;
         if (!(diff <= tol)) { /* also catches NaN */
             if (bad < MAX_REPORTED)
                 print_error("%s: %s[%lld]: got %.9g, expected %.9g (diff %.3g, tol %.3g)\n",
@@ -239,6 +245,7 @@ static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64
 static void run_case(void **state)
 {
     case_ctx *c = *state;
+    g_case_use = 0.0;
     const cJSON *cj = c->json;
     const char *op = cJSON_GetStringValue(tu_json_need(c->name, cj, "op"));
     if (!op)
@@ -378,6 +385,7 @@ static void run_case(void **state)
         }
     }
     g_completed++;
+    print_message("%s: %.1f%% of the tolerance at most\n", c->name, 100.0 * g_case_use);
 }
 
 static int case_setup(void **state)
