@@ -502,9 +502,8 @@ static void test_readme_layer_reference(void **state)
     char *begin = strstr(readme, begin_mark), *end = begin ? strstr(begin, end_mark) : NULL;
     if (!begin || !end) {
         free(ref);
-        print_message("README.md has no <!-- layer-reference:begin --> ... end --> markers yet: "
-                      "paste the output of build/layer_reference between them\n");
-        skip();
+        fail_msg("README.md has lost its <!-- layer-reference:begin --> ... end --> markers: "
+                 "put the output of build/layer_reference between them");
     }
     begin += strlen(begin_mark);
     *end = '\0';

@@ -3,7 +3,7 @@
 # CI compiles and runs (consumer_install), character for character:
 #   - the first ```c block of the "Use slope from C" section is example.c;
 #   - the ```c block that calls sl_run_new_file (the whole run in 15 lines)
-#     is train_fashion.c, when one is given and README.md has such a block.
+#     is train_fashion.c, when one is given (README.md must have such a block).
 # Skipped (77) while README.md has neither.
 # usage: check_readme.sh README.md example.c [train_fashion.c]
 set -euo pipefail
@@ -49,7 +49,8 @@ if [ -n "$fashion" ] && [ -f "$readme" ]; then
     if [ -s "$tmp" ]; then
         same "$fashion" "whole-run program"
     else
-        echo "README.md shows no program calling sl_run_new_file yet: $(basename "$fashion") not checked"
+        echo "README.md shows no program calling sl_run_new_file: it must show $(basename "$fashion")" >&2
+        exit 1
     fi
 fi
 [ "$checked" -gt 0 ] || exit 77
