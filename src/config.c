@@ -7,10 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "config_internal.h"
-#include "io_internal.h" /* sl_io_utf8_prefix */
+#include "io_internal.h" /* sl_io_utf8_prefix, sl_io_open_regular */
 
 #define CONFIG_MAX_BYTES (16u << 20)
 
@@ -27,10 +28,14 @@ const char *sl_loss_name(sl_loss_kind kind)
 
 static char *read_file(const char *path, size_t *len, sl_error *err)
 {
-    errno = 0;
-    FILE *f = fopen(path, "rb");
+    /* Never blocks on a FIFO; refuses whatever is not a regular file. */
+    int fd = sl_io_open_regular(path, NULL, err);
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
-        sl_error_set(err, SL_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        if (fd >= 0) {
+            close(fd);
+            sl_error_set(err, SL_ERR_NOMEM, "%s: cannot open: out of memory", path);
+        }
         return NULL;
     }
     char *text = sl_malloc(CONFIG_MAX_BYTES + 1);

@@ -6,12 +6,14 @@
  */
 #include "alloc.h"
 #include "data_internal.h"
+#include "io_internal.h" /* sl_io_shape_str */
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "slope/rng.h"
+#include "slope/tensor.h"
 
 /* ---- storage -------------------------------------------------------------- */
 
@@ -311,6 +313,35 @@ sl_status sl_dataset_reshape(sl_dataset *ds, int ndim, const int64_t *shape, sl_
     for (int d = 0; d < SL_DATA_MAX_DIMS; d++)
         ds->shape[d] = d < ndim ? shape[d] : 1;
     return SL_OK;
+}
+
+sl_status sl_dataset_check_input(const sl_dataset *ds, int ndim, const int64_t *shape,
+                                 sl_error *err)
+{
+    if (!ds || !shape || ndim < 1 || ndim > SL_MAX_DIMS)
+        return sl_error_set(err, SL_ERR_INVALID, "check_input: NULL or an input of %d dims",
+                            ndim);
+    uint64_t features = 1;
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 1 ||
+            !sl_data_mul_ok(features, (uint64_t)shape[d], (uint64_t)INT64_MAX, &features))
+            return sl_error_set(err, SL_ERR_INVALID, "check_input: input dim %d is %lld", d,
+                                (long long)shape[d]);
+    if ((uint64_t)ds->store->sample_size != features)
+        return sl_error_set(err, SL_ERR_SHAPE,
+                            "%s: samples have %lld features but the model takes %lld",
+                            ds->name, (long long)ds->store->sample_size, (long long)features);
+    int same = ds->ndim == ndim;
+    for (int d = 0; same && d < ndim; d++)
+        same = ds->shape[d] == shape[d];
+    if (same || ds->ndim == 1) /* flat samples (CSV) are read row-major into any shape */
+        return SL_OK;
+    char have[96], want[96];
+    return sl_error_set(err, SL_ERR_SHAPE,
+                        "%s: samples of shape %s do not fit the model's input %s (the same "
+                        "%lld features, another shape; only flat [N] samples are reshaped)",
+                        ds->name, sl_io_shape_str(ds->ndim, ds->shape, have, sizeof have),
+                        sl_io_shape_str(ndim, shape, want, sizeof want), (long long)features);
 }
 
 /* ---- normalisation -------------------------------------------------------- */

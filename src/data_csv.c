@@ -7,9 +7,15 @@
  * numbers is an error (a corrupt first data row is reported, not taken for
  * a header and dropped).  Numbers are parsed with strtod (the C locale's '.'
  * as decimal point unless the program changed the locale).
+ *
+ * Memory: lines longer than sl_data_max_line are refused as soon as that
+ * many bytes have arrived, and every growth of the line, the fields and the
+ * rows is checked against the memory budget first (data_budget.c), so a
+ * small .gz that inflates to gigabytes of rows stops at the budget.
  */
 #include "alloc.h"
 #include "data_internal.h"
+#include "io_internal.h"
 
 #include <errno.h>
 #include <float.h>
@@ -41,13 +47,37 @@ typedef struct csv_reader {
     float *x;
     int32_t *y;
     int64_t rows, rows_cap;
+    sl_data_budget budget;
+    uint64_t max_line; /* bytes, its line end included */
 } csv_reader;
 
 /* ---- lines ---------------------------------------------------------------- */
 
-static sl_status grow_line(csv_reader *r, sl_error *err)
+/* The bytes the reader holds, with the line, fields and rows at these capacities. */
+static uint64_t held(const csv_reader *r, size_t line_cap, int fields_cap, int64_t rows_cap)
 {
-    size_t cap = r->line_cap ? r->line_cap * 2 : 4096;
+    uint64_t row = r->columns > 0 ? (uint64_t)r->columns * sizeof(float) : 0;
+    return line_cap + (uint64_t)fields_cap * sizeof(char *) + (uint64_t)rows_cap * row;
+}
+
+/* Makes room for a line of need bytes and its terminator. */
+static sl_status grow_line(csv_reader *r, size_t need, sl_error *err)
+{
+    if (need > r->max_line)
+        return sl_error_set(err, SL_ERR_FORMAT,
+                            "%s:%ld: the line is longer than %llu bytes (the CSV line limit; "
+                            "sl_data_set_max_line)",
+                            r->path, r->lineno, (unsigned long long)r->max_line);
+    size_t cap = r->line_cap ? r->line_cap : 4096;
+    while (cap < need + 1)
+        cap = cap > SIZE_MAX / 2 ? need + 1 : cap * 2;
+    if (cap - 1 > r->max_line)
+        cap = (size_t)r->max_line + 1;
+    sl_status st = sl_data_budget_check(&r->budget, r->path, r->lineno,
+                                        held(r, cap, r->fields_cap, r->rows_cap), "the line",
+                                        err);
+    if (st != SL_OK)
+        return st;
     char *p = sl_realloc(r->line, cap);
     if (!p)
         return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate a %zu-byte line",
@@ -82,9 +112,11 @@ static sl_status read_line(csv_reader *r, int *eof, sl_error *err)
         char *start = r->chunk + r->pos;
         char *nl = memchr(start, '\n', r->len - r->pos);
         size_t take = nl ? (size_t)(nl - start) + 1 : r->len - r->pos;
-        while (r->line_cap < used + take + 1)
-            if (grow_line(r, err) != SL_OK)
-                return SL_ERR_NOMEM;
+        if (r->line_cap < used + take + 1) {
+            sl_status st = grow_line(r, used + take, err);
+            if (st != SL_OK)
+                return st;
+        }
         memcpy(r->line + used, start, take);
         used += take;
         r->pos += take;
@@ -128,6 +160,11 @@ static sl_status split_fields(csv_reader *r, sl_error *err)
     for (;;) {
         if (r->nfields == r->fields_cap) {
             int cap = r->fields_cap ? r->fields_cap * 2 : 64;
+            sl_status st = sl_data_budget_check(&r->budget, r->path, r->lineno,
+                                                held(r, r->line_cap, cap, r->rows_cap),
+                                                "the line's fields", err);
+            if (st != SL_OK)
+                return st;
             char **grown = sl_realloc(r->fields, (size_t)cap * sizeof *grown);
             if (!grown)
                 return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: cannot allocate fields",
@@ -255,12 +292,39 @@ static sl_status check_columns(csv_reader *r, sl_error *err)
     return SL_OK;
 }
 
+/* The row capacity to grow to: double (the first: about 64 KiB of rows), but no more
+ * than the budget leaves room for; SL_ERR_NOMEM when not even one more row fits. */
+static sl_status next_row_cap(csv_reader *r, int64_t *cap, sl_error *err)
+{
+    uint64_t row = (uint64_t)r->columns * sizeof(float); /* the features and the label */
+    uint64_t others = held(r, r->line_cap, r->fields_cap, 0);
+    uint64_t fit = r->budget.cap > others ? (r->budget.cap - others) / row : 0;
+    uint64_t want = r->rows_cap ? (uint64_t)r->rows_cap * 2 : (65536 + row - 1) / row;
+    if (fit > (uint64_t)INT64_MAX / 2)
+        fit = (uint64_t)INT64_MAX / 2;
+    if (want > fit)
+        want = fit;
+    if (want <= (uint64_t)r->rows) {
+        char what[96];
+        snprintf(what, sizeof what, "%lld rows of %d features", (long long)r->rows + 1,
+                 r->columns - 1);
+        sl_status st = sl_data_budget_check(&r->budget, r->path, r->lineno,
+                                            others + ((uint64_t)r->rows + 1) * row, what, err);
+        return st != SL_OK ? st : sl_error_set(err, SL_ERR_NOMEM, "%s: no room", r->path);
+    }
+    *cap = (int64_t)want;
+    return SL_OK;
+}
+
 static sl_status reserve_row(csv_reader *r, sl_error *err)
 {
     if (r->rows < r->rows_cap)
         return SL_OK;
-    int64_t cap = r->rows_cap ? r->rows_cap * 2 : 256;
+    int64_t cap = 0;
     size_t features = (size_t)(r->columns - 1);
+    sl_status st = next_row_cap(r, &cap, err);
+    if (st != SL_OK)
+        return st;
     if ((uint64_t)cap > SIZE_MAX / sizeof(float) / features)
         return sl_error_set(err, SL_ERR_NOMEM, "%s:%ld: too many rows", r->path, r->lineno);
     float *x = sl_realloc(r->x, (size_t)cap * features * sizeof *x);
@@ -338,9 +402,23 @@ static void reader_free(csv_reader *r)
     sl_free(r);
 }
 
+/* Gives back the unused part of the doubled row arrays (a smaller realloc may not move,
+ * and a failed one keeps the larger block, which is as good). */
+static void shrink_rows(csv_reader *r)
+{
+    size_t features = (size_t)(r->columns - 1);
+    float *x = sl_realloc(r->x, (size_t)r->rows * features * sizeof *x);
+    if (x)
+        r->x = x;
+    int32_t *y = sl_realloc(r->y, (size_t)r->rows * sizeof *y);
+    if (y)
+        r->y = y;
+}
+
 static sl_dataset *make_dataset(csv_reader *r, sl_error *err)
 {
     int64_t features = r->columns - 1;
+    shrink_rows(r);
     sl_data_store *st = sl_data_store_new(SL_DATA_F32, r->rows, features, r->x, r->y, err);
     r->x = NULL; /* the store owns them now, even on failure */
     r->y = NULL;
@@ -367,14 +445,14 @@ sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err
     }
     r->path = path;
     r->num_classes = num_classes;
-    errno = 0;
-    r->f = gzopen(path, "rb");
     sl_dataset *ds = NULL;
-    if (!r->f)
-        sl_error_set(err, SL_ERR_IO, "%s: cannot open: %s", path,
-                     errno ? strerror(errno) : "out of memory");
-    else if (read_rows(r, err) == SL_OK)
-        ds = make_dataset(r, err);
+    if (sl_data_budget_init(&r->budget, err) == SL_OK &&
+        sl_data_gz_open(path, &r->f, NULL, err) == SL_OK) {
+        uint64_t limit = sl_data_max_line();
+        r->max_line = limit < r->budget.cap ? limit : r->budget.cap;
+        if (read_rows(r, err) == SL_OK)
+            ds = make_dataset(r, err);
+    }
     reader_free(r);
     return ds;
 }

@@ -6,16 +6,19 @@
  * and gzip files: it checks for the gzip magic bytes 1f 8b itself.  The
  * body is read into a buffer that grows as data arrives, so a header that
  * claims far more than the file holds gives a format error, never a huge
- * allocation.
+ * allocation; the buffer never grows past the memory budget (data_budget.c)
+ * or past what the header promises.
  */
 #include "alloc.h"
 #include "data_internal.h"
+#include "io_internal.h" /* sl_io_open_regular */
 
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <zlib.h>
 
@@ -26,14 +29,20 @@
 #define IDX_MAX_COUNT 0x7fffffffu
 #define IDX_MAX_SIDE 65535u
 #define IDX_CHUNK (1u << 30)
+/* How much past a header's promise is counted for the message before giving up. */
+#define IDX_MAX_EXTRA ((uint64_t)16 << 20)
 
-static sl_status idx_open(const char *path, gzFile *out, sl_error *err)
+sl_status sl_data_gz_open(const char *path, gzFile *out, uint64_t *size, sl_error *err)
 {
-    errno = 0;
-    gzFile f = gzopen(path, "rb");
-    if (!f)
-        return sl_error_set(err, SL_ERR_IO, "%s: cannot open: %s", path,
-                            errno ? strerror(errno) : "out of memory");
+    /* Never blocks on a FIFO; refuses whatever is not a regular file. */
+    int fd = sl_io_open_regular(path, size, err);
+    if (fd < 0)
+        return SL_ERR_IO;
+    gzFile f = gzdopen(fd, "rb");
+    if (!f) {
+        close(fd); /* gzdopen leaves fd open when it fails */
+        return sl_error_set(err, SL_ERR_NOMEM, "%s: cannot open: out of memory", path);
+    }
     gzbuffer(f, 1u << 17);
     *out = f;
     return SL_OK;
@@ -115,41 +124,76 @@ static sl_status read_header(gzFile f, const char *path, uint32_t magic, uint32_
     return SL_OK;
 }
 
-/* Reads want bytes into a new buffer grown as data arrives; *got may be short. */
-static sl_status read_body(gzFile f, const char *path, uint64_t want, uint8_t **out,
-                           uint64_t *got, sl_error *err)
+/* One body to read: the header promises want bytes, and at most limit may be held. */
+typedef struct idx_body {
+    const char *path;
+    const char *claim;  /* "5 images of 4x3", for messages */
+    const char *what;   /* "5 images of 4x3 and their labels", for the budget's */
+    uint64_t want;
+    uint64_t per_item;  /* bytes per image or label, for "holds 4.5" */
+    uint64_t limit;     /* the budget's share for this body */
+    uint64_t total;     /* what the whole load would hold, for the budget's message */
+    const sl_data_budget *budget;
+} idx_body;
+
+/* After limit bytes of a body promised to be longer: one more byte means the budget is
+ * what stops it (SL_ERR_NOMEM); the end of the file means a truncation (SL_OK). */
+static sl_status past_limit(gzFile f, const idx_body *b, sl_error *err)
 {
-    uint64_t cap = want < (1u << 22) ? want : (1u << 22);
+    uint8_t byte;
+    int n = gzread(f, &byte, 1);
+    if (n < 0)
+        return sl_data_gz_error(f, b->path, err);
+    if (n == 0)
+        return SL_OK;
+    return sl_data_budget_check(b->budget, b->path, 0, b->total, b->what, err);
+}
+
+/* Reads the body into a new buffer grown as data arrives, never past the budget's
+ * share; *got may be short (the file ended).  On error the buffer is freed. */
+static sl_status read_body(gzFile f, const idx_body *b, uint8_t **out, uint64_t *got,
+                           sl_error *err)
+{
+    uint64_t top = b->want < b->limit ? b->want : b->limit;
+    uint64_t cap = top < (1u << 22) ? top : (1u << 22);
     uint8_t *buf = NULL;
+    sl_status st = SL_OK;
     *got = 0;
     for (;;) {
-        uint8_t *grown = sl_realloc(buf, (size_t)cap);
-        if (!grown) {
-            sl_free(buf);
-            return sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate %llu bytes", path,
-                                (unsigned long long)cap);
+        uint8_t *grown = cap ? sl_realloc(buf, (size_t)cap) : buf;
+        if (cap && !grown) {
+            st = sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate %llu bytes", b->path,
+                              (unsigned long long)cap);
+            break;
         }
         buf = grown;
         uint64_t n = 0;
-        sl_status st = read_bytes(f, path, buf + *got, cap - *got, &n, err);
+        st = read_bytes(f, b->path, buf + *got, cap - *got, &n, err);
         *got += n;
-        if (st != SL_OK) {
-            sl_free(buf);
-            return st;
+        if (st != SL_OK || *got < cap || cap == b->want)
+            break;
+        if (cap == top) { /* the budget's share is full and the header promises more */
+            st = past_limit(f, b, err);
+            break;
         }
-        if (*got < cap || cap == want) {
-            *out = buf;
-            return SL_OK;
-        }
-        cap = cap > want / 2 ? want : cap * 2;
+        cap = cap > top / 2 ? top : cap * 2;
     }
+    if (st != SL_OK) {
+        sl_free(buf);
+        buf = NULL;
+    }
+    *out = buf;
+    return st;
 }
 
-/* Counts the bytes left before the end of the file. */
-static sl_status count_rest(gzFile f, const char *path, uint64_t *extra, sl_error *err)
+/* Counts the bytes left before the end of the file, up to IDX_MAX_EXTRA: *more says
+ * there were more (a gzip bomb after a valid body is not inflated to its end). */
+static sl_status count_rest(gzFile f, const char *path, uint64_t *extra, int *more,
+                            sl_error *err)
 {
     uint8_t scratch[4096];
     *extra = 0;
+    *more = 0;
     for (;;) {
         int n = gzread(f, scratch, sizeof scratch);
         if (n < 0)
@@ -157,6 +201,10 @@ static sl_status count_rest(gzFile f, const char *path, uint64_t *extra, sl_erro
         if (n == 0) /* the end, or a gzip stream cut short (its trailer missing) */
             return sl_data_gz_failed(f) ? sl_data_gz_error(f, path, err) : SL_OK;
         *extra += (uint64_t)n;
+        if (*extra >= IDX_MAX_EXTRA) {
+            *more = 1;
+            return SL_OK;
+        }
     }
 }
 
@@ -169,16 +217,16 @@ static void format_items(char *buf, size_t size, uint64_t bytes, uint64_t per_it
         snprintf(buf, size, "%.1f", floor((double)bytes * 10.0 / (double)per_item) / 10.0);
 }
 
-/* Reads the body of want bytes and checks the file ends exactly there. */
-static sl_status read_exact(gzFile f, const char *path, uint64_t want, uint64_t per_item,
-                            const char *claim, uint8_t **out, sl_error *err)
+/* Reads the body and checks the file ends exactly there. */
+static sl_status read_exact(gzFile f, const idx_body *b, uint8_t **out, sl_error *err)
 {
     uint64_t got = 0, extra = 0;
-    sl_status st = read_body(f, path, want, out, &got, err);
+    int more = 0;
+    sl_status st = read_body(f, b, out, &got, err);
     if (st != SL_OK)
         return st; /* read_body freed its buffer */
-    if (got == want) {
-        st = count_rest(f, path, &extra, err);
+    if (got == b->want) {
+        st = count_rest(f, b->path, &extra, &more, err);
         if (st == SL_OK && extra == 0)
             return SL_OK;
     }
@@ -187,12 +235,14 @@ static sl_status read_exact(gzFile f, const char *path, uint64_t want, uint64_t 
     if (st != SL_OK)
         return st; /* an error after the body: a bad gzip trailer, a read failure */
     char holds[64];
-    format_items(holds, sizeof holds, got + extra, per_item);
+    format_items(holds, sizeof holds, got + extra, b->per_item);
+    const char *than = more ? "more than " : "";
     return sl_error_set(err, SL_ERR_FORMAT,
-                        "%s: header says %s but the file holds %s "
-                        "(%llu data bytes after the header, expected %llu)%s",
-                        path, claim, holds, (unsigned long long)(got + extra),
-                        (unsigned long long)want, stream_note(f));
+                        "%s: header says %s but the file holds %s%s "
+                        "(%s%llu data bytes after the header, expected %llu)%s",
+                        b->path, b->claim, than, holds, than,
+                        (unsigned long long)(got + extra), (unsigned long long)b->want,
+                        stream_note(f));
 }
 
 static sl_status check_dims(const char *path, const uint32_t *dims, uint64_t *bytes,
@@ -216,22 +266,47 @@ static sl_status check_dims(const char *path, const uint32_t *dims, uint64_t *by
     return SL_OK;
 }
 
-static sl_status load_images(const char *path, uint8_t **pixels, uint32_t *dims, sl_error *err)
+/* The bytes the labels of count images take while they are read: the file's bytes and
+ * the int32 labels made of them. */
+static uint64_t label_bytes(uint32_t count)
+{
+    return (uint64_t)count * (1 + sizeof(int32_t));
+}
+
+/* Reads the image body, the budget checked before (a raw file whose body is there in
+ * full: its size is known) and while (a gzip stream: only inflating tells). */
+static sl_status read_pixels(gzFile f, const char *path, uint64_t file_size,
+                             const uint32_t *dims, uint64_t bytes, const sl_data_budget *budget,
+                             uint8_t **pixels, sl_error *err)
+{
+    char claim[96], what[128];
+    snprintf(claim, sizeof claim, "%lu images of %lux%lu", (unsigned long)dims[0],
+             (unsigned long)dims[1], (unsigned long)dims[2]);
+    snprintf(what, sizeof what, "%s and their labels", claim);
+    uint64_t labels = label_bytes(dims[0]), total = bytes + labels;
+    if (gzdirect(f) && file_size >= 16 + bytes &&
+        sl_data_budget_check(budget, path, 0, total, what, err) != SL_OK)
+        return SL_ERR_NOMEM;
+    idx_body b = {.path = path, .claim = claim, .what = what, .want = bytes,
+                  .per_item = (uint64_t)dims[1] * dims[2],
+                  .limit = budget->cap > labels ? budget->cap - labels : 0, .total = total,
+                  .budget = budget};
+    return read_exact(f, &b, pixels, err);
+}
+
+static sl_status load_images(const char *path, const sl_data_budget *budget, uint8_t **pixels,
+                             uint32_t *dims, sl_error *err)
 {
     gzFile f = NULL;
-    sl_status st = idx_open(path, &f, err);
+    uint64_t file_size = 0, bytes = 0;
+    sl_status st = sl_data_gz_open(path, &f, &file_size, err);
     if (st != SL_OK)
         return st;
-    uint64_t bytes = 0;
     st = read_header(f, path, IDX_MAGIC_IMAGES, dims, err);
     if (st == SL_OK)
         st = check_dims(path, dims, &bytes, err);
-    if (st == SL_OK) {
-        char claim[96];
-        snprintf(claim, sizeof claim, "%lu images of %lux%lu", (unsigned long)dims[0],
-                 (unsigned long)dims[1], (unsigned long)dims[2]);
-        st = read_exact(f, path, bytes, (uint64_t)dims[1] * dims[2], claim, pixels, err);
-    }
+    if (st == SL_OK)
+        st = read_pixels(f, path, file_size, dims, bytes, budget, pixels, err);
     gzclose(f);
     return st;
 }
@@ -242,7 +317,9 @@ static sl_status read_labels(gzFile f, const char *path, uint32_t count, int32_t
     char claim[64];
     snprintf(claim, sizeof claim, "%lu labels", (unsigned long)count);
     uint8_t *raw = NULL;
-    sl_status st = read_exact(f, path, count, 1, claim, &raw, err);
+    /* The budget was checked for these bytes with the images: they may all be held. */
+    idx_body b = {.path = path, .claim = claim, .want = count, .per_item = 1, .limit = count};
+    sl_status st = read_exact(f, &b, &raw, err);
     if (st != SL_OK)
         return st;
     *labels = sl_malloc((size_t)count * sizeof **labels);
@@ -261,7 +338,7 @@ static sl_status load_labels(const char *path, const char *images_path, uint32_t
                              int32_t **labels, sl_error *err)
 {
     gzFile f = NULL;
-    sl_status st = idx_open(path, &f, err);
+    sl_status st = sl_data_gz_open(path, &f, NULL, err);
     if (st != SL_OK)
         return st;
     uint32_t count = 0;
@@ -285,7 +362,9 @@ sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labels_path
     uint8_t *pixels = NULL;
     int32_t *labels = NULL;
     uint32_t dims[3] = {0, 0, 0};
-    if (load_images(images_path, &pixels, dims, err) != SL_OK)
+    sl_data_budget budget;
+    if (sl_data_budget_init(&budget, err) != SL_OK ||
+        load_images(images_path, &budget, &pixels, dims, err) != SL_OK)
         return NULL;
     if (load_labels(labels_path, images_path, dims[0], &labels, err) != SL_OK) {
         sl_free(pixels);

@@ -86,10 +86,32 @@ void sl_data_convert(const sl_dataset *ds, int64_t s, float *dst);
 /* a * b into *out; 0 on overflow past limit. */
 int sl_data_mul_ok(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out);
 
+/* Opens path (raw or gzip) for gzread, refusing what is not a regular file without
+ * blocking (sl_io_open_regular); *size (may be NULL) gets the file's size on disk.
+ * SL_ERR_IO, SL_ERR_NOMEM. */
+sl_status sl_data_gz_open(const char *path, gzFile *out, uint64_t *size, sl_error *err);
+
 /* 1 when zlib recorded an error (including a gzip stream cut short) on f. */
 int sl_data_gz_failed(gzFile f);
 
 /* Sets err from zlib's error on f: SL_ERR_IO for an OS error, else SL_ERR_FORMAT. */
 sl_status sl_data_gz_error(gzFile f, const char *path, sl_error *err);
+
+/* ---- the memory budget (data_budget.c) ---------------------------------------- */
+
+/* One load's cap on the bytes it holds, and where the cap came from (for messages). */
+typedef struct sl_data_budget {
+    uint64_t cap;
+    const char *source;
+} sl_data_budget;
+
+/* Takes the budget for a load starting now (sl_data_memory_budget).  SL_ERR_INVALID for a
+ * malformed SLOPE_DATA_BUDGET. */
+sl_status sl_data_budget_init(sl_data_budget *b, sl_error *err);
+
+/* SL_OK when holding bytes in all stays within the budget, else SL_ERR_NOMEM:
+ * "path[:line]: <what> would hold 3.0 GiB (... bytes), past the memory budget of ...". */
+sl_status sl_data_budget_check(const sl_data_budget *b, const char *path, long line,
+                               uint64_t bytes, const char *what, sl_error *err);
 
 #endif

@@ -13,6 +13,7 @@
  */
 #include "alloc.h"
 #include "data_internal.h"
+#include "io_internal.h" /* sl_io_open_regular */
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -20,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DESCRIPTOR_MAX_BYTES (1u << 20)
 #define PATH_MAX_LEN 4096
@@ -42,11 +44,17 @@ typedef struct descriptor {
 
 static char *read_text(const char *path, size_t *len, sl_error *err)
 {
-    errno = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* Never blocks on a FIFO; refuses whatever is not a regular file. */
+    int fd = sl_io_open_regular(path, NULL, err);
+    if (fd < 0 && errno == ENOENT)
         sl_error_set(err, SL_ERR_IO, "%s: no dataset descriptor here: %s", path,
-                     strerror(errno));
+                     strerror(ENOENT));
+    FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+    if (!f) {
+        if (fd >= 0) {
+            close(fd);
+            sl_error_set(err, SL_ERR_NOMEM, "%s: cannot open: out of memory", path);
+        }
         return NULL;
     }
     char *text = sl_malloc(DESCRIPTOR_MAX_BYTES + 1);
@@ -226,13 +234,14 @@ static sl_status data_file(const descriptor *d, const char *key, char *path, sl_
         st = join_path(d->directory, file, path, err);
     if (st != SL_OK)
         return st;
-    errno = 0;
-    FILE *f = fopen(path, "rb");
-    if (f) {
-        fclose(f);
+    int fd = sl_io_open_regular(path, NULL, err);
+    if (fd >= 0) {
+        close(fd);
         return SL_OK;
     }
-    const char *why = errno == ENOENT ? "no such file" : strerror(errno);
+    if (errno != ENOENT) /* there, but a FIFO, a directory, unreadable: as the helper says */
+        return SL_ERR_IO;
+    const char *why = "no such file";
     if (d->package)
         return sl_error_set(err, SL_ERR_IO,
                             "%s: %s; the %s dataset comes from the Debian package %s: "

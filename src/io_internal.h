@@ -71,6 +71,18 @@ sl_status sl_io_fail(sl_error *err, sl_status status, const char *path, const ch
 #endif
     ;
 
+/*
+ * Opens path for reading and refuses, before a byte is read, anything that is not a
+ * regular file: "PATH: is a FIFO, not a regular file" (a directory, a character or
+ * block device, a socket likewise), SL_ERR_IO.  The open never blocks: it is made with
+ * O_NONBLOCK (a FIFO nobody writes would otherwise hang open(2) forever), which is
+ * cleared again once the file is known to be regular.  Symlinks are followed; what
+ * they lead to is checked.  Returns the descriptor (O_CLOEXEC; the caller closes it)
+ * with the file's size in *size (may be NULL), or -1 with err set to
+ * "PATH: cannot open: REASON" and errno kept (ENOENT for a missing file).
+ */
+int sl_io_open_regular(const char *path, uint64_t *size, sl_error *err);
+
 /* The text for an errno value, thread-safely written into buf. */
 const char *sl_io_strerror(int errnum, char *buf, size_t size);
 

@@ -91,16 +91,9 @@ static sl_status errno_fail(sl_error *err, const char *path, const char *what)
 
 static sl_status open_file(reader *r, sl_error *err)
 {
-    struct stat sb;
-    r->fd = open(r->path, O_RDONLY | O_CLOEXEC);
-    if (r->fd < 0)
-        return errno_fail(err, r->path, "cannot open");
-    if (fstat(r->fd, &sb) != 0)
-        return errno_fail(err, r->path, "cannot stat");
-    if (!S_ISREG(sb.st_mode))
-        return sl_io_fail(err, SL_ERR_IO, r->path, "not a regular file");
-    r->file_size = (uint64_t)sb.st_size;
-    return SL_OK;
+    /* Never blocks on a FIFO; refuses whatever is not a regular file. */
+    r->fd = sl_io_open_regular(r->path, &r->file_size, err);
+    return r->fd < 0 ? SL_ERR_IO : SL_OK;
 }
 
 /* Reads exactly n bytes at offset; running into the end of file is a truncation. */

@@ -1,10 +1,14 @@
 /* io_util.c - small helpers shared by the io module's files. */
 #define _POSIX_C_SOURCE 200809L
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "alloc.h"
 #include "io_internal.h"
@@ -34,6 +38,65 @@ const char *sl_io_strerror(int errnum, char *buf, size_t size)
     if (strerror_r(errnum, buf, size) != 0)
         snprintf(buf, size, "error %d", errnum);
     return buf;
+}
+
+/* What a file that is not regular is, for "PATH: is a FIFO, not a regular file". */
+static const char *file_kind(mode_t mode)
+{
+    if (S_ISDIR(mode))
+        return "a directory";
+    if (S_ISFIFO(mode))
+        return "a FIFO";
+    if (S_ISCHR(mode))
+        return "a character device";
+    if (S_ISBLK(mode))
+        return "a block device";
+    if (S_ISSOCK(mode))
+        return "a socket";
+    return "something else";
+}
+
+/* Records "path: <what>: <errno text>" and keeps errno for the caller. */
+static int open_fail(sl_error *err, const char *path, const char *what)
+{
+    int saved = errno;
+    char reason[128];
+    sl_io_fail(err, SL_ERR_IO, path, "%s: %s", what, sl_io_strerror(saved, reason, sizeof reason));
+    errno = saved;
+    return -1;
+}
+
+int sl_io_open_regular(const char *path, uint64_t *size, sl_error *err)
+{
+    if (!path || !*path) {
+        errno = ENOENT;
+        sl_error_set(err, SL_ERR_IO, "cannot open a file with an empty name");
+        return -1;
+    }
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
+    if (fd < 0)
+        return open_fail(err, path, "cannot open");
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        open_fail(err, path, "cannot stat");
+        close(fd);
+        return -1;
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        sl_io_fail(err, SL_ERR_IO, path, "is %s, not a regular file", file_kind(sb.st_mode));
+        close(fd);
+        errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+        return -1;
+    }
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0) {
+        open_fail(err, path, "cannot clear O_NONBLOCK");
+        close(fd);
+        return -1;
+    }
+    if (size)
+        *size = (uint64_t)sb.st_size;
+    return fd;
 }
 
 /* The length of the valid UTF-8 sequence starting at s (n bytes left), or 0. */

@@ -91,21 +91,18 @@ sl_train_options sl_train_defaults(void)
     return o;
 }
 
-/* The dataset must feed the model: same features per sample, enough outputs for its classes. */
+/* The dataset must feed the model: the input's shape (sl_dataset_check_input), enough
+ * outputs for its classes. */
 static sl_status check_fit(const sl_model *m, const sl_dataset *ds, sl_loss_kind loss,
                            sl_error *err)
 {
-    int64_t in[4], out[4], features = 1, outputs = 1;
+    int64_t in[4], out[4], outputs = 1;
     int in_ndim = sl_model_layer_shape(m, -1, in), out_ndim = sl_model_output_shape(m, out);
-    for (int d = 0; d < in_ndim; d++)
-        features *= in[d];
     for (int d = 0; d < out_ndim; d++)
         outputs *= out[d];
-    if (sl_dataset_sample_size(ds) != features)
-        return sl_error_set(err, SL_ERR_SHAPE,
-                            "%s: samples have %lld features but the model takes %lld",
-                            sl_dataset_name(ds), (long long)sl_dataset_sample_size(ds),
-                            (long long)features);
+    sl_status st = sl_dataset_check_input(ds, in_ndim, in, err);
+    if (st != SL_OK)
+        return st;
     if (out_ndim != 1)
         return sl_error_set(err, SL_ERR_SHAPE,
                             "the model's output must be flat [classes]; add flatten and linear");

@@ -10,11 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <zlib.h>
 
 #include "slope/data.h"
+#include "slope/io.h"
 
 #define FASHION_DIR "/usr/share/datasets/fashion-mnist"
 
@@ -794,6 +796,187 @@ static int teardown_scratch(void **state)
     return 0;
 }
 
+
+/* ---- limits: non-regular files, the memory budget, the CSV line limit ------------ */
+
+/* A FIFO nobody writes: every reader refuses it at once (they used to hang in open). */
+static void test_fifo_inputs_refused(void **state)
+{
+    (void)state;
+    char fifo[4096 + 16];
+    snprintf(fifo, sizeof fifo, "%s/fifo", g_scratch);
+    unlink(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    sl_error err = {0};
+    alarm(10); /* a hang fails the test instead of stalling it */
+    assert_null(sl_dataset_load_idx(fifo, fixture("tiny-labels.idx"), 3, &err));
+    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    sl_error_clear(&err);
+    assert_null(sl_dataset_load_idx(fixture("tiny-images.idx"), fifo, 3, &err));
+    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    sl_error_clear(&err);
+    assert_null(sl_dataset_load_csv(fifo, 0, &err));
+    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    sl_error_clear(&err);
+    assert_null(sl_safetensors_read(fifo, &err));
+    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    /* a descriptor that is a FIFO, and one whose data file is */
+    char json[4096 + 32];
+    snprintf(json, sizeof json, "%s/fifo-desc.json", g_scratch);
+    unlink(json);
+    assert_int_equal(mkfifo(json, 0600), 0);
+    sl_error_clear(&err);
+    assert_null(sl_dataset_open(g_scratch, "fifo-desc", "train", &err));
+    expect_error(&err, SL_ERR_IO, "fifo-desc.json: is a FIFO, not a regular file", NULL);
+    const char *desc = "{\"format\": \"csv\", \"classes\": 3, \"splits\": {\"train\": "
+                       "{\"file\": \"fifo\"}}}";
+    scratch_file("fifo-data.json", desc, strlen(desc), 0);
+    sl_error_clear(&err);
+    assert_null(sl_dataset_open(g_scratch, "fifo-data", "train", &err));
+    expect_error(&err, SL_ERR_IO, "/fifo: is a FIFO, not a regular file", NULL);
+    alarm(0);
+    unlink(fifo);
+    unlink(json);
+}
+
+/* Writes n copies of row to <scratch>/name, gzip-compressed; returns the path. */
+static const char *gz_repeat(const char *name, const char *head, size_t head_len,
+                             const char *row, size_t row_len, long n)
+{
+    static char path[4096 + 64];
+    snprintf(path, sizeof path, "%s/%s", g_scratch, name);
+    gzFile f = gzopen(path, "wb1");
+    assert_non_null(f);
+    if (head_len)
+        assert_int_equal(gzwrite(f, head, (unsigned)head_len), (int)head_len);
+    for (long i = 0; i < n; i++)
+        assert_int_equal(gzwrite(f, row, (unsigned)row_len), (int)row_len);
+    assert_int_equal(gzclose(f), Z_OK);
+    return path;
+}
+
+/* A small .gz of many rows stops at the budget (it used to grow without bound). */
+static void test_csv_gz_bomb_stops_at_budget(void **state)
+{
+    (void)state;
+    const char row[] = "1,0.5,0.25,0.125\n";
+    const char *path = gz_repeat("bomb.csv.gz", "", 0, row, sizeof row - 1, 100000);
+    sl_error err = {0};
+    sl_data_set_memory_budget(1u << 20);
+    assert_int_equal(sl_data_memory_budget(), 1u << 20);
+    assert_null(sl_dataset_load_csv(path, 0, &err));
+    expect_error(&err, SL_ERR_NOMEM, "bomb.csv.gz:", "rows of 3 features would hold",
+                 "past the memory budget of 1.0 MiB (1048576 bytes; set by "
+                 "sl_data_set_memory_budget)", NULL);
+    /* within the budget it loads, the rows exactly */
+    sl_data_set_memory_budget(64u << 20);
+    sl_dataset *ds = sl_dataset_load_csv(path, 0, &err);
+    assert_non_null(ds);
+    assert_int_equal(sl_dataset_count(ds), 100000);
+    sl_dataset_free(ds);
+    sl_data_set_memory_budget(0);
+    unlink(path);
+}
+
+/* A gzipped IDX header promising 100000 images of 28x28 over zeros stops at the budget;
+ * one that inflates past its promise is a format error found without inflating it all. */
+static void test_idx_gz_bombs(void **state)
+{
+    (void)state;
+    static const unsigned char head[16] = {0, 0, 8, 3, 0, 1, 0x86, 0xa0, 0, 0, 0, 28, 0, 0, 0, 28};
+    static char zeros[1 << 16];
+    const char *path = gz_repeat("bomb-images.idx.gz", (const char *)head, 16, zeros,
+                                 sizeof zeros, 96); /* 6 MiB of zeros, past the budget */
+    sl_error err = {0};
+    sl_data_set_memory_budget(4u << 20);
+    assert_null(sl_dataset_load_idx(path, fixture("tiny-labels.idx"), 0, &err));
+    expect_error(&err, SL_ERR_NOMEM, "bomb-images.idx.gz:",
+                 "100000 images of 28x28 and their labels would hold",
+                 "past the memory budget of 4.0 MiB", NULL);
+    sl_data_set_memory_budget(0);
+    /* 5 images of 4x3 promised, 17 MiB delivered: counted up to 16 MiB, no further */
+    static const unsigned char small[16] = {0, 0, 8, 3, 0, 0, 0, 5, 0, 0, 0, 4, 0, 0, 0, 3};
+    path = gz_repeat("over-images.idx.gz", (const char *)small, 16, zeros, sizeof zeros, 272);
+    sl_error_clear(&err);
+    assert_null(sl_dataset_load_idx(path, fixture("tiny-labels.idx"), 0, &err));
+    expect_error(&err, SL_ERR_FORMAT, "over-images.idx.gz:", "header says 5 images of 4x3",
+                 "holds more than", NULL);
+    unlink(path);
+}
+
+/* A raw IDX whose body is really there but past the budget is refused before reading. */
+static void test_idx_raw_past_budget(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_data_set_memory_budget(64);
+    assert_null(load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_NOMEM, "tiny-images.idx:",
+                 "5 images of 4x3 and their labels would hold 85 bytes",
+                 "past the memory budget of 64 bytes", NULL);
+    sl_data_set_memory_budget(85);
+    sl_dataset *ds = load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err);
+    assert_non_null(ds);
+    sl_dataset_free(ds);
+    sl_data_set_memory_budget(0);
+}
+
+/* A line longer than the limit fails when the limit is reached, naming line and limit. */
+static void test_csv_line_limit(void **state)
+{
+    (void)state;
+    static char line[8192];
+    memset(line, '1', sizeof line);
+    const char *path = gz_repeat("long.csv.gz", "0,1\n", 4, line, sizeof line, 512);
+    sl_error err = {0};
+    sl_data_set_max_line(1024);
+    assert_int_equal(sl_data_max_line(), 1024);
+    assert_null(sl_dataset_load_csv(path, 0, &err));
+    expect_error(&err, SL_ERR_FORMAT, "long.csv.gz:2: the line is longer than 1024 bytes", NULL);
+    sl_data_set_max_line(0);
+    assert_int_equal(sl_data_max_line(), 16u << 20);
+    unlink(path);
+}
+
+static void test_budget_env(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    setenv("SLOPE_DATA_BUDGET", "12x", 1);
+    assert_int_equal(sl_data_memory_budget(), 0);
+    assert_null(load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_INVALID, "SLOPE_DATA_BUDGET=\"12x\"", NULL);
+    setenv("SLOPE_DATA_BUDGET", "2K", 1);
+    assert_int_equal(sl_data_memory_budget(), 2048);
+    setenv("SLOPE_DATA_BUDGET", "64", 1);
+    assert_null(load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err));
+    expect_error(&err, SL_ERR_NOMEM, "from SLOPE_DATA_BUDGET", NULL);
+    unsetenv("SLOPE_DATA_BUDGET");
+    assert_true(sl_data_memory_budget() > (1u << 20)); /* the machine's default */
+}
+
+/* Same features, another shape: refused; flat samples feed any shape of that size. */
+static void test_check_input_shape(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = load_idx_fixture("tiny-images.idx", "tiny-labels.idx", 3, &err);
+    assert_non_null(ds);
+    const int64_t same[3] = {1, 4, 3}, other[3] = {1, 3, 4}, flat[1] = {12}, big[1] = {13};
+    assert_int_equal(sl_dataset_check_input(ds, 3, same, &err), SL_OK);
+    assert_int_equal(sl_dataset_check_input(ds, 3, other, &err), SL_ERR_SHAPE);
+    expect_error(&err, SL_ERR_SHAPE, "tiny-images.idx: samples of shape [1, 4, 3] do not fit "
+                 "the model's input [1, 3, 4]", NULL);
+    assert_int_equal(sl_dataset_check_input(ds, 1, flat, &err), SL_ERR_SHAPE);
+    expect_error(&err, SL_ERR_SHAPE, "[1, 4, 3]", "[12]", NULL);
+    assert_int_equal(sl_dataset_check_input(ds, 1, big, &err), SL_ERR_SHAPE);
+    expect_error(&err, SL_ERR_SHAPE, "samples have 12 features but the model takes 13", NULL);
+    assert_int_equal(sl_dataset_reshape(ds, 1, flat, &err), SL_OK);
+    assert_int_equal(sl_dataset_check_input(ds, 3, other, &err), SL_OK); /* flat: reshaped */
+    assert_int_equal(sl_dataset_check_input(NULL, 1, flat, &err), SL_ERR_INVALID);
+    sl_dataset_free(ds);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -823,6 +1006,13 @@ int main(void)
         cmocka_unit_test(test_named_strict_json),
         cmocka_unit_test(test_shipped_descriptors),
         cmocka_unit_test(test_fashion_mnist_t10k),
+        cmocka_unit_test(test_fifo_inputs_refused),
+        cmocka_unit_test(test_csv_gz_bomb_stops_at_budget),
+        cmocka_unit_test(test_idx_gz_bombs),
+        cmocka_unit_test(test_idx_raw_past_budget),
+        cmocka_unit_test(test_csv_line_limit),
+        cmocka_unit_test(test_budget_env),
+        cmocka_unit_test(test_check_input_shape),
     };
     return cmocka_run_group_tests(tests, setup_scratch, teardown_scratch);
 }

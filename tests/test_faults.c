@@ -380,9 +380,16 @@ static void test_unreadable_datasets(void **state)
     expect_load_failure(missing, labels, NULL, SL_ERR_IO, missing);
     expect_load_failure(images, missing, NULL, SL_ERR_IO, missing);
     expect_load_failure(NULL, NULL, missing, SL_ERR_IO, missing);
+    /* A device is refused before reading: SL_ERR_IO, not an empty file. */
+    expect_load_failure("/dev/null", labels, NULL, SL_ERR_IO, "is a character device");
+    expect_load_failure(NULL, NULL, "/dev/null", SL_ERR_IO, "is a character device");
     /* An empty file: a format error (no header, no rows). */
-    expect_load_failure("/dev/null", labels, NULL, SL_ERR_FORMAT, "/dev/null");
-    expect_load_failure(NULL, NULL, "/dev/null", SL_ERR_FORMAT, "/dev/null");
+    char empty[PATH_LEN];
+    scratch(empty, "empty.idx");
+    spit(empty, (const unsigned char *)"", 0);
+    expect_load_failure(empty, labels, NULL, SL_ERR_FORMAT, empty);
+    expect_load_failure(NULL, NULL, empty, SL_ERR_FORMAT, empty);
+    unlink(empty);
 }
 
 /* Every proper prefix of an IDX file (raw or gzip) is refused with a format error. */

@@ -59,6 +59,60 @@ typedef enum sl_normalize {
 
 typedef struct sl_dataset sl_dataset;
 
+/* ---- limits on what a file may make slope hold ---------------------------- */
+
+/*
+ * Every loader (sl_dataset_load_idx, sl_dataset_load_csv, sl_dataset_open)
+ * opens its files without blocking and refuses, before reading a byte,
+ * anything that is not a regular file (after symlinks): a FIFO, a device
+ * (/dev/null, a terminal, /dev/stdin unless it is redirected from a file), a
+ * directory, a socket, with SL_ERR_IO "PATH: is a FIFO, not a regular file".
+ * Config files, dataset descriptors and checkpoints are opened the same way.
+ */
+
+/**
+ * Sets the memory budget of the dataset loaders: the most bytes one load may
+ * hold at once, its features, labels and reading buffers together (the
+ * dataset it returns is within it).  It is checked before each buffer grows,
+ * so a small gzip file that inflates to gigabytes, or a header that promises
+ * them, is refused with SL_ERR_NOMEM naming the file, the size reached and
+ * the budget ("big.csv.gz:81921: 81920 rows of 784 features would hold
+ * 245.3 MiB (...), past the memory budget of 256.0 MiB (...)") instead of
+ * exhausting the machine.  An IDX file whose raw body holds more than the
+ * budget is refused before its body is read.
+ *
+ * bytes == 0 restores the default: the environment variable
+ * SLOPE_DATA_BUDGET when set (bytes, or with a binary suffix: "512M", "2G",
+ * "64KiB"; anything else makes every load fail with SL_ERR_INVALID), else
+ * 90% of the least of: the memory the kernel reports available
+ * (MemAvailable in /proc/meminfo), the room left under the address-space and
+ * data limits (ulimit -v, ulimit -d) and under a cgroup v2 memory.max, taken
+ * when each load starts; unlimited when none of these is known.
+ *
+ * Process-wide; set it before loading (a load in progress keeps the budget
+ * it started with).
+ */
+SL_API void sl_data_set_memory_budget(uint64_t bytes);
+
+/**
+ * The budget the next load would get (see sl_data_set_memory_budget), or 0
+ * when SLOPE_DATA_BUDGET is malformed.
+ */
+SL_API uint64_t sl_data_memory_budget(void);
+
+/**
+ * Sets the longest CSV line, in bytes with its line end: a longer line is
+ * refused with SL_ERR_FORMAT "data.csv:7: the line is longer than 16777216
+ * bytes (the CSV line limit)" as soon as that many bytes have arrived, so a
+ * gigabyte with no newline never makes a gigabyte buffer.  bytes == 0
+ * restores the default, 16 MiB (4 million features of "0.5,"); the memory
+ * budget applies to the line buffer as well.  Process-wide, like the budget.
+ */
+SL_API void sl_data_set_max_line(uint64_t bytes);
+
+/** The longest CSV line in bytes (16 MiB unless sl_data_set_max_line changed it). */
+SL_API uint64_t sl_data_max_line(void);
+
 /* ---- loading ------------------------------------------------------------- */
 
 /**
@@ -77,10 +131,16 @@ typedef struct sl_dataset sl_dataset;
  * file holds never triggers a huge allocation); as many labels as images;
  * every label below num_classes.
  *
+ * The body is never read past what the header promises (rows * cols bytes
+ * per image): a gzip stream that inflates to more is SL_ERR_FORMAT, found
+ * after at most 16 MiB of the excess.  Images and labels count against the
+ * memory budget (sl_data_set_memory_budget).
+ *
  * Returns a new dataset owning its storage (free with sl_dataset_free), or
- * NULL with: SL_ERR_INVALID (NULL path, bad num_classes), SL_ERR_IO (cannot
- * open or read), SL_ERR_FORMAT (bad magic, bounds, length, label count or
- * range, corrupt gzip stream), SL_ERR_NOMEM.
+ * NULL with: SL_ERR_INVALID (NULL path, bad num_classes, a malformed
+ * SLOPE_DATA_BUDGET), SL_ERR_IO (cannot open or read, not a regular file),
+ * SL_ERR_FORMAT (bad magic, bounds, length, label count or range, corrupt
+ * gzip stream), SL_ERR_NOMEM (past the memory budget, or out of memory).
  */
 SL_API sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labels_path,
                                        int num_classes, sl_error *err);
@@ -94,15 +154,23 @@ SL_API sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labe
  * number ("label,pixel0,pixel1"); one that mixes text and numbers ("x,1,2")
  * is an SL_ERR_FORMAT error rather than a silently dropped sample.  A header
  * must have the same number of columns as the data.  Samples have shape
- * [columns - 1].
+ * [columns - 1]: flat, since CSV has no shape (see sl_dataset_check_input for
+ * how a flat sample feeds a model whose input is [C, H, W]).
+ *
+ * The file is read line by line: no line may be longer than
+ * sl_data_max_line (16 MiB), and the rows, the line and its fields count
+ * against the memory budget (sl_data_set_memory_budget).
  *
  * num_classes: 1..SL_DATA_MAX_CLASSES, or 0 to take the largest label + 1.
  *
- * Returns a new dataset owning its storage, or NULL with SL_ERR_INVALID,
- * SL_ERR_IO, SL_ERR_FORMAT ("file:line:column: ..." for a bad field, a wrong
- * column count, a label that is not a non-negative integer or not below
- * num_classes, a feature that is not finite; "file: no data rows"),
- * SL_ERR_NOMEM.
+ * Returns a new dataset owning its storage, or NULL with SL_ERR_INVALID
+ * (bad arguments, a malformed SLOPE_DATA_BUDGET), SL_ERR_IO (cannot open or
+ * read, not a regular file), SL_ERR_FORMAT ("file:line:column: ..." for a
+ * bad field, a wrong column count, a label that is not a non-negative
+ * integer or not below num_classes, a feature that is not finite; "file:line:
+ * the line is longer than N bytes"; "file: no data rows"), SL_ERR_NOMEM
+ * ("file:line: R rows of F features would hold ..., past the memory budget
+ * of ...", or out of memory).
  */
 SL_API sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err);
 
@@ -147,10 +215,11 @@ SL_API sl_dataset *sl_dataset_from_arrays(const float *features, const int32_t *
  * Returns a new dataset, or NULL with SL_ERR_INVALID (bad arguments),
  * SL_ERR_IO (descriptor or data file missing: the message names the path
  * and, when the descriptor names one, the Debian package that provides it:
- * "install it with: apt-get install dataset-fashion-mnist"),
- * SL_ERR_FORMAT ("name.json: splits.train.images: expected a string", an
- * unknown split, "input" not matching the data, or any loader error),
- * SL_ERR_NOMEM.
+ * "install it with: apt-get install dataset-fashion-mnist"; either of them
+ * not a regular file), SL_ERR_FORMAT ("name.json: splits.train.images:
+ * expected a string", an unknown split, "input" not matching the data, or
+ * any loader error), SL_ERR_NOMEM (the loaders' memory budget, or out of
+ * memory).
  */
 SL_API sl_dataset *sl_dataset_open(const char *datasets_dir, const char *name,
                                    const char *split, sl_error *err);
@@ -194,6 +263,22 @@ SL_API const int32_t *sl_dataset_storage_labels(const sl_dataset *ds);
  */
 SL_API sl_status sl_dataset_reshape(sl_dataset *ds, int ndim, const int64_t *shape,
                                     sl_error *err);
+
+/**
+ * Checks that the samples of ds fit a model input of shape [ndim] (what
+ * sl_trainer_new and sl_evaluate check): the sample shape must equal it
+ * exactly.  One reshape rule applies: a flat dataset, shape [N] (every CSV,
+ * a flat sl_dataset_from_arrays), feeds any input of N features, read
+ * row-major: [C * H * W] into [C, H, W].  Anything else with the same number
+ * of features, e.g. 4x4 images for an input [1, 2, 8] or [1, 28, 28] images
+ * for [784], is refused: reshape the dataset (sl_dataset_reshape, a
+ * descriptor's "input") or the model.
+ * Errors: SL_ERR_SHAPE naming the dataset and both shapes ("tiny-images.idx:
+ * samples of shape [1, 4, 4] do not fit the model's input [1, 2, 8]"),
+ * SL_ERR_INVALID (NULL, ndim outside 1..4).
+ */
+SL_API sl_status sl_dataset_check_input(const sl_dataset *ds, int ndim, const int64_t *shape,
+                                        sl_error *err);
 
 /* ---- normalisation ------------------------------------------------------- */
 
