@@ -565,9 +565,8 @@ sl_status sl_dataset_read(const sl_dataset *ds, int64_t first, int64_t n, float 
         return sl_error_set(err, SL_ERR_INVALID, "read: NULL argument");
     if (first < 0 || n < 0 || first > ds->count || n > ds->count - first)
         return sl_error_set(err, SL_ERR_INVALID,
-                            "%s: samples %lld..%lld are outside 0..%lld", ds->name,
-                            (long long)first, (long long)(first + n - 1),
-                            (long long)ds->count - 1);
+                            "%s: %lld samples from %lld are outside 0..%lld", ds->name,
+                            (long long)n, (long long)first, (long long)ds->count - 1);
     int64_t size = ds->store->sample_size;
     for (int64_t i = 0; i < n; i++) {
         int64_t s = sl_data_index(ds, first + i);

@@ -435,8 +435,11 @@ const sl_layer_spec *sl_model_layer(const sl_model *m, size_t i)
     return m && i < m->n_layers ? &m->layers[i].spec : NULL;
 }
 
+/* shape may be NULL: then only the rank is returned. */
 static int copy_shape(const sl_shape *s, int64_t *shape)
 {
+    if (!shape)
+        return s->ndim;
     for (int d = 0; d < s->ndim; d++)
         shape[d] = s->dim[d];
     return s->ndim;

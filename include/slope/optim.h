@@ -99,8 +99,10 @@ SL_API const sl_optim_spec *sl_optimizer_spec(const sl_optimizer *opt);
  * restored momentum buffer counts as started, so resuming is bit-exact.
  * sl_optimizer_state returns NULL (and *name NULL) for i out of range; the
  * tensors and names are owned by the optimizer.  set_steps clamps negative
- * values to 0.
+ * values to 0 and values above SL_OPTIM_MAX_STEPS to it; sl_optimizer_step
+ * refuses (SL_ERR_INVALID, nothing changes) once the count is there.
  */
+#define SL_OPTIM_MAX_STEPS ((int64_t)1 << 62)
 SL_API size_t sl_optimizer_state_count(const sl_optimizer *opt);
 SL_API sl_tensor *sl_optimizer_state(const sl_optimizer *opt, size_t i, const char **name);
 SL_API void sl_optimizer_set_steps(sl_optimizer *opt, int64_t steps);
