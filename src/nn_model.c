@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "alloc.h"
 #include "autograd.h"
 #include "nn_internal.h"
@@ -45,6 +46,7 @@ struct sl_model {
 
 sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
 {
+    SL_GUARD_NULL(sample_shape, err);
     if (ndim < 1 || ndim > 3 || !sample_shape) {
         sl_error_set(err, SL_ERR_SHAPE,
                      "model input must be one sample's shape, [F] or [C, H, W] (got %d dims)",

@@ -9,6 +9,7 @@
  * step (bias corrections, the clipping factor) are computed in double, the
  * element-wise updates in float, as torch does for float32 tensors.
  */
+#include "guard.h"
 #include "alloc.h"
 #include "slope/optim.h"
 
@@ -49,6 +50,8 @@ const char *sl_optim_name(sl_optim_kind kind)
 
 sl_status sl_optim_parse(const char *name, sl_optim_kind *kind, sl_error *err)
 {
+    SL_GUARD(name, err);
+    SL_GUARD(kind, err);
     if (!kind)
         return sl_error_set(err, SL_ERR_INVALID, "sl_optim_parse: kind is NULL");
     for (int k = 0; k <= SL_OPTIM_ADAMW; k++)
