@@ -26,8 +26,6 @@ static const char *pool_check(const sl_tensor *x, int k, int stride, int pad, po
         return "padding must be smaller than the input";
     if (x->shape[2] + 2 * (int64_t)pad < k || x->shape[3] + 2 * (int64_t)pad < k)
         return "the kernel is larger than the padded input";
-    if (x->shape[2] + 2 * (int64_t)pad < stride || x->shape[3] + 2 * (int64_t)pad < stride)
-        return "the stride is larger than the padded input";
     p->planes = x->shape[0] * x->shape[1];
     p->H = (int)x->shape[2];
     p->W = (int)x->shape[3];
