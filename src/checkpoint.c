@@ -15,12 +15,14 @@
  * carry the input normalisation; a file without it (older checkpoints)
  * loads and leaves the model's setting as it was.
  */
+#include "guard.h"
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "alloc.h"
 #include "slope/data.h"
 #include "train_internal.h"
@@ -116,6 +118,7 @@ sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv *meta, 
 {
     if (!m || !path)
         return sl_error_set(err, SL_ERR_INVALID, "sl_model_save: model or path is NULL");
+    SL_GUARD_KV(meta, n_meta, err);
     if (!sl_model_flat_params((sl_model *)(uintptr_t)m, NULL)) /* made by sl_model_init */
         return sl_error_set(err, SL_ERR_STATE, "sl_model_save: the model is not initialised");
     sl_kv ours[4] = {{"slope.format", FORMAT_MODEL}};
@@ -129,6 +132,7 @@ sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl_kv *me
 {
     if (!t || !path)
         return sl_error_set(err, SL_ERR_INVALID, "sl_trainer_save: trainer or path is NULL");
+    SL_GUARD_KV(meta, n_meta, err);
     char epoch[32], steps[32];
     snprintf(epoch, sizeof epoch, "%d", t->epoch);
     snprintf(steps, sizeof steps, "%lld", (long long)t->steps);

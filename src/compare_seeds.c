@@ -41,7 +41,7 @@ size_t sl_compare_num_aggregates(const sl_compare *c)
 sl_compare_estimate sl_compare_estimate_of(const double *v, int n)
 {
     sl_compare_estimate e = {n, NAN, NAN, NAN, NAN};
-    if (n < 1)
+    if (n < 1 || !v) /* no values: every estimate NaN */
         return e;
     double m, var;
     sl_compare_mean_var(v, (size_t)n, &m, &var);

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "guard.h"
 #include "alloc.h"
 #include "config_internal.h"
 #include "io_internal.h" /* sl_io_utf8_prefix, sl_io_open_regular */
@@ -218,6 +219,11 @@ sl_config *sl_config_parse(const char *json, const char *origin, const char *con
         sl_error_set(err, SL_ERR_INVALID, "sl_config_parse: NULL text");
         return NULL;
     }
+    for (size_t i = 0; i < n_overrides; i++)
+        if (!overrides || !overrides[i]) {
+            sl_error_set(err, SL_ERR_INVALID, "sl_config_parse: override %zu is NULL", i);
+            return NULL;
+        }
     return load_text(json, strlen(json), origin ? origin : "<string>", origin, overrides,
                      n_overrides, err);
 }
@@ -230,6 +236,11 @@ sl_config *sl_config_load_string(const char *json, const char *origin, sl_error 
 sl_config *sl_config_load(const char *path, const char *const *overrides, size_t n_overrides,
                           sl_error *err)
 {
+    if (n_overrides && !overrides) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_config_load: overrides is NULL with %zu entries",
+                     n_overrides);
+        return NULL;
+    }
     if (!path) {
         sl_error_set(err, SL_ERR_INVALID, "sl_config_load: NULL path");
         return NULL;

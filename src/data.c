@@ -4,6 +4,7 @@
  * Loaders live in data_idx.c, data_csv.c, data_spiral.c and data_named.c;
  * the batch iterator in data_batch.c.
  */
+#include "guard.h"
 #include "alloc.h"
 #include "data_internal.h"
 #include "io_internal.h" /* sl_io_shape_str */
@@ -212,6 +213,9 @@ sl_dataset *sl_dataset_from_arrays(const float *features, const int32_t *labels,
                                    int64_t count, int ndim, const int64_t *shape,
                                    int num_classes, sl_error *err)
 {
+    SL_GUARD_NULL(features, err);
+    SL_GUARD_NULL(labels, err);
+    SL_GUARD_NULL(shape, err);
     int64_t size = 0;
     if (!features || !labels || count < 1) {
         sl_error_set(err, SL_ERR_INVALID, "from_arrays: need features, labels and count >= 1");
@@ -301,6 +305,7 @@ sl_status sl_dataset_reshape(sl_dataset *ds, int ndim, const int64_t *shape, sl_
 {
     if (!ds)
         return sl_error_set(err, SL_ERR_INVALID, "reshape: NULL dataset");
+    SL_GUARD(shape, err);
     int64_t size = 0;
     sl_status st = check_shape(ndim, shape, &size, err);
     if (st != SL_OK)
@@ -425,6 +430,8 @@ static const char *const normalize_names[] = {"none", "scale01", "standardize"};
 
 sl_status sl_normalize_parse(const char *text, sl_normalize *kind, sl_error *err)
 {
+    SL_GUARD(text, err);
+    SL_GUARD(kind, err);
     for (int k = 0; text && kind && k < 3; k++) {
         if (strcmp(text, normalize_names[k]) == 0) {
             *kind = (sl_normalize)k;
@@ -596,9 +603,8 @@ sl_status sl_dataset_read(const sl_dataset *ds, int64_t first, int64_t n, float 
         return sl_error_set(err, SL_ERR_INVALID, "read: NULL argument");
     if (first < 0 || n < 0 || first > ds->count || n > ds->count - first)
         return sl_error_set(err, SL_ERR_INVALID,
-                            "%s: samples %lld..%lld are outside 0..%lld", ds->name,
-                            (long long)first, (long long)(first + n - 1),
-                            (long long)ds->count - 1);
+                            "%s: %lld samples from %lld are outside 0..%lld", ds->name,
+                            (long long)n, (long long)first, (long long)ds->count - 1);
     int64_t size = ds->store->sample_size;
     for (int64_t i = 0; i < n; i++) {
         int64_t s = sl_data_index(ds, first + i);

@@ -6,6 +6,7 @@
  * an sl_rng seeded with a mix of (seed, e), so any position can be restored
  * without replaying the epochs before it.
  */
+#include <limits.h>
 #include "alloc.h"
 #include "data_internal.h"
 
@@ -131,7 +132,8 @@ sl_status sl_batch_iter_seek(sl_batch_iter *it, int64_t epoch, int64_t batch, sl
 {
     if (!it)
         return sl_error_set(err, SL_ERR_INVALID, "batch_iter_seek: NULL iterator");
-    if (epoch < 0 || batch < 0 || batch > it->batches)
+    /* Epochs are ints elsewhere (the trainer); the order seed uses epoch + 1. */
+    if (epoch < 0 || epoch > INT_MAX || batch < 0 || batch > it->batches)
         return sl_error_set(err, SL_ERR_INVALID,
                             "%s: cannot seek to epoch %lld batch %lld (0..%lld batches)",
                             it->ds->name, (long long)epoch, (long long)batch,

@@ -185,7 +185,7 @@ sl_status sl_dist_sync_buffers(sl_model *m, sl_error *err)
 {
     int size = sl_dist_size();
     if (size <= 1)
-        return SL_OK;
+        return m ? SL_OK : sl_error_set(err, SL_ERR_INVALID, "sl_dist_sync_buffers: NULL model");
     if (!m)
         return sl_dist_agree(sl_error_set(err, SL_ERR_INVALID, "sl_dist_sync_buffers: NULL model"),
                              err);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "guard.h"
 #include "arena.h"
 #include "autograd.h"
 
@@ -55,31 +56,41 @@ void sl_graph_reset(sl_graph *g)
 
 int sl_graph_set_grad_enabled(sl_graph *g, int enabled)
 {
+    if (!g)
+        return 0;
     int prev = g->grad_enabled;
     g->grad_enabled = enabled != 0;
     return prev;
 }
 
-int sl_graph_grad_enabled(const sl_graph *g) { return g->grad_enabled; }
+int sl_graph_grad_enabled(const sl_graph *g) { return g ? g->grad_enabled : 0; }
 
 int sl_graph_set_training(sl_graph *g, int training)
 {
+    if (!g)
+        return 0;
     int prev = g->training;
     g->training = training != 0;
     return prev;
 }
 
-int sl_graph_training(const sl_graph *g) { return g->training; }
-sl_rng *sl_graph_rng(sl_graph *g) { return &g->rng; }
-sl_status sl_graph_status(const sl_graph *g) { return g->error.status; }
-const char *sl_graph_errmsg(const sl_graph *g) { return g->error.message; }
-void sl_graph_clear_error(sl_graph *g) { sl_error_clear(&g->error); }
-size_t sl_graph_tape_length(const sl_graph *g) { return g->tape_length; }
-size_t sl_graph_arena_capacity(const sl_graph *g) { return g->arena.capacity; }
-size_t sl_graph_arena_used(const sl_graph *g) { return g->arena.used; }
+/* The getters answer 0 / NULL for a NULL graph; sl_graph_status says SL_ERR_INVALID. */
+int sl_graph_training(const sl_graph *g) { return g ? g->training : 0; }
+sl_rng *sl_graph_rng(sl_graph *g) { return g ? &g->rng : NULL; }
+sl_status sl_graph_status(const sl_graph *g) { return g ? g->error.status : SL_ERR_INVALID; }
+const char *sl_graph_errmsg(const sl_graph *g) { return g ? g->error.message : "graph is NULL"; }
+void sl_graph_clear_error(sl_graph *g)
+{
+    if (g)
+        sl_error_clear(&g->error);
+}
+size_t sl_graph_tape_length(const sl_graph *g) { return g ? g->tape_length : 0; }
+size_t sl_graph_arena_capacity(const sl_graph *g) { return g ? g->arena.capacity : 0; }
+size_t sl_graph_arena_used(const sl_graph *g) { return g ? g->arena.used : 0; }
 
 sl_status sl_graph_take_error(const sl_graph *g, sl_error *err)
 {
+    SL_GUARD(g, err);
     if (err)
         *err = g->error;
     return g->error.status;

@@ -493,13 +493,13 @@ void sl_k_maxpool_fwd(const float *x, float *y, int32_t *argmax, int64_t planes,
         float *out = y + pl * OH * OW;
         int32_t *idx = argmax ? argmax + pl * OH * OW : NULL;
         for (int oy = 0; oy < OH; oy++) {
-            int y0 = oy * stride - pad;
-            int ya = y0 < 0 ? 0 : y0;
-            int yb = y0 + k > H ? H : y0 + k;
+            int64_t y0 = (int64_t)oy * stride - pad;
+            int ya = y0 < 0 ? 0 : (int)y0;
+            int yb = y0 + k > H ? H : (int)(y0 + k);
             for (int ox = 0; ox < OW; ox++) {
-                int x0 = ox * stride - pad;
-                int xa = x0 < 0 ? 0 : x0;
-                int xb = x0 + k > W ? W : x0 + k;
+                int64_t x0 = (int64_t)ox * stride - pad;
+                int xa = x0 < 0 ? 0 : (int)x0;
+                int xb = x0 + k > W ? W : (int)(x0 + k);
                 /* Padding is -inf, so it never beats a real value: start from the
                  * first real element and replace as pool_wins says. */
                 int32_t best_i = ya * W + xa;
@@ -536,18 +536,18 @@ void sl_k_maxpool_bwd(const float *dy, const int32_t *argmax, float *dx, int64_t
 void sl_k_avgpool_fwd(const float *x, float *y, int64_t planes, int H, int W, int k, int stride,
                       int pad, int OH, int OW)
 {
-    const float inv = 1.0f / (float)(k * k);
+    const float inv = 1.0f / ((float)k * (float)k); /* k * k in int overflows past 46340 */
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *in = x + pl * H * W;
         float *out = y + pl * OH * OW;
         for (int oy = 0; oy < OH; oy++) {
-            int y0 = oy * stride - pad;
-            int ya = y0 < 0 ? 0 : y0;
-            int yb = y0 + k > H ? H : y0 + k;
+            int64_t y0 = (int64_t)oy * stride - pad;
+            int ya = y0 < 0 ? 0 : (int)y0;
+            int yb = y0 + k > H ? H : (int)(y0 + k);
             for (int ox = 0; ox < OW; ox++) {
-                int x0 = ox * stride - pad;
-                int xa = x0 < 0 ? 0 : x0;
-                int xb = x0 + k > W ? W : x0 + k;
+                int64_t x0 = (int64_t)ox * stride - pad;
+                int xa = x0 < 0 ? 0 : (int)x0;
+                int xb = x0 + k > W ? W : (int)(x0 + k);
                 float s = 0.0f;
                 for (int iy = ya; iy < yb; iy++)
                     for (int ix = xa; ix < xb; ix++)
@@ -561,18 +561,18 @@ void sl_k_avgpool_fwd(const float *x, float *y, int64_t planes, int H, int W, in
 void sl_k_avgpool_bwd(const float *dy, float *dx, int64_t planes, int H, int W, int k, int stride,
                       int pad, int OH, int OW)
 {
-    const float inv = 1.0f / (float)(k * k);
+    const float inv = 1.0f / ((float)k * (float)k); /* k * k in int overflows past 46340 */
     for (int64_t pl = 0; pl < planes; pl++) {
         const float *g = dy + pl * OH * OW;
         float *d = dx + pl * H * W;
         for (int oy = 0; oy < OH; oy++) {
-            int y0 = oy * stride - pad;
-            int ya = y0 < 0 ? 0 : y0;
-            int yb = y0 + k > H ? H : y0 + k;
+            int64_t y0 = (int64_t)oy * stride - pad;
+            int ya = y0 < 0 ? 0 : (int)y0;
+            int yb = y0 + k > H ? H : (int)(y0 + k);
             for (int ox = 0; ox < OW; ox++) {
-                int x0 = ox * stride - pad;
-                int xa = x0 < 0 ? 0 : x0;
-                int xb = x0 + k > W ? W : x0 + k;
+                int64_t x0 = (int64_t)ox * stride - pad;
+                int xa = x0 < 0 ? 0 : (int)x0;
+                int xb = x0 + k > W ? W : (int)(x0 + k);
                 float share = g[oy * OW + ox] * inv;
                 for (int iy = ya; iy < yb; iy++)
                     for (int ix = xa; ix < xb; ix++)

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "guard.h"
 #include "nn_internal.h"
 
 const sl_layer_def *sl_layer_def_of(sl_layer_type type)
@@ -34,6 +35,8 @@ const char *sl_layer_type_name(sl_layer_type type)
 
 sl_status sl_layer_type_parse(const char *name, sl_layer_type *type, sl_error *err)
 {
+    SL_GUARD(name, err);
+    SL_GUARD(type, err);
     const sl_layer_def *d = sl_layer_def_find(name);
     if (d) {
         *type = d->type;
@@ -188,6 +191,7 @@ static int key_unset(const sl_layer_spec *spec, const sl_layer_key *k)
 
 sl_status sl_layer_spec_check(sl_layer_spec *spec, sl_error *err)
 {
+    SL_GUARD(spec, err);
     const sl_layer_def *d = spec ? sl_layer_def_of(spec->type) : NULL;
     if (!d)
         return sl_error_set(err, SL_ERR_CONFIG, "unknown layer type %d",
@@ -260,6 +264,8 @@ const char *sl_init_name(sl_init_kind kind)
 
 sl_status sl_init_parse(const char *name, sl_init_kind *kind, sl_error *err)
 {
+    SL_GUARD(name, err);
+    SL_GUARD(kind, err);
     for (int k = 0; k <= SL_INIT_PYTORCH; k++)
         if (name && strcmp(name, init_names[k]) == 0) {
             *kind = (sl_init_kind)k;

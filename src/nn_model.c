@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "guard.h"
 #include "alloc.h"
 #include "autograd.h"
 #include "nn_internal.h"
@@ -45,6 +46,7 @@ struct sl_model {
 
 sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
 {
+    SL_GUARD_NULL(sample_shape, err);
     if (ndim < 1 || ndim > 3 || !sample_shape) {
         sl_error_set(err, SL_ERR_SHAPE,
                      "model input must be one sample's shape, [F] or [C, H, W] (got %d dims)",
@@ -435,8 +437,11 @@ const sl_layer_spec *sl_model_layer(const sl_model *m, size_t i)
     return m && i < m->n_layers ? &m->layers[i].spec : NULL;
 }
 
+/* shape may be NULL: then only the rank is returned. */
 static int copy_shape(const sl_shape *s, int64_t *shape)
 {
+    if (!shape)
+        return s->ndim;
     for (int d = 0; d < s->ndim; d++)
         shape[d] = s->dim[d];
     return s->ndim;

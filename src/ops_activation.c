@@ -3,6 +3,8 @@
  * prelu, rrelu, elu, selu, sigmoid, tanh, gelu.  Semantics in slope/ops.h and
  * DESIGN.md: the leaky family's derivative at 0 (and -0) is the slope a.
  */
+#include <math.h>
+
 #include "ops_common.h"
 #include "parallel.h"
 
@@ -75,6 +77,9 @@ sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha)
 {
     if (sl_ops_skip(g, x))
         return NULL;
+    if (!isfinite(alpha))
+        return sl_ag_fail(g, SL_ERR_INVALID, "leaky_relu: alpha must be finite, got %g",
+                          (double)alpha);
     sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
     if (!y)
         return NULL;
@@ -103,9 +108,9 @@ sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha)
 {
     if (sl_ops_skip(g, x))
         return NULL;
-    if (!(alpha >= 0.0f))
+    if (!(alpha >= 0.0f) || !isfinite(alpha))
         return sl_ag_fail(g, SL_ERR_INVALID,
-                          "leaky_relu_: in place needs alpha >= 0 (got %g): backward reads the "
+                          "leaky_relu_: in place needs a finite alpha >= 0 (got %g): backward reads the "
                           "sign of y",
                           (double)alpha);
     if (!(x->flags & SL_TENSOR_ARENA))
@@ -182,7 +187,7 @@ sl_tensor *sl_rrelu(sl_graph *g, sl_tensor *x, float lower, float upper)
 {
     if (sl_ops_skip(g, x))
         return NULL;
-    if (!(lower >= 0.0f && lower <= upper))
+    if (!(lower >= 0.0f && lower <= upper) || !isfinite(upper))
         return sl_ag_fail(g, SL_ERR_INVALID, "rrelu: need 0 <= lower <= upper, got [%g, %g]",
                           (double)lower, (double)upper);
     if (!sl_graph_training(g))
@@ -224,6 +229,8 @@ static sl_tensor *scaled_elu(sl_graph *g, sl_tensor *x, float alpha, float scale
 {
     if (sl_ops_skip(g, x))
         return NULL;
+    if (!isfinite(alpha))
+        return sl_ag_fail(g, SL_ERR_INVALID, "elu: alpha must be finite, got %g", (double)alpha);
     sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
     if (!y)
         return NULL;

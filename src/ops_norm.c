@@ -75,8 +75,8 @@ static const char *bn_check(const sl_tensor *x, const sl_tensor *gamma, const sl
         return "gamma and beta must have one element per channel";
     if (!rm || !rv || rm->size != C || rv->size != C)
         return "running_mean and running_var must have one element per channel";
-    if (!(eps > 0.0f) || !(momentum >= 0.0f && momentum <= 1.0f))
-        return "eps must be > 0 and momentum in [0, 1]";
+    if (!(eps > 0.0f) || !isfinite(eps) || !(momentum >= 0.0f && momentum <= 1.0f))
+        return "eps must be finite and > 0, momentum in [0, 1]";
     if (training && x->size / C < 2)
         return "training mode needs more than one value per channel";
     return NULL;

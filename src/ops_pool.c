@@ -20,13 +20,17 @@ static const char *pool_check(const sl_tensor *x, int k, int stride, int pad, po
         return "padding must be at most half the kernel size";
     if (x->shape[2] > INT_MAX / 2 || x->shape[3] > INT_MAX / 2)
         return "the image is too large";
-    if (x->shape[2] + 2 * pad < k || x->shape[3] + 2 * pad < k)
+    /* In int64: pad can be near INT_MAX / 2.  A padding wider than the image would make
+     * windows of mostly padding (a 2^30 kernel with pad 2^29 on a 4x4 image). */
+    if (pad >= x->shape[2] || pad >= x->shape[3])
+        return "padding must be smaller than the input";
+    if (x->shape[2] + 2 * (int64_t)pad < k || x->shape[3] + 2 * (int64_t)pad < k)
         return "the kernel is larger than the padded input";
     p->planes = x->shape[0] * x->shape[1];
     p->H = (int)x->shape[2];
     p->W = (int)x->shape[3];
-    p->OH = (p->H + 2 * pad - k) / stride + 1;
-    p->OW = (p->W + 2 * pad - k) / stride + 1;
+    p->OH = (int)(((int64_t)p->H + 2 * (int64_t)pad - k) / stride + 1);
+    p->OW = (int)(((int64_t)p->W + 2 * (int64_t)pad - k) / stride + 1);
     return NULL;
 }
 

@@ -309,7 +309,10 @@ static const char *conv_shape_problem(const sl_tensor *x, const sl_tensor *w, co
             return "a dimension exceeds INT_MAX";
     if (x->shape[2] + 2 * (int64_t)pad < w->shape[2] || x->shape[3] + 2 * (int64_t)pad < w->shape[3])
         return "the kernel is larger than the padded input";
-    if ((int64_t)w->shape[1] * w->shape[2] * w->shape[3] > INT_MAX ||
+    /* Each padded side fits in 33 bits, so their product fits int64; a pad past INT_MAX / 2
+     * makes a side larger than INT_MAX alone. */
+    if (pad > INT_MAX / 2 ||
+        (int64_t)w->shape[1] * w->shape[2] * w->shape[3] > INT_MAX ||
         (x->shape[2] + 2 * (int64_t)pad) * (x->shape[3] + 2 * (int64_t)pad) > INT_MAX)
         return "the column matrix would exceed INT_MAX rows or columns";
     return NULL;

@@ -9,6 +9,7 @@
  * step (bias corrections, the clipping factor) are computed in double, the
  * element-wise updates in float, as torch does for float32 tensors.
  */
+#include "guard.h"
 #include "alloc.h"
 #include "slope/optim.h"
 
@@ -49,6 +50,8 @@ const char *sl_optim_name(sl_optim_kind kind)
 
 sl_status sl_optim_parse(const char *name, sl_optim_kind *kind, sl_error *err)
 {
+    SL_GUARD(name, err);
+    SL_GUARD(kind, err);
     if (!kind)
         return sl_error_set(err, SL_ERR_INVALID, "sl_optim_parse: kind is NULL");
     for (int k = 0; k <= SL_OPTIM_ADAMW; k++)
@@ -402,6 +405,9 @@ sl_status sl_optimizer_step(sl_optimizer *opt, float lr, sl_error *err)
 {
     if (!opt)
         return sl_error_set(err, SL_ERR_INVALID, "sl_optimizer_step: optimizer is NULL");
+    if (opt->steps >= SL_OPTIM_MAX_STEPS)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_optimizer_step: the step count is at its "
+                            "limit (%lld)", (long long)SL_OPTIM_MAX_STEPS);
     if (!(lr >= 0.0f) || !isfinite(lr))
         return sl_error_set(err, SL_ERR_INVALID,
                             "sl_optimizer_step: learning rate %g; it must be finite and >= 0",
@@ -464,5 +470,5 @@ sl_tensor *sl_optimizer_state(const sl_optimizer *opt, size_t i, const char **na
 void sl_optimizer_set_steps(sl_optimizer *opt, int64_t steps)
 {
     if (opt)
-        opt->steps = steps > 0 ? steps : 0;
+        opt->steps = steps < 0 ? 0 : steps > SL_OPTIM_MAX_STEPS ? SL_OPTIM_MAX_STEPS : steps;
 }

@@ -19,8 +19,11 @@ static uint64_t rotl(uint64_t x, int k)
     return (x << k) | (x >> (64 - k));
 }
 
+/* A NULL generator: seeding is a no-op and every draw is 0. */
 void sl_rng_seed(sl_rng *r, uint64_t seed)
 {
+    if (!r)
+        return;
     uint64_t sm = seed;
     for (int i = 0; i < 4; i++)
         r->s[i] = splitmix64(&sm);
@@ -30,6 +33,8 @@ void sl_rng_seed(sl_rng *r, uint64_t seed)
 
 uint64_t sl_rng_u64(sl_rng *r)
 {
+    if (!r)
+        return 0;
     uint64_t *s = r->s;
     uint64_t result = s[0] + s[3];
     uint64_t t = s[1] << 17;
@@ -50,6 +55,8 @@ float sl_rng_uniform(sl_rng *r)
 
 uint64_t sl_rng_below(sl_rng *r, uint64_t n)
 {
+    if (!r || n == 0) /* n == 0: no value is below it; 0 rather than a division by zero */
+        return 0;
     /* Rejection sampling: drop the top partial range so every value is equally likely. */
     uint64_t limit = UINT64_MAX - UINT64_MAX % n;
     uint64_t x;
@@ -61,6 +68,8 @@ uint64_t sl_rng_below(sl_rng *r, uint64_t n)
 
 float sl_rng_normal(sl_rng *r)
 {
+    if (!r)
+        return 0.0f;
     if (r->has_spare) {
         r->has_spare = 0;
         return r->spare;

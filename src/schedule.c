@@ -11,6 +11,7 @@
  *              t = (step - W) / (total - W) clamped to [0, 1], total = total_epochs *
  *              steps_per_epoch: base_lr when warm-up ends, min_lr once training is over.
  */
+#include "guard.h"
 #include "slope/optim.h"
 
 #include <math.h>
@@ -29,6 +30,8 @@ const char *sl_schedule_name(sl_schedule_kind kind)
 
 sl_status sl_schedule_parse(const char *name, sl_schedule_kind *kind, sl_error *err)
 {
+    SL_GUARD(name, err);
+    SL_GUARD(kind, err);
     if (!kind)
         return sl_error_set(err, SL_ERR_INVALID, "sl_schedule_parse: kind is NULL");
     for (int k = 0; k <= SL_SCHEDULE_COSINE; k++)
@@ -51,11 +54,12 @@ sl_schedule_spec sl_schedule_defaults(sl_schedule_kind kind)
     return s;
 }
 
-static int64_t warmup_steps(const sl_schedule_spec *s, int64_t steps_per_epoch)
+/* In double: warmup_epochs * steps_per_epoch can pass INT64_MAX (llround would be undefined). */
+static double warmup_steps(const sl_schedule_spec *s, int64_t steps_per_epoch)
 {
     if (!(s->warmup_epochs > 0.0f))
-        return 0;
-    return llround((double)s->warmup_epochs * (double)steps_per_epoch);
+        return 0.0;
+    return round((double)s->warmup_epochs * (double)steps_per_epoch);
 }
 
 static double step_decay(const sl_schedule_spec *s, double base, int64_t step,
@@ -66,11 +70,11 @@ static double step_decay(const sl_schedule_spec *s, double base, int64_t step,
     return base * pow((double)s->gamma, (double)(epoch / every));
 }
 
-static double cosine(const sl_schedule_spec *s, double base, int64_t step, int64_t warmup,
-                     int64_t total)
+static double cosine(const sl_schedule_spec *s, double base, int64_t step, double warmup,
+                     double total)
 {
-    double span = (double)(total - warmup);
-    double t = span > 0.0 ? (double)(step - warmup) / span : 1.0;
+    double span = total - warmup;
+    double t = span > 0.0 ? ((double)step - warmup) / span : 1.0;
     t = t < 0.0 ? 0.0 : t > 1.0 ? 1.0 : t;
     double lo = (double)s->min_lr;
     return lo + (base - lo) * (1.0 + cos(SL_PI * t)) / 2.0;
@@ -85,14 +89,15 @@ float sl_schedule_lr(const sl_schedule_spec *s, float base_lr, int64_t step,
         steps_per_epoch = 1;
     if (step < 0)
         step = 0;
-    int64_t total = (int64_t)(total_epochs > 0 ? total_epochs : 0) * steps_per_epoch;
-    int64_t warmup = warmup_steps(s, steps_per_epoch);
+    /* Step counts in double: epochs * steps_per_epoch may overflow int64. */
+    double total = (double)(total_epochs > 0 ? total_epochs : 0) * (double)steps_per_epoch;
+    double warmup = warmup_steps(s, steps_per_epoch);
     double lr = base_lr;
     if (s->kind == SL_SCHEDULE_STEP)
         lr = step_decay(s, lr, step, steps_per_epoch);
     else if (s->kind == SL_SCHEDULE_COSINE)
         lr = cosine(s, lr, step, warmup, total);
-    if (step < warmup)
-        lr *= (double)(step + 1) / (double)warmup;
+    if ((double)step < warmup)
+        lr *= ((double)step + 1.0) / warmup;
     return (float)lr;
 }

@@ -175,6 +175,10 @@ sl_stats *sl_stats_new(sl_model *model, const sl_dataset *probe, int64_t batch_s
         sl_error_set(err, SL_ERR_INVALID, "sl_stats_new: NULL model or probe, or batch_size < 1");
         return NULL;
     }
+    if ((unsigned)loss > (unsigned)SL_LOSS_MSE) {
+        sl_error_set(err, SL_ERR_INVALID, "sl_stats_new: unknown loss kind %d", (int)loss);
+        return NULL;
+    }
     if (!sl_model_flat_params(model, NULL) || sl_model_num_layers(model) == 0) {
         sl_error_set(err, SL_ERR_INVALID, "sl_stats_new: the model is not initialised");
         return NULL;

@@ -1,5 +1,6 @@
 /* tensor.c - heap tensors: shapes, ownership, lazily made gradients. */
 #include "alloc.h"
+#include "guard.h"
 #include "slope/tensor.h"
 
 #include <stdio.h>
@@ -8,6 +9,8 @@
 
 sl_status sl_shape_size(int ndim, const int64_t *shape, int64_t *size, sl_error *err)
 {
+    SL_GUARD(shape, err);
+    SL_GUARD(size, err);
     if (ndim < 1 || ndim > SL_MAX_DIMS)
         return sl_error_set(err, SL_ERR_SHAPE, "tensor rank %d is outside 1..%d", ndim,
                             SL_MAX_DIMS);

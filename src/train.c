@@ -11,6 +11,7 @@
 
 #include <cblas.h>
 
+#include "guard.h"
 #include "alloc.h"
 #include "data_internal.h"
 #include "nn_internal.h"
@@ -24,6 +25,8 @@
 
 sl_status sl_loss_parse(const char *name, sl_loss_kind *kind, sl_error *err)
 {
+    SL_GUARD(name, err);
+    SL_GUARD(kind, err);
     if (name && strcmp(name, "cross_entropy") == 0)
         *kind = SL_LOSS_CROSS_ENTROPY;
     else if (name && strcmp(name, "mse") == 0)
@@ -96,6 +99,8 @@ sl_train_options sl_train_defaults(void)
 static sl_status check_fit(const sl_model *m, const sl_dataset *ds, sl_loss_kind loss,
                            sl_error *err)
 {
+    if ((unsigned)loss > (unsigned)SL_LOSS_MSE)
+        return sl_error_set(err, SL_ERR_INVALID, "unknown loss kind %d", (int)loss);
     int64_t in[4], out[4], outputs = 1;
     int in_ndim = sl_model_layer_shape(m, -1, in), out_ndim = sl_model_output_shape(m, out);
     for (int d = 0; d < out_ndim; d++)

@@ -470,7 +470,7 @@ static void test_parse_names(void **state)
     assert_int_equal(sl_optim_parse("rmsprop", &ok, &err), SL_ERR_CONFIG);
     assert_non_null(strstr(err.message, "rmsprop"));
     assert_non_null(strstr(err.message, "sgd, adam, adamw"));
-    assert_int_equal(sl_optim_parse(NULL, &ok, &err), SL_ERR_CONFIG);
+    assert_int_equal(sl_optim_parse(NULL, &ok, &err), SL_ERR_INVALID); /* NULL name: test_api_guards */
     sl_schedule_kind sk;
     assert_int_equal(sl_schedule_parse("Cosine", &sk, &err), SL_ERR_CONFIG);
     assert_non_null(strstr(err.message, "constant, step, cosine"));

@@ -17,6 +17,11 @@
  * the library holds no block (before the first slope call that allocates,
  * or after everything was freed): a block must be freed by the allocator
  * that made it.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_ALLOC_H
 #define SLOPE_ALLOC_H

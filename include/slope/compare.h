@@ -79,6 +79,11 @@
  * Ownership: the config is borrowed and must outlive the sl_compare; the
  * options' strings and arrays are copied.  Pointers returned by accessors are
  * valid until sl_compare_free.  One sl_compare is used by one thread at a time.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_COMPARE_H
 #define SLOPE_COMPARE_H

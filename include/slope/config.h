@@ -24,6 +24,11 @@
  * sl_config_free.  Thread safety: separate configs may be used from
  * separate threads; cJSON's parser records errors in a global, so parsing
  * from several threads at once is not recommended.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_CONFIG_H
 #define SLOPE_CONFIG_H

@@ -21,6 +21,11 @@
  * start with the file's path and say where the problem is, e.g.
  * "train-images-idx3-ubyte.gz: header says 60000 images of 28x28 but the
  * file holds 59999.3" or "data.csv:12:3: expected a number, got \"x\"".
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_DATA_H
 #define SLOPE_DATA_H
@@ -396,7 +401,7 @@ SL_API void sl_batch_iter_position(const sl_batch_iter *it, int64_t *epoch, int6
  * Moves to (epoch, batch): the next call returns that batch of that epoch,
  * the same samples in the same order as an iterator that got there by
  * calling next.  batch may equal sl_batch_iter_batches (the end of the
- * epoch).  Errors: SL_ERR_INVALID (negative or out of range).
+ * epoch).  Errors: SL_ERR_INVALID (negative or out of range; epoch above INT_MAX).
  */
 SL_API sl_status sl_batch_iter_seek(sl_batch_iter *it, int64_t epoch, int64_t batch,
                                     sl_error *err);

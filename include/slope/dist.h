@@ -39,6 +39,11 @@
  *
  * State: the rank, the size and a private communicator (a duplicate of
  * MPI_COMM_WORLD) are process-wide, as MPI itself is.  Call from one thread.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_DIST_H
 #define SLOPE_DIST_H

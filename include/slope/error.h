@@ -5,6 +5,11 @@
  * and, when given a non-NULL sl_error *, fills it with the status and a
  * readable message.  The library never prints and never exits: the caller
  * decides what to do with the message.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_ERROR_H
 #define SLOPE_ERROR_H

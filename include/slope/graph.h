@@ -17,6 +17,11 @@
  *
  * Thread safety: a graph is used by one thread at a time; separate graphs
  * (with separate models) may run in separate threads.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_GRAPH_H
 #define SLOPE_GRAPH_H
@@ -56,7 +61,8 @@ SL_API int sl_graph_training(const sl_graph *g);
 /** The graph's generator (dropout masks, rrelu slopes). */
 SL_API sl_rng *sl_graph_rng(sl_graph *g);
 
-/** The first error since the last reset (SL_OK if none) and its message. */
+/** The first error since the last reset (SL_OK if none) and its message.  A NULL graph:
+ *  SL_ERR_INVALID and "graph is NULL"; the other getters return 0 / NULL for it. */
 SL_API sl_status sl_graph_status(const sl_graph *g);
 SL_API const char *sl_graph_errmsg(const sl_graph *g);
 /** Copies the graph's error into err (if not NULL) and returns its status. */

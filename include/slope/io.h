@@ -13,6 +13,11 @@
  *
  * Every error message starts with the file's path, and names the tensor or
  * key at fault when there is one.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_IO_H
 #define SLOPE_IO_H

@@ -16,6 +16,11 @@
  * Ownership: the model owns its parameters; sl_model_param returns views
  * valid until sl_model_free.  Thread safety: one model is used by one thread
  * at a time; separate models in separate threads are safe.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_NN_H
 #define SLOPE_NN_H
@@ -326,7 +331,8 @@ SL_API sl_normalize sl_model_input_normalize(const sl_model *m, double *mean, do
 
 SL_API size_t sl_model_num_layers(const sl_model *m);
 SL_API const sl_layer_spec *sl_model_layer(const sl_model *m, size_t i);
-/** Output shape of one sample after layer i; returns ndim.  Layer -1: the input. */
+/** Output shape of one sample after layer i; returns ndim.  Layer -1: the input.  shape may be
+ *  NULL (just the rank); 0 for a NULL model or i outside -1..layers-1. */
 SL_API int sl_model_layer_shape(const sl_model *m, int i, int64_t *shape);
 /** Output shape of one sample after the last layer; returns ndim. */
 SL_API int sl_model_output_shape(const sl_model *m, int64_t *shape);

@@ -11,6 +11,11 @@
  *
  * Shapes: features are [N, F]; images are [N, C, H, W].  "Per channel" means
  * dim 1 in both layouts.
+ *
+ * Arguments: a NULL graph or input tensor returns NULL (nothing recorded, as
+ * above); NULL labels, shape or running statistics, a NaN or infinite slope
+ * (alpha, lower, upper) or eps, and kernel/stride/padding that do not fit the
+ * input (SL_ERR_SHAPE) are recorded errors.
  */
 #ifndef SLOPE_OPS_H
 #define SLOPE_OPS_H
@@ -91,7 +96,9 @@ SL_API sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *
  * index torch's max_pool2d returns.
  */
 SL_API sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad);
-/** Mean over k x k windows; padding counts as zeros in the mean (PyTorch's default). */
+/** Mean over k x k windows; padding counts as zeros in the mean (PyTorch's default).
+ *  Both pools refuse (SL_ERR_SHAPE) k, stride < 1, pad < 0, pad > k / 2, a pad not smaller
+ *  than H and W, and a kernel larger than the padded input (so 2^30 kernels never run). */
 SL_API sl_tensor *sl_avg_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad);
 
 /* ---- shape and elementwise -------------------------------------------- */

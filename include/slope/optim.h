@@ -11,6 +11,11 @@
  *
  * Ownership: the optimizer keeps pointers to the caller's sl_param array and
  * tensors (they must outlive it) and owns its state (momentum, moments).
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_OPTIM_H
 #define SLOPE_OPTIM_H
@@ -99,8 +104,10 @@ SL_API const sl_optim_spec *sl_optimizer_spec(const sl_optimizer *opt);
  * restored momentum buffer counts as started, so resuming is bit-exact.
  * sl_optimizer_state returns NULL (and *name NULL) for i out of range; the
  * tensors and names are owned by the optimizer.  set_steps clamps negative
- * values to 0.
+ * values to 0 and values above SL_OPTIM_MAX_STEPS to it; sl_optimizer_step
+ * refuses (SL_ERR_INVALID, nothing changes) once the count is there.
  */
+#define SL_OPTIM_MAX_STEPS ((int64_t)1 << 62)
 SL_API size_t sl_optimizer_state_count(const sl_optimizer *opt);
 SL_API sl_tensor *sl_optimizer_state(const sl_optimizer *opt, size_t i, const char **name);
 SL_API void sl_optimizer_set_steps(sl_optimizer *opt, int64_t steps);
@@ -136,7 +143,9 @@ SL_API sl_status sl_schedule_parse(const char *name, sl_schedule_kind *kind, sl_
  * step: epoch = floor(step / steps_per_epoch); cosine: t = (step - W) /
  * (total_epochs * steps_per_epoch - W) clamped to [0, 1], so base_lr when
  * warm-up ends and min_lr once every step has been taken.  steps_per_epoch
- * and step_epochs below 1 count as 1, a negative step as 0.
+ * and step_epochs below 1 count as 1, a negative step as 0.  Any step and
+ * steps_per_epoch (INT64_MAX included) give a finite lr: the step arithmetic
+ * is in double.  A NULL s returns base_lr.
  */
 SL_API float sl_schedule_lr(const sl_schedule_spec *s, float base_lr, int64_t step,
                             int64_t steps_per_epoch, int total_epochs);

@@ -4,6 +4,9 @@
  * There is no global generator: whoever needs randomness holds an sl_rng.
  * The same seed gives the same sequence on every platform (xoshiro128+
  * style state seeded through splitmix64; floats from the top 24 bits).
+ *
+ * Arguments: a NULL generator is not a crash: seeding is a no-op and every
+ * draw returns 0 (sl_rng_below also returns 0 for n == 0).
  */
 #ifndef SLOPE_RNG_H
 #define SLOPE_RNG_H

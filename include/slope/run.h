@@ -31,6 +31,11 @@
  *
  * Ownership: an sl_run_data owns its datasets (close it with
  * sl_run_data_close); the config is borrowed and may be freed afterwards.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_RUN_H
 #define SLOPE_RUN_H

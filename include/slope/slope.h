@@ -41,6 +41,11 @@
  * and cJSON's parser keeps its last error in a global, so parse configs from
  * one thread at a time (config.h).  dist.h's rank and communicator are
  * process-wide, as MPI's own state is.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_SLOPE_H
 #define SLOPE_SLOPE_H

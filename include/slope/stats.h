@@ -51,6 +51,11 @@
  * the sl_stats.  Pointers returned by the accessors are valid until the next
  * sl_stats_measure or sl_stats_free.  Thread safety: measuring uses the
  * model, so never measure while another thread trains or runs the model.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_STATS_H
 #define SLOPE_STATS_H

@@ -10,6 +10,11 @@
  * (SL_TENSOR_ARENA) and are valid until the next sl_graph_reset; never free
  * them.  Tensors made with sl_tensor_new / sl_tensor_wrap live on the heap
  * and are freed with sl_tensor_free.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_TENSOR_H
 #define SLOPE_TENSOR_H

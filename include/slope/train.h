@@ -12,6 +12,11 @@
  *
  * Custom loops can skip the trainer: sl_model_forward + sl_loss +
  * sl_backward + sl_optimizer_step are the same pieces.
+ *
+ * Arguments: every function checks its pointers and ranges.  A NULL pointer
+ * (unless the function says NULL is allowed) or an out-of-range value is
+ * SL_ERR_INVALID -- NULL with the error set, from functions returning a
+ * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
  */
 #ifndef SLOPE_TRAIN_H
 #define SLOPE_TRAIN_H
