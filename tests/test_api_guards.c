@@ -370,6 +370,28 @@ static void test_data(void **state)
     sl_dataset *tr, *va;
     INVALID(sl_dataset_split(NULL, 0.5, 1, &tr, &va, E));
     NULL_INVALID(sl_dataset_subset(NULL, 1, E));
+    /* The budget and line limit: 0 restores the default, extreme values are kept as caps. */
+    uint64_t budget = sl_data_memory_budget();
+    sl_data_set_memory_budget(UINT64_MAX);
+    assert_true(sl_data_memory_budget() == UINT64_MAX);
+    sl_data_set_memory_budget(0);
+    assert_true(sl_data_memory_budget() == budget);
+    uint64_t line = sl_data_max_line();
+    sl_data_set_max_line(UINT64_MAX);
+    assert_true(sl_data_max_line() == UINT64_MAX);
+    sl_data_set_max_line(0);
+    assert_true(sl_data_max_line() == line);
+    INVALID(sl_dataset_check_input(NULL, 1, shape, E));
+    sl_error err = {0};
+    sl_dataset *flat = sl_dataset_from_arrays((const float[12]){0}, ys, 4, 1, shape, 2, &err);
+    assert_non_null(flat);
+    INVALID(sl_dataset_check_input(flat, 1, NULL, E));
+    assert_int_not_equal(sl_dataset_check_input(flat, -1, shape, &err), SL_OK);
+    assert_int_not_equal(sl_dataset_check_input(flat, INT32_MAX, shape, &err), SL_OK);
+    const int64_t wrong[1] = {INT64_MAX};
+    assert_int_equal(sl_dataset_check_input(flat, 1, wrong, &err), SL_ERR_SHAPE);
+    assert_int_equal(sl_dataset_check_input(flat, 1, shape, &err), SL_OK);
+    sl_dataset_free(flat);
     float x[12];
     INVALID(sl_dataset_read(NULL, 0, 1, x, NULL, E));
 
