@@ -89,6 +89,24 @@ static sl_status json_error(const char *text, const char *pos, const char *origi
                         near);
 }
 
+/* The first \u0000 escape inside a JSON string, or NULL.  cJSON would decode it and
+ * end the string there, so "name\u0000zzz" would pass as the key "name". */
+static const char *nul_escape(const char *text)
+{
+    int in_string = 0;
+    for (const char *p = text; *p; p++) {
+        if (*p == '"')
+            in_string = !in_string;
+        else if (in_string && *p == '\\') {
+            if (p[1] == 'u' && strncmp(p + 2, "0000", 4) == 0)
+                return p;
+            if (p[1])
+                p++; /* the escaped character, e.g. \" */
+        }
+    }
+    return NULL;
+}
+
 static cJSON *parse_json(const char *text, size_t len, const char *origin, sl_error *err)
 {
     if (strlen(text) != len) {
@@ -105,6 +123,14 @@ static cJSON *parse_json(const char *text, size_t len, const char *origin, sl_er
         line_column(text, text + valid, &line, &col);
         sl_error_set(err, SL_ERR_CONFIG, "%s:%d:%d: not valid UTF-8 (byte 0x%02x)", origin, line,
                      col, (unsigned char)text[valid]);
+        return NULL;
+    }
+    const char *nul = nul_escape(text);
+    if (nul) {
+        int line, col;
+        line_column(text, nul, &line, &col);
+        sl_error_set(err, SL_ERR_CONFIG, "%s:%d:%d: a string holds \\u0000 (a NUL character)",
+                     origin, line, col);
         return NULL;
     }
     const char *end = NULL;

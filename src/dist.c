@@ -141,11 +141,12 @@ sl_status sl_dist_trainer(sl_trainer *t, sl_error *err)
 {
     sl_status st = t ? SL_OK : sl_error_set(err, SL_ERR_INVALID, "sl_dist_trainer: trainer is NULL");
     /* What must be equal on every rank for their steps to be one step. */
-    static const char *const what[] = {"trainable parameters", "parameter tensors",
-                                       "training samples",     "batch size",
-                                       "steps taken",          "seed",
-                                       "shuffle",              "drop_last",
-                                       "epochs"};
+    static const char *const what[] = {
+        "trainable parameters (the model)", "parameter tensors (the model)",
+        "training samples (the data)",      "batch size (train.batch_size)",
+        "steps taken (the --resume checkpoint)", "seed (the config's seed)",
+        "shuffle (train.shuffle)",          "drop_last (train.drop_last)",
+        "epochs (train.epochs)"};
     enum { N_CHECK = sizeof what / sizeof what[0] };
     int64_t mine[N_CHECK] = {0}, root[N_CHECK];
     if (t) {
@@ -164,7 +165,7 @@ sl_status sl_dist_trainer(sl_trainer *t, sl_error *err)
         return sl_error_set(err, comm.status, "%s", comm.message);
     for (int i = 0; st == SL_OK && i < N_CHECK; i++)
         if (mine[i] != root[i])
-            st = sl_error_set(err, SL_ERR_STATE,
+            st = sl_error_set(err, SL_ERR_CONFIG, /* an input error: exit 3 in the CLI */
                               "%s: %lld here but %lld on rank 0 (every rank must load the same "
                               "config, data and checkpoint)",
                               what[i], (long long)mine[i], (long long)root[i]);

@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 void sl_error_clear(sl_error *err)
 {
@@ -19,8 +20,10 @@ sl_status sl_error_set(sl_error *err, sl_status status, const char *fmt, ...)
     err->status = status;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
+    int n = vsnprintf(err->message, sizeof err->message, fmt, ap);
     va_end(ap);
+    if (n >= (int)sizeof err->message) /* cut: say so */
+        memcpy(err->message + sizeof err->message - 4, "...", 4);
     return status;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "blas_check.h"
 #include "alloc.h"
 #include "guard.h"
 #include "arena.h"
@@ -23,6 +24,9 @@ struct sl_graph {
 
 sl_graph *sl_graph_new(uint64_t seed, sl_error *err)
 {
+    /* Every product runs on a graph: refuse here rather than spin inside OpenBLAS. */
+    if (sl_blas_check(err) != SL_OK)
+        return NULL;
     sl_graph *g = sl_calloc(1, sizeof *g);
     if (!g) {
         sl_error_set(err, SL_ERR_NOMEM, "out of memory for a graph");

@@ -114,8 +114,10 @@ static sl_status spec_problem(const sl_optim_spec *s, sl_error *err)
     if (!(s->beta2 >= 0.0f && s->beta2 < 1.0f))
         return sl_error_set(err, SL_ERR_CONFIG, "%s: beta2 is %g; it must be in [0, 1)", name,
                             s->beta2);
-    if (!(s->eps >= 0.0f) || !isfinite(s->eps))
-        return sl_error_set(err, SL_ERR_CONFIG, "%s: eps is %g; it must be >= 0", name, s->eps);
+    /* eps 0 (say 1e-50 rounded to float) divides 0 by 0 where a gradient is zero */
+    if (!(s->eps > 0.0f) || !isfinite(s->eps))
+        return sl_error_set(err, SL_ERR_CONFIG, "%s: eps is %g; it must be > 0 and finite", name,
+                            s->eps);
     return SL_OK;
 }
 

@@ -8,6 +8,9 @@
 #                          written, a file-size limit during a checkpoint write
 #   cli_nan_guard          a diverging run exits 4 naming the step and layer; the last good
 #                          checkpoint stays byte-identical
+#   cli_ulimit_sweep       24 runs under `ulimit -v` limits (16 MB..1.5 GB, 1 and 2 threads)
+#                          all end: none spins in OpenBLAS's buffer allocation (not under
+#                          sanitizers, whose reservations make ulimit -v meaningless)
 # The scripts honour $SLOPE_WRAPPER (e.g. valgrind) around each slope command.
 if(TARGET slope_cli)
   add_test(NAME cli_sigint_checkpoint
@@ -33,4 +36,11 @@ if(TARGET slope_cli)
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
   set_tests_properties(cli_sigint_checkpoint cli_sigint_fallback cli_sigterm cli_outputs cli_nan_guard
     PROPERTIES TIMEOUT 300 LABELS faults)
+  if(NOT SLOPE_SANITIZE)
+    add_test(NAME cli_ulimit_sweep
+      COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/ulimit_sweep.sh $<TARGET_FILE:slope_cli>
+              ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json
+      WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+    set_tests_properties(cli_ulimit_sweep PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77 LABELS faults)
+  endif()
 endif()

@@ -6,6 +6,7 @@
 #                 and only rank 0 writes metrics
 #   checkpoint    MPI checkpoint -> single-process resume, single -> MPI, MPI -> MPI
 #   failing_rank  rank 1 cannot open its data: all ranks exit non-zero within seconds
+#   mismatch      a seed or epochs given to rank 1 only: every rank exits 3 naming it
 #   nan_rank      rank 1 alone gets a NaN loss: all ranks stop with exit code 4
 set -eu
 mode=$1 slope=$2 compare=$3 config=$4 dir=$5 mpiexec=$6 flags=$7
@@ -121,6 +122,14 @@ checkpoint)
 failing_rank)
     on_rank1 --set 'data={"train": {"csv": "/nonexistent/slope-missing.csv"}}'
     expect_stop nonzero "rank 1: .*slope-missing.csv"
+    ;;
+mismatch)
+    # A config or resume that differs on one rank is an input error (exit 3), naming the
+    # setting and both values.
+    on_rank1 --set seed=99
+    expect_stop 3 "rank 1: seed (the config's seed): 99 here but 42 on rank 0"
+    on_rank1 --epochs 7
+    expect_stop 3 "rank 1: epochs (train.epochs): 7 here but 50 on rank 0"
     ;;
 nan_rank)
     # Standardising with std 1e-300 makes rank 1's inputs infinite: its loss is NaN.

@@ -5,6 +5,7 @@
 #                       up to float summation order; sharded evaluation equals plain
 #   mpi_checkpoint      a checkpoint from an MPI run resumes in one process, and back
 #   mpi_failing_rank    a bad data path on one rank: every rank exits non-zero, quickly
+#   mpi_mismatch        a seed or epochs on one rank only: every rank exits 3 naming both values
 #   mpi_nan_rank        a NaN on one rank only: every rank stops with exit code 4
 if(NOT TARGET slope_cli)
   return()
@@ -21,7 +22,7 @@ else()
 endif()
 set(SLOPE_MPIEXEC_FLAGS "${_slope_mpi_flags}" CACHE STRING "Extra mpiexec flags for the MPI tests")
 
-foreach(mode equivalence checkpoint failing_rank nan_rank)
+foreach(mode equivalence checkpoint failing_rank mismatch nan_rank)
   add_test(NAME mpi_${mode}
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/mpi_check.sh ${mode} $<TARGET_FILE:slope_cli>
             $<TARGET_FILE:mpi_compare> ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json

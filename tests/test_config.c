@@ -950,6 +950,51 @@ static void test_row_rules(void **state)
 
 /* ---- files and arguments ----------------------------------------------------------------- */
 
+/* "\u0000" inside a key or value would end the string in cJSON: "name\u0000zzz" passed
+ * as "name", past the unknown-key check.  Refused with the place. */
+static void test_nul_escape(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    assert_null(sl_config_load_string(
+        json("{'name\\u0000zzz':'x','data':{'dataset':'spiral'},'model':{'input':[2],"
+             "'layers':[{'type':'linear','out':3}]}}"), "k.json", &err));
+    assert_contains(&err, SL_ERR_CONFIG, "k.json:1:7: a string holds \\u0000");
+    assert_null(sl_config_load_string(
+        json("{'name':'a\\u0000b','data':{'dataset':'spiral'},'model':{'input':[2],"
+             "'layers':[{'type':'linear','out':3}]}}"), "v.json", &err));
+    assert_contains(&err, SL_ERR_CONFIG, "v.json:1:11: a string holds \\u0000");
+    /* an escaped backslash before u0000 is text, not the escape */
+    sl_config *cfg = sl_config_load_string(
+        json("{'name':'a\\\\u0000b','data':{'dataset':'spiral'},'model':{'input':[2],"
+             "'layers':[{'type':'linear','out':3}]}}"), NULL, &err);
+    assert_non_null(cfg);
+    sl_config_free(cfg);
+}
+
+/* A message naming a long path keeps its reason (SL_ERROR_MSG_MAX was 512); a message cut
+ * at the limit ends with "...". */
+static void test_long_path_message(void **state)
+{
+    (void)state;
+    static char path[4100];
+    memset(path, 'p', sizeof path - 1);
+    path[0] = '/';
+    path[sizeof path - 1] = '\0';
+    sl_error err = {0};
+    assert_null(sl_config_load_file(path, &err));
+    assert_int_equal(err.status, SL_ERR_IO);
+    assert_non_null(strstr(err.message, path));
+    assert_non_null(strstr(err.message, ": cannot open: "));
+    static char big[SL_ERROR_MSG_MAX * 2];
+    memset(big, 'b', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    sl_error_set(&err, SL_ERR_IO, "%s", big);
+    size_t n = strlen(err.message);
+    assert_int_equal(n, SL_ERROR_MSG_MAX - 1);
+    assert_string_equal(err.message + n - 3, "...");
+}
+
 static void test_file_and_arguments(void **state)
 {
     (void)state;
@@ -1001,6 +1046,8 @@ int main(void)
         cmocka_unit_test(test_to_json_round_trip),
         cmocka_unit_test(test_to_json_text),
         cmocka_unit_test(test_file_and_arguments),
+        cmocka_unit_test(test_nul_escape),
+        cmocka_unit_test(test_long_path_message),
         cmocka_unit_test(test_every_row_round_trips),
         cmocka_unit_test(test_gelu_layer),
         cmocka_unit_test(test_row_rules),

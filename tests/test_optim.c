@@ -416,6 +416,10 @@ static void test_invalid_specs(void **state)
     s = sl_optim_defaults(SL_OPTIM_ADAM);
     s.eps = -1e-8f;
     expect_config_error(&s, "eps");
+    s.eps = (float)1e-50; /* 0 as a float: Adam's 0 / (0 + 0) gave NaN where a gradient is 0 */
+    expect_config_error(&s, "eps");
+    s.eps = INFINITY;
+    expect_config_error(&s, "eps");
     s.kind = (sl_optim_kind)7;
     expect_config_error(&s, "kind");
 }

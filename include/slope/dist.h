@@ -99,8 +99,9 @@ SL_API int sl_dist_any(int flag);
  * averages the gradients (each rank's mean gradient weighted by its share
  * of the batch, one MPI_Allreduce over sl_model_flat_grads), so the
  * sl_step_info it fills (n, loss, correct) describes the global batch.
- * With one rank: only the checks.  Errors: SL_ERR_STATE (ranks disagree,
- * e.g. a resume on only some), SL_ERR_INVALID (NULL).
+ * With one rank: only the checks.  Errors: SL_ERR_CONFIG (ranks disagree,
+ * e.g. a different seed or epochs, or a resume on only some: the message
+ * names the setting, this rank's value and rank 0's), SL_ERR_INVALID (NULL).
  */
 SL_API sl_status sl_dist_trainer(sl_trainer *t, sl_error *err);
 

@@ -34,7 +34,9 @@ typedef enum sl_status {
     SL_ERR_UNSUPPORTED  /**< a feature this build does not have */
 } sl_status;
 
-#define SL_ERROR_MSG_MAX 512
+/* Room for two PATH_MAX (4096) paths plus a reason: a message naming long paths keeps
+ * its reason.  A longer message is cut and ends with "...". */
+#define SL_ERROR_MSG_MAX (8192 + 1024)
 
 /** A status with its message.  Zero-initialise (or sl_error_clear) before use. */
 typedef struct sl_error {
@@ -48,6 +50,8 @@ SL_API void sl_error_clear(sl_error *err);
 /**
  * Records status and a printf-style message in err (if err is not NULL) and
  * returns status, so a caller can write `return sl_error_set(err, ...)`.
+ * A message longer than SL_ERROR_MSG_MAX - 1 bytes is cut and its last three
+ * bytes are "...", so a reader can tell it was truncated.
  */
 SL_API sl_status sl_error_set(sl_error *err, sl_status status, const char *fmt, ...)
 #if defined(__GNUC__)

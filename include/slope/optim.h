@@ -60,7 +60,8 @@ typedef struct sl_optimizer sl_optimizer;
  * An optimizer over params[0..n) (buffers among them are skipped).
  * Errors: SL_ERR_CONFIG for invalid settings (lr <= 0, momentum < 0,
  * nesterov without momentum or with dampening != 0 (as torch), betas outside
- * [0, 1), weight_decay, eps or clip_grad_norm < 0, a NaN; momentum,
+ * [0, 1), eps <= 0 or infinite (1e-50 is 0 as a float), weight_decay or
+ * clip_grad_norm < 0, a NaN; momentum,
  * nesterov and dampening are checked for sgd only, betas and eps for
  * adam/adamw only); SL_ERR_INVALID for a NULL spec,
  * NULL params with n > 0, or a parameter without name or tensor; SL_ERR_NOMEM.
