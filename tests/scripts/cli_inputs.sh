@@ -3,7 +3,7 @@
 #   - a FIFO nobody writes, as the config, a CSV dataset, a dataset descriptor, the
 #     checkpoint of `slope eval` and of `train --resume`: refused at once (exit 5, "is a
 #     FIFO, not a regular file"), never a hang (each run is under `timeout`);
-#   - a dataset past the memory budget (SLOPE_DATA_BUDGET): exit 3 naming the file and the
+#   - a dataset past the memory budget (SLOPE_DATA_BUDGET): exit 6 naming the file and the
 #     budget, not exit 1 "cannot allocate";
 #   - IDX images of 4x3 for a model whose input is [1, 3, 4]: exit 3 naming both shapes.
 #
@@ -56,7 +56,7 @@ expect_fifo "train --resume FIFO"
 
 # The budget: 1 KiB holds no CSV rows worth reading (the default allows the same file).
 SLOPE_DATA_BUDGET=1K trun train csv.json --quiet >out.txt 2>err.txt; rc=$?
-expect_rc 3 "CSV past SLOPE_DATA_BUDGET"
+expect_rc 6 "CSV past SLOPE_DATA_BUDGET"
 grep -q "tiny.csv:.*past the memory budget of 1.0 KiB" err.txt || fail "budget message: $(cat err.txt)"
 trun train csv.json --quiet >out.txt 2>err.txt; rc=$?
 expect_rc 0 "CSV within the default budget"

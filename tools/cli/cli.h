@@ -18,6 +18,7 @@ enum {
     EXIT_INPUT = 3,           /* bad config, data or checkpoint file */
     EXIT_NUMERIC = 4,         /* NaN/Inf during training */
     EXIT_IO = 5,              /* could not write an output file */
+    EXIT_NOMEM = 6,           /* out of memory: the data budget, ulimit -v, the machine */
     EXIT_INTERRUPTED = 130,   /* SIGINT: checkpoint saved, then stopped */
     EXIT_TERMINATED = 143     /* SIGTERM: the same */
 };

@@ -23,7 +23,7 @@ static void print_help(FILE *out)
             "  --version        the version\n"
             "\n"
             "exit codes: 0 ok, 1 internal error, 2 usage, 3 bad config/data/checkpoint,\n"
-            "            4 NaN or Inf in training, 5 could not write a file,\n"
+            "            4 NaN or Inf in training, 5 could not write a file, 6 out of memory,\n"
             "            130 interrupted (SIGINT), 143 terminated (SIGTERM)\n",
             sl_version());
 }
