@@ -325,3 +325,10 @@ void fuzz_check_config(const sl_config *cfg)
     run_model(m, cfg);
     sl_model_free(m);
 }
+
+void fuzz_set_reader_limits(unsigned bits)
+{
+    static const uint64_t budgets[4] = {0, 4096, 65536, 1u << 20};
+    sl_data_set_memory_budget(budgets[bits & 3]);
+    sl_data_set_max_line((bits & 4) ? 300 : 0);
+}

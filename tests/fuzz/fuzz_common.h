@@ -48,6 +48,11 @@ char *fuzz_text(const uint8_t *data, size_t size);
 unsigned char *fuzz_gzip(const void *data, size_t size, size_t *out_size);
 
 /* Checks the promises of a failed call: a non-OK status and a terminated, non-empty message. */
+/* Sets the readers' limits from 3 bits of an input's flags, so the budget and line-limit
+ * paths are fuzzed too: bits 0-1 the memory budget (default, 4 KiB, 64 KiB, 1 MiB), bit 2 a
+ * 300-byte CSV line limit (else the default). */
+void fuzz_set_reader_limits(unsigned bits);
+
 void fuzz_check_error(const sl_error *err, const char *what);
 
 /*

@@ -2,7 +2,8 @@
  * fuzz_csv.c - the CSV reader, raw and gzip.
  *
  * Input layout: byte 0 flags (bit 0: gzip the file; bits 1-2 num_classes:
- * 0 (infer), 3, 1, 10), then the CSV text.  An accepted dataset is read
+ * 0 (infer), 3, 1, 10; bits 3-5 the readers' limits, fuzz_set_reader_limits), then
+ * the CSV text.  An accepted dataset is read
  * back whole (fuzz_check_dataset).
  */
 #include <stdlib.h>
@@ -28,6 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     } else {
         path = fuzz_file(0, data, size);
     }
+    fuzz_set_reader_limits(flags >> 3);
     sl_error err = {0};
     sl_dataset *ds = sl_dataset_load_csv(path, class_choice[(flags >> 1) & 3], &err);
     if (!ds) {

@@ -5,7 +5,8 @@
  *   byte 0     flags: bit 0 gzip the images file, bit 1 gzip the labels file
  *              (the harness compresses them, so the mutator works on the
  *              plain bytes; raw inputs may still carry their own 1f 8b
- *              streams), bits 2-3 num_classes: 0 (infer), 10, 1, 256
+ *              streams), bits 2-3 num_classes: 0 (infer), 10, 1, 256,
+ *              bits 4-5 the memory budget (fuzz_set_reader_limits)
  *   bytes 1-2  little-endian length L of the images file
  *   then       L bytes of images file, the rest is the labels file
  * Both go to in-memory files and through sl_dataset_load_idx; an accepted
@@ -44,6 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const char *labels = store(1, data + split, size - split, flags & 2);
 
     sl_error err = {0};
+    fuzz_set_reader_limits((flags >> 4) & 3);
     sl_dataset *ds = sl_dataset_load_idx(images, labels, class_choice[(flags >> 2) & 3], &err);
     if (!ds) {
         fuzz_check_error(&err, "sl_dataset_load_idx");
