@@ -22,6 +22,15 @@
 /* The refusal limit for a safetensors header (the reference implementation's too). */
 #define SL_IO_MAX_HEADER ((uint64_t)100 << 20)
 
+/*
+ * Checksums (see slope/io.h): slope's writer puts the header's CRC32 first in
+ * "__metadata__", so the header starts with SL_IO_CRC_PREFIX and 8 lowercase
+ * hex digits; each tensor's CRC32 is under SL_IO_CRC_TENSOR "<name>".
+ */
+#define SL_IO_CRC_HEADER "slope.header_crc32"
+#define SL_IO_CRC_TENSOR "slope.crc32."
+#define SL_IO_CRC_PREFIX "{\"__metadata__\":{\"" SL_IO_CRC_HEADER "\":\""
+
 /* ---- fault injection -------------------------------------------------------- */
 
 /* Behaves like write(2): returns bytes written (maybe fewer than n) or -1 with errno. */

@@ -6,6 +6,12 @@
  * entries (unique names; offsets contiguous from 0 and covering the data
  * section exactly), and only then allocation and reading of the data, so a
  * malformed header never makes us allocate more than the file holds.
+ *
+ * Checksums (slope/io.h): a header that starts the way slope's writer starts
+ * it has its CRC checked before the JSON is parsed, so a flipped bit reads as
+ * "CRC32 mismatch" rather than some odd JSON error; once parsed, a file with
+ * any checksum key must have all of them, and each tensor's data is checked
+ * against its CRC as it is read.
  */
 #define _POSIX_C_SOURCE 200809L
 #define _FILE_OFFSET_BITS 64
@@ -21,6 +27,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <zlib.h>
 
 #include "alloc.h"
 #include "io_internal.h"
@@ -35,6 +42,7 @@ typedef struct st_entry {
     int64_t shape[SL_MAX_DIMS]; /* the file's dims; a scalar gets [1] */
     int64_t size;               /* elements */
     uint64_t begin, end;        /* data_offsets */
+    uint32_t crc;               /* stored CRC32 of the data, when the file has checksums */
     sl_tensor *tensor;
 } st_entry;
 
@@ -45,6 +53,7 @@ struct sl_safetensors {
     st_entry **by_name; /* sorted by name, for lookup */
     char **meta;        /* key0, value0, key1, value1, ... */
     size_t n_meta;
+    int header_crc_ok; /* the header began with slope's checksum and it matched */
 };
 
 /* The file being read. */
@@ -334,6 +343,117 @@ static sl_status parse_root(sl_safetensors *st, const cJSON *root, sl_error *err
     return check_metadata_keys(st, err);
 }
 
+/* ---- checksums -------------------------------------------------------------------- */
+
+/* Exactly 8 lowercase hex digits (what the writer prints), so no flip goes unseen. */
+static int parse_crc(const char *v, uint32_t *out)
+{
+    uint32_t c = 0;
+    for (int i = 0; i < 8; i++) {
+        char d = v[i];
+        if (d >= '0' && d <= '9')
+            c = c * 16 + (uint32_t)(d - '0');
+        else if (d >= 'a' && d <= 'f')
+            c = c * 16 + (uint32_t)(d - 'a' + 10);
+        else
+            return 0;
+    }
+    *out = c;
+    return v[8] == '\0' || v[8] == '"';
+}
+
+static sl_status corrupt(sl_error *err, const char *path, const char *what, uint32_t stored,
+                         uint32_t computed)
+{
+    return sl_io_fail(err, SL_ERR_FORMAT, path,
+                      "%s: CRC32 mismatch (stored 0x%08lx, computed 0x%08lx): the file is corrupt",
+                      what, (unsigned long)stored, (unsigned long)computed);
+}
+
+/*
+ * When the header starts with slope's header checksum, checks it: CRC32 of
+ * the 8 length bytes and the header, the 8 digits counted as "00000000".
+ */
+static sl_status check_header_crc(sl_safetensors *st, char *json, size_t len, sl_error *err)
+{
+    size_t at = strlen(SL_IO_CRC_PREFIX);
+    uint32_t stored;
+    if (len < at + 9 || memcmp(json, SL_IO_CRC_PREFIX, at) != 0 || json[at + 8] != '"' ||
+        !parse_crc(json + at, &stored))
+        return SL_OK; /* not slope's layout: the checks after parsing decide */
+    char digits[8];
+    memcpy(digits, json + at, 8);
+    memset(json + at, '0', 8);
+    unsigned char b[8];
+    sl_io_put_u64le(b, len);
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, b, sizeof b);
+    c = crc32(c, (const Bytef *)json, (uInt)len); /* len <= 100 MiB */
+    memcpy(json + at, digits, 8);
+    if ((uint32_t)c != stored)
+        return corrupt(err, st->path, "header", stored, (uint32_t)c);
+    st->header_crc_ok = 1;
+    return SL_OK;
+}
+
+static int is_crc_key(const char *key)
+{
+    return strcmp(key, SL_IO_CRC_HEADER) == 0 ||
+           strncmp(key, SL_IO_CRC_TENSOR, strlen(SL_IO_CRC_TENSOR)) == 0;
+}
+
+static st_entry *find_entry(const sl_safetensors *st, const char *name);
+
+/* The checksums, once checked, are not shown as metadata (the writer makes its own). */
+static void drop_crc_keys(sl_safetensors *st)
+{
+    size_t kept = 0;
+    for (size_t i = 0; i < st->n_meta; i++) {
+        char *key = st->meta[2 * i], *value = st->meta[2 * i + 1];
+        if (is_crc_key(key)) {
+            sl_free(key);
+            sl_free(value);
+            continue;
+        }
+        st->meta[2 * kept] = key;
+        st->meta[2 * kept + 1] = value;
+        kept++;
+    }
+    st->n_meta = kept;
+}
+
+/*
+ * A file with any checksum key must be a whole checksummed file: the header
+ * CRC checked, one well-formed CRC per tensor, none for a tensor not there.
+ * A file with none (PyTorch's, older slope files) is read unchecked.
+ */
+static sl_status check_crc_keys(sl_safetensors *st, sl_error *err)
+{
+    size_t n_crc = 0;
+    for (size_t i = 0; i < st->n_meta; i++)
+        n_crc += (size_t)is_crc_key(st->meta[2 * i]);
+    if (n_crc == 0 && !st->header_crc_ok)
+        return SL_OK;
+    if (!st->header_crc_ok)
+        return sl_io_fail(err, SL_ERR_FORMAT, st->path,
+                          "the header's checksum is missing or misplaced: the file is corrupt");
+    for (size_t i = 0; i < st->n_meta; i++) {
+        const char *key = st->meta[2 * i], *v = st->meta[2 * i + 1];
+        if (!is_crc_key(key) || strcmp(key, SL_IO_CRC_HEADER) == 0)
+            continue;
+        st_entry *e = find_entry(st, key + strlen(SL_IO_CRC_TENSOR));
+        if (!e || !parse_crc(v, &e->crc) || v[8] != '\0')
+            return sl_io_fail(err, SL_ERR_FORMAT, st->path,
+                              "metadata '%s' is not a CRC32 of a tensor: the file is corrupt",
+                              key);
+    }
+    if (n_crc != st->n + 1)
+        return sl_io_fail(err, SL_ERR_FORMAT, st->path,
+                          "%zu checksums for %zu tensors: the file is corrupt", n_crc - 1, st->n);
+    drop_crc_keys(st);
+    return SL_OK;
+}
+
 static sl_status parse_header(sl_safetensors *st, const char *json, size_t len, sl_error *err)
 {
     size_t valid = sl_io_utf8_prefix(json, len);
@@ -450,10 +570,18 @@ static sl_status load_data(sl_safetensors *st, const reader *r, sl_error *err)
         if (!e->tensor)
             return entry_fail(err, SL_ERR_NOMEM, st->path, e->name,
                               "out of memory for %" PRId64 " floats", e->size);
-        sl_status s = read_at(r, e->tensor->data, (size_t)e->size * sizeof(float),
-                              r->data_start + e->begin, err);
+        size_t bytes = (size_t)e->size * sizeof(float);
+        sl_status s = read_at(r, e->tensor->data, bytes, r->data_start + e->begin, err);
         if (s)
             return s;
+        if (st->header_crc_ok) {
+            uLong c = crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)e->tensor->data, bytes);
+            if ((uint32_t)c != e->crc)
+                return entry_fail(err, SL_ERR_FORMAT, st->path, e->name,
+                                  "CRC32 mismatch (stored 0x%08lx, computed 0x%08lx): "
+                                  "the file is corrupt",
+                                  (unsigned long)e->crc, (unsigned long)c);
+        }
         f32le_to_host(e->tensor->data, e->size);
     }
     return SL_OK;
@@ -467,10 +595,14 @@ static sl_status read_file(sl_safetensors *st, reader *r, sl_error *err)
     if (!s)
         s = read_header(r, &json, &len, err);
     if (!s)
+        s = check_header_crc(st, json, len, err);
+    if (!s)
         s = parse_header(st, json, len, err);
     sl_free(json);
     if (!s)
         s = check_names(st, err);
+    if (!s)
+        s = check_crc_keys(st, err);
     if (!s)
         s = check_offsets(st, r->file_size - r->data_start, err);
     if (!s)
@@ -552,6 +684,11 @@ static const st_entry *find(const sl_safetensors *st, const char *name)
             lo = mid + 1;
     }
     return NULL;
+}
+
+static st_entry *find_entry(const sl_safetensors *st, const char *name)
+{
+    return (st_entry *)find(st, name);
 }
 
 const sl_tensor *sl_safetensors_get(const sl_safetensors *st, const char *name)

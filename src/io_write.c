@@ -4,6 +4,11 @@
  * Layout written: u64le header length N, N bytes of JSON padded with spaces
  * so the data starts at a multiple of 8, then each tensor's floats as
  * little-endian F32, in the order given, back to back.
+ *
+ * The metadata always opens with the checksums (slope/io.h has the scheme):
+ * "slope.header_crc32" first, written as "00000000" while the header's CRC
+ * is computed and patched in afterwards, then "slope.crc32.<name>" for each
+ * tensor, then the caller's entries.
  */
 #define _POSIX_C_SOURCE 200809L
 
@@ -12,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <zlib.h>
 
 #include "alloc.h"
 #include "io_internal.h"
@@ -78,6 +85,31 @@ static sl_status check_unique(const char *path, const char *what, const char *co
     return s;
 }
 
+static sl_status header_too_big(const char *path, uint64_t bytes, sl_error *err)
+{
+    return sl_io_fail(err, SL_ERR_INVALID, path,
+                      "the header would be %" PRIu64 " bytes or more, over the readers' "
+                      "100 MiB limit (%" PRIu64 " bytes); nothing was written",
+                      bytes, SL_IO_MAX_HEADER);
+}
+
+/*
+ * The names, keys and values alone already over the header limit: refused
+ * before anything is scanned or built (build_header checks the exact size).
+ */
+static sl_status check_text_size(const char *path, const sl_named_tensor *tensors, size_t n,
+                                 const sl_kv *metadata, size_t n_meta, sl_error *err)
+{
+    uint64_t total = 0;
+    for (size_t i = 0; i < n && total <= SL_IO_MAX_HEADER; i++)
+        total += tensors[i].name ? strlen(tensors[i].name) : 0;
+    for (size_t i = 0; i < n_meta && total <= SL_IO_MAX_HEADER; i++) {
+        total += metadata[i].key ? strlen(metadata[i].key) : 0;
+        total += metadata[i].value ? strlen(metadata[i].value) : 0;
+    }
+    return total > SL_IO_MAX_HEADER ? header_too_big(path, total, err) : SL_OK;
+}
+
 static sl_status check_args(const char *path, const sl_named_tensor *tensors, size_t n,
                             const sl_kv *metadata, size_t n_meta, sl_error *err)
 {
@@ -85,6 +117,9 @@ static sl_status check_args(const char *path, const sl_named_tensor *tensors, si
         return sl_error_set(err, SL_ERR_INVALID, "sl_safetensors_write: path is NULL");
     if ((n && !tensors) || (n_meta && !metadata))
         return sl_io_fail(err, SL_ERR_INVALID, path, "tensors or metadata is NULL");
+    sl_status s0 = check_text_size(path, tensors, n, metadata, n_meta, err);
+    if (s0)
+        return s0;
     for (size_t i = 0; i < n; i++) {
         sl_status s = check_tensor(path, i, &tensors[i], err);
         if (s)
@@ -149,10 +184,9 @@ static void text_puts(text *t, const char *s)
     text_append(t, s, strlen(s));
 }
 
-/* Appends s as a JSON string literal (s is valid UTF-8, passed through). */
-static void text_json_string(text *t, const char *s)
+/* Appends s escaped for the inside of a JSON string (s is valid UTF-8, passed through). */
+static void text_json_chars(text *t, const char *s)
 {
-    text_puts(t, "\"");
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
@@ -162,15 +196,43 @@ static void text_json_string(text *t, const char *s)
         else
             text_append(t, s, 1);
     }
+}
+
+/* Appends s as a JSON string literal. */
+static void text_json_string(text *t, const char *s)
+{
+    text_puts(t, "\"");
+    text_json_chars(t, s);
     text_puts(t, "\"");
 }
 
-static void header_metadata(text *t, const sl_kv *metadata, size_t n_meta)
+/* A caller's key that the writer sets itself (and so skips). */
+static int is_checksum_key(const char *key)
 {
-    text_puts(t, "\"" METADATA_KEY "\":{");
+    return strcmp(key, SL_IO_CRC_HEADER) == 0 ||
+           strncmp(key, SL_IO_CRC_TENSOR, strlen(SL_IO_CRC_TENSOR)) == 0;
+}
+
+static void header_checksums(text *t, const sl_named_tensor *tensors, const uint32_t *crcs,
+                             size_t n)
+{
+    text_puts(t, "\"" SL_IO_CRC_HEADER "\":\"00000000\"");
+    for (size_t i = 0; i < n; i++) {
+        text_puts(t, ",\"" SL_IO_CRC_TENSOR);
+        text_json_chars(t, tensors[i].name);
+        text_printf(t, "\":\"%08lx\"", (unsigned long)crcs[i]);
+    }
+}
+
+static void header_metadata(text *t, const sl_named_tensor *tensors, const uint32_t *crcs,
+                            size_t n, const sl_kv *metadata, size_t n_meta)
+{
+    text_puts(t, "{\"" METADATA_KEY "\":{");
+    header_checksums(t, tensors, crcs, n);
     for (size_t i = 0; i < n_meta; i++) {
-        if (i)
-            text_puts(t, ",");
+        if (is_checksum_key(metadata[i].key))
+            continue;
+        text_puts(t, ",");
         text_json_string(t, metadata[i].key);
         text_puts(t, ":");
         text_json_string(t, metadata[i].value);
@@ -188,21 +250,31 @@ static void header_tensor(text *t, const sl_named_tensor *nt, uint64_t begin, ui
     text_printf(t, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", begin, end);
 }
 
-/* The header JSON, padded with spaces so that 8 + length is a multiple of 8. */
-static sl_status build_header(const char *path, const sl_named_tensor *tensors, size_t n,
-                              const sl_kv *metadata, size_t n_meta, text *t, sl_error *err)
+/* The CRC32 of the length field and the header (its own digits still "00000000"). */
+static uint32_t header_crc(const text *t)
 {
-    text_puts(t, "{");
-    if (n_meta) {
-        header_metadata(t, metadata, n_meta);
-        if (n)
-            text_puts(t, ",");
-    }
+    unsigned char len[8];
+    sl_io_put_u64le(len, t->len);
+    uLong c = crc32(0L, Z_NULL, 0);
+    c = crc32(c, len, sizeof len);
+    c = crc32(c, (const Bytef *)t->p, (uInt)t->len); /* <= 100 MiB, checked before */
+    return (uint32_t)c;
+}
+
+/*
+ * The header JSON, padded with spaces so that 8 + length is a multiple of 8,
+ * its CRC patched in.  A header the reader would refuse (over 100 MiB) is
+ * refused here, before anything is written.
+ */
+static sl_status build_header(const char *path, const sl_named_tensor *tensors, size_t n,
+                              const uint32_t *crcs, const sl_kv *metadata, size_t n_meta,
+                              text *t, sl_error *err)
+{
+    header_metadata(t, tensors, crcs, n, metadata, n_meta);
     uint64_t offset = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t bytes = (uint64_t)tensors[i].tensor->size * sizeof(float);
-        if (i)
-            text_puts(t, ",");
+        text_puts(t, ",");
         header_tensor(t, &tensors[i], offset, offset + bytes);
         offset += bytes;
     }
@@ -211,7 +283,32 @@ static sl_status build_header(const char *path, const sl_named_tensor *tensors, 
         text_puts(t, " ");
     if (t->failed)
         return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory for the header");
+    if (t->len > SL_IO_MAX_HEADER)
+        return header_too_big(path, t->len, err);
+    char digits[9];
+    snprintf(digits, sizeof digits, "%08lx", (unsigned long)header_crc(t));
+    memcpy(t->p + strlen(SL_IO_CRC_PREFIX), digits, 8);
     return SL_OK;
+}
+
+/* Each tensor's CRC32 over its little-endian bytes, as they will be written. */
+static void tensor_crcs(const sl_named_tensor *tensors, size_t n, uint32_t *crcs)
+{
+    unsigned char chunk[CHUNK_FLOATS * 4];
+    for (size_t i = 0; i < n; i++) {
+        const float *x = tensors[i].tensor->data;
+        int64_t left = tensors[i].tensor->size;
+        uLong c = crc32(0L, Z_NULL, 0);
+        while (left > 0) {
+            size_t k = left < CHUNK_FLOATS ? (size_t)left : CHUNK_FLOATS;
+            for (size_t j = 0; j < k; j++)
+                sl_io_put_f32le(chunk + 4 * j, x[j]);
+            c = crc32(c, chunk, (uInt)(4 * k));
+            x += k;
+            left -= (int64_t)k;
+        }
+        crcs[i] = (uint32_t)c;
+    }
 }
 
 /* ---- the body ---------------------------------------------------------------- */
@@ -253,7 +350,12 @@ sl_status sl_io_safetensors_write_hooked(const char *path, const sl_named_tensor
     if (s)
         return s;
     text header = {0};
-    s = build_header(path, tensors, n, metadata, n_meta, &header, err);
+    uint32_t *crcs = sl_malloc((n ? n : 1) * sizeof *crcs);
+    if (!crcs)
+        return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
+    tensor_crcs(tensors, n, crcs);
+    s = build_header(path, tensors, n, crcs, metadata, n_meta, &header, err);
+    sl_free(crcs);
     sl_io_atomic f;
     if (!s)
         s = sl_io_atomic_open(&f, path, hooks, err);

@@ -4,6 +4,9 @@
 #   cli_sigint_fallback    the same without --checkpoint: the file name comes from the
 #                          config's name, made safe ("runs/x" -> runs_x.interrupted...)
 #   cli_sigterm            SIGTERM is handled as SIGINT is, exit 143
+#   cli_sigint_loading     SIGINT (and cli_sigterm_loading: SIGTERM) while the data loads:
+#                          exit 130 (143), "interrupted before training started: nothing
+#                          was saved", no checkpoint
 #   cli_outputs            keep_best, resuming a finished run, a metrics file that cannot be
 #                          written, a file-size limit during a checkpoint write
 #   cli_nan_guard          a diverging run exits 4 naming the step and layer; the last good
@@ -26,6 +29,17 @@ if(TARGET slope_cli)
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_sigint.sh $<TARGET_FILE:slope_cli>
             ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_sigterm term
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  foreach(mode loading loading-term)
+    set(name sigint_loading)
+    if(mode STREQUAL "loading-term")
+      set(name sigterm_loading)
+    endif()
+    add_test(NAME cli_${name}
+      COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_sigint.sh $<TARGET_FILE:slope_cli>
+              ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_${name} ${mode}
+      WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+    set_tests_properties(cli_${name} PROPERTIES TIMEOUT 300 LABELS faults)
+  endforeach()
   add_test(NAME cli_outputs
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_outputs.sh $<TARGET_FILE:slope_cli>
             ${PROJECT_SOURCE_DIR}/models/spiral_mlp.json ${PROJECT_BINARY_DIR}/cli_outputs

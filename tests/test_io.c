@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include <cjson/cJSON.h>
+#include <zlib.h>
 
 #include "testutil.h"
 
@@ -216,11 +217,53 @@ static uint64_t le64(const unsigned char *p)
     return v;
 }
 
-static void check_metadata_json(const cJSON *meta, const ckpt *c)
+static uint32_t crc_of(const unsigned char *p, size_t n)
+{
+    return (uint32_t)crc32(crc32(0L, Z_NULL, 0), p, (uInt)n);
+}
+
+static uint32_t hex32(const char *s)
+{
+    assert_int_equal(strlen(s), 8);
+    assert_int_equal(strspn(s, "0123456789abcdef"), 8);
+    return (uint32_t)strtoul(s, NULL, 16);
+}
+
+/*
+ * The checksums as slope/io.h defines them: the header's over the length
+ * field and the header with its own 8 digits as "00000000", then one per
+ * tensor over its data bytes, in order.
+ */
+static const cJSON *check_checksums_json(const cJSON *kv, const ckpt *c, unsigned char *file)
+{
+    uint64_t n = le64(file);
+    assert_string_equal(kv->string, "slope.header_crc32");
+    uint32_t stored = hex32(kv->valuestring);
+    size_t at = strlen("{\"__metadata__\":{\"slope.header_crc32\":\"");
+    char digits[8];
+    memcpy(digits, file + 8 + at, 8);
+    assert_memory_equal(digits, kv->valuestring, 8);
+    memset(file + 8 + at, '0', 8);
+    assert_int_equal(crc_of(file, 8 + (size_t)n), stored);
+    memcpy(file + 8 + at, digits, 8);
+    size_t begin = 8 + (size_t)n;
+    for (int i = 0; i < CK_TENSORS; i++) {
+        kv = kv->next;
+        char key[128];
+        snprintf(key, sizeof key, "slope.crc32.%s", c->nt[i].name);
+        assert_string_equal(kv->string, key);
+        size_t bytes = 4 * (size_t)c->nt[i].tensor->size;
+        assert_int_equal(crc_of(file + begin, bytes), hex32(kv->valuestring));
+        begin += bytes;
+    }
+    return kv->next;
+}
+
+static void check_metadata_json(const cJSON *meta, const ckpt *c, unsigned char *file)
 {
     assert_string_equal(meta->string, "__metadata__");
     assert_true(cJSON_IsObject(meta));
-    const cJSON *kv = meta->child;
+    const cJSON *kv = check_checksums_json(meta->child, c, file);
     for (int i = 0; i < CK_META; i++, kv = kv->next) {
         assert_non_null(kv);
         assert_string_equal(kv->string, c->meta[i].key);
@@ -276,7 +319,7 @@ static void test_written_file_parses_by_hand(void **state)
         assert_int_equal(*p, ' '); /* padding is spaces */
 
     const cJSON *item = root->child;
-    check_metadata_json(item, &c);
+    check_metadata_json(item, &c, bytes);
     double offset = 0;
     for (int i = 0; i < CK_TENSORS; i++) {
         item = item->next;
@@ -297,12 +340,138 @@ static void test_empty_checkpoint(void **state)
     sl_error err = {0};
     scratch(path, "empty.safetensors");
     assert_int_equal(sl_safetensors_write(path, NULL, 0, NULL, 0, &err), SL_OK);
-    assert_file_equals(path, (const unsigned char *)"\x08\0\0\0\0\0\0\0{}      ", 16);
+    size_t len;
+    unsigned char *bytes = slurp(path, &len);
+    const char *want = "{\"__metadata__\":{\"slope.header_crc32\":\"";
+    assert_true(len > 8 + strlen(want));
+    assert_memory_equal(bytes + 8, want, strlen(want)); /* just the header's checksum */
+    assert_memory_equal(bytes + 8 + strlen(want) + 8, "\"}}", 3);
+    assert_int_equal(le64(bytes), len - 8);
+    free(bytes);
     sl_safetensors *st = read_ok(path);
     assert_int_equal(sl_safetensors_count(st), 0);
     assert_int_equal(sl_safetensors_metadata_count(st), 0);
     assert_null(sl_safetensors_get(st, "x"));
     sl_safetensors_free(st);
+}
+
+/* ---- checksums -------------------------------------------------------------------- */
+
+static void write_bytes(const char *path, const unsigned char *b, size_t n)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fwrite(b, 1, n, f), n);
+    assert_int_equal(fclose(f), 0);
+}
+
+/*
+ * A single-bit flip in every byte of a checkpoint slope wrote (length field,
+ * header JSON and its padding, data; the bit cycling through 0..7 with the
+ * byte, about 700 flips, to stay fast) is refused; a flip in a tensor's data
+ * names that tensor and says CRC32 mismatch.  Before the checksums, every
+ * data flip and about half the header flips loaded silently.
+ */
+static void test_every_bit_flip_refused(void **state)
+{
+    (void)state;
+    char path[PATH_MAX_LEN], flipped[PATH_MAX_LEN];
+    ckpt c;
+    ckpt_make(&c, 1.0f);
+    write_ok(scratch(path, "flip.safetensors"), &c);
+    scratch(flipped, "flipped.safetensors");
+    size_t len;
+    unsigned char *bytes = slurp(path, &len);
+    size_t data_start = 8 + (size_t)le64(bytes);
+    for (size_t bit = 0; bit < 8 * len; bit += 8 + (bit % 8 == 7 ? -7 : 1)) {
+        bytes[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        write_bytes(flipped, bytes, len);
+        bytes[bit / 8] ^= (unsigned char)(1u << (bit % 8));
+        sl_error err = {0};
+        sl_safetensors *st = sl_safetensors_read(flipped, &err);
+        if (st)
+            fail_msg("a flip of bit %zu (byte %zu of %zu) loaded silently", bit % 8, bit / 8, len);
+        assert_int_not_equal(err.status, SL_OK);
+        if (bit / 8 >= data_start) {
+            assert_int_equal(err.status, SL_ERR_FORMAT);
+            assert_contains(err.message, "CRC32 mismatch (stored 0x");
+            assert_contains(err.message, "the file is corrupt");
+            size_t off = bit / 8 - data_start, end = 0;
+            int i = 0;
+            while ((end += 4 * (size_t)c.t[i]->size) <= off)
+                i++;
+            char want[128];
+            snprintf(want, sizeof want, "flipped.safetensors: tensor '%s': CRC32 mismatch",
+                     c.nt[i].name);
+            assert_contains(err.message, want);
+        }
+    }
+    free(bytes);
+    ckpt_free(&c);
+}
+
+/* A header CRC that matches but a tensor CRC key taken away or renamed is refused too. */
+static void test_checksum_keys_must_be_whole(void **state)
+{
+    (void)state;
+    char path[PATH_MAX_LEN];
+    ckpt c;
+    ckpt_make(&c, 1.0f);
+    /* The caller's own "slope.crc32.*" keys are replaced by the writer's, not kept. */
+    sl_kv meta[CK_META + 2];
+    memcpy(meta, c.meta, sizeof c.meta);
+    meta[CK_META] = (sl_kv){"slope.crc32.a", "deadbeef"};
+    meta[CK_META + 1] = (sl_kv){"slope.header_crc32", "00000000"};
+    sl_error err = {0};
+    scratch(path, "keys.safetensors");
+    assert_int_equal(sl_safetensors_write(path, c.nt, CK_TENSORS, meta, CK_META + 2, &err), SL_OK);
+    sl_safetensors *st = read_ok(path);
+    assert_int_equal(sl_safetensors_metadata_count(st), CK_META); /* checksums not listed */
+    assert_null(sl_safetensors_metadata(st, "slope.crc32.a"));
+    sl_safetensors_free(st);
+    /* A CRC-less file (a torch-style header) with one stray checksum key is corrupt. */
+    const char *json = "{\"__metadata__\":{\"slope.crc32.x\":\"00000000\"},"
+                       "\"x\":{\"dtype\":\"F32\",\"shape\":[1],\"data_offsets\":[0,4]}}";
+    unsigned char buf[256] = {0};
+    size_t n = strlen(json);
+    buf[0] = (unsigned char)n;
+    memcpy(buf + 8, json, n);
+    write_bytes(path, buf, 8 + n + 4);
+    assert_null(sl_safetensors_read(path, &err));
+    assert_int_equal(err.status, SL_ERR_FORMAT);
+    assert_contains(err.message, "checksum is missing or misplaced: the file is corrupt");
+    ckpt_free(&c);
+}
+
+/*
+ * A header over the reader's 100 MiB limit is refused by the writer, before
+ * anything is created: the old file stays, no temporary file is left.
+ * Before, it was written and then refused by every reader.
+ */
+static void test_write_refuses_oversized_header(void **state)
+{
+    (void)state;
+    char path[PATH_MAX_LEN];
+    ckpt c;
+    ckpt_make(&c, 1.0f);
+    write_ok(scratch(path, "big.safetensors"), &c);
+    size_t len;
+    unsigned char *before = slurp(path, &len);
+    size_t big = (size_t)SL_IO_MAX_HEADER + 1;
+    char *value = malloc(big + 1);
+    assert_non_null(value);
+    memset(value, 'n', big);
+    value[big] = '\0';
+    sl_kv meta[1] = {{"name", value}};
+    sl_error err = {0};
+    assert_int_equal(sl_safetensors_write(path, c.nt, CK_TENSORS, meta, 1, &err), SL_ERR_INVALID);
+    assert_contains(err.message, "big.safetensors: the header would be");
+    assert_contains(err.message, "over the readers' 100 MiB limit");
+    assert_file_equals(path, before, len);
+    assert_int_equal(count_temp_files(), 0);
+    free(value);
+    free(before);
+    ckpt_free(&c);
 }
 
 /* ---- files written by Python ------------------------------------------------------- */
@@ -853,6 +1022,9 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_written_file_parses_by_hand),
         cmocka_unit_test(test_empty_checkpoint),
+        cmocka_unit_test(test_every_bit_flip_refused),
+        cmocka_unit_test(test_checksum_keys_must_be_whole),
+        cmocka_unit_test(test_write_refuses_oversized_header),
         cmocka_unit_test(test_python_fixtures),
         cmocka_unit_test(test_malformed_fixtures),
         cmocka_unit_test(test_every_fixture_is_listed),

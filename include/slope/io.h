@@ -18,6 +18,25 @@
  * (unless the function says NULL is allowed) or an out-of-range value is
  * SL_ERR_INVALID -- NULL with the error set, from functions returning a
  * pointer; getters return 0 / NULL for a NULL handle; frees accept NULL.
+ *
+ * Checksums.  Every file slope writes carries CRC32s (zlib's crc32) in its
+ * "__metadata__", as 8 lowercase hex digits:
+ *   - "slope.header_crc32", always the first metadata entry, so the header
+ *     begins {"__metadata__":{"slope.header_crc32":"XXXXXXXX": the CRC32 of
+ *     the 8 length bytes followed by the whole header (padding included),
+ *     computed with these 8 digits written as "00000000";
+ *   - "slope.crc32.<tensor name>" for each tensor: the CRC32 of its data
+ *     bytes as stored (little-endian F32).
+ * Together they cover every byte of the file, so any single flipped bit is
+ * detected.  The reader checks the header CRC before parsing the JSON and
+ * each tensor's as it reads it, and refuses a mismatch with SL_ERR_FORMAT:
+ * "FILE: tensor 'layers.1.weight': CRC32 mismatch (stored 0x..., computed
+ * 0x...): the file is corrupt" (or "FILE: header: CRC32 mismatch ...").
+ * A file with no such key at all (written by PyTorch, or by slope before
+ * checksums) loads unchecked; a file with some but not all of them, or a
+ * value that is not 8 lowercase hex digits, is refused as corrupt.
+ * The checksum keys are not listed by sl_safetensors_metadata*, and keys of
+ * that form given to sl_safetensors_write are ignored (it writes its own).
  */
 #ifndef SLOPE_IO_H
 #define SLOPE_IO_H
@@ -62,11 +81,14 @@ typedef struct sl_kv {
  *
  * Names must be distinct, non-empty, valid UTF-8 and not "__metadata__";
  * metadata keys must be distinct; keys and values must be valid UTF-8.
- * n == 0 writes a valid file with no tensors; metadata may be NULL when
- * n_meta == 0 (no "__metadata__" entry is written then).
+ * n == 0 writes a valid file with no tensors (its "__metadata__" holds just
+ * the header's checksum); metadata may be NULL when n_meta == 0.
  *
  * Errors: SL_ERR_INVALID for a bad argument (NULL, duplicate or bad name,
- * a tensor whose size does not match its shape); SL_ERR_NOMEM; SL_ERR_IO
+ * a tensor whose size does not match its shape), and for a header that would
+ * exceed the readers' 100 MiB limit (long metadata: "the header would be N
+ * bytes or more, over the readers' 100 MiB limit ...; nothing was written"),
+ * refused before anything is created, so the file at path stays as it was; SL_ERR_NOMEM; SL_ERR_IO
  * when the file cannot be created, written, synced or renamed, or path is
  * not (a symbolic link to) a regular file or a new name.
  */
@@ -87,7 +109,8 @@ typedef struct sl_safetensors sl_safetensors;
  * dimension, a shape with more than 2^40 elements, data_offsets that do not
  * match the shape, overlap, leave gaps, or do not cover the data section
  * exactly (a truncated file), duplicate names, a "__metadata__" that is not
- * an object of strings.  SL_ERR_UNSUPPORTED for a valid dtype other than F32,
+ * an object of strings, a checksum that does not match or is incomplete
+ * (see Checksums above).  SL_ERR_UNSUPPORTED for a valid dtype other than F32,
  * more than 4 dimensions, or a zero dimension (an empty tensor).
  * SL_ERR_NOMEM when memory runs out.
  */

@@ -7,6 +7,10 @@
 # With "fallback" the run has no --checkpoint and a config name holding '/', so the
 # checkpoint goes to the sanitised default name, runs_x.interrupted.safetensors.
 # With "term" the signal is SIGTERM, and the exit status 143.
+# With "loading" / "loading-term" the signal comes while the data loads (6 million
+# spiral points, about a second; it is sent as soon as --verbose says "loading
+# data"): exit 130 / 143, "interrupted before training started: nothing was
+# saved", and no checkpoint.
 #
 # CONFIG must train in-process data (models/spiral_mlp.json).  $SLOPE_WRAPPER,
 # when set, prefixes every slope command (e.g. "valgrind --error-exitcode=99").
@@ -36,10 +40,39 @@ else
 fi
 signal=INT
 want=130
-if [ "$mode" = term ]; then
-  signal=TERM
-  want=143
-fi
+case $mode in
+  term | loading-term)
+    signal=TERM
+    want=143
+    ;;
+esac
+
+case $mode in loading*)
+  (exec ${SLOPE_WRAPPER:-} "$slope" train "$config" --verbose --set data.spiral.points=2000000 \
+    --set stats.enabled=false "$@" >out.txt 2>err.txt) &
+  pid=$!
+  i=0
+  until grep -q 'loading data' err.txt 2>/dev/null; do
+    kill -0 "$pid" 2>/dev/null || { wait "$pid"; fail "slope ended before loading (exit $?)"; }
+    i=$((i + 1))
+    [ "$i" -gt 3000 ] && { kill -KILL "$pid"; fail "no 'loading data' within 60 s"; }
+    sleep 0.02
+  done
+  kill -"$signal" "$pid"
+  # A watchdog: a signal ignored (the old code, in a background job) must fail, not hang.
+  ( i=0; while kill -0 "$pid" 2>/dev/null; do
+      i=$((i + 1)); [ "$i" -gt 600 ] && { kill -KILL "$pid"; exit 0; }; sleep 0.1
+    done ) >/dev/null 2>&1 &
+  wait "$pid"
+  rc=$?
+  [ "$rc" -eq "$want" ] || fail "exit $rc after SIG$signal during loading, expected $want"
+  grep -q 'interrupted before training started: nothing was saved' err.txt ||
+    fail "no 'interrupted before training started: nothing was saved' message"
+  [ -e "$ckpt" ] && fail "a checkpoint was written although training never started"
+  echo "cli_sigint: SIG$signal during data loading: exit $rc, nothing saved, said so"
+  exit 0
+  ;;
+esac
 
 # A run far longer than the test: 100000 epochs, no periodic checkpoint, so the
 # only checkpoint is the one SIGINT writes.

@@ -197,19 +197,24 @@ int cmd_train(int argc, char **argv)
             (void)!freopen("/dev/null", "w", stdout); /* the final summary line too */
         }
     }
+    /* Installed before the data loads, so a signal then gets an honest message, not a kill. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
     train_ui ui = {.args = &a};
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
                           .datasets_dir = sl_datasets_dir(), .threads = a.cfg.threads,
                           .on_step = ui_step, .on_epoch = ui_epoch, .on_stats = ui_stats,
                           .on_phase = ui_phase, .user = &ui};
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);
-    if (run) {
+    if (stop_signal) {
+        if (sl_dist_rank() == 0)
+            fprintf(stderr, "slope: interrupted before training started: nothing was saved\n");
+        rc = stop_signal == SIGTERM ? EXIT_TERMINATED : EXIT_INTERRUPTED;
+    } else if (run) {
         ui.epochs = sl_run_config(run)->train.epochs;
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
         print_start(run, &a);
         sl_status st = sl_run_train(run, &err);
         if (ui.bar_started)
