@@ -168,7 +168,8 @@ static sl_status read_body(gzFile f, const idx_body *b, uint8_t **out, uint64_t 
         }
         buf = grown;
         uint64_t n = 0;
-        st = read_bytes(f, b->path, buf + *got, cap - *got, &n, err);
+        if (cap > *got) /* cap is 0 when the budget leaves no room: buf is still NULL */
+            st = read_bytes(f, b->path, buf + *got, cap - *got, &n, err);
         *got += n;
         if (st != SL_OK || *got < cap || cap == b->want)
             break;
