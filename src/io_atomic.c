@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -173,6 +174,10 @@ sl_status sl_io_atomic_open(sl_io_atomic *f, const char *path, const sl_io_hooks
         sl_io_atomic_abort(f);
         return s;
     }
+    /* Held until the file is closed: a later run removes a temporary file only when it can
+     * take this lock, i.e. when its writer died (run_outputs.c).  Best effort: a file system
+     * without flock still gets its checkpoint. */
+    (void)flock(f->fd, LOCK_EX | LOCK_NB);
     if (fchmod(f->fd, mode) != 0) {
         s = errno_fail(err, path, errno, "cannot set the mode of", f->tmp_path);
         sl_io_atomic_abort(f);

@@ -17,6 +17,12 @@ void sl_run_phase(const sl_run *r, const char *phase)
         r->opt.on_phase(phase, r->opt.user);
 }
 
+void sl_run_note(const sl_run *r, const char *note)
+{
+    if (r->opt.on_note)
+        r->opt.on_note(note, r->opt.user);
+}
+
 /* ---- setup ------------------------------------------------------------------------ */
 
 static sl_status open_data_and_model(sl_run *r, sl_error *err)
@@ -49,6 +55,9 @@ static sl_status setup(sl_run *r, sl_error *err)
     if (!r->cfg_json)
         return sl_error_set(err, SL_ERR_NOMEM, "sl_run_new: out of memory");
     r->checkpoint = r->opt.checkpoint ? r->opt.checkpoint : r->cfg->checkpoint.path;
+    /* Before the data loads: a bad output path is found in a second, not after an epoch. */
+    if (sl_run_check_outputs(r, err) != SL_OK)
+        return err->status;
     if (open_data_and_model(r, err) != SL_OK)
         return err->status;
     sl_train_options topt = sl_run_train_options(r->cfg);
@@ -65,9 +74,9 @@ static sl_status setup(sl_run *r, sl_error *err)
     const sl_run_data *d = r->data;
     if (sl_model_set_input_normalize(r->model, d->normalize, d->mean, d->std, err) != SL_OK)
         return err->status;
-    if (sl_run_check_checkpoint_dir(r, err) != SL_OK || sl_run_setup_best(r, err) != SL_OK ||
-        sl_run_metrics_open(r, err) != SL_OK)
+    if (sl_run_setup_best(r, err) != SL_OK || sl_run_metrics_open(r, err) != SL_OK)
         return err->status;
+    sl_run_remove_stale_temps(r);
     if (r->cfg->stats.enabled && sl_run_stats_open(r, err) != SL_OK)
         return err->status;
     return SL_OK;

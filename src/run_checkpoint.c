@@ -12,22 +12,14 @@
 #include "slope/dist.h"
 #include "slope/slope.h"
 
-/* The checkpoint's directory must take new files: found out now, not after an epoch. */
-sl_status sl_run_check_checkpoint_dir(const sl_run *r, sl_error *err)
+/* checkpoint.keep_best: "run.safetensors" -> "run.best.safetensors" (else PATH.best). */
+sl_status sl_run_best_name(const char *ckpt, char *buf, size_t size)
 {
-    const char *ckpt = r->checkpoint;
-    if (!ckpt || sl_dist_rank() != 0)
-        return SL_OK;
-    char dir[SL_RUN_PATH_MAX];
-    const char *slash = strrchr(ckpt, '/');
-    if (!slash)
-        snprintf(dir, sizeof dir, ".");
-    else
-        snprintf(dir, sizeof dir, "%.*s", slash == ckpt ? 1 : (int)(slash - ckpt), ckpt);
-    if (access(dir, W_OK | X_OK) != 0)
-        return sl_error_set(err, SL_ERR_IO, "%s: cannot write checkpoints in '%s': %s", ckpt, dir,
-                            strerror(errno));
-    return SL_OK;
+    size_t n = strlen(ckpt), ext = strlen(".safetensors");
+    int has_ext = n > ext && strcmp(ckpt + n - ext, ".safetensors") == 0;
+    int w = has_ext ? snprintf(buf, size, "%.*s.best.safetensors", (int)(n - ext), ckpt)
+                    : snprintf(buf, size, "%s.best", ckpt);
+    return w < 0 || (size_t)w >= size ? SL_ERR_CONFIG : SL_OK;
 }
 
 /* A resumed run continues the comparison with the best file it left, if any. */
@@ -44,7 +36,7 @@ static void read_best(sl_run *r)
     sl_safetensors_free(best);
 }
 
-/* checkpoint.keep_best: "run.safetensors" -> "run.best.safetensors" (else PATH.best). */
+/* checkpoint.keep_best: where the best checkpoint goes (sl_run_best_name). */
 sl_status sl_run_setup_best(sl_run *r, sl_error *err)
 {
     r->best_acc = -1.0;
@@ -61,12 +53,7 @@ sl_status sl_run_setup_best(sl_run *r, sl_error *err)
                             "%s: checkpoint.keep_best: needs a validation or test split to "
                             "tell which epoch is best",
                             r->cfg->origin);
-    size_t n = strlen(ckpt), ext = strlen(".safetensors");
-    int has_ext = n > ext && strcmp(ckpt + n - ext, ".safetensors") == 0;
-    int w = has_ext ? snprintf(r->best_path, sizeof r->best_path, "%.*s.best.safetensors",
-                               (int)(n - ext), ckpt)
-                    : snprintf(r->best_path, sizeof r->best_path, "%s.best", ckpt);
-    if (w < 0 || (size_t)w >= sizeof r->best_path)
+    if (sl_run_best_name(ckpt, r->best_path, sizeof r->best_path) != SL_OK)
         return sl_error_set(err, SL_ERR_CONFIG, "%s: checkpoint path too long", ckpt);
     if (r->opt.resume)
         read_best(r); /* a new run: its first epoch is its best so far */

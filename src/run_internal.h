@@ -39,14 +39,23 @@ struct sl_run {
 
 /* run.c */
 void sl_run_phase(const sl_run *r, const char *phase);
+/* Tells the caller something it should know that is not an error (opt.on_note). */
+void sl_run_note(const sl_run *r, const char *note);
 
 /* run_checkpoint.c: all collective under MPI (rank 0 writes, every rank agrees). */
-sl_status sl_run_check_checkpoint_dir(const sl_run *r, sl_error *err);
+/* "run.safetensors" -> "run.best.safetensors" (else PATH.best); SL_ERR_CONFIG if too long. */
+sl_status sl_run_best_name(const char *ckpt, char *buf, size_t size);
 sl_status sl_run_setup_best(sl_run *r, sl_error *err);
 sl_status sl_run_save(sl_run *r, const char *path, sl_error *err);
 sl_status sl_run_keep_if_best(sl_run *r, const sl_run_epoch *e, sl_error *err);
 /* The checkpoint of a stopped run: the checkpoint path, else the fallback name. */
 sl_status sl_run_save_stopped(sl_run *r, sl_error *err);
+
+/* run_outputs.c: rank 0 only (sl_run_new makes the ranks agree). */
+/* Every output a regular file or absent, writable, not an input, no two the same. */
+sl_status sl_run_check_outputs(const sl_run *r, sl_error *err);
+/* Removes "<checkpoint>.tmp.XXXXXX" files no live writer holds, with a note for each. */
+void sl_run_remove_stale_temps(const sl_run *r);
 
 /* run_metrics.c */
 sl_status sl_run_metrics_open(sl_run *r, sl_error *err);

@@ -6,14 +6,20 @@
  * ends bit-identical to an uninterrupted one; the fallback file of a stop
  * without a checkpoint path; a NaN that leaves the last checkpoint alone; a
  * resumed finished run; borrowed model and data; the model keeping the data's
- * input normalisation; a metrics file that cannot be written; bad arguments.
+ * input normalisation; a metrics file that cannot be written; every output
+ * checked before the run starts; stale temporary files removed; bad arguments.
  */
 #define _POSIX_C_SOURCE 200809L
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "testutil.h"
@@ -524,7 +530,7 @@ static void test_bad_arguments(void **state)
     sl_run_options missing = {.checkpoint = "no/such/dir/ck.safetensors"};
     assert_null(sl_run_new(cfg, &missing, &err));
     assert_int_equal(err.status, SL_ERR_IO);
-    assert_non_null(strstr(err.message, "cannot write checkpoints in 'no/such/dir'"));
+    assert_non_null(strstr(err.message, "cannot write the checkpoint in 'no/such/dir'"));
     /* Accessors of NULL. */
     assert_null(sl_run_model(NULL));
     assert_null(sl_run_last_epoch(NULL));
@@ -534,28 +540,175 @@ static void test_bad_arguments(void **state)
     sl_config_free(cfg);
 }
 
-/* Outputs that cannot be written: SL_ERR_IO naming the file, at the first write. */
+/* Outputs that cannot be written: a device is refused before training; a write that fails
+ * (a file-size limit with SIGXFSZ ignored, as `slope` runs) is SL_ERR_IO at that epoch. */
 static void test_unwritable_metrics(void **state)
 {
     (void)state;
-    if (access("/dev/full", W_OK) != 0)
-        skip();
     const char *set[] = {"train.epochs=3", "stats.enabled=false"};
     sl_config *cfg = spiral(set, 2);
     seen s;
     sl_run_options o = options(&s);
-    o.metrics = "/dev/full";
-    sl_run *r = must_run(cfg, &o);
     sl_error err = {0};
-    assert_int_equal(sl_run_train(r, &err), SL_ERR_IO);
-    assert_non_null(strstr(err.message, "/dev/full: writing the metrics failed"));
+    o.metrics = "/dev/null";
+    assert_null(sl_run_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_IO);
+    assert_non_null(strstr(err.message, "/dev/null (the metrics file) is a character device"));
+    char metrics[4096];
+    snprintf(metrics, sizeof metrics, "%s", scratch("full.jsonl"));
+    FILE *f = fopen(metrics, "w");
+    assert_non_null(f);
+    for (int i = 0; i < 64; i++)
+        fputs("{\"filler\": \"to the size limit..............\"}\n", f);
+    long size = ftell(f);
+    fclose(f);
+    o.metrics = metrics;
+    sl_run *r = must_run(cfg, &o);
+    struct rlimit old, lim;
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)size;
+    void (*prev)(int) = signal(SIGXFSZ, SIG_IGN);
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+    sl_status st = sl_run_train(r, &err);
+    setrlimit(RLIMIT_FSIZE, &old);
+    signal(SIGXFSZ, prev);
+    assert_int_equal(st, SL_ERR_IO);
+    assert_non_null(strstr(err.message, "full.jsonl: writing the metrics failed"));
     assert_int_equal(s.epochs, 1);
     sl_run_free(r);
     /* A metrics file that cannot be opened: before training. */
     o.metrics = "no/such/dir/m.jsonl";
     assert_null(sl_run_new(cfg, &o, &err));
     assert_int_equal(err.status, SL_ERR_IO);
-    assert_non_null(strstr(err.message, "cannot open for appending"));
+    assert_non_null(strstr(err.message, "cannot write the metrics file in 'no/such/dir'"));
+    sl_config_free(cfg);
+}
+
+static void count_note(const char *note, void *user)
+{
+    int *n = user;
+    if (strstr(note, "a temporary file left by an interrupted checkpoint write"))
+        (*n)++;
+}
+
+static void touch(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs("half a checkpoint", f);
+    fclose(f);
+}
+
+/* A run removes the temporary files a killed write of its own checkpoint left, saying so;
+ * one a live writer holds (its flock), or of another path, stays. */
+static void test_stale_temps_removed(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=1", "stats.enabled=false"};
+    sl_config *cfg = spiral(set, 2);
+    char ckpt[4096], stale[4096], live[4096], other[4096], odd[4096];
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("tmp.safetensors"));
+    snprintf(stale, sizeof stale, "%s", scratch("tmp.safetensors.tmp.Ab12Cd"));
+    snprintf(live, sizeof live, "%s", scratch("tmp.safetensors.tmp.Zz98Yy"));
+    snprintf(other, sizeof other, "%s", scratch("other.safetensors.tmp.Ab12Cd"));
+    snprintf(odd, sizeof odd, "%s", scratch("tmp.safetensors.tmp.Ab12"));
+    touch(stale);
+    touch(live);
+    touch(other);
+    touch(odd);
+    int held = open(live, O_RDONLY);
+    assert_true(held >= 0);
+    assert_int_equal(flock(held, LOCK_EX | LOCK_NB), 0);
+    int notes = 0;
+    sl_run_options o = {.checkpoint = ckpt, .on_note = count_note, .user = &notes};
+    sl_run *r = must_run(cfg, &o);
+    sl_run_free(r);
+    assert_int_equal(notes, 1);
+    assert_int_equal(access(stale, F_OK), -1);
+    assert_int_equal(access(live, F_OK), 0);
+    assert_int_equal(access(other, F_OK), 0);
+    assert_int_equal(access(odd, F_OK), 0);
+    close(held);
+    remove(live);
+    remove(other);
+    remove(odd);
+    sl_config_free(cfg);
+}
+
+/* Expects sl_run_new to refuse opt with status and a message holding want, before it
+ * loaded any data (no on_phase "loading data" seen). */
+static void expect_output_refused(const sl_config *cfg, sl_run_options o, sl_status status,
+                                  const char *want)
+{
+    sl_error err = {0};
+    assert_null(sl_run_new(cfg, &o, &err));
+    if (err.status != status || !strstr(err.message, want))
+        fail_msg("wanted %s '%s', got %s '%s'", sl_status_name(status), want,
+                 sl_status_name(err.status), err.message);
+}
+
+/* Every output is checked before the run starts: kind, writability, not an input, no two
+ * outputs in one file.  A checkpoint may replace the one it resumes from. */
+static void test_outputs_checked_first(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=1", "stats.enabled=false"};
+    sl_config *cfg = spiral(set, 2);
+    sl_run_options o = {0};
+    o.checkpoint = "";
+    expect_output_refused(cfg, o, SL_ERR_INVALID, "the checkpoint: the path is empty");
+    o.checkpoint = "/dev/null";
+    expect_output_refused(cfg, o, SL_ERR_IO, "/dev/null (the checkpoint) is a character device");
+    o.checkpoint = scratch("");
+    expect_output_refused(cfg, o, SL_ERR_IO, "(the checkpoint) is a directory");
+    char fifo[4096], dangling[4096], ckpt[4096], metrics[4096], config[4096];
+    snprintf(fifo, sizeof fifo, "%s", scratch("out.fifo"));
+    remove(fifo);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    o.checkpoint = fifo;
+    expect_output_refused(cfg, o, SL_ERR_IO, "(the checkpoint) is a FIFO");
+    snprintf(dangling, sizeof dangling, "%s", scratch("dangling.safetensors"));
+    remove(dangling);
+    assert_int_equal(symlink("no-such-target", dangling), 0);
+    o.checkpoint = dangling;
+    expect_output_refused(cfg, o, SL_ERR_IO, "is a dangling symbolic link");
+    /* Two outputs in one file, spelt differently. */
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("one.safetensors"));
+    snprintf(metrics, sizeof metrics, "%s", scratch("./one.safetensors"));
+    o.checkpoint = ckpt;
+    o.metrics = metrics;
+    expect_output_refused(cfg, o, SL_ERR_INVALID, "is both the metrics file and the checkpoint");
+    o.metrics = NULL;
+    /* An input as an output: the resumed checkpoint as the metrics file. */
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("in.safetensors"));
+    o.checkpoint = ckpt;
+    sl_run *r = must_run(cfg, &o);
+    sl_error err = {0};
+    assert_int_equal(sl_run_train(r, &err), SL_OK);
+    sl_run_free(r);
+    o.resume = ckpt;
+    o.metrics = ckpt;
+    o.checkpoint = NULL;
+    expect_output_refused(cfg, o, SL_ERR_INVALID, "is the resumed checkpoint of this run");
+    o.metrics = NULL;
+    o.checkpoint = ckpt; /* replacing the checkpoint it resumes from is allowed */
+    r = must_run(cfg, &o);
+    sl_run_free(r);
+    /* The config file as the checkpoint. */
+    snprintf(config, sizeof config, "%s", scratch("own.json"));
+    char *json = sl_config_to_json(cfg);
+    FILE *f = fopen(config, "w");
+    assert_non_null(f);
+    fputs(json, f);
+    fclose(f);
+    free(json);
+    sl_run_options c = {.checkpoint = config};
+    assert_null(sl_run_new_file(config, NULL, 0, &c, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "is the config of this run"));
+    remove(fifo);
+    remove(dangling);
     sl_config_free(cfg);
 }
 
@@ -591,6 +744,8 @@ int main(void)
         cmocka_unit_test(test_borrowed_model_and_data),
         cmocka_unit_test(test_model_keeps_input_normalize),
         cmocka_unit_test(test_unwritable_metrics),
+        cmocka_unit_test(test_outputs_checked_first),
+        cmocka_unit_test(test_stale_temps_removed),
         cmocka_unit_test(test_bad_arguments),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);

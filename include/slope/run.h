@@ -156,6 +156,10 @@ typedef struct sl_run_options {
     /** What the run is doing now, for a progress display: "loading data", "building the
      *  model", "resuming", "evaluating", "measuring statistics", "saving a checkpoint". */
     void (*on_phase)(const char *phase, void *user);
+    /** Something the user should be told that is not an error, e.g. "removed
+     *  runs/ck.safetensors.tmp.Ab12Cd, a temporary file left by an interrupted checkpoint
+     *  write".  NULL: not told. */
+    void (*on_note)(const char *note, void *user);
     void *user;
 } sl_run_options;
 
@@ -163,20 +167,31 @@ typedef struct sl_run sl_run;
 
 /**
  * A run of the config cfg (borrowed: it must outlive the run), ready to
- * train: datasets open and normalised (or opt->data), the model built and
+ * train.  First, before any data is read, every file the run will write (the
+ * checkpoint, the keep_best file, the metrics file) is checked: a non-empty
+ * path, a regular file or absent (a directory, device, FIFO or dangling
+ * symlink is refused), writable, in a directory that takes new files; none
+ * of them an input of the run (the config, a data file, the resumed
+ * checkpoint -- except that the checkpoint may replace the one it resumes
+ * from), no two of them the same file.  Then: datasets open and normalised (or opt->data), the model built and
  * initialised from the seed (or opt->model), the trainer made and resumed
  * from opt->resume, the model's input normalisation set to the data's
  * (normalize, mean, std of the sl_run_data: also on a borrowed opt->model,
  * and after the resume, so checkpoints and sl_predict use what training
  * really applied), the checkpoint directory found writable, the best
  * checkpoint so far read (keep_best, resumed runs), the metrics file open
- * for appending, the statistics' probe set taken (stats.enabled).
+ * for appending, the statistics' probe set taken (stats.enabled), and the
+ * temporary files "<checkpoint>.tmp.XXXXXX" that an interrupted write of
+ * this run's checkpoints left (no live writer holds their lock) removed,
+ * each one reported through opt->on_note.
  * Collective under MPI.
  * Errors: SL_ERR_INVALID (NULL cfg), those of the loaders, the model and
  * sl_trainer_new/sl_trainer_load, SL_ERR_CONFIG (keep_best without a
  * checkpoint path or without a validation or test split; stats.probe.split
- * names a missing split), SL_ERR_IO (a checkpoint directory that cannot
- * take files, a metrics file that cannot be opened), SL_ERR_NOMEM.
+ * names a missing split), SL_ERR_INVALID (an empty output path, an output
+ * that is an input of the run or another output), SL_ERR_IO (an output that
+ * is not a regular file or cannot be written, a directory that cannot take
+ * files, a metrics file that cannot be opened), SL_ERR_NOMEM.
  */
 SL_API sl_run *sl_run_new(const sl_config *cfg, const sl_run_options *opt, sl_error *err);
 

@@ -3,8 +3,10 @@
 #   - checkpoint.keep_best keeps the epoch with the best test accuracy (the metrics say which)
 #     and a resumed run goes on comparing against it;
 #   - --resume of a run that has all its epochs says so and evaluates, exit 0;
-#   - a metrics file that cannot be written (/dev/full) is exit 5 naming it, and so is a
-#     checkpoint directory that does not exist, before any training;
+#   - every output is checked before any training: a checkpoint directory that does not
+#     exist, a device, directory, '' or dangling symlink is exit 5 naming it; the config (an
+#     input) as the checkpoint, or one file for the checkpoint and the metrics, is exit 3;
+#   - a stale "<checkpoint>.tmp.XXXXXX" (a write killed by kill -9) is removed with a note;
 #   - a file-size limit (ulimit -f) hit while writing a checkpoint is exit 5, the
 #     previous checkpoint intact and no temporary file left (not a SIGXFSZ kill).
 #
@@ -58,7 +60,7 @@ grep -q "checkpoint.keep_best: needs a checkpoint path" err.txt || fail "message
 run train "$config" --epochs 1 --set stats.enabled=false --checkpoint nodir/ck.safetensors \
   >out.txt 2>err.txt; rc=$?
 expect_rc 5 "checkpoint in a missing directory"
-grep -q "cannot write checkpoints in 'nodir'" err.txt || fail "message: $(cat err.txt)"
+grep -q "cannot write the checkpoint in 'nodir'" err.txt || fail "message: $(cat err.txt)"
 ! grep -q "^epoch " out.txt || fail "trained an epoch before finding the directory missing"
 
 # Resuming a finished run: a note, the evaluation, exit 0.
@@ -67,12 +69,36 @@ expect_rc 0 "resume of a finished run"
 grep -q "already trained 12 of 12 epochs" err.txt || fail "no 'already trained' note: $(cat err.txt)"
 grep -q "^final test accuracy: " out.txt || fail "no evaluation: $(cat out.txt)"
 
-# Metrics that cannot be written.
-if [ -w /dev/full ]; then
-  run train "$config" --epochs 2 $quiet --metrics /dev/full >out.txt 2>err.txt; rc=$?
-  expect_rc 5 "metrics to /dev/full"
-  grep -q "/dev/full: writing the metrics failed" err.txt || fail "message: $(cat err.txt)"
-fi
+# Outputs that are not regular files, or are inputs of the run: refused before training.
+run train "$config" --epochs 2 $quiet --metrics /dev/null >out.txt 2>err.txt; rc=$?
+expect_rc 5 "metrics to /dev/null"
+grep -q "/dev/null (the metrics file) is a character device" err.txt || fail "message: $(cat err.txt)"
+mkdir -p adir
+for bad in adir /dev/null ""; do
+  run train "$config" --epochs 1 $quiet --checkpoint "$bad" >out.txt 2>err.txt; rc=$?
+  [ "$rc" -eq 5 ] || [ "$rc" -eq 3 ] || fail "--checkpoint '$bad': exit $rc"
+  ! grep -q "^epoch " out.txt || fail "--checkpoint '$bad': trained before refusing it"
+done
+ln -sf no-such-target dangling.safetensors
+run train "$config" --epochs 1 $quiet --checkpoint dangling.safetensors >out.txt 2>err.txt; rc=$?
+expect_rc 5 "a dangling symlink as the checkpoint"
+grep -q "dangling symbolic link" err.txt || fail "message: $(cat err.txt)"
+cp "$config" own.json
+run train own.json --epochs 1 $quiet --checkpoint own.json >out.txt 2>err.txt; rc=$?
+expect_rc 3 "the config as the checkpoint"
+grep -q "own.json (the checkpoint) is the config of this run" err.txt || fail "message: $(cat err.txt)"
+cmp -s own.json "$config" || fail "the config was changed"
+run train "$config" --epochs 1 $quiet --checkpoint same.out --metrics ./same.out >out.txt 2>err.txt; rc=$?
+expect_rc 3 "one file for the checkpoint and the metrics"
+grep -q "is both the metrics file and the checkpoint" err.txt || fail "message: $(cat err.txt)"
+
+# A stale temporary file of this checkpoint (a write killed by kill -9) is removed, saying so.
+echo "half a checkpoint" >stale.safetensors.tmp.Ab12Cd
+run train "$config" --epochs 1 $quiet --checkpoint stale.safetensors >out.txt 2>err.txt; rc=$?
+expect_rc 0 "train with a stale temporary file"
+[ ! -e stale.safetensors.tmp.Ab12Cd ] || fail "the stale temporary file is still there"
+grep -q "removed ./stale.safetensors.tmp.Ab12Cd, a temporary file left by an interrupted checkpoint write" err.txt ||
+  fail "no note of the removal: $(cat err.txt)"
 
 # A file-size limit below the checkpoint's size: EFBIG, exit 5, the old checkpoint intact.
 cp ck.safetensors before.safetensors

@@ -102,6 +102,13 @@ static void ui_phase(const char *phase, void *user)
         fprintf(stderr, "slope: %s\n", phase);
 }
 
+static void ui_note(const char *note, void *user)
+{
+    (void)user;
+    if (sl_dist_rank() == 0)
+        fprintf(stderr, "slope: %s\n", note);
+}
+
 static int ui_epoch(const sl_run_epoch *e, void *user)
 {
     train_ui *u = user;
@@ -207,7 +214,7 @@ int cmd_train(int argc, char **argv)
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
                           .datasets_dir = sl_datasets_dir(), .threads = a.cfg.threads,
                           .on_step = ui_step, .on_epoch = ui_epoch, .on_stats = ui_stats,
-                          .on_phase = ui_phase, .user = &ui};
+                          .on_phase = ui_phase, .on_note = ui_note, .user = &ui};
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);
     if (stop_signal) {
         if (sl_dist_rank() == 0)
