@@ -371,11 +371,11 @@ static void test_data(void **state)
     INVALID(sl_dataset_split(NULL, 0.5, 1, &tr, &va, E));
     NULL_INVALID(sl_dataset_subset(NULL, 1, E));
     /* The budget and line limit: 0 restores the default, extreme values are kept as caps. */
-    uint64_t budget = sl_data_memory_budget();
     sl_data_set_memory_budget(UINT64_MAX);
     assert_true(sl_data_memory_budget() == UINT64_MAX);
-    sl_data_set_memory_budget(0);
-    assert_true(sl_data_memory_budget() == budget);
+    sl_data_set_memory_budget(0); /* the default again: from the machine, which moves */
+    uint64_t budget = sl_data_memory_budget();
+    assert_true(budget > 0 && budget < UINT64_MAX);
     uint64_t line = sl_data_max_line();
     sl_data_set_max_line(UINT64_MAX);
     assert_true(sl_data_max_line() == UINT64_MAX);
