@@ -5,7 +5,9 @@
 #     FIFO, not a regular file"), never a hang (each run is under `timeout`);
 #   - a dataset past the memory budget (SLOPE_DATA_BUDGET): exit 6 naming the file and the
 #     budget, not exit 1 "cannot allocate";
-#   - IDX images of 4x3 for a model whose input is [1, 3, 4]: exit 3 naming both shapes.
+#   - IDX images of 4x3 for a model whose input is [1, 3, 4]: exit 3 naming both shapes;
+#   - a model without trainable parameters: `summary` exits 3;
+#   - a 2-row CSV of 3e6 features trains under `ulimit -v 2000000`.
 #
 #   cli_inputs.sh SLOPE SOURCE_DIR WORKDIR
 #
@@ -70,4 +72,25 @@ grep -q "samples of shape \[1, 4, 3\] do not fit the model's input \[1, 3, 4\]" 
 write_config shape-ok.json "\"train\": { \"images\": \"$fx/tiny-images.idx\", \"labels\": \"$fx/tiny-labels.idx\" }, \"classes\": 3" "[1, 4, 3]"
 trun train shape-ok.json --quiet >out.txt 2>err.txt; rc=$?
 expect_rc 0 "IDX 4x3 for an input [1, 4, 3]"
+
+# A model with no trainable parameters: `summary` refuses it as `train` does (exit 3).
+cat >noparams.json <<JSON
+{ "data": { "dataset": "spiral" }, "model": { "input": [3], "layers": [ { "type": "relu" } ] } }
+JSON
+trun summary noparams.json >out.txt 2>err.txt; rc=$?
+expect_rc 3 "summary of a model without parameters"
+grep -q "the model has no trainable parameters" err.txt || fail "no-params message: $(cat err.txt)"
+
+# A CSV of 2 rows of 3e6 features under `ulimit -v 2000000`: the rows grow with the data
+# (they started at 256 rows, 3 GB: "cannot allocate 256 rows", exit 1).  Not behind valgrind
+# or a sanitizer, whose own address space the limit would measure.
+case "${LD_PRELOAD:-}" in *vgpreload*) under_tool=1 ;; *) under_tool= ;; esac
+if [ -z "${SLOPE_WRAPPER:-}" ] && [ -z "$under_tool" ] &&
+   ! ldd "$slope" 2>/dev/null | grep -q 'libasan\|libtsan'; then
+  awk 'BEGIN { for (r = 0; r < 2; r++) { printf "%d", 2 * r; for (i = 0; i < 3000000; i++) printf ",0"; printf "\n" } }' >wide.csv
+  write_config wide.json "\"train\": { \"csv\": \"$PWD/wide.csv\" }, \"classes\": 3" "[3000000]"
+  (ulimit -v 2000000; exec timeout 60 "$slope" train wide.json --quiet) >out.txt 2>err.txt; rc=$?
+  expect_rc 0 "a 2-row CSV of 3e6 features under ulimit -v 2000000"
+  rm -f wide.csv
+fi
 echo "$script: ok"
