@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "run_internal.h"
+#include "slope/export_model.h"
 #include "slope/dist.h"
 
 void sl_run_phase(const sl_run *r, const char *phase)
@@ -63,6 +64,10 @@ static sl_status setup(sl_run *r, sl_error *err)
     sl_train_options topt = sl_run_train_options(r->cfg);
     r->trainer = sl_trainer_new(r->model, r->data->train, &topt, err);
     if (!r->trainer)
+        return err->status;
+    if (r->opt.init_from && r->opt.resume)
+        return sl_error_set(err, SL_ERR_INVALID, "init_from and resume exclude each other");
+    if (r->opt.init_from && sl_model_init_from(r->model, r->opt.init_from, err) != SL_OK)
         return err->status;
     if (r->opt.resume) {
         sl_run_phase(r, "resuming");

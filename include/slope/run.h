@@ -137,6 +137,9 @@ typedef struct sl_run_options {
     const char *checkpoint;   /**< checkpoint path; NULL: the config's checkpoint.path (or none) */
     const char *resume;       /**< continue from this checkpoint (sl_trainer_load), or NULL */
     const char *metrics;      /**< append one JSON object per epoch to this file, or NULL */
+    /** Start from the weights in this file (sl_model_init_from: slope's or torch's names, every
+     *  shape checked) instead of the seed's, or NULL.  Refused with resume (SL_ERR_INVALID). */
+    const char *init_from;
     const char *datasets_dir; /**< where descriptors are looked for; NULL: sl_datasets_dir() */
     /** A model to train instead of the config's (borrowed, already initialised, of the shape
      *  the data needs), or NULL: sl_run_build_model(cfg). */

@@ -67,6 +67,7 @@
 #include "slope/dist.h"
 #include "slope/run.h"
 #include "slope/compare.h"
+#include "slope/export_model.h"
 
 #ifdef __cplusplus
 extern "C" {

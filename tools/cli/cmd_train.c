@@ -19,7 +19,7 @@ static void on_signal(int sig)
 
 typedef struct train_args {
     cli_config_args cfg;
-    const char *checkpoint, *resume, *metrics;
+    const char *checkpoint, *resume, *metrics, *init_from;
     int quiet, verbose;
 } train_args;
 
@@ -31,6 +31,7 @@ static void train_help(void)
            "  --set PATH=VALUE    override any config key, e.g. --set optimizer.lr=0.1 (repeatable)\n"
            "  --checkpoint FILE   write a checkpoint after every checkpoint.every epochs\n"
            "  --resume FILE       continue a run from its checkpoint\n"
+           "  --init-from FILE    start from these weights (slope's or torch's names)\n"
            "  --metrics FILE      append one JSON object per epoch (JSONL)\n"
            "  --threads N         the threads slope computes with (overrides train.threads)\n"
            "  --quiet             no per-epoch lines, only the final one\n"
@@ -52,6 +53,7 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         const char **slot = strcmp(opt, "--checkpoint") == 0 ? &a->checkpoint
                             : strcmp(opt, "--resume") == 0   ? &a->resume
                             : strcmp(opt, "--metrics") == 0  ? &a->metrics
+                            : strcmp(opt, "--init-from") == 0 ? &a->init_from
                                                              : NULL;
         if (slot) {
             if (i + 1 >= argc)
@@ -212,7 +214,7 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     train_ui ui = {.args = &a};
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
-                          .datasets_dir = sl_datasets_dir(), .threads = a.cfg.threads,
+                          .init_from = a.init_from, .datasets_dir = sl_datasets_dir(), .threads = a.cfg.threads,
                           .on_step = ui_step, .on_epoch = ui_epoch, .on_stats = ui_stats,
                           .on_phase = ui_phase, .on_note = ui_note, .user = &ui};
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);

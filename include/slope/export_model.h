@@ -1,0 +1,95 @@
+/*
+ * slope/export_model.h - a trained model for other frameworks, and weights from them.
+ *
+ * (Not to be confused with slope/export.h, the SL_API visibility macro.)
+ *
+ * PyTorch: sl_export_torch writes the weights only, as safetensors, under the
+ * names torch.nn.Sequential gives the same layers in the same order: layer i
+ * of the config is module i of the Sequential (activations, pools, flatten and
+ * dropout take an index too), so slope's "layers.3.weight" is "3.weight".
+ * batch_norm is nn.BatchNorm1d/2d: "<i>.weight", "<i>.bias", "<i>.running_mean",
+ * "<i>.running_var" and "<i>.num_batches_tracked"; prelu is nn.PReLU(1) or
+ * nn.PReLU(channels): "<i>.weight".  model.load_state_dict(tensors, strict=True)
+ * accepts the file.  sl_model_init_from reads such files back (or slope's own).
+ *
+ * ONNX: sl_export_onnx writes an ONNX model (opset 13) of the forward pass in
+ * evaluation mode, with the model's input normalisation in front.
+ */
+#ifndef SLOPE_EXPORT_MODEL_H
+#define SLOPE_EXPORT_MODEL_H
+
+#include "slope/config.h"
+#include "slope/error.h"
+#include "slope/export.h"
+#include "slope/nn.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/**
+ * The model a checkpoint holds, built and loaded (sl_model_load).  The config
+ * comes from config_path when it is not NULL, else from the checkpoint's
+ * "config" metadata, which `slope train` checkpoints carry.  *cfg_out (may be
+ * NULL) receives the config, for the caller to free with sl_config_free.
+ * Errors: SL_ERR_INVALID (NULL checkpoint), SL_ERR_FORMAT (no config given and
+ * the file has no "config" metadata: the message says to give one), those of
+ * sl_safetensors_read, sl_config_load, sl_run_build_model and sl_model_load.
+ */
+SL_API sl_model *sl_checkpoint_model(const char *checkpoint, const char *config_path,
+                                     sl_config **cfg_out, sl_error *err);
+
+/** The PyTorch name of slope parameter name into buf: "layers.3.weight" -> "3.weight". */
+SL_API const char *sl_torch_name(const char *name, char *buf, size_t size);
+
+/**
+ * Writes m's parameters and buffers (no optimizer state), with PyTorch's
+ * names (see above), to path atomically (as sl_safetensors_write does):
+ * F32 tensors, plus an I64 scalar "<i>.num_batches_tracked" (0: slope does not
+ * count them) per batch_norm layer.  The metadata holds "format": "pt" and the
+ * input normalisation as sl_model_save writes it (slope.input_*).
+ * Errors: SL_ERR_INVALID (NULL argument), SL_ERR_STATE (before sl_model_init),
+ * SL_ERR_NOMEM, SL_ERR_IO (as sl_safetensors_write).
+ */
+SL_API sl_status sl_export_torch(const sl_model *m, const char *path, sl_error *err);
+
+/**
+ * Sets m's parameters and buffers from a weights file: each one is looked up
+ * under slope's name ("layers.3.weight") and then PyTorch's ("3.weight"), so
+ * sl_export_torch files, torch's own state_dict saved as safetensors, and
+ * slope's checkpoints (their optim.* tensors are ignored) all load.  Every
+ * tensor of the model must be there with its exact shape, and the file may
+ * hold nothing else besides "optim.*" and batch_norm's "num_batches_tracked":
+ * as torch's load_state_dict(strict=True).  All or nothing: on error m is
+ * unchanged.  The input normalisation is not read (the run sets its own).
+ * Errors: SL_ERR_INVALID (NULL argument), SL_ERR_STATE (before sl_model_init),
+ * those of sl_safetensors_read (all tensors must be F32: a torch file must
+ * save num_batches_tracked as float or leave it out), SL_ERR_FORMAT (a missing
+ * tensor, or one the model has no place for: named), SL_ERR_SHAPE (a tensor of
+ * another shape: "<path>: tensor 0.weight: expected [64, 2], found [64, 3]").
+ */
+SL_API sl_status sl_model_init_from(sl_model *m, const char *path, sl_error *err);
+
+/** 1 when this build can write ONNX (SLOPE_ONNX, protobuf-c), else 0. */
+SL_API int sl_export_onnx_available(void);
+
+/**
+ * NOT IMPLEMENTED YET: every build returns SL_ERR_UNSUPPORTED.  The plan:
+ * writes m as an ONNX model (opset 13, IR version 7) to path, atomically.
+ * Graph input "input" [N, ...sample shape] takes RAW inputs as sl_predict
+ * does: the input normalisation is the first nodes (Div for scale01, Sub and
+ * Div for standardize).  Layers map to Gemm (linear), Conv, MaxPool,
+ * AveragePool (count_include_pad=1, as slope's avg_pool2d), Flatten,
+ * BatchNormalization, Relu, LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, and
+ * dropout (and rrelu, at its evaluation slope, as LeakyRelu) to Identity; gelu
+ * to Div, Erf, Add, Mul.  Output "logits" [N, classes].  The weights are
+ * initializers named as sl_export_torch names them.
+ * Errors: SL_ERR_INVALID (NULL argument), SL_ERR_STATE (before init),
+ * SL_ERR_UNSUPPORTED (built without SLOPE_ONNX), SL_ERR_NOMEM, SL_ERR_IO.
+ */
+SL_API sl_status sl_export_onnx(const sl_model *m, const char *path, sl_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
