@@ -22,7 +22,7 @@
 
 const char *sl_torch_name(const char *name, char *buf, size_t size)
 {
-    if (!buf || size == 0)
+    if (!name || !buf || size == 0)
         return NULL;
     snprintf(buf, size, "%s", strncmp(name, "layers.", 7) == 0 ? name + 7 : name);
     return buf;

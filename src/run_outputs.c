@@ -21,7 +21,7 @@
 #include "run_internal.h"
 #include "slope/dist.h"
 
-enum { MAX_OUTPUTS = 3, MAX_INPUTS = 8 };
+enum { MAX_OUTPUTS = 3, MAX_INPUTS = 9 };
 
 typedef struct run_file {
     const char *what; /* "the checkpoint", "the metrics file", ... */
@@ -107,17 +107,18 @@ static int same_file(const run_file *a, const run_file *b)
     return strcmp(a->canon, b->canon) == 0;
 }
 
-/* The run's inputs that exist as files: config, resume checkpoint, explicit data files. */
+/* The run's inputs that exist as files: config, resume checkpoint, explicit data files,
+ * the weights of init_from. */
 static size_t list_inputs(const sl_run *r, run_file *in)
 {
     const sl_config_data *d = &r->cfg->data;
     const char *const paths[MAX_INPUTS] = {
-        r->cfg->origin,   r->opt.resume,    d->train.images, d->train.labels,
-        d->train.csv,     d->test.images,   d->test.labels,  d->test.csv};
+        r->cfg->origin, r->opt.resume,  d->train.images, d->train.labels,  d->train.csv,
+        d->test.images, d->test.labels, d->test.csv,     r->opt.init_from};
     static const char *const whats[MAX_INPUTS] = {
-        "the config",       "the resumed checkpoint", "the training images",
-        "the training labels", "the training CSV",    "the test images",
-        "the test labels",  "the test CSV"};
+        "the config",      "the resumed checkpoint", "the training images",
+        "the training labels", "the training CSV",   "the test images",
+        "the test labels", "the test CSV",           "the weights it starts from"};
     size_t n = 0;
     for (size_t i = 0; i < MAX_INPUTS; i++) {
         if (!paths[i] || !paths[i][0])

@@ -598,6 +598,16 @@ static void test_train(void **state)
 static void test_config_io(void **state)
 {
     (void)state;
+    /* slope/export_model.h */
+    NULL_INVALID(sl_checkpoint_model(NULL, NULL, NULL, E));
+    char tn[16];
+    assert_null(sl_torch_name(NULL, tn, sizeof tn));
+    assert_null(sl_torch_name("layers.1.weight", NULL, 4));
+    assert_null(sl_torch_name("layers.1.weight", tn, 0));
+    assert_string_equal(sl_torch_name("layers.1.weight", tn, sizeof tn), "1.weight");
+    assert_string_equal(sl_torch_name("layers.12.running_mean", tn, 5), "12.r");
+    INVALID(sl_export_torch(NULL, "x.safetensors", E));
+    INVALID(sl_model_init_from(NULL, "x.safetensors", E));
     NULL_INVALID(sl_config_load(NULL, NULL, 0, E));
     NULL_INVALID(sl_config_load("x.json", NULL, 2, E));
     NULL_INVALID(sl_config_load_file(NULL, E));

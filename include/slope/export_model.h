@@ -1,5 +1,5 @@
 /*
- * slope/export_model.h - a trained model for other frameworks, and weights from them.
+ * slope/export_model.h - a trained model's weights for PyTorch, and weights from it.
  *
  * (Not to be confused with slope/export.h, the SL_API visibility macro.)
  *
@@ -11,9 +11,6 @@
  * "<i>.running_var" and "<i>.num_batches_tracked"; prelu is nn.PReLU(1) or
  * nn.PReLU(channels): "<i>.weight".  model.load_state_dict(tensors, strict=True)
  * accepts the file.  sl_model_init_from reads such files back (or slope's own).
- *
- * ONNX: sl_export_onnx writes an ONNX model (opset 13) of the forward pass in
- * evaluation mode, with the model's input normalisation in front.
  */
 #ifndef SLOPE_EXPORT_MODEL_H
 #define SLOPE_EXPORT_MODEL_H
@@ -39,7 +36,8 @@ extern "C" {
 SL_API sl_model *sl_checkpoint_model(const char *checkpoint, const char *config_path,
                                      sl_config **cfg_out, sl_error *err);
 
-/** The PyTorch name of slope parameter name into buf: "layers.3.weight" -> "3.weight". */
+/** The PyTorch name of slope parameter name into buf: "layers.3.weight" -> "3.weight"
+ *  (cut to size - 1 characters); returns buf, or NULL for a NULL name or buf or size 0. */
 SL_API const char *sl_torch_name(const char *name, char *buf, size_t size);
 
 /**
@@ -69,25 +67,6 @@ SL_API sl_status sl_export_torch(const sl_model *m, const char *path, sl_error *
  * another shape: "<path>: tensor 0.weight: expected [64, 2], found [64, 3]").
  */
 SL_API sl_status sl_model_init_from(sl_model *m, const char *path, sl_error *err);
-
-/** 1 when this build can write ONNX (SLOPE_ONNX, protobuf-c), else 0. */
-SL_API int sl_export_onnx_available(void);
-
-/**
- * NOT IMPLEMENTED YET: every build returns SL_ERR_UNSUPPORTED.  The plan:
- * writes m as an ONNX model (opset 13, IR version 7) to path, atomically.
- * Graph input "input" [N, ...sample shape] takes RAW inputs as sl_predict
- * does: the input normalisation is the first nodes (Div for scale01, Sub and
- * Div for standardize).  Layers map to Gemm (linear), Conv, MaxPool,
- * AveragePool (count_include_pad=1, as slope's avg_pool2d), Flatten,
- * BatchNormalization, Relu, LeakyRelu, PRelu, Elu, Selu, Sigmoid, Tanh, and
- * dropout (and rrelu, at its evaluation slope, as LeakyRelu) to Identity; gelu
- * to Div, Erf, Add, Mul.  Output "logits" [N, classes].  The weights are
- * initializers named as sl_export_torch names them.
- * Errors: SL_ERR_INVALID (NULL argument), SL_ERR_STATE (before init),
- * SL_ERR_UNSUPPORTED (built without SLOPE_ONNX), SL_ERR_NOMEM, SL_ERR_IO.
- */
-SL_API sl_status sl_export_onnx(const sl_model *m, const char *path, sl_error *err);
 
 #ifdef __cplusplus
 }

@@ -30,12 +30,10 @@ typedef struct cell {
 
 static void born_help(void)
 {
-    printf("usage: slope born-dead --width LIST --depth LIST [options]\n"
-           "\n"
+    printf("usage: slope born-dead --width LIST --depth LIST [options]\n\n"
            "Estimates the probability that a fully connected net of DEPTH hidden layers of WIDTH\n"
            "units is dead at initialisation (some layer is <= 0 on every input, so the output is\n"
-           "constant), and prints it next to theory (Lu, Shin, Su, Karniadakis 2019).\n"
-           "\n"
+           "constant), and prints it next to theory (Lu, Shin, Su, Karniadakis 2019).\n\n"
            "  --width LIST        e.g. 1,2,3,4 or 2-5\n"
            "  --depth LIST        hidden layers, e.g. 1,2,5,10,20 or 1-30\n"
            "  --trials N          random nets per cell (1000)\n"
@@ -48,8 +46,7 @@ static void born_help(void)
            "                      pytorch\n"
            "  --input-dim D       (1)\n"
            "  --bias B            zero (default), init, normal:S, uniform:B, const:C\n"
-           "  --probes K          random inputs when the two-probe test is not exact (1000)\n"
-           "\n"
+           "  --probes K          random inputs when the two-probe test is not exact (1000)\n\n"
            "With input dim 1 and zero biases the net is positively homogeneous, so the inputs\n"
            "x = +1 and x = -1 decide exactly whether a unit is <= 0 on every input.\n");
 }

@@ -25,11 +25,9 @@ typedef struct compare_args {
 
 static void compare_help(void)
 {
-    printf("usage: slope compare CONFIG --act LIST [options]\n"
-           "\n"
+    printf("usage: slope compare CONFIG --act LIST [options]\n\n"
            "Trains CONFIG once per activation in LIST (swapped into every activation layer),\n"
-           "with the same seed, data order and initial weights, and measures dying neurons.\n"
-           "\n"
+           "with the same seed, data order and initial weights, and measures dying neurons.\n\n"
            "  --act LIST          e.g. relu,leaky_relu:0.01,leaky_relu:0.1,prelu,prelu:channel\n");
     cli_print_activation_forms(stdout, "                      ");
     printf("  --seeds N           train every activation from N seeds: the config's seed S,\n"

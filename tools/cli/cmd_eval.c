@@ -38,8 +38,7 @@ static int parse_args(const char *cmd, int argc, char **argv, cli_config_args *a
 
 static void eval_help(void)
 {
-    printf("usage: slope eval CONFIG --checkpoint FILE [--set PATH=VALUE]... [--threads N]\n"
-           "\n"
+    printf("usage: slope eval CONFIG --checkpoint FILE [--set PATH=VALUE]... [--threads N]\n\n"
            "Evaluates the checkpoint on the test split (the validation split when there is no\n"
            "test split): loss, accuracy, per-class accuracy and the confusion matrix.\n");
 }
@@ -106,8 +105,7 @@ int cmd_eval(int argc, char **argv)
 
 static void summary_help(void)
 {
-    printf("usage: slope summary CONFIG [--set PATH=VALUE]...\n"
-           "\n"
+    printf("usage: slope summary CONFIG [--set PATH=VALUE]...\n\n"
            "Prints each layer's type, output shape (per example), parameter count and\n"
            "multiply-adds per example, then the totals.  Reads no data.\n");
 }

@@ -1,4 +1,4 @@
-/* cmd_export.c - `slope export CHECKPOINT -o OUT.safetensors | --onnx OUT.onnx`. */
+/* cmd_export.c - `slope export CHECKPOINT -o OUT.safetensors [--config C]`. */
 #include <string.h>
 
 #include "cli.h"
@@ -6,22 +6,17 @@
 
 static void export_help(void)
 {
-    printf("usage: slope export CHECKPOINT [-o OUT.safetensors] [--onnx OUT.onnx] [--config C]\n"
-           "\n"
-           "-o writes the weights only, named as torch.nn.Sequential of the same layers names\n"
-           "them; --onnx an ONNX model with the input normalisation in front.  The config is\n"
-           "the one the checkpoint holds (`slope train` stores it) unless --config gives it.\n");
+    printf("usage: slope export CHECKPOINT -o OUT.safetensors [--config C]\n\n"
+           "Writes the weights only, named as torch.nn.Sequential of the same layers names\n"
+           "them; the config is the checkpoint's own (`slope train` stores it) or --config.\n");
 }
 
 int cmd_export(int argc, char **argv)
 {
-    const char *ckpt = NULL, *out = NULL, *onnx = NULL, *config = NULL;
+    const char *ckpt = NULL, *out = NULL, *config = NULL;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i];
-        const char **slot = strcmp(o, "-o") == 0        ? &out
-                            : strcmp(o, "--onnx") == 0   ? &onnx
-                            : strcmp(o, "--config") == 0 ? &config
-                                                         : NULL;
+        const char **slot = strcmp(o, "-o") == 0 ? &out : strcmp(o, "--config") == 0 ? &config : NULL;
         if (slot && i + 1 >= argc)
             return cli_usage_error("export", "%s needs a file", o);
         if (slot) {
@@ -31,19 +26,15 @@ int cmd_export(int argc, char **argv)
             return EXIT_OK;
         } else if (o[0] == '-' || ckpt) {
             return cli_usage_error("export", "unexpected argument %s", o);
-        } else {
+        } else
             ckpt = o;
-        }
     }
-    if (!ckpt || (!out && !onnx))
-        return cli_usage_error("export", "%s", ckpt ? "give -o FILE and/or --onnx FILE"
-                                                    : "missing CHECKPOINT");
+    if (!ckpt || !out)
+        return cli_usage_error("export", "%s", ckpt ? "give -o FILE" : "missing CHECKPOINT");
     sl_error err = {0};
     sl_model *m = sl_checkpoint_model(ckpt, config, NULL, &err);
-    if (m && out && sl_export_torch(m, out, &err) == SL_OK)
+    if (m && sl_export_torch(m, out, &err) == SL_OK)
         printf("%s: the weights, named for torch.nn.Sequential\n", out);
-    if (m && onnx && err.status == SL_OK && sl_export_onnx(m, onnx, &err) == SL_OK)
-        printf("%s: an ONNX model (opset 13)\n", onnx);
     sl_model_free(m);
     return err.status == SL_OK ? EXIT_OK : cli_fail(&err);
 }

@@ -25,8 +25,7 @@ typedef struct train_args {
 
 static void train_help(void)
 {
-    printf("usage: slope train CONFIG [options]\n"
-           "\n"
+    printf("usage: slope train CONFIG [options]\n\n"
            "  --epochs N          train N epochs (overrides train.epochs)\n"
            "  --set PATH=VALUE    override any config key, e.g. --set optimizer.lr=0.1 (repeatable)\n"
            "  --checkpoint FILE   write a checkpoint after every checkpoint.every epochs\n"
@@ -35,9 +34,9 @@ static void train_help(void)
            "  --metrics FILE      append one JSON object per epoch (JSONL)\n"
            "  --threads N         the threads slope computes with (overrides train.threads)\n"
            "  --quiet             no per-epoch lines, only the final one\n"
-           "  --verbose           also say on stderr what it is doing (loading data, ...)\n"
-           "\n"
-           "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits 130 or 143.\n");
+           "  --verbose           also say on stderr what it is doing (loading data, ...)\n\n"
+           "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits 130 or 143 (before training\n"
+           "starts, while the data loads, nothing is saved).\n");
 }
 
 static int parse_train_args(int argc, char **argv, train_args *a)
@@ -106,7 +105,9 @@ static void ui_phase(const char *phase, void *user)
 
 static void ui_note(const char *note, void *user)
 {
-    (void)user;
+    train_ui *u = user;
+    if (u->bar_started)
+        progress_end(&u->bar);
     if (sl_dist_rank() == 0)
         fprintf(stderr, "slope: %s\n", note);
 }
@@ -214,9 +215,9 @@ int cmd_train(int argc, char **argv)
     sigaction(SIGTERM, &sa, NULL);
     train_ui ui = {.args = &a};
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
-                          .init_from = a.init_from, .datasets_dir = sl_datasets_dir(), .threads = a.cfg.threads,
-                          .on_step = ui_step, .on_epoch = ui_epoch, .on_stats = ui_stats,
-                          .on_phase = ui_phase, .on_note = ui_note, .user = &ui};
+                          .init_from = a.init_from, .datasets_dir = sl_datasets_dir(),
+                          .threads = a.cfg.threads, .on_step = ui_step, .on_epoch = ui_epoch,
+                          .on_stats = ui_stats, .on_phase = ui_phase, .on_note = ui_note, .user = &ui};
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);
     if (stop_signal) {
         if (sl_dist_rank() == 0)

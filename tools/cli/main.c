@@ -9,20 +9,17 @@
 static void print_help(FILE *out)
 {
     fprintf(out,
-            "slope %s - train neural networks from JSON configs, with Leaky ReLU and PReLU\n"
-            "\n"
-            "usage: slope <command> [options]\n"
-            "\n"
+            "slope %s - train neural networks from JSON configs, with Leaky ReLU and PReLU\n\n"
+            "usage: slope <command> [options]\n\n"
             "commands:\n"
             "  train CONFIG     train the model a config describes\n"
             "  eval CONFIG      evaluate a checkpoint on the test split (--checkpoint FILE)\n"
             "  summary CONFIG   per layer: type, output shape, parameters, FLOPs\n"
             "  compare CONFIG   dying neurons: the config once per activation (--act LIST)\n"
-            "  export CKPT      weights for torch (-o FILE) or an ONNX model (--onnx FILE)\n"
+            "  export CKPT      the weights for torch.nn.Sequential (-o FILE)\n"
             "  born-dead        probability that a deep narrow ReLU net is dead at init\n"
             "  help             this text; `slope <command> --help` for a command's options\n"
-            "  --version        the version\n"
-            "\n"
+            "  --version        the version\n\n"
             "exit codes: 0 ok, 1 internal error, 2 usage, 3 bad config/data/checkpoint,\n"
             "            4 NaN or Inf in training, 5 could not write a file, 6 out of memory,\n"
             "            130 interrupted (SIGINT), 143 terminated (SIGTERM)\n",
