@@ -35,12 +35,10 @@ opts+=" --num-callers=40 --suppressions=$ROOT/.ci/valgrind.supp"
 rm -rf "$BUILD_DIR/Testing/Temporary"
 status=0
 # Left out: the build checks (no slope code runs), cli_ulimit_sweep (valgrind needs far more
-# address space than the limits it sweeps, so it measures valgrind, not slope) and the two
-# signal-while-loading tests (their data loads in a second natively; under memcheck it takes
-# minutes, past their watchdog; the same code path runs in the plain and ASan suites), and
+# address space than the limits it sweeps, so it measures valgrind, not slope) and
 # torch_roundtrip (memcheck would run python3 and torch themselves, whose own leaks it reports).
 ctest --test-dir "$BUILD_DIR" -T memcheck -j2 --output-on-failure --timeout 900 \
-  -E '^(public_headers|public_symbols|consumer_install|readme_example|alloc_path|cli_ulimit_sweep|cli_sigint_loading|cli_sigterm_loading|torch_roundtrip)$' \
+  -E '^(public_headers|public_symbols|consumer_install|readme_example|alloc_path|cli_ulimit_sweep|torch_roundtrip)$' \
   --overwrite "MemoryCheckCommand=$(command -v valgrind)" \
   --overwrite "MemoryCheckCommandOptions=$opts" "$@" || status=$?
 
