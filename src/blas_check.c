@@ -15,7 +15,7 @@
 
 #define MIB ((uint64_t)1 << 20)
 #define BLAS_BUFFER (128 * MIB) /* OpenBLAS's per-thread buffer (BUFFER_SIZE + page) */
-#define MAIN_MARGIN (32 * MIB)  /* the graph's first arena blocks and the like */
+#define MAIN_MARGIN (160 * MIB) /* what the rest of the run takes after the check (measured) */
 #define THREAD_EXTRA (72 * MIB) /* a further thread: its stack and glibc malloc arena */
 
 static atomic_int fitted; /* the largest thread count that fitted, 0 for none yet */
