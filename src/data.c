@@ -432,7 +432,7 @@ sl_status sl_normalize_parse(const char *text, sl_normalize *kind, sl_error *err
 {
     SL_GUARD(text, err);
     SL_GUARD(kind, err);
-    for (int k = 0; text && kind && k < 3; k++) {
+    for (int k = 0; k < 3; k++) {
         if (strcmp(text, normalize_names[k]) == 0) {
             *kind = (sl_normalize)k;
             return SL_OK;
@@ -440,7 +440,7 @@ sl_status sl_normalize_parse(const char *text, sl_normalize *kind, sl_error *err
     }
     return sl_error_set(err, SL_ERR_INVALID,
                         "unknown normalisation \"%s\" (expected none, scale01 or standardize)",
-                        text ? text : "(null)");
+                        text);
 }
 
 const char *sl_normalize_name(sl_normalize kind)

@@ -49,7 +49,7 @@ sl_status sl_layer_type_parse(const char *name, sl_layer_type *type, sl_error *e
         len += (size_t)snprintf(list + len, sizeof list - len, "%s%s", t ? ", " : "",
                                 sl_nn_layer_table[t].name);
     return sl_error_set(err, SL_ERR_CONFIG, "unknown layer type \"%s\" (expected one of: %s)",
-                        name ? name : "(null)", list);
+                        name, list);
 }
 
 int sl_layer_is_activation(sl_layer_type type)
@@ -192,10 +192,9 @@ static int key_unset(const sl_layer_spec *spec, const sl_layer_key *k)
 sl_status sl_layer_spec_check(sl_layer_spec *spec, sl_error *err)
 {
     SL_GUARD(spec, err);
-    const sl_layer_def *d = spec ? sl_layer_def_of(spec->type) : NULL;
+    const sl_layer_def *d = sl_layer_def_of(spec->type);
     if (!d)
-        return sl_error_set(err, SL_ERR_CONFIG, "unknown layer type %d",
-                            spec ? (int)spec->type : -1);
+        return sl_error_set(err, SL_ERR_CONFIG, "unknown layer type %d", (int)spec->type);
     char msg[160];
     for (int i = 0; i < d->n_keys; i++) {
         const sl_layer_key *k = &d->keys[i];
@@ -267,12 +266,12 @@ sl_status sl_init_parse(const char *name, sl_init_kind *kind, sl_error *err)
     SL_GUARD(name, err);
     SL_GUARD(kind, err);
     for (int k = 0; k <= SL_INIT_PYTORCH; k++)
-        if (name && strcmp(name, init_names[k]) == 0) {
+        if (strcmp(name, init_names[k]) == 0) {
             *kind = (sl_init_kind)k;
             return SL_OK;
         }
     return sl_error_set(err, SL_ERR_CONFIG,
                         "unknown init \"%s\" (expected one of: kaiming_uniform, kaiming_normal, "
                         "xavier_uniform, xavier_normal, pytorch)",
-                        name ? name : "(null)");
+                        name);
 }

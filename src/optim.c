@@ -52,16 +52,14 @@ sl_status sl_optim_parse(const char *name, sl_optim_kind *kind, sl_error *err)
 {
     SL_GUARD(name, err);
     SL_GUARD(kind, err);
-    if (!kind)
-        return sl_error_set(err, SL_ERR_INVALID, "sl_optim_parse: kind is NULL");
     for (int k = 0; k <= SL_OPTIM_ADAMW; k++)
-        if (name && strcmp(name, optim_names[k]) == 0) {
+        if (strcmp(name, optim_names[k]) == 0) {
             *kind = (sl_optim_kind)k;
             return SL_OK;
         }
     return sl_error_set(err, SL_ERR_CONFIG,
                         "unknown optimizer \"%s\" (expected one of: sgd, adam, adamw)",
-                        name ? name : "(null)");
+                        name);
 }
 
 sl_optim_spec sl_optim_defaults(sl_optim_kind kind)

@@ -32,16 +32,14 @@ sl_status sl_schedule_parse(const char *name, sl_schedule_kind *kind, sl_error *
 {
     SL_GUARD(name, err);
     SL_GUARD(kind, err);
-    if (!kind)
-        return sl_error_set(err, SL_ERR_INVALID, "sl_schedule_parse: kind is NULL");
     for (int k = 0; k <= SL_SCHEDULE_COSINE; k++)
-        if (name && strcmp(name, schedule_names[k]) == 0) {
+        if (strcmp(name, schedule_names[k]) == 0) {
             *kind = (sl_schedule_kind)k;
             return SL_OK;
         }
     return sl_error_set(err, SL_ERR_CONFIG,
                         "unknown schedule \"%s\" (expected one of: constant, step, cosine)",
-                        name ? name : "(null)");
+                        name);
 }
 
 sl_schedule_spec sl_schedule_defaults(sl_schedule_kind kind)

@@ -27,14 +27,13 @@ sl_status sl_loss_parse(const char *name, sl_loss_kind *kind, sl_error *err)
 {
     SL_GUARD(name, err);
     SL_GUARD(kind, err);
-    if (name && strcmp(name, "cross_entropy") == 0)
+    if (strcmp(name, "cross_entropy") == 0)
         *kind = SL_LOSS_CROSS_ENTROPY;
-    else if (name && strcmp(name, "mse") == 0)
+    else if (strcmp(name, "mse") == 0)
         *kind = SL_LOSS_MSE;
     else
         return sl_error_set(err, SL_ERR_CONFIG,
-                            "unknown loss \"%s\" (expected cross_entropy or mse)",
-                            name ? name : "(null)");
+                            "unknown loss \"%s\" (expected cross_entropy or mse)", name);
     return SL_OK;
 }
 
