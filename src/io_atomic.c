@@ -49,22 +49,6 @@ static sl_status nomem(sl_error *err, const char *path)
     return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
 }
 
-/* What a file that is not a regular one is, for the refusal message ("a %s"). */
-static const char *file_kind(mode_t mode)
-{
-    if (S_ISDIR(mode))
-        return "directory";
-    if (S_ISCHR(mode))
-        return "character device";
-    if (S_ISBLK(mode))
-        return "block device";
-    if (S_ISFIFO(mode))
-        return "FIFO";
-    if (S_ISSOCK(mode))
-        return "socket";
-    return "special file";
-}
-
 /*
  * The symlink at path, followed to its end: *real (sl_malloc'd, absolute) and
  * its stat.  A dangling link is refused rather than guessed at: where the
@@ -100,11 +84,11 @@ static sl_status refuse(sl_error *err, const char *path, const char *target, mod
 {
     if (strcmp(target, path) == 0)
         return sl_io_fail(err, SL_ERR_IO, path,
-                          "'%s' is a %s, not a regular file; refusing to replace it", path,
-                          file_kind(mode));
+                          "'%s' is %s, not a regular file; refusing to replace it", path,
+                          sl_io_file_kind(mode));
     return sl_io_fail(err, SL_ERR_IO, path,
-                      "'%s' leads to '%s', a %s, not a regular file; refusing to replace it",
-                      path, target, file_kind(mode));
+                      "'%s' leads to '%s', %s, not a regular file; refusing to replace it",
+                      path, target, sl_io_file_kind(mode));
 }
 
 /*

@@ -92,6 +92,10 @@ sl_status sl_io_fail(sl_error *err, sl_status status, const char *path, const ch
  */
 int sl_io_open_regular(const char *path, uint64_t *size, sl_error *err);
 
+/* What a file that is not regular is, with its article ("a FIFO", "a directory", "a
+ * character device", ...), for "PATH: is a FIFO, not a regular file". */
+const char *sl_io_file_kind(mode_t mode);
+
 /* The text for an errno value, thread-safely written into buf. */
 const char *sl_io_strerror(int errnum, char *buf, size_t size);
 

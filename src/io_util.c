@@ -40,8 +40,7 @@ const char *sl_io_strerror(int errnum, char *buf, size_t size)
     return buf;
 }
 
-/* What a file that is not regular is, for "PATH: is a FIFO, not a regular file". */
-static const char *file_kind(mode_t mode)
+const char *sl_io_file_kind(mode_t mode)
 {
     if (S_ISDIR(mode))
         return "a directory";
@@ -53,7 +52,7 @@ static const char *file_kind(mode_t mode)
         return "a block device";
     if (S_ISSOCK(mode))
         return "a socket";
-    return "something else";
+    return "a special file";
 }
 
 /* Records "path: <what>: <errno text>" and keeps errno for the caller. */
@@ -83,7 +82,7 @@ int sl_io_open_regular(const char *path, uint64_t *size, sl_error *err)
         return -1;
     }
     if (!S_ISREG(sb.st_mode)) {
-        sl_io_fail(err, SL_ERR_IO, path, "is %s, not a regular file", file_kind(sb.st_mode));
+        sl_io_fail(err, SL_ERR_IO, path, "is %s, not a regular file", sl_io_file_kind(sb.st_mode));
         close(fd);
         errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
         return -1;

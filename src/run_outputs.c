@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io_internal.h"
 #include "run_internal.h"
 #include "slope/dist.h"
 
@@ -39,16 +40,6 @@ static void parent_dir(const char *path, char *dir, size_t size)
         snprintf(dir, size, ".");
     else
         snprintf(dir, size, "%.*s", slash == path ? 1 : (int)(slash - path), path);
-}
-
-static const char *file_kind(mode_t m)
-{
-    return S_ISDIR(m)    ? "a directory"
-           : S_ISFIFO(m) ? "a FIFO"
-           : S_ISCHR(m)  ? "a character device"
-           : S_ISBLK(m)  ? "a block device"
-           : S_ISSOCK(m) ? "a socket"
-                         : "not a regular file";
 }
 
 /* Fills f->canon: realpath of the file, else of its directory plus its name. */
@@ -88,7 +79,7 @@ static sl_status check_output(const run_file *f, sl_error *err)
                             f->path, f->what);
     if (f->exists && !S_ISREG(f->st.st_mode))
         return sl_error_set(err, SL_ERR_IO, "%s (%s) is %s, not a regular file", f->path, f->what,
-                            file_kind(f->st.st_mode));
+                            sl_io_file_kind(f->st.st_mode));
     if (f->exists && access(f->path, W_OK) != 0)
         return sl_error_set(err, SL_ERR_IO, "%s (%s): cannot write: %s", f->path, f->what,
                             strerror(errno));
