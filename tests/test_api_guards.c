@@ -698,6 +698,23 @@ static void test_stats(void **state)
     (void)sl_born_dead_theory(INT_MAX, INT_MAX, &lo, &hi);
     (void)sl_born_dead_theory(4, 2, NULL, NULL);
     (void)sl_born_dead_theory(-1, -1, &lo, &hi);
+    int sizes[2] = {1, 2};
+    sl_born_dead_cell cells[4];
+    spec = sl_born_dead_defaults();
+    INVALID(sl_born_dead_grid(NULL, sizes, 2, sizes, 2, cells, NULL, NULL, E));
+    INVALID(sl_born_dead_grid(&spec, NULL, 2, sizes, 2, cells, NULL, NULL, E));
+    INVALID(sl_born_dead_grid(&spec, sizes, 2, NULL, 2, cells, NULL, NULL, E));
+    INVALID(sl_born_dead_grid(&spec, sizes, 2, sizes, 2, NULL, NULL, NULL, E));
+    INVALID(sl_born_dead_grid(&spec, sizes, 0, sizes, 2, cells, NULL, NULL, E));
+    INVALID(sl_born_dead_grid(&spec, sizes, 2, sizes, INT_MIN, cells, NULL, NULL, E));
+    INVALID(sl_born_dead_write_csv(NULL, cells, 1, E));
+    INVALID(sl_born_dead_write_csv("/tmp/x.csv", NULL, 1, E));
+    INVALID(sl_born_dead_write_plot(NULL, "p.png", "t", 1, cells, 1, E));
+    INVALID(sl_born_dead_write_plot("p.gp", NULL, "t", 1, cells, 1, E));
+    INVALID(sl_born_dead_write_plot("p.gp", "p.png", NULL, 1, cells, 1, E));
+    INVALID(sl_born_dead_write_plot("p.gp", "p.png", "t", 1, NULL, 1, E));
+    INVALID(sl_born_dead_write_plot("p.gp", "p.png", "t", 1, cells, 0, E));
+    INVALID(sl_born_dead_write_plot("p.gp", "p'.png", "t", 1, cells, 1, E));
     sl_model_free(m);
     sl_dataset_free(ds);
 }
@@ -752,6 +769,7 @@ static void test_run_compare_dist(void **state)
     assert_int_equal(sl_compare_num_runs(NULL), 0);
     assert_null(sl_compare_get_run(NULL, 0));
     assert_int_equal(sl_compare_weights_shared(NULL), 0);
+    assert_int_equal(sl_compare_print_table(NULL, stdout), 0);
     size_t n = 5;
     assert_null(sl_compare_rows(NULL, &n));
     assert_int_equal(sl_compare_num_layers(NULL, 0), 0);

@@ -89,6 +89,7 @@
 #define SLOPE_COMPARE_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "slope/config.h"
@@ -230,6 +231,15 @@ SL_API const sl_compare_run *sl_compare_get_run(const sl_compare *c, size_t i);
 /** 1 when, seed by seed, every hashed run has the initial-weights hash of that seed's
  *  first hashed run (and at least one run was hashed). */
 SL_API int sl_compare_weights_shared(const sl_compare *c);
+/**
+ * Prints the comparison's table to out, as `slope compare` does: with one seed a row per
+ * run and activation layer (dead at init and at the end, died, revived, sparsity, |grad|,
+ * negative growth, test accuracy, PReLU slopes); with seeds a row per activation and layer
+ * over the seeds (mean and 95% interval, tests against the first activation), then the runs
+ * that did not finish.  The first column is as wide as the longest label.  Returns 1 when a
+ * PReLU run finished (prelu.png has something to draw), else 0 (also for NULL).
+ */
+SL_API int sl_compare_print_table(const sl_compare *c, FILE *out);
 
 /** Every row so far, in the order measured (*n of them; n may not be NULL). */
 SL_API const sl_compare_row *sl_compare_rows(const sl_compare *c, size_t *n);

@@ -213,6 +213,44 @@ SL_API sl_status sl_born_dead(const sl_born_dead_spec *spec, sl_born_dead_result
  */
 SL_API int sl_born_dead_theory(int width, int depth, double *lo, double *hi);
 
+/** One cell of a width x depth grid: the measurement and, for ReLU with the exact test,
+ *  what theory says (sl_born_dead_theory). */
+typedef struct sl_born_dead_cell {
+    int width, depth;
+    sl_born_dead_result res;
+    int has_theory;   /**< res.exact and the activation is ReLU */
+    int theory_exact; /**< theory_lo == theory_hi is the exact value */
+    double theory_lo, theory_hi;
+} sl_born_dead_cell;
+
+/**
+ * sl_born_dead for every width (n_widths of them) and depth, widths outer, into
+ * cells[n_widths * n_depths]; spec's width and depth are ignored.  on_cell (may be NULL)
+ * sees each cell as it is done.  Errors: those of sl_born_dead (the cells done stay filled),
+ * SL_ERR_INVALID for NULL or empty lists.
+ */
+SL_API sl_status sl_born_dead_grid(const sl_born_dead_spec *spec, const int *widths,
+                                   int n_widths, const int *depths, int n_depths,
+                                   sl_born_dead_cell *cells,
+                                   void (*on_cell)(const sl_born_dead_cell *cell, void *user),
+                                   void *user, sl_error *err);
+
+/** Writes the cells as CSV: width,depth,trials,p_dead,stderr,mean_dead_layers,theory_lo,
+ *  theory_hi (the theory columns empty without theory).  SL_ERR_IO, SL_ERR_INVALID. */
+SL_API sl_status sl_born_dead_write_csv(const char *path, const sl_born_dead_cell *cells,
+                                        size_t n, sl_error *err);
+
+/**
+ * Writes a gnuplot script to `script` that draws p_dead against depth, one curve with error
+ * bars per width and the theory band where the cells have theory, into the PNG `png`
+ * (pngcairo when gnuplot has it), titled `title`; `relu` chooses the y label (P(dead at
+ * init), else P(some layer wholly negative)).  Running gnuplot is the caller's.
+ * SL_ERR_IO, SL_ERR_INVALID.
+ */
+SL_API sl_status sl_born_dead_write_plot(const char *script, const char *png, const char *title,
+                                         int relu, const sl_born_dead_cell *cells, size_t n,
+                                         sl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

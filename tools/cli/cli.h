@@ -37,7 +37,8 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 /* Prints the activations' short forms (leaky_relu[:alpha], ...) from the layer table. */
 void cli_print_activation_forms(FILE *out, const char *indent);
 
-/* Options shared by subcommands that take a CONFIG: --set k=v (repeatable), --epochs N, --threads N. */
+/* What subcommands that take a CONFIG share: its path, --set k=v (repeatable), --epochs N,
+ * --threads N (CLI_CONFIG_FLAGS in cli_args.h). */
 typedef struct cli_config_args {
     const char *path;
     const char *overrides[64];
@@ -46,9 +47,6 @@ typedef struct cli_config_args {
     int threads;
 } cli_config_args;
 
-/* Consumes argv[*i] (and its value) if it is one of the shared options.  Returns 1 if consumed,
- * 0 if not one of them, -1 on a usage error (already printed). */
-int cli_config_option(const char *cmd, int argc, char **argv, int *i, cli_config_args *a);
 sl_config *cli_load_config(const cli_config_args *a, sl_error *err);
 
 /* The last report: one line per activation layer (cli_stats.c). */

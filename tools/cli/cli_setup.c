@@ -40,45 +40,6 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     return EXIT_USAGE;
 }
 
-int cli_config_option(const char *cmd, int argc, char **argv, int *i, cli_config_args *a)
-{
-    const char *opt = argv[*i];
-    int takes_value = strcmp(opt, "--set") == 0 || strcmp(opt, "--epochs") == 0 ||
-                      strcmp(opt, "--threads") == 0;
-    if (!takes_value)
-        return 0;
-    if (*i + 1 >= argc) {
-        cli_usage_error(cmd, "%s needs a value", opt);
-        return -1;
-    }
-    const char *value = argv[++*i];
-    if (strcmp(opt, "--set") == 0) {
-        if (a->n_overrides == sizeof a->overrides / sizeof a->overrides[0] || !strchr(value, '=')) {
-            cli_usage_error(cmd, "--set takes path=value (at most 64 of them), got \"%s\"", value);
-            return -1;
-        }
-        a->overrides[a->n_overrides++] = value;
-        return 1;
-    }
-    char *end;
-    long n = strtol(value, &end, 10);
-    if (*end || end == value || n < 1 || n > 1000000) {
-        cli_usage_error(cmd, "%s takes a positive integer, got \"%s\"", opt, value);
-        return -1;
-    }
-    if (strcmp(opt, "--threads") == 0)
-        a->threads = (int)n;
-    else {
-        snprintf(a->epochs_override, sizeof a->epochs_override, "train.epochs=%ld", n);
-        if (a->n_overrides == sizeof a->overrides / sizeof a->overrides[0]) {
-            cli_usage_error(cmd, "too many overrides");
-            return -1;
-        }
-        a->overrides[a->n_overrides++] = a->epochs_override;
-    }
-    return 1;
-}
-
 sl_config *cli_load_config(const cli_config_args *a, sl_error *err)
 {
     sl_config *cfg = sl_config_load(a->path, a->overrides, a->n_overrides, err);

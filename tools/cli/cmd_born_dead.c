@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 #define MAX_SIZES 64
 
@@ -20,36 +21,6 @@ typedef struct born_args {
     const char *csv, *plot;
     char act_label[64], init_label[32], bias_label[48];
 } born_args;
-
-typedef struct cell {
-    int width, depth;
-    sl_born_dead_result res;
-    double lo, hi;
-    int has_theory, theory_exact;
-} cell;
-
-static void born_help(void)
-{
-    printf("usage: slope born-dead --width LIST --depth LIST [options]\n\n"
-           "Estimates the probability that a fully connected net of DEPTH hidden layers of WIDTH\n"
-           "units is dead at initialisation (some layer is <= 0 on every input, so the output is\n"
-           "constant), and prints it next to theory (Lu, Shin, Su, Karniadakis 2019).\n\n"
-           "  --width LIST        e.g. 1,2,3,4 or 2-5\n"
-           "  --depth LIST        hidden layers, e.g. 1,2,5,10,20 or 1-30\n"
-           "  --trials N          random nets per cell (1000)\n"
-           "  --seed S            (42)\n"
-           "  --csv FILE          write width,depth,trials,p_dead,stderr,... to FILE\n"
-           "  --plot FILE.png     plot p_dead against depth with gnuplot\n"
-           "  --act A             relu (default), or another activation (then it counts layers\n"
-           "                      wholly negative); see `slope compare --help` for the forms\n"
-           "  --init I            he_normal (default), he_uniform, xavier_normal, xavier_uniform,\n"
-           "                      pytorch\n"
-           "  --input-dim D       (1)\n"
-           "  --bias B            zero (default), init, normal:S, uniform:B, const:C\n"
-           "  --probes K          random inputs when the two-probe test is not exact (1000)\n\n"
-           "With input dim 1 and zero biases the net is positively homogeneous, so the inputs\n"
-           "x = +1 and x = -1 decide exactly whether a unit is <= 0 on every input.\n");
-}
 
 /* "1,2,5" or "2-5" or a mix; values in [1, 100000]. */
 static int parse_int_list(const char *text, int *out, int max, int *n)
@@ -78,16 +49,37 @@ static int parse_int_list(const char *text, int *out, int max, int *n)
     return *n > 0;
 }
 
-static int parse_act(const char *text, born_args *a)
+static int parse_widths(const char *text, void *dest)
 {
+    born_args *a = dest;
+    return parse_int_list(text, a->widths, MAX_SIZES, &a->n_widths);
+}
+
+static int parse_depths(const char *text, void *dest)
+{
+    born_args *a = dest;
+    return parse_int_list(text, a->depths, MAX_SIZES, &a->n_depths);
+}
+
+static int parse_seed(const char *text, void *dest)
+{
+    char *end;
+    ((born_args *)dest)->spec.seed = strtoull(text, &end, 10);
+    return !*end && end != text && text[0] != '-';
+}
+
+static int parse_act(const char *text, void *dest)
+{
+    born_args *a = dest;
     if (sl_layer_spec_parse(text, &a->spec.act, NULL) != SL_OK)
         return 0;
     snprintf(a->act_label, sizeof a->act_label, "%s", text);
     return 1;
 }
 
-static int parse_init(const char *text, born_args *a)
+static int parse_init(const char *text, void *dest)
 {
+    born_args *a = dest;
     static const struct { const char *name; sl_init_kind kind; } names[] = {
         {"he_normal", SL_INIT_KAIMING_NORMAL},   {"he_uniform", SL_INIT_KAIMING_UNIFORM},
         {"xavier_normal", SL_INIT_XAVIER_NORMAL}, {"xavier_uniform", SL_INIT_XAVIER_UNIFORM},
@@ -104,8 +96,9 @@ static int parse_init(const char *text, born_args *a)
     return 1;
 }
 
-static int parse_bias(const char *text, born_args *a)
+static int parse_bias(const char *text, void *dest)
 {
+    born_args *a = dest;
     static const struct { const char *name; sl_bias_init kind; } names[] = {
         {"zero", SL_BIAS_ZERO},       {"init", SL_BIAS_INIT}, {"normal", SL_BIAS_NORMAL},
         {"uniform", SL_BIAS_UNIFORM}, {"const", SL_BIAS_CONST}};
@@ -130,54 +123,6 @@ static int parse_bias(const char *text, born_args *a)
     return 0;
 }
 
-static int parse_count(const char *opt, const char *v, int64_t *out, int64_t max)
-{
-    char *end;
-    long long n = strtoll(v, &end, 10);
-    if (end == v || *end || n < 1 || n > max)
-        return cli_usage_error("born-dead", "%s takes an integer in 1..%lld, got \"%s\"", opt,
-                               (long long)max, v);
-    *out = n;
-    return 0;
-}
-
-/* One option with its value; returns 0, or a usage exit code. */
-static int born_option(born_args *a, const char *opt, const char *v)
-{
-    int64_t n = 1;
-    if (strcmp(opt, "--width") == 0)
-        return parse_int_list(v, a->widths, MAX_SIZES, &a->n_widths)
-                   ? 0 : cli_usage_error("born-dead", "--width: bad list \"%s\"", v);
-    if (strcmp(opt, "--depth") == 0)
-        return parse_int_list(v, a->depths, MAX_SIZES, &a->n_depths)
-                   ? 0 : cli_usage_error("born-dead", "--depth: bad list \"%s\"", v);
-    if (strcmp(opt, "--trials") == 0)
-        return parse_count(opt, v, &a->spec.trials, 100000000);
-    if (strcmp(opt, "--probes") == 0)
-        return parse_count(opt, v, &a->spec.probes, 1000000);
-    if (strcmp(opt, "--input-dim") == 0) {
-        int rc = parse_count(opt, v, &n, 100000);
-        a->spec.input_dim = (int)n;
-        return rc;
-    }
-    if (strcmp(opt, "--seed") == 0) {
-        char *end;
-        a->spec.seed = strtoull(v, &end, 10);
-        return *end || end == v ? cli_usage_error("born-dead", "--seed: bad number \"%s\"", v) : 0;
-    }
-    if (strcmp(opt, "--csv") == 0 || strcmp(opt, "--plot") == 0) {
-        *(opt[2] == 'c' ? &a->csv : &a->plot) = v;
-        return 0;
-    }
-    if (strcmp(opt, "--act") == 0)
-        return parse_act(v, a) ? 0 : cli_usage_error("born-dead", "--act: bad activation \"%s\"", v);
-    if (strcmp(opt, "--init") == 0)
-        return parse_init(v, a) ? 0 : cli_usage_error("born-dead", "--init: unknown \"%s\"", v);
-    if (strcmp(opt, "--bias") == 0)
-        return parse_bias(v, a) ? 0 : cli_usage_error("born-dead", "--bias: bad value \"%s\"", v);
-    return cli_usage_error("born-dead", "unknown option %s", opt);
-}
-
 static int parse_born_args(int argc, char **argv, born_args *a)
 {
     memset(a, 0, sizeof *a);
@@ -185,20 +130,38 @@ static int parse_born_args(int argc, char **argv, born_args *a)
     snprintf(a->act_label, sizeof a->act_label, "relu");
     snprintf(a->init_label, sizeof a->init_label, "he_normal");
     snprintf(a->bias_label, sizeof a->bias_label, "zero");
-    for (int i = 1; i < argc; i += 2) {
-        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            born_help();
-            return -1;
-        }
-        if (i + 1 >= argc)
-            return cli_usage_error("born-dead", "%s needs a value", argv[i]);
-        int rc = born_option(a, argv[i], argv[i + 1]);
-        if (rc)
-            return rc;
-    }
-    if (!a->n_widths || !a->n_depths)
+    int trials = (int)a->spec.trials, probes = (int)a->spec.probes;
+    const cli_flag flags[] = {
+        {"--width", "LIST", CLI_PARSE, a, 0, 0, parse_widths, "e.g. 1,2,3,4 or 2-5"},
+        {"--depth", "LIST", CLI_PARSE, a, 0, 0, parse_depths, "hidden layers, e.g. 1,2,5,10,20 or 1-30"},
+        {"--trials", "N", CLI_INT, &trials, 1, 100000000, NULL, "random nets per cell (1000)"},
+        {"--seed", "S", CLI_PARSE, a, 0, 0, parse_seed, "(42)"},
+        {"--csv", "FILE", CLI_STR, &a->csv, 0, 0, NULL,
+         "write width,depth,trials,p_dead,stderr,... to FILE"},
+        {"--plot", "FILE.png", CLI_STR, &a->plot, 0, 0, NULL, "plot p_dead against depth with gnuplot"},
+        {"--act", "A", CLI_PARSE, a, 0, 0, parse_act,
+         "relu (default), or another activation (then it counts layers\n"
+         "wholly negative); see `slope compare --help` for the forms"},
+        {"--init", "I", CLI_PARSE, a, 0, 0, parse_init,
+         "he_normal (default), he_uniform, xavier_normal, xavier_uniform,\npytorch"},
+        {"--input-dim", "D", CLI_INT, &a->spec.input_dim, 1, 100000, NULL, "(1)"},
+        {"--bias", "B", CLI_PARSE, a, 0, 0, parse_bias, "zero (default), init, normal:S, uniform:B, const:C"},
+        {"--probes", "K", CLI_INT, &probes, 1, 1000000, NULL,
+         "random inputs when the two-probe test is not exact (1000)"}};
+    const cli_command cmd = {
+        "born-dead", "--width LIST --depth LIST [options]",
+        "Estimates the probability that a fully connected net of DEPTH hidden layers of WIDTH\n"
+        "units is dead at initialisation (some layer is <= 0 on every input, so the output is\n"
+        "constant), and prints it next to theory (Lu, Shin, Su, Karniadakis 2019).",
+        "With input dim 1 and zero biases the net is positively homogeneous, so the inputs\n"
+        "x = +1 and x = -1 decide exactly whether a unit is <= 0 on every input.",
+        NULL, flags, sizeof flags / sizeof flags[0], NULL, NULL, 0, NULL};
+    int rc = cli_parse(&cmd, argc, argv);
+    a->spec.trials = trials;
+    a->spec.probes = probes;
+    if (rc == 0 && (!a->n_widths || !a->n_depths))
         return cli_usage_error("born-dead", "--width LIST and --depth LIST are required");
-    return 0;
+    return rc;
 }
 
 /* ---- output ---------------------------------------------------------------------------- */
@@ -220,82 +183,52 @@ static void print_header(const born_args *a, int exact)
            relu ? "dead layers" : "layers wholly negative (mean)");
 }
 
-static void print_cell(const cell *c)
+typedef struct born_ui {
+    const born_args *args;
+    int cells_printed;
+} born_ui;
+
+static void print_cell(const sl_born_dead_cell *c, void *user)
 {
+    born_ui *ui = user;
+    if (ui->cells_printed++ == 0) /* now that the kind of test is known */
+        print_header(ui->args, c->res.exact);
     char theory[64] = "";
     if (c->has_theory && c->theory_exact)
-        snprintf(theory, sizeof theory, "%.4f (exact)", c->lo);
+        snprintf(theory, sizeof theory, "%.4f (exact)", c->theory_lo);
     else if (c->has_theory)
-        snprintf(theory, sizeof theory, "[%.4f, %.4f]", c->lo, c->hi);
+        snprintf(theory, sizeof theory, "[%.4f, %.4f]", c->theory_lo, c->theory_hi);
     printf("%5d %5d  %-10.4f %8.4f  %-24s %.2f\n", c->width, c->depth, c->res.p_dead,
            c->res.std_error, theory, c->res.mean_dead_layers);
+    fflush(stdout);
 }
 
-static sl_status write_csv(const char *path, const cell *cells, int n, sl_error *err)
+/* FILE.gp beside FILE.png, written by the library, drawn by gnuplot. */
+static sl_status plot(const born_args *a, const sl_born_dead_cell *cells, size_t n, sl_error *err)
 {
-    FILE *f = fopen(path, "w");
-    if (!f)
-        return sl_error_set(err, SL_ERR_IO, "%s: cannot write", path);
-    fprintf(f, "width,depth,trials,p_dead,stderr,mean_dead_layers,theory_lo,theory_hi\n");
-    for (int i = 0; i < n; i++) {
-        const cell *c = &cells[i];
-        fprintf(f, "%d,%d,%lld,%.6g,%.6g,%.6g", c->width, c->depth, (long long)c->res.trials,
-                c->res.p_dead, c->res.std_error, c->res.mean_dead_layers);
-        if (c->has_theory)
-            fprintf(f, ",%.6g,%.6g\n", c->lo, c->hi);
-        else
-            fprintf(f, ",,\n");
-    }
-    return fclose(f) == 0 ? SL_OK : sl_error_set(err, SL_ERR_IO, "%s: write failed", path);
-}
-
-static void plot_blocks(FILE *f, const born_args *a, const cell *cells, int n)
-{
-    for (int w = 0; w < a->n_widths; w++) {
-        fprintf(f, "$w%d << EOD\n", w);
-        for (int i = 0; i < n; i++)
-            if (cells[i].width == a->widths[w])
-                fprintf(f, "%d %.6g %.6g %.6g %.6g\n", cells[i].depth, cells[i].res.p_dead,
-                        cells[i].res.std_error, cells[i].has_theory ? cells[i].lo : NAN,
-                        cells[i].has_theory ? cells[i].hi : NAN);
-        fprintf(f, "EOD\n");
-    }
-}
-
-static sl_status write_plot(const born_args *a, const cell *cells, int n, int theory,
-                            sl_error *err)
-{
-    char script[1100];
+    char script[1100], title[256];
     size_t len = strlen(a->plot);
     int has_png = len > 4 && strcmp(a->plot + len - 4, ".png") == 0;
     snprintf(script, sizeof script, "%.*s.gp", (int)(has_png ? len - 4 : len), a->plot);
-    FILE *f = fopen(script, "w");
-    if (!f)
-        return sl_error_set(err, SL_ERR_IO, "%s: cannot write", script);
-    plot_blocks(f, a, cells, n);
-    fprintf(f, "if (strstrt(GPVAL_TERMINALS, 'pngcairo') > 0) {\n"
-               "  set terminal pngcairo noenhanced size 900,480 font 'sans,10'\n"
-               "} else {\n  set terminal png noenhanced size 900,480\n}\n"
-               "set output '%s'\nset grid\nset key outside right top box\n"
-               "set title 'Born dead: %s net, %s weights, %s biases, input dim %d (%lld trials)'\n"
-               "set xlabel 'depth (hidden layers)'\nset ylabel '%s'\nset yrange [0:1.05]\n"
-               "set style fill transparent solid 0.15 noborder\n",
-            a->plot, a->act_label, a->init_label, a->bias_label, a->spec.input_dim,
-            (long long)a->spec.trials,
-            a->spec.act.type == SL_LAYER_RELU ? "P(dead at init)" : "P(some layer wholly negative)");
-    fprintf(f, "plot ");
-    for (int w = 0; w < a->n_widths; w++) {
-        if (theory)
-            fprintf(f, "$w%d using 1:4:5 with filledcurves lc %d title 'theory bounds, width %d', ",
-                    w, w + 1, a->widths[w]);
-        fprintf(f, "$w%d using 1:2:3 with yerrorlines lc %d lw 2 pt 7 ps 0.6 title "
-                   "'measured, width %d'%s",
-                w, w + 1, a->widths[w], w + 1 < a->n_widths ? ", " : "\n");
-    }
-    fclose(f);
-    if (cli_gnuplot(script) > 0)
+    snprintf(title, sizeof title, "Born dead: %s net, %s weights, %s biases, input dim %d (%lld "
+             "trials)", a->act_label, a->init_label, a->bias_label, a->spec.input_dim,
+             (long long)a->spec.trials);
+    sl_status st = sl_born_dead_write_plot(script, a->plot, title,
+                                           a->spec.act.type == SL_LAYER_RELU, cells, n, err);
+    if (st == SL_OK && cli_gnuplot(script) > 0)
         printf("plot: %s\n", a->plot);
-    return SL_OK;
+    return st;
+}
+
+static void print_footer(const born_args *a, const sl_born_dead_cell *last)
+{
+    if (last->has_theory)
+        printf("\ntheory: ReLU, zero biases, input dim 1, any symmetric weights: "
+               "1 - 2(1 - 2^-w)^d <= p <= 1 - (1 - 2^-w)^d,\nexact for width 1 "
+               "(1 - 2^(1-d)) and depth <= 2; p -> 1 as depth grows (Lu et al. 2019).\n");
+    else if (a->spec.act.type != SL_LAYER_RELU)
+        printf("\n%s passes signal and gradient through a wholly negative layer: the output is "
+               "not constant.\n", a->act_label);
 }
 
 int cmd_born_dead(int argc, char **argv)
@@ -304,43 +237,20 @@ int cmd_born_dead(int argc, char **argv)
     int rc = parse_born_args(argc, argv, &a);
     if (rc != 0)
         return rc < 0 ? EXIT_OK : rc;
-    int n = a.n_widths * a.n_depths;
-    cell *cells = calloc((size_t)n, sizeof *cells);
+    size_t n = (size_t)a.n_widths * (size_t)a.n_depths;
+    sl_born_dead_cell *cells = calloc(n, sizeof *cells);
     if (!cells)
-        return EXIT_FAILURE_GENERIC;
+        return EXIT_NOMEM;
     sl_error err = {0};
-    sl_born_dead_spec probe = a.spec;
-    int theory = 0;
-    for (int w = 0, k = 0; w < a.n_widths; w++) {
-        for (int d = 0; d < a.n_depths; d++, k++) {
-            cell *c = &cells[k];
-            c->width = probe.width = a.widths[w];
-            c->depth = probe.depth = a.depths[d];
-            if (sl_born_dead(&probe, &c->res, &err) != SL_OK) {
-                free(cells);
-                return cli_fail(&err);
-            }
-            theory = c->res.exact && probe.act.type == SL_LAYER_RELU;
-            c->has_theory = theory;
-            c->theory_exact = sl_born_dead_theory(c->width, c->depth, &c->lo, &c->hi);
-            if (k == 0)
-                print_header(&a, c->res.exact);
-            print_cell(c);
-            fflush(stdout);
-        }
+    born_ui ui = {&a, 0};
+    if (sl_born_dead_grid(&a.spec, a.widths, a.n_widths, a.depths, a.n_depths, cells, print_cell,
+                          &ui, &err) == SL_OK) {
+        print_footer(&a, &cells[n - 1]);
+        if (a.csv)
+            (void)sl_born_dead_write_csv(a.csv, cells, n, &err);
+        if (err.status == SL_OK && a.plot)
+            (void)plot(&a, cells, n, &err);
     }
-    if (theory)
-        printf("\ntheory: ReLU, zero biases, input dim 1, any symmetric weights: "
-               "1 - 2(1 - 2^-w)^d <= p <= 1 - (1 - 2^-w)^d,\nexact for width 1 "
-               "(1 - 2^(1-d)) and depth <= 2; p -> 1 as depth grows (Lu et al. 2019).\n");
-    else if (a.spec.act.type != SL_LAYER_RELU)
-        printf("\n%s passes signal and gradient through a wholly negative layer: the output is "
-               "not constant.\n", a.act_label);
-    rc = EXIT_OK;
-    if (a.csv && write_csv(a.csv, cells, n, &err) != SL_OK)
-        rc = cli_fail(&err);
-    if (rc == EXIT_OK && a.plot && write_plot(&a, cells, n, theory, &err) != SL_OK)
-        rc = cli_fail(&err);
     free(cells);
-    return rc;
+    return err.status == SL_OK ? EXIT_OK : cli_fail(&err);
 }

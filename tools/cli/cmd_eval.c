@@ -4,44 +4,7 @@
 #include <string.h>
 
 #include "cli.h"
-
-/* Parses CONFIG plus the shared options; *checkpoint gets --checkpoint when wanted. */
-static int parse_args(const char *cmd, int argc, char **argv, cli_config_args *a,
-                      const char **checkpoint, void (*help)(void))
-{
-    memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        int r = cli_config_option(cmd, argc, argv, &i, a);
-        if (r < 0)
-            return EXIT_USAGE;
-        if (r > 0)
-            continue;
-        if (checkpoint && strcmp(argv[i], "--checkpoint") == 0) {
-            if (i + 1 >= argc)
-                return cli_usage_error(cmd, "--checkpoint needs a file");
-            *checkpoint = argv[++i];
-        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-            help();
-            return -1;
-        } else if (argv[i][0] == '-' || a->path) {
-            return cli_usage_error(cmd, "unexpected argument %s", argv[i]);
-        } else {
-            a->path = argv[i];
-        }
-    }
-    if (!a->path)
-        return cli_usage_error(cmd, "missing CONFIG");
-    if (checkpoint && !*checkpoint)
-        return cli_usage_error(cmd, "missing --checkpoint FILE");
-    return 0;
-}
-
-static void eval_help(void)
-{
-    printf("usage: slope eval CONFIG --checkpoint FILE [--set PATH=VALUE]... [--threads N]\n\n"
-           "Evaluates the checkpoint on the test split (the validation split when there is no\n"
-           "test split): loss, accuracy, per-class accuracy and the confusion matrix.\n");
-}
+#include "cli_args.h"
 
 static void print_confusion(const sl_dataset *ds, const int64_t *conf, int64_t classes)
 {
@@ -69,9 +32,19 @@ static void print_confusion(const sl_dataset *ds, const int64_t *conf, int64_t c
 
 int cmd_eval(int argc, char **argv)
 {
-    cli_config_args a;
+    cli_config_args a = {0};
     const char *checkpoint = NULL;
-    int rc = parse_args("eval", argc, argv, &a, &checkpoint, eval_help);
+    const cli_flag flags[] = {
+        {"--checkpoint", "FILE", CLI_STR, &checkpoint, 0, 0, NULL, "the weights to evaluate"},
+        CLI_CONFIG_FLAGS(&a)};
+    const cli_command cmd = {
+        "eval", "CONFIG --checkpoint FILE [options]",
+        "Evaluates the checkpoint on the test split (the validation split when there is no\n"
+        "test split): loss, accuracy, per-class accuracy and the confusion matrix.",
+        NULL, NULL, flags, sizeof flags / sizeof flags[0], "CONFIG", &a.path, 1, NULL};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc == 0 && !checkpoint)
+        rc = cli_usage_error("eval", "missing --checkpoint FILE");
     if (rc != 0)
         return rc < 0 ? EXIT_OK : rc;
     sl_error err = {0};
@@ -103,13 +76,6 @@ int cmd_eval(int argc, char **argv)
     return rc;
 }
 
-static void summary_help(void)
-{
-    printf("usage: slope summary CONFIG [--set PATH=VALUE]...\n\n"
-           "Prints each layer's type, output shape (per example), parameter count and\n"
-           "multiply-adds per example, then the totals.  Reads no data.\n");
-}
-
 static void shape_text(const int64_t *shape, int ndim, char *buf, size_t size)
 {
     size_t used = 0;
@@ -121,8 +87,14 @@ static void shape_text(const int64_t *shape, int ndim, char *buf, size_t size)
 
 int cmd_summary(int argc, char **argv)
 {
-    cli_config_args a;
-    int rc = parse_args("summary", argc, argv, &a, NULL, summary_help);
+    cli_config_args a = {0};
+    const cli_flag flags[] = {CLI_CONFIG_FLAGS(&a)};
+    const cli_command cmd = {
+        "summary", "CONFIG [options]",
+        "Prints each layer's type, output shape (per example), parameter count and\n"
+        "multiply-adds per example, then the totals.  Reads no data.",
+        NULL, NULL, flags, sizeof flags / sizeof flags[0], "CONFIG", &a.path, 1, NULL};
+    int rc = cli_parse(&cmd, argc, argv);
     if (rc != 0)
         return rc < 0 ? EXIT_OK : rc;
     sl_error err = {0};

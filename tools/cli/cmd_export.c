@@ -2,35 +2,26 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "slope/export_model.h"
-
-static void export_help(void)
-{
-    printf("usage: slope export CHECKPOINT -o OUT.safetensors [--config C]\n\n"
-           "Writes the weights only, named as torch.nn.Sequential of the same layers names\n"
-           "them; the config is the checkpoint's own (`slope train` stores it) or --config.\n");
-}
 
 int cmd_export(int argc, char **argv)
 {
     const char *ckpt = NULL, *out = NULL, *config = NULL;
-    for (int i = 1; i < argc; i++) {
-        const char *o = argv[i];
-        const char **slot = strcmp(o, "-o") == 0 ? &out : strcmp(o, "--config") == 0 ? &config : NULL;
-        if (slot && i + 1 >= argc)
-            return cli_usage_error("export", "%s needs a file", o);
-        if (slot) {
-            *slot = argv[++i];
-        } else if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
-            export_help();
-            return EXIT_OK;
-        } else if (o[0] == '-' || ckpt) {
-            return cli_usage_error("export", "unexpected argument %s", o);
-        } else
-            ckpt = o;
-    }
-    if (!ckpt || !out)
-        return cli_usage_error("export", "%s", ckpt ? "give -o FILE" : "missing CHECKPOINT");
+    const cli_flag flags[] = {
+        {"-o", "FILE", CLI_STR, &out, 0, 0, NULL, "the safetensors file to write"},
+        {"--config", "CONFIG", CLI_STR, &config, 0, 0, NULL,
+         "the model's config (default: the one the checkpoint stores)"}};
+    const cli_command cmd = {
+        "export", "CHECKPOINT -o OUT.safetensors [--config C]",
+        "Writes the weights only, named as torch.nn.Sequential of the same layers names\n"
+        "them; the config is the checkpoint's own (`slope train` stores it) or --config.",
+        NULL, NULL, flags, sizeof flags / sizeof flags[0], "CHECKPOINT", &ckpt, 1, NULL};
+    int rc = cli_parse(&cmd, argc, argv);
+    if (rc == 0 && !out)
+        rc = cli_usage_error("export", "give -o FILE");
+    if (rc != 0)
+        return rc < 0 ? EXIT_OK : rc;
     sl_error err = {0};
     sl_model *m = sl_checkpoint_model(ckpt, config, NULL, &err);
     if (m && sl_export_torch(m, out, &err) == SL_OK)

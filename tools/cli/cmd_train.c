@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 #include "progress.h"
 
 static volatile sig_atomic_t stop_signal; /* the signal that asked to stop, or 0 */
@@ -23,57 +24,26 @@ typedef struct train_args {
     int quiet, verbose;
 } train_args;
 
-static void train_help(void)
-{
-    printf("usage: slope train CONFIG [options]\n\n"
-           "  --epochs N          train N epochs (overrides train.epochs)\n"
-           "  --set PATH=VALUE    override any config key, e.g. --set optimizer.lr=0.1 (repeatable)\n"
-           "  --checkpoint FILE   write a checkpoint after every checkpoint.every epochs\n"
-           "  --resume FILE       continue a run from its checkpoint\n"
-           "  --init-from FILE    start from these weights (slope's or torch's names)\n"
-           "  --metrics FILE      append one JSON object per epoch (JSONL)\n"
-           "  --threads N         the threads slope computes with (overrides train.threads)\n"
-           "  --quiet             no per-epoch lines, only the final one\n"
-           "  --verbose           also say on stderr what it is doing (loading data, ...)\n\n"
-           "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits 130 or 143 (before training\n"
-           "starts, while the data loads, nothing is saved).\n");
-}
-
 static int parse_train_args(int argc, char **argv, train_args *a)
 {
     memset(a, 0, sizeof *a);
-    for (int i = 1; i < argc; i++) {
-        int r = cli_config_option("train", argc, argv, &i, &a->cfg);
-        if (r < 0)
-            return EXIT_USAGE;
-        if (r > 0)
-            continue;
-        const char *opt = argv[i];
-        const char **slot = strcmp(opt, "--checkpoint") == 0 ? &a->checkpoint
-                            : strcmp(opt, "--resume") == 0   ? &a->resume
-                            : strcmp(opt, "--metrics") == 0  ? &a->metrics
-                            : strcmp(opt, "--init-from") == 0 ? &a->init_from
-                                                             : NULL;
-        if (slot) {
-            if (i + 1 >= argc)
-                return cli_usage_error("train", "%s needs a file", opt);
-            *slot = argv[++i];
-        } else if (strcmp(opt, "--quiet") == 0 || strcmp(opt, "--verbose") == 0) {
-            *(opt[2] == 'q' ? &a->quiet : &a->verbose) = 1;
-        } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
-            train_help();
-            return -1;
-        } else if (opt[0] == '-') {
-            return cli_usage_error("train", "unknown option %s", opt);
-        } else if (a->cfg.path) {
-            return cli_usage_error("train", "one CONFIG only (got %s and %s)", a->cfg.path, opt);
-        } else {
-            a->cfg.path = opt;
-        }
-    }
-    if (!a->cfg.path)
-        return cli_usage_error("train", "missing CONFIG");
-    return 0;
+    const cli_flag flags[] = {
+        CLI_CONFIG_FLAGS(&a->cfg),
+        {"--checkpoint", "FILE", CLI_STR, &a->checkpoint, 0, 0, NULL,
+         "write a checkpoint after every checkpoint.every epochs and at the end"},
+        {"--resume", "FILE", CLI_STR, &a->resume, 0, 0, NULL, "continue a run from its checkpoint"},
+        {"--init-from", "FILE", CLI_STR, &a->init_from, 0, 0, NULL,
+         "start from these weights (slope's names or torch's)"},
+        {"--metrics", "FILE", CLI_STR, &a->metrics, 0, 0, NULL, "append one JSON object per epoch (JSONL)"},
+        {"--quiet", NULL, CLI_BOOL, &a->quiet, 0, 0, NULL, "no per-epoch lines, only the final one"},
+        {"--verbose", NULL, CLI_BOOL, &a->verbose, 0, 0, NULL,
+         "also say on stderr what it is doing (loading data, ...)"}};
+    const cli_command cmd = {
+        "train", "CONFIG [options]", "Trains the model CONFIG describes on its data.",
+        "Ctrl-C (SIGINT) or SIGTERM saves a checkpoint and exits 130 or 143 (before training\n"
+        "starts, while the data loads, nothing is saved).",
+        NULL, flags, sizeof flags / sizeof flags[0], "CONFIG", &a->cfg.path, 1, NULL};
+    return cli_parse(&cmd, argc, argv);
 }
 
 /* What the callbacks print with. */

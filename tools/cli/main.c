@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "cli_args.h"
 
 static void print_help(FILE *out)
 {
@@ -59,6 +60,13 @@ int main(int argc, char **argv)
         return cmd_export(argc - 1, argv + 1);
     if (strcmp(cmd, "born-dead") == 0)
         return cmd_born_dead(argc - 1, argv + 1);
-    fprintf(stderr, "slope: unknown command \"%s\" (see `slope help`)\n", cmd);
+    static const char *const commands[] = {"train", "eval", "summary", "compare", "export",
+                                            "born-dead", "help"};
+    const char *near = cli_nearest(cmd, commands, sizeof commands / sizeof commands[0]);
+    if (near)
+        fprintf(stderr, "slope: unknown command \"%s\"; did you mean %s? (see `slope help`)\n",
+                cmd, near);
+    else
+        fprintf(stderr, "slope: unknown command \"%s\" (see `slope help`)\n", cmd);
     return EXIT_USAGE;
 }
