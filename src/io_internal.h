@@ -111,6 +111,20 @@ char *sl_io_shape_str(int ndim, const int64_t *shape, char *buf, size_t size);
 /* A malloc'd copy of s, or NULL. */
 char *sl_io_strdup(const char *s);
 
+/* The safetensors dtypes slope reads (io_dtype.c); all load as float. */
+enum {
+    SL_IO_F32, SL_IO_F16, SL_IO_BF16, SL_IO_F64,
+    SL_IO_I64, SL_IO_I32, SL_IO_I16, SL_IO_I8,
+    SL_IO_U64, SL_IO_U32, SL_IO_U16, SL_IO_U8, SL_IO_BOOL,
+    SL_IO_N_DTYPES
+};
+/* The dtype called name ("F16"), or -1 when slope does not read it. */
+int sl_io_dtype_parse(const char *name);
+/* Bytes per element (0 for an unknown dtype). */
+size_t sl_io_dtype_size(int dtype);
+/* n little-endian elements of dtype at src, as floats into dst. */
+void sl_io_dtype_to_f32(int dtype, const unsigned char *src, float *dst, int64_t n);
+
 /* Little-endian encoding of a float32 / uint64, independent of the host's byte order. */
 void sl_io_put_f32le(unsigned char *p, float v);
 float sl_io_get_f32le(const unsigned char *p);

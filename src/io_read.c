@@ -41,6 +41,7 @@ typedef struct st_entry {
     int file_ndim;              /* the rank in the file: 0 for a scalar */
     int64_t shape[SL_MAX_DIMS]; /* the file's dims; a scalar gets [1] */
     int64_t size;               /* elements */
+    int dtype;                  /* SL_IO_F32, ... (io_internal.h) */
     uint64_t begin, end;        /* data_offsets */
     uint32_t crc;               /* stored CRC32 of the data, when the file has checksums */
     sl_tensor *tensor;
@@ -64,10 +65,9 @@ typedef struct reader {
     uint64_t data_start; /* 8 + header length */
 } reader;
 
-/* Dtypes of the format that slope does not read (anything else is unknown). */
+/* Dtypes of the format that slope does not read (anything else it reads, or is unknown). */
 static const char *const OTHER_DTYPES[] = {
-    "BOOL", "U8",  "I8",  "I16",     "U16",     "F16",     "BF16",    "I32",     "U32",
-    "F64",  "I64", "U64", "F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",
+    "F8_E5M2", "F8_E4M3", "F8_E8M0", "F6_E2M3", "F6_E3M2", "F4",
 };
 
 static sl_status entry_fail(sl_error *err, sl_status status, const char *path, const char *name,
@@ -179,20 +179,22 @@ static sl_status field(const char *path, const cJSON *entry, const char *name, c
     return SL_OK;
 }
 
-static sl_status parse_dtype(const char *path, const cJSON *entry, const char *name,
-                             sl_error *err)
+static sl_status parse_dtype(const char *path, const cJSON *entry, st_entry *e, sl_error *err)
 {
     const cJSON *dtype;
+    const char *name = e->name;
     sl_status s = field(path, entry, name, "dtype", 0, &dtype, err);
     if (s)
         return s;
     const char *d = dtype->valuestring;
-    if (strcmp(d, "F32") == 0)
+    e->dtype = sl_io_dtype_parse(d);
+    if (e->dtype >= 0)
         return SL_OK;
     for (size_t i = 0; i < sizeof OTHER_DTYPES / sizeof *OTHER_DTYPES; i++)
         if (strcmp(d, OTHER_DTYPES[i]) == 0)
             return entry_fail(err, SL_ERR_UNSUPPORTED, path, name,
-                              "dtype %s is not supported (slope reads F32 only)", d);
+                              "dtype %s is not supported (slope reads F32, F16, BF16, F64, "
+                              "integers and BOOL)", d);
     return entry_fail(err, SL_ERR_FORMAT, path, name, "unknown dtype '%s'", d);
 }
 
@@ -245,7 +247,7 @@ static sl_status parse_offsets(const char *path, const cJSON *entry, st_entry *e
         return entry_fail(err, SL_ERR_FORMAT, path, e->name,
                           "data_offsets [%" PRIu64 ", %" PRIu64 "] end before they begin",
                           e->begin, e->end);
-    uint64_t bytes = (uint64_t)e->size * sizeof(float);
+    uint64_t bytes = (uint64_t)e->size * sl_io_dtype_size(e->dtype);
     if (e->end - e->begin != bytes) {
         char str[SHAPE_STR_MAX];
         return entry_fail(err, SL_ERR_FORMAT, path, e->name,
@@ -264,7 +266,7 @@ static sl_status parse_entry(const char *path, const cJSON *item, st_entry *e, s
         return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");
     if (!cJSON_IsObject(item))
         return entry_fail(err, SL_ERR_FORMAT, path, e->name, "entry is not an object");
-    sl_status s = parse_dtype(path, item, e->name, err);
+    sl_status s = parse_dtype(path, item, e, err);
     if (!s)
         s = parse_shape(path, item, e, err);
     if (!s)
@@ -555,11 +557,30 @@ static sl_status check_offsets(const sl_safetensors *st, uint64_t data_size, sl_
 
 /* ---- the data ------------------------------------------------------------------------ */
 
-static void f32le_to_host(float *x, int64_t n)
+/* Reads e's bytes as stored, checks their CRC when the file has them, converts to floats.
+ * F32 is read in place; other dtypes through a buffer of their own size. */
+static sl_status load_entry(const sl_safetensors *st, const reader *r, st_entry *e,
+                            sl_error *err)
 {
-    const unsigned char *p = (const unsigned char *)x;
-    for (int64_t i = 0; i < n; i++)
-        x[i] = sl_io_get_f32le(p + 4 * i);
+    size_t bytes = (size_t)e->size * sl_io_dtype_size(e->dtype);
+    unsigned char *raw = e->dtype == SL_IO_F32 ? (unsigned char *)e->tensor->data : sl_malloc(bytes);
+    if (!raw)
+        return entry_fail(err, SL_ERR_NOMEM, st->path, e->name, "out of memory for %zu bytes",
+                          bytes);
+    sl_status s = read_at(r, raw, bytes, r->data_start + e->begin, err);
+    if (!s && st->header_crc_ok) {
+        uLong c = crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)raw, bytes);
+        if ((uint32_t)c != e->crc)
+            s = entry_fail(err, SL_ERR_FORMAT, st->path, e->name,
+                           "CRC32 mismatch (stored 0x%08lx, computed 0x%08lx): the file is "
+                           "corrupt",
+                           (unsigned long)e->crc, (unsigned long)c);
+    }
+    if (!s)
+        sl_io_dtype_to_f32(e->dtype, raw, e->tensor->data, e->size);
+    if (raw != (unsigned char *)e->tensor->data)
+        sl_free(raw);
+    return s;
 }
 
 static sl_status load_data(sl_safetensors *st, const reader *r, sl_error *err)
@@ -570,19 +591,9 @@ static sl_status load_data(sl_safetensors *st, const reader *r, sl_error *err)
         if (!e->tensor)
             return entry_fail(err, SL_ERR_NOMEM, st->path, e->name,
                               "out of memory for %" PRId64 " floats", e->size);
-        size_t bytes = (size_t)e->size * sizeof(float);
-        sl_status s = read_at(r, e->tensor->data, bytes, r->data_start + e->begin, err);
+        sl_status s = load_entry(st, r, e, err);
         if (s)
             return s;
-        if (st->header_crc_ok) {
-            uLong c = crc32_z(crc32(0L, Z_NULL, 0), (const Bytef *)e->tensor->data, bytes);
-            if ((uint32_t)c != e->crc)
-                return entry_fail(err, SL_ERR_FORMAT, st->path, e->name,
-                                  "CRC32 mismatch (stored 0x%08lx, computed 0x%08lx): "
-                                  "the file is corrupt",
-                                  (unsigned long)e->crc, (unsigned long)c);
-        }
-        f32le_to_host(e->tensor->data, e->size);
     }
     return SL_OK;
 }

@@ -540,8 +540,10 @@ static const bad_case BAD[] = {
     {"missing_shape", SL_ERR_FORMAT, "tensor 'w': missing \"shape\""},
     {"missing_offsets", SL_ERR_FORMAT, "tensor 'w': missing \"data_offsets\""},
     {"dtype_not_string", SL_ERR_FORMAT, "tensor 'w': \"dtype\" is not a string"},
-    {"dtype_f16", SL_ERR_UNSUPPORTED, "tensor 'w': dtype F16 is not supported"},
-    {"dtype_f64", SL_ERR_UNSUPPORTED, "tensor 'w': dtype F64 is not supported"},
+    {"dtype_f8", SL_ERR_UNSUPPORTED, "tensor 'w': dtype F8_E5M2 is not supported"},
+    {"dtype_f4", SL_ERR_UNSUPPORTED, "tensor 'w': dtype F4 is not supported"},
+    {"dtype_f16_offsets", SL_ERR_FORMAT, "tensor 'w': data_offsets [0, 24] do not match shape "
+                                         "[2, 3] (12 bytes)"},
     {"dtype_unknown", SL_ERR_FORMAT, "tensor 'w': unknown dtype 'FLOAT'"},
     /* bytes from the file never put control characters (terminal escapes) in a message */
     {"dtype_control_chars", SL_ERR_FORMAT, "tensor 'w': unknown dtype 'F?32?[0m'"},
@@ -576,6 +578,42 @@ static const bad_case BAD[] = {
 };
 
 #define N_BAD (sizeof BAD / sizeof *BAD)
+
+/* The values tools/make_io_fixtures.py stored in each dtype, as floats. */
+static void expect_values(const sl_safetensors *st, const char *name, const float *want, int n)
+{
+    const sl_tensor *t = sl_safetensors_get(st, name);
+    if (!t)
+        fail_msg("valid_dtypes: no tensor %s", name);
+    assert_int_equal(t->size, n);
+    for (int i = 0; i < n; i++)
+        if (memcmp(&t->data[i], &want[i], sizeof(float)) != 0) /* bit-exact, -0 and inf too */
+            fail_msg("valid_dtypes: %s[%d] = %.9g, expected %.9g", name, i, t->data[i], want[i]);
+}
+
+static void test_other_dtypes_convert(void **state)
+{
+    (void)state;
+    char path[PATH_MAX_LEN];
+    sl_safetensors *st = read_ok(golden(path, "valid_dtypes.safetensors"));
+    expect_values(st, "f16", (const float[]){1.5f, -65504.0f}, 2);
+    expect_values(st, "f16_edges", (const float[]){ldexpf(1.0f, -24), INFINITY, -0.0f}, 3);
+    expect_values(st, "bf16", (const float[]){-3.5f, ldexpf(1.0f, 100)}, 2);
+    expect_values(st, "f64", (const float[]){(float)0.1, INFINITY, -INFINITY, 3.0f}, 4);
+    expect_values(st, "num_batches_tracked", (const float[]){12345.0f}, 1);
+    expect_values(st, "i64", (const float[]){-ldexpf(1.0f, 40), 16777216.0f}, 2);
+    expect_values(st, "i32", (const float[]){-7.0f, 2147483648.0f}, 2);
+    expect_values(st, "i16", (const float[]){-32768.0f, 5.0f}, 2);
+    expect_values(st, "i8", (const float[]){-128.0f, 127.0f}, 2);
+    expect_values(st, "u64", (const float[]){ldexpf(1.0f, 64)}, 1);
+    expect_values(st, "u32", (const float[]){4294967296.0f}, 1);
+    expect_values(st, "u16", (const float[]){65535.0f}, 1);
+    expect_values(st, "u8", (const float[]){0.0f, 255.0f}, 2);
+    expect_values(st, "bool", (const float[]){1.0f, 0.0f, 1.0f}, 3);
+    assert_int_equal(sl_safetensors_get(st, "f64")->ndim, 2);
+    assert_int_equal(sl_safetensors_get(st, "num_batches_tracked")->ndim, 1); /* [] as [1] */
+    sl_safetensors_free(st);
+}
 
 static void test_malformed_fixtures(void **state)
 {
@@ -1026,6 +1064,7 @@ int main(void)
         cmocka_unit_test(test_checksum_keys_must_be_whole),
         cmocka_unit_test(test_write_refuses_oversized_header),
         cmocka_unit_test(test_python_fixtures),
+        cmocka_unit_test(test_other_dtypes_convert),
         cmocka_unit_test(test_malformed_fixtures),
         cmocka_unit_test(test_every_fixture_is_listed),
         cmocka_unit_test(test_read_errors),

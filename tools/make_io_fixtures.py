@@ -78,6 +78,35 @@ def valid_python():
     return container(encode_header(header), data)
 
 
+# Each dtype slope converts on load, with values test_io.c knows (tests the edges:
+# half subnormals and inf, doubles past the float range, integers past 2^24).
+OTHER_DTYPES = [
+    ("f16", "F16", [2], struct.pack("<2e", 1.5, -65504.0)),
+    ("f16_edges", "F16", [3], struct.pack("<3H", 0x0001, 0x7C00, 0x8000)),
+    ("bf16", "BF16", [2], struct.pack("<f", -3.5)[2:] + struct.pack("<f", 2.0 ** 100)[2:]),
+    ("f64", "F64", [2, 2], struct.pack("<4d", 0.1, 1e300, -1e300, 3.0)),
+    ("num_batches_tracked", "I64", [], struct.pack("<q", 12345)),
+    ("i64", "I64", [2], struct.pack("<2q", -(2 ** 40), 2 ** 24 + 1)),
+    ("i32", "I32", [2], struct.pack("<2i", -7, 2 ** 31 - 1)),
+    ("i16", "I16", [2], struct.pack("<2h", -32768, 5)),
+    ("i8", "I8", [2], struct.pack("<2b", -128, 127)),
+    ("u64", "U64", [1], struct.pack("<Q", 2 ** 64 - 1)),
+    ("u32", "U32", [1], struct.pack("<I", 2 ** 32 - 1)),
+    ("u16", "U16", [1], struct.pack("<H", 65535)),
+    ("u8", "U8", [2], struct.pack("<2B", 0, 255)),
+    ("bool", "BOOL", [3], bytes([1, 0, 1])),
+]
+
+
+def valid_dtypes():
+    """One tensor per dtype other than F32, in the order of OTHER_DTYPES."""
+    entries, data = {}, b""
+    for name, dtype, shape, raw_bytes in OTHER_DTYPES:
+        entries[name] = entry(shape, len(data), len(data) + len(raw_bytes), dtype)
+        data += raw_bytes
+    return container(encode_header(entries), data)
+
+
 def valid_indented():
     """Pretty-printed JSON with newlines, no padding."""
     header = {"w": entry([2, 2], 0, 16)}
@@ -106,8 +135,9 @@ def malformed():
         "missing_shape": raw('{"w":{"dtype":"F32","data_offsets":[0,8]}}', eight),
         "missing_offsets": raw('{"w":{"dtype":"F32","shape":[2]}}', eight),
         "dtype_not_string": raw('{"w":{"dtype":32,"shape":[2],"data_offsets":[0,8]}}', eight),
-        "dtype_f16": one_tensor("w", [2], 0, 4, 4, dtype="F16"),
-        "dtype_f64": one_tensor("w", [2], 0, 16, 16, dtype="F64"),
+        "dtype_f8": one_tensor("w", [4], 0, 4, 4, dtype="F8_E5M2"),
+        "dtype_f4": one_tensor("w", [8], 0, 4, 4, dtype="F4"),
+        "dtype_f16_offsets": one_tensor("w", [2, 3], 0, 24, 24, dtype="F16"),
         "dtype_unknown": one_tensor("w", [2], 0, 8, 8, dtype="FLOAT"),
         "dtype_control_chars": one_tensor("w", [2], 0, 8, 8, dtype="F\n32\x1b[0m"),
         "shape_not_array": raw('{"w":{"dtype":"F32","shape":2,"data_offsets":[0,8]}}', eight),
@@ -139,6 +169,7 @@ def main():
     out = sys.argv[1] if len(sys.argv) > 1 else DEFAULT_OUT
     os.makedirs(out, exist_ok=True)
     files = {"valid_python": valid_python(), "valid_indented": valid_indented(),
+             "valid_dtypes": valid_dtypes(),
              "valid_empty": container(encode_header({}), b"")}
     files.update({"bad_" + k: v for k, v in malformed().items()})
     for name, content in sorted(files.items()):

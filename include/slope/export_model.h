@@ -61,8 +61,9 @@ SL_API sl_status sl_export_torch(const sl_model *m, const char *path, sl_error *
  * as torch's load_state_dict(strict=True).  All or nothing: on error m is
  * unchanged.  The input normalisation is not read (the run sets its own).
  * Errors: SL_ERR_INVALID (NULL argument), SL_ERR_STATE (before sl_model_init),
- * those of sl_safetensors_read (all tensors must be F32: a torch file must
- * save num_batches_tracked as float or leave it out), SL_ERR_FORMAT (a missing
+ * those of sl_safetensors_read (F32, F16, BF16, F64 and integer tensors load,
+ * so torch's state_dict loads as saved, I64 num_batches_tracked and half
+ * precision included), SL_ERR_FORMAT (a missing
  * tensor, or one the model has no place for: named), SL_ERR_SHAPE (a tensor of
  * another shape: "<path>: tensor 0.weight: expected [64, 2], found [64, 3]").
  */

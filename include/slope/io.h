@@ -6,10 +6,15 @@
  * tensor name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets
  * into the data section) and may hold "__metadata__": string -> string.
  *
- * slope writes and reads dtype F32 only, stored little-endian.  Files made by
- * other tools (PyTorch, NumPy, ...) load as long as every tensor is F32 with
- * 1..4 dimensions, none of them zero.  A scalar (shape []) loads as shape
- * [1], since slope tensors have at least one dimension.
+ * slope writes dtype F32, stored little-endian.  It reads F32, and also F16,
+ * BF16, F64, I64, I32, I16, I8, U64, U32, U16, U8 and BOOL, each converted to
+ * float as it loads: F16 and BF16 exactly, F64 rounded to nearest (beyond
+ * the float range to +-inf), integers to the nearest float (exact up to
+ * 2^24: torch's I64 num_batches_tracked loads as it is), BOOL to 0 or 1.
+ * Files made by other tools (PyTorch, NumPy, ...) load as long as every
+ * tensor has one of those dtypes and 1..4 dimensions, none of them zero.  A
+ * scalar (shape []) loads as shape [1], since slope tensors have at least
+ * one dimension.
  *
  * Every error message starts with the file's path, and names the tensor or
  * key at fault when there is one.
@@ -110,7 +115,8 @@ typedef struct sl_safetensors sl_safetensors;
  * match the shape, overlap, leave gaps, or do not cover the data section
  * exactly (a truncated file), duplicate names, a "__metadata__" that is not
  * an object of strings, a checksum that does not match or is incomplete
- * (see Checksums above).  SL_ERR_UNSUPPORTED for a valid dtype other than F32,
+ * (see Checksums above).  SL_ERR_UNSUPPORTED for a valid dtype slope does not
+ * read (F8_E5M2, F8_E4M3, F8_E8M0, F6_E2M3, F6_E3M2, F4),
  * more than 4 dimensions, or a zero dimension (an empty tensor).
  * SL_ERR_NOMEM when memory runs out.
  */
