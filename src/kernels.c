@@ -660,6 +660,40 @@ void sl_k_mse_bwd(const float *pred, const float *target, float *dpred, float *d
     }
 }
 
+float sl_k_bce_logits_fwd(const float *x, const float *target, int64_t target_step, int64_t n)
+{
+    double total = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        double v = x[i], y = target[i * target_step];
+        total += (v > 0.0 ? v : 0.0) - v * y + log1p(exp(-fabs(v)));
+    }
+    return n > 0 ? (float)(total / (double)n) : 0.0f;
+}
+
+/* 1 / (1 + e^-x) without overflow: through e^x for negative x. */
+static float stable_sigmoid(float x)
+{
+    if (x >= 0.0f)
+        return 1.0f / (1.0f + expf(-x));
+    float e = expf(x);
+    return e / (1.0f + e);
+}
+
+void sl_k_bce_logits_bwd(const float *x, const float *target, int64_t target_step, float *dx,
+                         float *dtarget, int64_t n, float scale)
+{
+    double x_sum = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        if (dx)
+            dx[i] += scale * (stable_sigmoid(x[i]) - target[i * target_step]);
+        if (dtarget && target_step)
+            dtarget[i] -= scale * x[i];
+        x_sum += x[i];
+    }
+    if (dtarget && !target_step) /* one target for all: the sum of the per-element terms */
+        dtarget[0] -= (float)((double)scale * x_sum);
+}
+
 /* ---- elementwise helpers ---- */
 
 void sl_k_axpy(int64_t n, float a, const float *x, float *y)

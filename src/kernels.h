@@ -83,6 +83,14 @@ float sl_k_mse_fwd(const float *pred, const float *target, int64_t n);
 void sl_k_mse_bwd(const float *pred, const float *target, float *dpred, float *dtarget, int64_t n,
                   float scale);
 
+/* Mean over n of max(x, 0) - x y + log1p(exp(-|x|)) (double accumulation); y[i] is
+ * target[i * target_step] (step 0: one target for all). */
+float sl_k_bce_logits_fwd(const float *x, const float *target, int64_t target_step, int64_t n);
+/* dx += scale * (sigmoid(x) - y); dtarget (may be NULL) += scale * -x per element, or its one
+ * element += scale * -sum(x) when target_step is 0. */
+void sl_k_bce_logits_bwd(const float *x, const float *target, int64_t target_step, float *dx,
+                         float *dtarget, int64_t n, float scale);
+
 /* ---- elementwise helpers ---- */
 void sl_k_axpy(int64_t n, float a, const float *x, float *y); /* y += a*x */
 void sl_k_mul_acc(const float *a, const float *b, float *y, int64_t n); /* y += a*b */

@@ -1,4 +1,4 @@
-/* ops_loss.c - cross-entropy over logits, and mean squared error. */
+/* ops_loss.c - cross-entropy over logits, mean squared error, binary cross-entropy on logits. */
 #include <string.h>
 
 #include "ops_common.h"
@@ -85,5 +85,41 @@ sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target)
     loss->data[0] = sl_k_mse_fwd(pred->data, target->data, pred->size);
     sl_tensor *in[2] = {pred, target};
     sl_ag_record(g, SL_OP_MSE, loss, in, 2);
+    return loss;
+}
+
+static void bce_with_logits_backward(sl_node *n)
+{
+    sl_tensor *logits = n->in[0], *targets = n->in[1];
+    int64_t step = targets->size == logits->size ? 1 : 0;
+    float scale = n->out->grad[0] / (float)logits->size;
+    float *dtargets = sl_ag_wants_grad(n, 1) ? targets->grad : NULL;
+    sl_k_bce_logits_bwd(logits->data, targets->data, step,
+                        sl_ag_wants_grad(n, 0) ? logits->grad : NULL, dtargets, logits->size,
+                        scale);
+}
+
+const sl_op_def sl_op_bce_with_logits_row = {SL_OP_BCE_WITH_LOGITS, "bce_with_logits",
+                                             bce_with_logits_backward, 0};
+
+sl_tensor *sl_bce_with_logits(sl_graph *g, sl_tensor *logits, sl_tensor *targets)
+{
+    if (sl_ops_skip(g, logits))
+        return NULL;
+    if (!targets)
+        return sl_ag_fail(g, SL_ERR_INVALID, "bce_with_logits: targets are NULL");
+    if (targets->size != 1 && !sl_tensor_same_shape(logits, targets)) {
+        char sl[64], st[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE,
+                          "bce_with_logits: targets %s must have the logits' shape %s or one "
+                          "element", SL_SHAPE(targets, st), SL_SHAPE(logits, sl));
+    }
+    sl_tensor *loss = scalar_output(g);
+    if (!loss)
+        return NULL;
+    int64_t step = targets->size == logits->size ? 1 : 0;
+    loss->data[0] = sl_k_bce_logits_fwd(logits->data, targets->data, step, logits->size);
+    sl_tensor *in[2] = {logits, targets};
+    sl_ag_record(g, SL_OP_BCE_WITH_LOGITS, loss, in, 2);
     return loss;
 }

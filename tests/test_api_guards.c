@@ -162,9 +162,11 @@ static void test_ops_null(void **state)
     assert_null(sl_tanh(g, NULL));
     assert_null(sl_gelu(g, NULL));
     assert_null(sl_mse(g, f, NULL));
+    assert_null(sl_bce_with_logits(g, NULL, f));
     assert_int_equal(sl_graph_status(g), SL_OK);
     /* NULL labels or running statistics (not a failed earlier op): an error. */
     OP_FAILS(g, SL_ERR_INVALID, sl_cross_entropy(g, f, NULL));
+    OP_FAILS(g, SL_ERR_INVALID, sl_bce_with_logits(g, f, NULL));
     OP_FAILS(g, SL_ERR_INVALID, sl_reshape(g, x, 2, NULL));
     OP_FAILS(g, SL_ERR_INVALID, sl_loss(g, f, NULL, SL_LOSS_CROSS_ENTROPY));
     assert_null(sl_batch_norm(g, f, NULL, NULL, NULL, NULL, 0.1f, 1e-5f));

@@ -140,6 +140,12 @@ static sl_tensor *fn_mse(sl_graph *g, sl_tensor **in, void *ctx)
     return sl_mse(g, in[0], in[1]);
 }
 
+static sl_tensor *fn_bce(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    (void)ctx;
+    return sl_bce_with_logits(g, in[0], in[1]);
+}
+
 /* Batch norm with fresh running statistics each call, so every forward is the same. */
 typedef struct bn_args {
     sl_tensor *rm, *rv;
@@ -350,6 +356,50 @@ static void test_grad_losses(void **state)
     tu_gradcheck(fn_mse, NULL, in, 2, EPS, ATOL, RTOL, 0);
     free_all(in, 2);
     sl_tensor_free(logits);
+    /* BCE with logits: soft targets in [0, 1] per element, then one target for all. */
+    sl_tensor *bce[2] = {shape2(3, 4, -4, 4, 34), shape2(3, 4, 0, 1, 35)};
+    tu_gradcheck(fn_bce, NULL, bce, 2, EPS, ATOL, RTOL, 0);
+    sl_tensor_free(bce[1]);
+    int64_t one = 1;
+    bce[1] = sl_tensor_new(1, &one, NULL);
+    bce[1]->data[0] = 0.75f;
+    sl_tensor_set_requires_grad(bce[1], 1);
+    tu_gradcheck(fn_bce, NULL, bce, 2, EPS, ATOL, RTOL, 0);
+    free_all(bce, 2);
+}
+
+/* BCE with logits stays finite and exact where the naive log(sigmoid(x)) is not. */
+static void test_bce_with_logits_extremes(void **state)
+{
+    (void)state;
+    int64_t shape[2] = {1, 4};
+    sl_tensor *x = sl_tensor_new(2, shape, NULL), *y = sl_tensor_new(2, shape, NULL);
+    const float xs[4] = {100.0f, -100.0f, 0.0f, 30.0f}, ys[4] = {0.0f, 1.0f, 0.5f, 1.0f};
+    memcpy(x->data, xs, sizeof xs);
+    memcpy(y->data, ys, sizeof ys);
+    sl_tensor_set_requires_grad(x, 1);
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_tensor *loss = sl_bce_with_logits(g, x, y);
+    assert_non_null(loss);
+    /* 100 + 100 + log 2 + log1p(e^-30), averaged over 4. */
+    double want = (200.0 + log(2.0) + log1p(exp(-30.0))) / 4.0;
+    assert_float_equal(loss->data[0], want, 1e-5);
+    assert_int_equal(sl_backward(g, loss), SL_OK);
+    const float dx[4] = {0.25f, -0.25f, 0.0f, 0.0f}; /* (sigmoid(x) - y) / 4 */
+    for (int i = 0; i < 4; i++)
+        assert_float_equal(x->grad[i], dx[i], 1e-7);
+    sl_graph_free(g);
+    /* A target of another shape: refused, naming both. */
+    g = sl_graph_new(1, NULL);
+    int64_t three = 3;
+    sl_tensor *bad = sl_tensor_new(1, &three, NULL);
+    assert_null(sl_bce_with_logits(g, x, bad));
+    assert_int_equal(sl_graph_status(g), SL_ERR_SHAPE);
+    assert_non_null(strstr(sl_graph_errmsg(g), "[3]"));
+    sl_graph_free(g);
+    sl_tensor_free(bad);
+    sl_tensor_free(x);
+    sl_tensor_free(y);
 }
 
 /* ---- every op kind of the op table ------------------------------------------------- */
@@ -515,6 +565,7 @@ static void test_every_op_kind(void **state)
         {SL_OP_GELU, fn_gelu, NULL, in_smooth, 0},
         {SL_OP_CROSS_ENTROPY, fn_ce, &ce, in_logits, 0},
         {SL_OP_MSE, fn_mse, NULL, in_pair2, 0},
+        {SL_OP_BCE_WITH_LOGITS, fn_bce, NULL, in_pair2, 0},
     };
     const size_t n_cases = sizeof cases / sizeof cases[0];
     for (int k = 0; k < SL_OP_COUNT; k++) {
@@ -886,6 +937,7 @@ int main(void)
         cmocka_unit_test(test_grad_leaky_family),
         cmocka_unit_test(test_grad_smooth_activations),
         cmocka_unit_test(test_grad_losses),
+        cmocka_unit_test(test_bce_with_logits_extremes),
         cmocka_unit_test(test_every_op_kind),
         cmocka_unit_test(test_leaky_relu_at_zero),
         cmocka_unit_test(test_prelu_at_zero_and_slope_grad),

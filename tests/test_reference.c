@@ -171,7 +171,8 @@ static sl_tensor *input(const case_ctx *c, const char *name, int required)
 
 static int is_loss(const char *op)
 {
-    return strcmp(op, "cross_entropy") == 0 || strcmp(op, "mse") == 0;
+    return strcmp(op, "cross_entropy") == 0 || strcmp(op, "mse") == 0 ||
+           strcmp(op, "bce_with_logits") == 0;
 }
 
 static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64_t n_out_rows)
@@ -238,6 +239,8 @@ static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64
     }
     if (strcmp(op, "mse") == 0)
         return sl_mse(g, input(c, "pred", 1), input(c, "target", 1));
+    if (strcmp(op, "bce_with_logits") == 0)
+        return sl_bce_with_logits(g, input(c, "logits", 1), input(c, "target", 1));
     fail_msg("%s: unknown op \"%s\" (update tests/test_reference.c)", c->name, op);
     return NULL;
 }

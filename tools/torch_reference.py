@@ -394,6 +394,26 @@ def gen_losses():
                  lambda p, t: F.mse_loss(p, t, reduction="mean").reshape(1), r=one)
 
 
+def gen_bce_with_logits():
+    """Last, so the cases before keep their random draws."""
+    one = torch.ones(1, dtype=torch.float64)
+    for shape, target_grad in [((4, 3), True), ((2, 1), False), ((2, 3, 2, 2), False)]:
+        tag = "x".join(str(d) for d in shape)
+        logits, target = randn(shape, 3.0), uniform(shape, 0.0, 1.0)
+        add_case(f"bce_with_logits_{tag}{'' if target_grad else '_const_target'}",
+                 "bce_with_logits", {}, [("logits", logits, True), ("target", target, target_grad)],
+                 lambda z, t: F.binary_cross_entropy_with_logits(z, t).reshape(1), r=one)
+    logits = quantize(torch.tensor([[60.0, -60.0, 0.0, 20.0, -20.0]], dtype=torch.float64))
+    target = quantize(torch.tensor([[0.0, 1.0, 0.5, 1.0, 0.0]], dtype=torch.float64))
+    add_case("bce_with_logits_large_1x5", "bce_with_logits", {},
+             [("logits", logits, True), ("target", target, False)],
+             lambda z, t: F.binary_cross_entropy_with_logits(z, t).reshape(1), r=one)
+    logits, real = randn((4, 1), 2.0), torch.ones(1, dtype=torch.float64)
+    add_case("bce_with_logits_4x1_one_target", "bce_with_logits", {},
+             [("logits", logits, True), ("target", real, True)],
+             lambda z, t: F.binary_cross_entropy_with_logits(z, t.expand_as(z)).reshape(1), r=one)
+
+
 def main():
     torch.set_num_threads(1)
     gen_matmul()
@@ -406,6 +426,7 @@ def main():
     gen_batch_norm()
     gen_losses()
     gen_gelu()
+    gen_bce_with_logits()
     WORST.sort(reverse=True)
     print("largest share of the tolerance used by torch float32:",
           ", ".join(f"{n} {u:.3f}" for u, n in WORST[:5]), file=sys.stderr)

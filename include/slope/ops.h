@@ -61,7 +61,8 @@ extern "C" {
     X(TANH, tanh)                                                                               \
     X(GELU, gelu)                                                                               \
     X(CROSS_ENTROPY, cross_entropy)                                                             \
-    X(MSE, mse)
+    X(MSE, mse)                                                                                 \
+    X(BCE_WITH_LOGITS, bce_with_logits)
 
 #define SL_OP_ENUM_ENTRY_(kind, name) SL_OP_##kind,
 /** The kind of a tape node's op. */
@@ -188,6 +189,15 @@ SL_API sl_tensor *sl_gelu(sl_graph *g, sl_tensor *x);
 SL_API sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *labels);
 /** Mean of (pred - target)^2 over all elements; same shapes. */
 SL_API sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target);
+/**
+ * Binary cross-entropy on logits, as torch.nn.BCEWithLogitsLoss (mean reduction): the mean
+ * over all elements of max(x, 0) - x y + log(1 + exp(-|x|)), which is stable for any x
+ * (no sigmoid is taken and then logged).  targets has logits' shape (per-element targets,
+ * any real values; 0 and 1 for hard labels) or one element (the same target everywhere:
+ * "real" = 1 and "fake" = 0 in a GAN).  Gradients: (sigmoid(x) - y) / n to the logits and
+ * -x / n to targets that require one (-sum(x) / n to a single target).  SL_ERR_SHAPE for other target shapes.
+ */
+SL_API sl_tensor *sl_bce_with_logits(sl_graph *g, sl_tensor *logits, sl_tensor *targets);
 
 #ifdef __cplusplus
 }
