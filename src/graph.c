@@ -1,4 +1,5 @@
 /* graph.c - the autograd context: arena, tape, modes, error (see slope/graph.h). */
+#include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -164,6 +165,20 @@ sl_tensor *sl_graph_tensor(sl_graph *g, int ndim, const int64_t *shape)
     if (!g || !shape)
         return NULL;
     return arena_tensor(g, ndim, shape, 1);
+}
+
+sl_tensor *sl_graph_randn(sl_graph *g, int ndim, const int64_t *shape, float mean, float std)
+{
+    if (!g || !shape)
+        return NULL;
+    if (!isfinite(mean) || !isfinite(std) || std < 0.0f)
+        return sl_ag_fail(g, SL_ERR_INVALID, "randn: mean %g and std %g must be finite, std >= 0",
+                          (double)mean, (double)std);
+    sl_tensor *t = arena_tensor(g, ndim, shape, 0);
+    if (t)
+        for (int64_t i = 0; i < t->size; i++)
+            t->data[i] = mean + std * sl_rng_normal(&g->rng);
+    return t;
 }
 
 /* The node's state follows it in the same arena block, at an offset any type can sit at. */

@@ -163,6 +163,8 @@ static void test_ops_null(void **state)
     assert_null(sl_gelu(g, NULL));
     assert_null(sl_mse(g, f, NULL));
     assert_null(sl_bce_with_logits(g, NULL, f));
+    assert_null(sl_graph_randn(NULL, 1, &(int64_t){4}, 0.0f, 1.0f));
+    assert_null(sl_graph_randn(g, 1, NULL, 0.0f, 1.0f));
     assert_int_equal(sl_graph_status(g), SL_OK);
     /* NULL labels or running statistics (not a failed earlier op): an error. */
     OP_FAILS(g, SL_ERR_INVALID, sl_cross_entropy(g, f, NULL));

@@ -368,6 +368,33 @@ static void test_grad_losses(void **state)
     free_all(bce, 2);
 }
 
+/* Latent noise: the graph's generator decides it, so a seed repeats it; mean and std hold. */
+static void test_graph_randn(void **state)
+{
+    (void)state;
+    int64_t shape[2] = {200, 100};
+    sl_graph *a = sl_graph_new(7, NULL), *b = sl_graph_new(7, NULL);
+    sl_tensor *x = sl_graph_randn(a, 2, shape, 0.5f, 2.0f), *y = sl_graph_randn(b, 2, shape, 0.5f, 2.0f);
+    assert_non_null(x);
+    assert_non_null(y);
+    assert_memory_equal(x->data, y->data, (size_t)x->size * sizeof(float));
+    assert_false(x->flags & SL_TENSOR_REQUIRES_GRAD);
+    double sum = 0.0, sq = 0.0;
+    for (int64_t i = 0; i < x->size; i++) {
+        sum += x->data[i];
+        sq += (double)x->data[i] * x->data[i];
+    }
+    double mean = sum / (double)x->size, sd = sqrt(sq / (double)x->size - mean * mean);
+    assert_true(fabs(mean - 0.5) < 0.05); /* 20,000 draws: the mean's s.e. is 0.014 */
+    assert_true(fabs(sd - 2.0) < 0.05);
+    sl_tensor *z = sl_graph_randn(a, 2, shape, 0.5f, 2.0f); /* the generator moved on */
+    assert_memory_not_equal(x->data, z->data, (size_t)x->size * sizeof(float));
+    assert_null(sl_graph_randn(b, 2, shape, 0.0f, -1.0f));
+    assert_int_equal(sl_graph_status(b), SL_ERR_INVALID);
+    sl_graph_free(a);
+    sl_graph_free(b);
+}
+
 /* BCE with logits stays finite and exact where the naive log(sigmoid(x)) is not. */
 static void test_bce_with_logits_extremes(void **state)
 {
@@ -938,6 +965,7 @@ int main(void)
         cmocka_unit_test(test_grad_smooth_activations),
         cmocka_unit_test(test_grad_losses),
         cmocka_unit_test(test_bce_with_logits_extremes),
+        cmocka_unit_test(test_graph_randn),
         cmocka_unit_test(test_every_op_kind),
         cmocka_unit_test(test_leaky_relu_at_zero),
         cmocka_unit_test(test_prelu_at_zero_and_slope_grad),

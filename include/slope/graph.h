@@ -91,6 +91,15 @@ SL_API size_t sl_graph_arena_used(const sl_graph *g);
  */
 SL_API sl_tensor *sl_graph_tensor(sl_graph *g, int ndim, const int64_t *shape);
 
+/**
+ * sl_graph_tensor filled with mean + std * N(0, 1) draws from the graph's generator
+ * (sl_graph_rng), in row-major order: a GAN's latent batch, or any noise input.  The same
+ * seed gives the same noise; it needs no gradient.  NULL (error recorded in g) as
+ * sl_graph_tensor, and for a std below 0 or a mean or std that is not finite (SL_ERR_INVALID).
+ */
+SL_API sl_tensor *sl_graph_randn(sl_graph *g, int ndim, const int64_t *shape, float mean,
+                                 float std);
+
 #ifdef __cplusplus
 }
 #endif
