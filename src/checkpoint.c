@@ -29,6 +29,7 @@
 
 #define FORMAT_TRAIN "slope-train-1"
 #define FORMAT_MODEL "slope-model-1"
+#define FORMAT_MODEL_OPTIM "slope-model-optim-1"
 #define MAX_META 32
 #define OPT_NAME_MAX 96
 #define KEY_NORM "slope.input_normalize"
@@ -190,7 +191,7 @@ static sl_safetensors *open_checkpoint(const char *path, const char *want_format
     const char *format = sl_safetensors_metadata(st, "slope.format");
     if (want_format && (!format || strcmp(format, want_format) != 0)) {
         sl_error_set(err, SL_ERR_FORMAT,
-                     "%s: not a slope training checkpoint (slope.format is %s%s%s, expected %s)",
+                     "%s: not a slope checkpoint of this kind (slope.format is %s%s%s, expected %s)",
                      path, format ? "\"" : "", format ? format : "missing", format ? "\"" : "",
                      want_format);
         sl_safetensors_free(st);
@@ -382,6 +383,63 @@ sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err)
         t->epoch = (int)epoch; /* 0..t->opt.epochs */
         t->steps = steps;
         sl_optimizer_set_steps(t->optim, steps);
+    }
+    list_free(&l);
+    sl_safetensors_free(st);
+    return s;
+}
+
+/* ---- a model and its optimizer, for loops of the caller's own ------------------------- */
+
+sl_status sl_model_save_with_optimizer(const sl_model *m, const sl_optimizer *opt,
+                                       const char *path, const sl_kv *meta, size_t n_meta,
+                                       sl_error *err)
+{
+    SL_GUARD(m, err);
+    SL_GUARD(opt, err);
+    SL_GUARD(path, err);
+    SL_GUARD_KV(meta, n_meta, err);
+    if (!sl_model_flat_params((sl_model *)(uintptr_t)m, NULL))
+        return sl_error_set(err, SL_ERR_STATE, "%s: the model is not initialised", __func__);
+    char steps[32];
+    snprintf(steps, sizeof steps, "%lld", (long long)sl_optimizer_steps(opt));
+    sl_kv ours[6] = {{"slope.format", FORMAT_MODEL_OPTIM},
+                     {"slope.steps", steps},
+                     {"slope.optimizer", sl_optim_name(sl_optimizer_spec(opt)->kind)}};
+    norm_meta nm;
+    size_t n_ours = add_norm_meta(m, &nm, ours, 3);
+    return write_checkpoint(path, m, opt, ours, n_ours, meta, n_meta, err);
+}
+
+sl_status sl_model_load_with_optimizer(sl_model *m, sl_optimizer *opt, const char *path,
+                                       sl_error *err)
+{
+    SL_GUARD(m, err);
+    SL_GUARD(opt, err);
+    SL_GUARD(path, err);
+    sl_safetensors *st = open_checkpoint(path, FORMAT_MODEL_OPTIM, err);
+    if (!st)
+        return err ? err->status : SL_ERR_IO;
+    const char *kind = sl_safetensors_metadata(st, "slope.optimizer");
+    const char *want = sl_optim_name(sl_optimizer_spec(opt)->kind);
+    int64_t steps = 0;
+    norm_meta nm;
+    int has_norm = 0;
+    sl_status s = parse_count(st, path, "slope.steps", &steps, err);
+    if (s == SL_OK)
+        s = read_norm(st, path, &has_norm, &nm, err);
+    if (s == SL_OK && (!kind || strcmp(kind, want) != 0))
+        s = sl_error_set(err, SL_ERR_FORMAT, "%s: saved with optimizer \"%s\", but this one is "
+                         "\"%s\"", path, kind ? kind : "?", want);
+    tensor_list l = {0};
+    if (s == SL_OK)
+        s = list_tensors(m, opt, &l, err);
+    if (s == SL_OK)
+        s = check_tensors(st, &l, err);
+    if (s == SL_OK) {
+        copy_tensors(st, &l);
+        apply_norm(m, has_norm, &nm);
+        sl_optimizer_set_steps(opt, steps);
     }
     list_free(&l);
     sl_safetensors_free(st);

@@ -522,6 +522,25 @@ void sl_model_zero_grad(sl_model *m)
         memset(m->flat_grad, 0, (size_t)m->n_flat * sizeof(float));
 }
 
+void sl_model_set_trainable(sl_model *m, int on)
+{
+    if (!m)
+        return;
+    for (size_t i = 0; i < m->n_params; i++)
+        if (m->params[i].role != SL_PARAM_BUFFER)
+            sl_tensor_set_requires_grad(m->params[i].tensor, on != 0);
+}
+
+int sl_model_trainable(const sl_model *m)
+{
+    if (!m)
+        return 0;
+    for (size_t i = 0; i < m->n_params; i++)
+        if (m->params[i].role != SL_PARAM_BUFFER)
+            return (m->params[i].tensor->flags & SL_TENSOR_REQUIRES_GRAD) != 0;
+    return 0;
+}
+
 void sl_model_set_capture(sl_model *m, int on)
 {
     if (m)

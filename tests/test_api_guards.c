@@ -292,6 +292,8 @@ static void test_model(void **state)
     assert_null(sl_model_flat_params(NULL, &n));
     assert_null(sl_model_flat_grads(NULL, &n));
     sl_model_zero_grad(NULL);
+    sl_model_set_trainable(NULL, 0);
+    assert_int_equal(sl_model_trainable(NULL), 0);
     sl_model_set_capture(NULL, 1);
     assert_null(sl_model_captured(NULL, 0));
     assert_null(sl_model_captured_output(NULL, 0));
@@ -560,6 +562,17 @@ static void test_train(void **state)
     INVALID(sl_trainer_load(NULL, "x", E));
     INVALID(sl_model_save(NULL, "x", NULL, 0, E));
     INVALID(sl_model_load(NULL, "x", E));
+    sl_optim_spec sgd = sl_optim_defaults(SL_OPTIM_SGD);
+    sl_optimizer *opt = sl_optimizer_new(sl_model_param(m, 0), sl_model_num_params(m), &sgd, NULL);
+    assert_non_null(opt);
+    INVALID(sl_model_save_with_optimizer(NULL, opt, "x", NULL, 0, E));
+    INVALID(sl_model_save_with_optimizer(m, NULL, "x", NULL, 0, E));
+    INVALID(sl_model_save_with_optimizer(m, opt, NULL, NULL, 0, E));
+    INVALID(sl_model_save_with_optimizer(m, opt, "x", NULL, 1, E));
+    INVALID(sl_model_load_with_optimizer(NULL, opt, "x", E));
+    INVALID(sl_model_load_with_optimizer(m, NULL, "x", E));
+    INVALID(sl_model_load_with_optimizer(m, opt, NULL, E));
+    sl_optimizer_free(opt);
     sl_eval_result res;
     INVALID(sl_evaluate(NULL, ds, 2, SL_LOSS_CROSS_ENTROPY, &res, E));
     INVALID(sl_evaluate(m, NULL, 2, SL_LOSS_CROSS_ENTROPY, &res, E));

@@ -360,6 +360,16 @@ SL_API float *sl_model_flat_params(sl_model *m, int64_t *n);
 SL_API float *sl_model_flat_grads(sl_model *m, int64_t *n);
 /** Zero-fills every gradient. */
 SL_API void sl_model_zero_grad(sl_model *m);
+/**
+ * Whether backward computes gradients for m's trainable parameters (on after sl_model_init).
+ * Off, m still passes gradients through to its input: in a GAN's generator step the
+ * discriminator is run on the generator's output with sl_model_set_trainable(d, 0), so the
+ * generator gets its gradient and the discriminator's parameters and gradients are left as
+ * they are (and their weight gradients are not even computed).  Buffers never train.
+ */
+SL_API void sl_model_set_trainable(sl_model *m, int on);
+/** 1 when m's trainable parameters get gradients (sl_model_set_trainable), 0 if not or NULL. */
+SL_API int sl_model_trainable(const sl_model *m);
 
 /**
  * Activation capture, for the dying-neuron statistics.  When on, forward

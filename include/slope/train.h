@@ -241,6 +241,28 @@ SL_API sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv 
  */
 SL_API sl_status sl_model_load(sl_model *m, const char *path, sl_error *err);
 
+/**
+ * A model with its optimizer's state, for loops of your own (a GAN's two models, each with
+ * its optimizer): the model's tensors, the optimizer's as "optim.<param>.<slot>", the input
+ * normalisation, slope.format "slope-model-optim-1", slope.optimizer and slope.steps (the
+ * optimizer's), plus the caller's metadata (its epoch, say; "slope.*" keys are reserved),
+ * written atomically.  opt must be the one made for m's parameters.  SL_ERR_INVALID (NULL, a
+ * reserved key), SL_ERR_STATE (not initialised), SL_ERR_IO.
+ */
+SL_API sl_status sl_model_save_with_optimizer(const sl_model *m, const sl_optimizer *opt,
+                                              const char *path, const sl_kv *meta,
+                                              size_t n_meta, sl_error *err);
+/**
+ * Restores what sl_model_save_with_optimizer wrote into m and opt, all or nothing: the
+ * format, the optimizer kind, slope.steps and every tensor's presence and shape are checked
+ * before anything is copied.  The optimizer's step count is set from slope.steps, so Adam's
+ * bias correction goes on where it stopped.  The caller's own metadata is read with
+ * sl_safetensors_read.  Errors: SL_ERR_IO, SL_ERR_FORMAT (another format or optimizer, a
+ * missing tensor or key: named), SL_ERR_SHAPE (named), SL_ERR_INVALID (NULL).
+ */
+SL_API sl_status sl_model_load_with_optimizer(sl_model *m, sl_optimizer *opt, const char *path,
+                                              sl_error *err);
+
 typedef struct sl_eval_result {
     double loss;
     double accuracy;
