@@ -493,6 +493,13 @@ static void test_optim(void **state)
     sl_optimizer_set_steps(opt, SL_OPTIM_MAX_STEPS - 1);
     assert_int_equal(sl_optimizer_step(opt, 0.1f, NULL), SL_OK);
     sl_optimizer_free(opt);
+    double score;
+    float xs[8] = {0};
+    INVALID(sl_classifier_score(NULL, xs, 1, 1, &score, E));
+    INVALID(sl_classifier_score(m, NULL, 1, 1, &score, E));
+    INVALID(sl_classifier_score(m, xs, 1, 1, NULL, E));
+    INVALID(sl_classifier_score(m, xs, -5, 1, &score, E));
+    INVALID(sl_classifier_score(m, xs, 1, INT64_MIN, &score, E));
     sl_model_free(m);
 
     (void)sl_schedule_defaults((sl_schedule_kind)-1);

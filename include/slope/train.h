@@ -305,6 +305,19 @@ SL_API sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int6
 SL_API sl_status sl_predict(sl_model *model, const float *x, int64_t n, float *outputs,
                             int32_t *classes, sl_error *err);
 
+/**
+ * The classifier score of n samples x (raw inputs, as sl_predict takes them): with p(y|x)
+ * the classifier's softmax and p(y) its mean over the samples, exp(mean_x KL(p(y|x) ||
+ * p(y))) -- the Inception score's form with a classifier of one's own.  It lies in [1, C]
+ * for C classes: near C when each sample is confidently one class and the classes are used
+ * evenly (real Fashion-MNIST test images and slope's fashion_cnn give about 9), 1 when the
+ * classifier sees nothing it can tell apart.  Runs in batches of `batch` samples; allocates
+ * n * C floats.  Errors: SL_ERR_INVALID (NULL, n or batch < 1, a classifier without a flat
+ * output of 2 or more classes), SL_ERR_NOMEM, those of sl_predict.
+ */
+SL_API sl_status sl_classifier_score(sl_model *classifier, const float *x, int64_t n,
+                                     int64_t batch, double *score, sl_error *err);
+
 #ifdef __cplusplus
 }
 #endif
