@@ -754,6 +754,7 @@ static void test_run_compare_dist(void **state)
     sl_compare_free(NULL);
     INVALID(sl_compare_run_all(NULL, E));
     INVALID(sl_compare_write(NULL, E));
+    INVALID(sl_compare_print_table(NULL, stdout, NULL, E));
     assert_null(sl_compare_config(NULL));
     assert_null(sl_compare_out_dir(NULL));
     assert_int_equal(sl_compare_probe_count(NULL), 0);

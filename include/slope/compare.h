@@ -90,6 +90,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "slope/config.h"
 #include "slope/error.h"
@@ -212,6 +213,21 @@ SL_API sl_status sl_compare_run_all(sl_compare *c, sl_error *err);
  * SL_ERR_STATE before sl_compare_run_all, SL_ERR_NOMEM.
  */
 SL_API sl_status sl_compare_write(const sl_compare *c, sl_error *err);
+
+/**
+ * Prints the comparison as `slope compare` does, to out: a blank line, the table, its
+ * footnotes.  With one seed a line per run and activation layer (the first and last report,
+ * died/revived totals, negative growth, test accuracy, PReLU slopes; a failed run's line
+ * ends in "failed: " and its message up to the first ';'); with several seeds a line per
+ * activation and layer over the seeds (see sl_compare_aggregate), then a line per run that
+ * did not finish.  Every column is as wide as its widest cell, header included, so a long
+ * label ("prelu:channel:0.1 (per-channel slopes)") or value shifts no column.  *any_prelu
+ * (any_prelu may be NULL) is set to whether a PReLU run finished (prelu.png is drawn then).
+ * Errors: SL_ERR_INVALID (NULL c or out), SL_ERR_STATE before sl_compare_run_all,
+ * SL_ERR_NOMEM (nothing printed then).
+ */
+SL_API sl_status sl_compare_print_table(const sl_compare *c, FILE *out, int *any_prelu,
+                                        sl_error *err);
 
 /** The config compared. */
 SL_API const sl_config *sl_compare_config(const sl_compare *c);

@@ -42,7 +42,8 @@ void progress_update(progress *p, const sl_step_info *info)
     p->loss_sum += (double)info->loss * (double)info->n;
     if (!due(p, info->batch + 1 >= info->batches))
         return;
-    double elapsed = p->last_draw - p->start, rate = elapsed > 0 ? (double)p->samples / elapsed : 0.0;
+    double elapsed = p->last_draw - p->start;
+    double rate = elapsed > 0 ? (double)p->samples / elapsed : 0.0;
     double frac = (double)(info->batch + 1) / (double)info->batches;
     double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
     char bar[21];
@@ -62,7 +63,8 @@ void progress_phase(progress *p, const char *phase, long long done, long long to
     if (!due(p, done == 0 || done >= total))
         return;
     if (total > 0)
-        fprintf(stderr, "\rslope: %s %lld/%lld %c\033[K", phase, done, total, "|/-\\"[p->spin++ & 3]);
+        fprintf(stderr, "\rslope: %s %lld/%lld %c\033[K", phase, done, total,
+                "|/-\\"[p->spin++ & 3]);
     else
         fprintf(stderr, "\rslope: %s ...\033[K", phase);
     fflush(stderr);
