@@ -156,6 +156,11 @@ check_train() {
     [ "$(grep -cE '^  layer 3 leaky_relu: [0-9]+/64 inactive \([0-9.]+%\), ' "$out/on.log")" -eq 3 ] ||
         fail "leaky_relu lines: $(cat "$out/on.log")"
     [ "$(wc -l < "$out/on.log")" -eq 11 ] || fail "on: $(cat "$out/on.log")"
+    # The help says what the flags do: the checkpoint at the end too, slope's own threads.
+    "$slope" train --help > "$out/help.txt" || fail "train --help exited $?"
+    grep -q -- "--checkpoint FILE .* and at the end" "$out/help.txt" || fail "--checkpoint help"
+    grep -q -- "--threads N  .*slope's worker threads" "$out/help.txt" || fail "--threads help"
+    grep -q -- "--quiet  .*no progress bar" "$out/help.txt" || fail "--quiet help"
     echo "train: ok"
 }
 

@@ -37,7 +37,7 @@ static void compare_help(void)
            "  --out DIR           where to write stats.csv, seeds.csv, summary.json, *.png\n"
            "                      (default: compare-<config name>)\n"
            "  --set PATH=VALUE    override a config key (repeatable)\n"
-           "  --threads N         slope's threads\n");
+           "  --threads N         slope's own worker threads (overrides train.threads)\n");
 }
 
 static int parse_compare_args(int argc, char **argv, compare_args *a)
