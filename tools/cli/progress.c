@@ -22,7 +22,7 @@ void progress_start(progress *p, int epoch, int epochs)
     p->epoch = epoch;
     p->epochs = epochs;
     p->start = p->last_draw = now();
-    p->samples = 0;
+    p->samples = p->timed = 0;
     p->loss_sum = 0.0;
 }
 
@@ -38,12 +38,14 @@ static int due(progress *p, int last)
 
 void progress_update(progress *p, const sl_step_info *info)
 {
+    /* The clock starts when the first step ends: its samples are not in the rate. */
+    p->timed += p->samples ? info->n : 0;
     p->samples += info->n;
     p->loss_sum += (double)info->loss * (double)info->n;
     if (!due(p, info->batch + 1 >= info->batches))
         return;
     double elapsed = p->last_draw - p->start;
-    double rate = elapsed > 0 ? (double)p->samples / elapsed : 0.0;
+    double rate = elapsed > 0 ? (double)p->timed / elapsed : 0.0;
     double frac = (double)(info->batch + 1) / (double)info->batches;
     double eta = frac > 0 ? elapsed * (1.0 - frac) / frac : 0.0;
     char bar[21];

@@ -8,7 +8,7 @@ typedef struct progress {
     int enabled, drawn, spin;
     int epoch, epochs;
     double start, last_draw;
-    long long samples;
+    long long samples, timed; /* timed: those after the first step, for the rate */
     double loss_sum; /* the epoch's loss so far, times each batch's examples */
 } progress;
 
