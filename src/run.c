@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "alloc.h"
+#include "progress.h"
 #include "run_internal.h"
 #include "slope/export_model.h"
 #include "slope/dist.h"
@@ -157,10 +158,12 @@ static sl_status stats_measure(sl_run *r, sl_error *err)
     if (!r->stats)
         return SL_OK;
     sl_run_phase(r, "measuring statistics");
-    if (sl_stats_measure(r->stats, sl_trainer_epoch(r->trainer), sl_trainer_steps(r->trainer),
-                         err) != SL_OK)
-        return err->status;
-    return SL_OK;
+    sl_progress_hook outer = sl_progress_push(r->opt.on_progress, "measuring statistics",
+                                              r->opt.user);
+    sl_status st = sl_stats_measure(r->stats, sl_trainer_epoch(r->trainer),
+                                    sl_trainer_steps(r->trainer), err);
+    sl_progress_pop(outer);
+    return st;
 }
 
 static int stats_notify(sl_run *r)
@@ -210,11 +213,14 @@ static sl_status evaluate(sl_run *r, sl_run_epoch *e, sl_error *err)
     sl_run_phase(r, "evaluating");
     e->has_val = d->val != NULL;
     e->has_test = d->test != NULL;
-    if (d->val && sl_dist_evaluate(r->model, d->val, batch, r->cfg->loss, &e->val, err) != SL_OK)
-        return err->status;
-    if (d->test && sl_dist_evaluate(r->model, d->test, batch, r->cfg->loss, &e->test, err) != SL_OK)
-        return err->status;
-    return SL_OK;
+    sl_progress_hook outer = sl_progress_push(r->opt.on_progress, "evaluating", r->opt.user);
+    sl_status st = SL_OK;
+    if (d->val)
+        st = sl_dist_evaluate(r->model, d->val, batch, r->cfg->loss, &e->val, err);
+    if (st == SL_OK && d->test)
+        st = sl_dist_evaluate(r->model, d->test, batch, r->cfg->loss, &e->test, err);
+    sl_progress_pop(outer);
+    return st;
 }
 
 /* What follows an epoch's evaluation: callbacks, metrics, checkpoints. */

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "progress.h"
 #include "slope/graph.h"
 #include "slope/stats.h"
 #include "slope/train.h"
@@ -21,6 +22,7 @@
 typedef struct act_layer {
     sl_layer_stats st;
     uint8_t *dead, *prev_dead;  /* units each */
+    uint8_t *born;              /* units: dead at every report so far */
     int64_t *nonpos;            /* per unit: pre-activations <= 0 this report */
     double *grad_sum;           /* per unit: sum of |dl/dx| this report */
     double *unit_grad;          /* per unit: the mean of the last report */
@@ -95,6 +97,7 @@ static int act_layer_init(act_layer *a, const sl_model *m, int index)
     size_t u = (size_t)a->st.units;
     a->dead = sl_calloc(u, 1);
     a->prev_dead = sl_calloc(u, 1);
+    a->born = sl_calloc(u, 1);
     a->nonpos = sl_calloc(u, sizeof *a->nonpos);
     a->grad_sum = sl_calloc(u, sizeof *a->grad_sum);
     a->unit_grad = sl_calloc(u, sizeof *a->unit_grad);
@@ -104,7 +107,7 @@ static int act_layer_init(act_layer *a, const sl_model *m, int index)
     a->st.neg_p01 = NAN;
     for (size_t k = 0; a->unit_grad && k < u; k++)
         a->unit_grad[k] = NAN;
-    return a->dead && a->prev_dead && a->nonpos && a->grad_sum && a->unit_grad && a->alpha &&
+    return a->dead && a->prev_dead && a->born && a->nonpos && a->grad_sum && a->unit_grad && a->alpha &&
            a->neg_hist;
 }
 
@@ -112,6 +115,7 @@ static void act_layer_free(act_layer *a)
 {
     sl_free(a->dead);
     sl_free(a->prev_dead);
+    sl_free(a->born);
     sl_free(a->nonpos);
     sl_free(a->grad_sum);
     sl_free(a->unit_grad);
@@ -329,6 +333,8 @@ static sl_status run_probe(sl_stats *s, sl_error *err)
     for (int64_t first = 0; st == SL_OK && first < s->count; first += s->batch_size) {
         int64_t n = s->count - first < s->batch_size ? s->count - first : s->batch_size;
         st = probe_batch(s, first, n, err);
+        if (st == SL_OK)
+            sl_progress_report(first + n, s->count);
     }
     sl_model_set_capture(s->model, 0);
     sl_graph_reset(s->graph);
@@ -383,6 +389,7 @@ static double neg_percentile(const act_layer *a)
 static void finish_layer(act_layer *a, int64_t count, int first)
 {
     int64_t per_unit = count * a->st.positions, dead = 0, died = 0, revived = 0, nonpos = 0;
+    int64_t born = 0;
     double gsum = 0.0;
     memcpy(a->prev_dead, a->dead, (size_t)a->st.units);
     for (int64_t u = 0; u < a->st.units; u++) {
@@ -393,6 +400,8 @@ static void finish_layer(act_layer *a, int64_t count, int first)
         nonpos += a->nonpos[u];
         gsum += a->grad_sum[u];
         a->dead[u] = d;
+        a->born[u] = (uint8_t)(d && (first || a->born[u]));
+        born += a->born[u];
         a->unit_grad[u] = a->has_grad ? a->grad_sum[u] / (double)per_unit : NAN;
     }
     a->st.dead = dead;
@@ -400,6 +409,7 @@ static void finish_layer(act_layer *a, int64_t count, int first)
     a->st.sparsity = (double)nonpos / ((double)per_unit * (double)a->st.units);
     a->st.died = died;
     a->st.revived = revived;
+    a->st.born_dead = born;
     a->st.grad_mean_abs = a->has_grad ? gsum / ((double)per_unit * (double)a->st.units) : NAN;
     a->st.neg_mean = a->neg_count ? a->neg_sum / (double)a->neg_count : NAN;
     a->st.neg_p01 = neg_percentile(a);

@@ -16,6 +16,7 @@
 #include "data_internal.h"
 #include "nn_internal.h"
 #include "parallel.h"
+#include "progress.h"
 #include "slope/ops.h"
 #include "train_internal.h"
 
@@ -484,6 +485,7 @@ sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
         }
         loss_sum += (double)loss->data[0] * (double)n;
         tally(result, y->data, b.labels, n, classes, &correct);
+        sl_progress_report(first + n, count);
     }
     if (st == SL_OK) {
         result->samples = count;

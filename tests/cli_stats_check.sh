@@ -128,7 +128,44 @@ check_born_dead() {
     echo "born-dead: ok"
 }
 
+# `slope train`'s statistics: off in the training configs, on in the dying ones; when on,
+# one line per activation layer and report, "dead" for ReLU and "inactive" for Leaky ReLU.
+check_train() {
+    slope=$1 models=$2 out=$3
+    rm -rf "$out" && mkdir -p "$out"
+    for m in fashion_mlp fashion_mlp_prelu fashion_cnn spiral_mlp; do
+        grep -q '"stats": { "enabled": false' "$models/$m.json" || fail "$m.json: stats not off"
+    done
+    for m in dying_mlp dying_cnn; do
+        grep -q '"stats": { "enabled": true' "$models/$m.json" || fail "$m.json: stats not on"
+    done
+    "$slope" train "$models/spiral_mlp.json" --epochs 1 > "$out/off.log" 2>&1 ||
+        fail "train exited $?: $(cat "$out/off.log")"
+    [ "$(wc -l < "$out/off.log")" -eq 3 ] || fail "stats off: $(cat "$out/off.log")"
+    grep -q "training examples, 1 epoch$" "$out/off.log" || fail "1 epoch: $(head -n 1 "$out/off.log")"
+    "$slope" train "$models/spiral_mlp.json" --epochs 2 --set stats.enabled=true \
+        --set 'model.layers[1]={"type": "relu"}' > "$out/on.log" 2>&1 ||
+        fail "train exited $?: $(cat "$out/on.log")"
+    grep -q "training examples, 2 epochs$" "$out/on.log" || fail "2 epochs: $(head -n 1 "$out/on.log")"
+    # Init and 2 epochs, 2 layers: 6 lines, and one header for the report at init.
+    [ "$(grep -c '^  layer [13] ' "$out/on.log")" -eq 6 ] || fail "layer lines: $(cat "$out/on.log")"
+    [ "$(grep -c '^stats at init (probe 300 examples):$' "$out/on.log")" -eq 1 ] ||
+        fail "no header for the report at init: $(cat "$out/on.log")"
+    [ "$(grep -cE '^  layer 1 relu: [0-9]+/64 dead \([0-9.]+%\), [0-9]+ since init, died [0-9]+, revived [0-9]+, neg mean ' "$out/on.log")" -eq 3 ] ||
+        fail "relu lines: $(cat "$out/on.log")"
+    [ "$(grep -cE '^  layer 3 leaky_relu: [0-9]+/64 inactive \([0-9.]+%\), ' "$out/on.log")" -eq 3 ] ||
+        fail "leaky_relu lines: $(cat "$out/on.log")"
+    [ "$(wc -l < "$out/on.log")" -eq 11 ] || fail "on: $(cat "$out/on.log")"
+    # The help says what the flags do: the checkpoint at the end too, slope's own threads.
+    "$slope" train --help > "$out/help.txt" || fail "train --help exited $?"
+    grep -q -- "--checkpoint FILE .* and at the end" "$out/help.txt" || fail "--checkpoint help"
+    grep -q -- "--threads N  .*slope's worker threads" "$out/help.txt" || fail "--threads help"
+    grep -q -- "--quiet  .*no progress bar" "$out/help.txt" || fail "--quiet help"
+    echo "train: ok"
+}
+
 case "$1" in
+train) check_train "$2" "$3" "$4" ;;
 compare) check_compare "$2" "$3" "$4" ;;
 born-dead) check_born_dead "$2" "$3" ;;
 *) fail "unknown check $1" ;;

@@ -699,6 +699,11 @@ static void test_stats(void **state)
     assert_null(sl_stats_dead_mask(NULL, 0));
     assert_null(sl_stats_unit_grad(NULL, 0));
     assert_null(sl_stats_alpha(NULL, 0));
+    char text[64];
+    assert_null(sl_stats_summary_line(NULL, 0, text, sizeof text));
+    assert_null(sl_stats_unit_word((sl_layer_type)-1));
+    assert_null(sl_stats_unit_word(SL_LAYER_TYPE_COUNT));
+    assert_null(sl_stats_unit_word(SL_LAYER_LINEAR));
     int64_t counts[4];
     INVALID(sl_stats_alpha_histogram(NULL, 0, 0, 1, 4, counts, E));
     sl_stats *s = sl_stats_new(m, ds, 2, SL_LOSS_CROSS_ENTROPY, NULL);
@@ -708,6 +713,11 @@ static void test_stats(void **state)
         assert_null(sl_stats_unit_grad(s, SIZE_MAX));
         assert_null(sl_stats_alpha(s, SIZE_MAX));
         INVALID(sl_stats_alpha_histogram(s, SIZE_MAX, 0, 1, 4, counts, E));
+        char line[64] = "untouched";
+        assert_null(sl_stats_summary_line(s, SIZE_MAX, line, sizeof line));
+        assert_null(sl_stats_summary_line(s, 0, NULL, 64));
+        assert_null(sl_stats_summary_line(s, 0, line, 0));
+        assert_string_equal(line, "untouched");
         sl_stats_free(s);
     }
     (void)sl_born_dead_defaults();
@@ -785,6 +795,7 @@ static void test_run_compare_dist(void **state)
     sl_compare_free(NULL);
     INVALID(sl_compare_run_all(NULL, E));
     INVALID(sl_compare_write(NULL, E));
+    INVALID(sl_compare_print_table(NULL, stdout, NULL, E));
     assert_null(sl_compare_config(NULL));
     assert_null(sl_compare_out_dir(NULL));
     assert_int_equal(sl_compare_probe_count(NULL), 0);
@@ -793,7 +804,6 @@ static void test_run_compare_dist(void **state)
     assert_int_equal(sl_compare_num_runs(NULL), 0);
     assert_null(sl_compare_get_run(NULL, 0));
     assert_int_equal(sl_compare_weights_shared(NULL), 0);
-    assert_int_equal(sl_compare_print_table(NULL, stdout), 0);
     size_t n = 5;
     assert_null(sl_compare_rows(NULL, &n));
     assert_int_equal(sl_compare_num_layers(NULL, 0), 0);

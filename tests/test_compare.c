@@ -226,6 +226,110 @@ static void test_diverged_run_is_data(void **state)
     sl_config_free(cfg);
 }
 
+/* sl_compare_print_table into a string (static buffer). */
+static const char *table_text(const sl_compare *c, int *any_prelu)
+{
+    static char text[16384];
+    FILE *f = tmpfile();
+    assert_non_null(f);
+    sl_error err = {0};
+    assert_int_equal(sl_compare_print_table(c, f, any_prelu, &err), SL_OK);
+    rewind(f);
+    size_t n = fread(text, 1, sizeof text - 1, f);
+    text[n] = '\0';
+    fclose(f);
+    return text;
+}
+
+/* The end columns of the whitespace-separated tokens of line[from..] (at most max). */
+static int token_ends(const char *line, size_t from, int *ends, int max)
+{
+    int n = 0;
+    for (size_t i = from; line[i] && line[i] != '\n' && n < max; i++)
+        if (line[i] != ' ' && (line[i + 1] == ' ' || line[i + 1] == '\n' || !line[i + 1]))
+            ends[n++] = (int)i + 1;
+    return n;
+}
+
+/* Every line of a run (it starts with the run's title) ends its right-aligned cells where the
+ * header's names end: header token cols[k] is column k + 1 (column 0 is the title); a failed
+ * run's line has its first `failed_cols` cells, then "failed: ". */
+static void check_columns(const sl_compare *c, const char *text, const int *cols, int ncols,
+                          int failed_cols)
+{
+    const char *header = strstr(text, "\nactivation ");
+    assert_non_null(header);
+    header++;
+    int hend[32];
+    int nh = token_ends(header, 0, hend, 32);
+    assert_true(nh > cols[ncols - 1]);
+    int checked = 0;
+    for (const char *line = header; line && *line; line = strchr(line, '\n') + 1) {
+        size_t title = 0; /* the longest run title the line starts with */
+        for (size_t i = 0; i < sl_compare_num_runs(c); i++) {
+            const char *t = sl_compare_get_run(c, i)->title;
+            if (strncmp(line, t, strlen(t)) == 0 && line[strlen(t)] == ' ' && strlen(t) > title)
+                title = strlen(t);
+        }
+        if (!title || strncmp(line + title, " seed ", 6) == 0) /* not a row of the table */
+            continue;
+        int ends[32];
+        int n = token_ends(line, title, ends, 32);
+        int failed = strstr(line, "  failed: ") && strstr(line, "  failed: ") < strchr(line, '\n');
+        int want = failed ? failed_cols : ncols;
+        assert_true(n >= want);
+        for (int k = 0; k < want; k++)
+            if (ends[k] != hend[cols[k]])
+                fail_msg("column %d ends at %d, not %d under the header, in: %.*s", k + 1,
+                         ends[k], hend[cols[k]], (int)(strchr(line, '\n') - line), line);
+        checked++;
+    }
+    assert_true(checked >= 4);
+}
+
+/* Long labels, a failed run and PReLU's slopes: every column stays where its header is. */
+static void test_table_columns(void **state)
+{
+    (void)state;
+    sl_config *cfg = spiral_config(1, NULL);
+    const char *acts[] = {"relu", "prelu:channel:0.1", "leaky_relu:0.01", "elu:1e30"};
+    counts k = {0};
+    sl_compare *c = run_compare(cfg, acts, 4, &k, scratch("table"));
+    rmdir(scratch("table"));
+    int any_prelu = 0;
+    sl_error bad = {0};
+    assert_int_equal(sl_compare_print_table(c, NULL, NULL, &bad), SL_ERR_INVALID);
+    const char *text = table_text(c, &any_prelu);
+    assert_true(any_prelu);
+    assert_non_null(strstr(text, "\nprelu:channel:0.1 (per-channel slopes) "));
+    assert_non_null(strstr(text, "\nelu:1e30 "));
+    assert_non_null(strstr(text, "  failed: step 1"));
+    /* layer units dead@init dead@end died revived sparsity |grad| neg_mean neg_p1 y<-1 acc */
+    static const int cols[] = {1, 2, 3, 4, 5, 6, 7, 8, 10, 12, 13, 15};
+    check_columns(c, text, cols, 12, 3);
+    sl_compare_free(c);
+
+    /* Over seeds: layer units fin div dead@init dead@end sparsity died revived acc p_dead
+     * p_acc p_div neg_mean neg_p1 y<-1. */
+    sl_compare_options o = sl_compare_defaults();
+    o.acts = acts;
+    o.n_acts = 4;
+    o.seeds = 2;
+    o.out_dir = scratch("table2");
+    sl_error err = {0};
+    c = sl_compare_new(cfg, &o, &err);
+    assert_non_null(c);
+    assert_int_equal(sl_compare_print_table(c, stdout, NULL, &err), SL_ERR_STATE);
+    assert_int_equal(sl_compare_run_all(c, &err), SL_OK);
+    rmdir(scratch("table2"));
+    text = table_text(c, NULL);
+    static const int seed_cols[] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 11, 13, 15, 17, 19, 21, 22};
+    check_columns(c, text, seed_cols, 16, 16);
+    assert_non_null(strstr(text, "elu:1e30 seed 42 diverged: "));
+    sl_compare_free(c);
+    sl_config_free(cfg);
+}
+
 static int count_lines(const char *text)
 {
     int n = 0;
@@ -765,6 +869,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_shared_weights_and_rows),
         cmocka_unit_test(test_diverged_run_is_data),
+        cmocka_unit_test(test_table_columns),
         cmocka_unit_test(test_every_steps_and_files),
         cmocka_unit_test(test_specs),
         cmocka_unit_test(test_unwritable_out_dir),

@@ -33,7 +33,7 @@ static const char *scratch(const char *name)
     return g_path;
 }
 
-/* The spiral config with "--set"-style overrides (stats on, every epoch: its own). */
+/* The spiral config with "--set"-style overrides (stats off, as it ships; every epoch when on). */
 static sl_config *spiral(const char *const *overrides, size_t n)
 {
     sl_error err = {0};
@@ -138,8 +138,8 @@ static unsigned char *slurp(const char *path, size_t *len)
 static void test_trains_and_reports_epochs(void **state)
 {
     (void)state;
-    const char *set[] = {"train.epochs=3"};
-    sl_config *cfg = spiral(set, 1);
+    const char *set[] = {"train.epochs=3", "stats.enabled=true"};
+    sl_config *cfg = spiral(set, 2);
     seen s;
     sl_run_options o = options(&s);
     sl_run *r = must_run(cfg, &o);
@@ -174,8 +174,8 @@ static void test_trains_and_reports_epochs(void **state)
 static void test_metrics_hold_stats_per_epoch(void **state)
 {
     (void)state;
-    const char *set[] = {"train.epochs=3"};
-    sl_config *cfg = spiral(set, 1);
+    const char *set[] = {"train.epochs=3", "stats.enabled=true"};
+    sl_config *cfg = spiral(set, 2);
     seen s;
     sl_run_options o = options(&s);
     remove(scratch("m.jsonl"));
@@ -271,8 +271,8 @@ static void test_checkpoint_and_keep_best(void **state)
 static void test_stop_and_resume_bit_identical(void **state)
 {
     (void)state;
-    const char *set[] = {"train.epochs=3"};
-    sl_config *cfg = spiral(set, 1);
+    const char *set[] = {"train.epochs=3", "stats.enabled=true"};
+    sl_config *cfg = spiral(set, 2);
     seen s;
     sl_run_options o = options(&s);
     sl_run *whole = must_run(cfg, &o);

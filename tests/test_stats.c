@@ -307,7 +307,9 @@ static void test_died_and_revived(void **state)
     assert_int_equal(l->revived, 1);
     static const int dead[3] = {0, 1, 3};
     assert_mask(sl_stats_dead_mask(s, 0), HID, dead, 3);
+    assert_int_equal(l->born_dead, 1); /* unit 1: dead at both reports; 4 came back */
     measure(s, 2); /* nothing changed */
+    assert_int_equal(l->born_dead, 1);
     assert_int_equal(l->died, 0);
     assert_int_equal(l->revived, 0);
     assert_int_equal(l->dead, 3);
@@ -317,6 +319,57 @@ static void test_died_and_revived(void **state)
 }
 
 /* The gradient statistic against a hand computation: dl_i/dz = relu'(z) * W2^T (softmax - onehot). */
+/* The line `slope train` prints per layer: "dead" for ReLU only, "inactive" for the rest. */
+static void test_summary_line(void **state)
+{
+    (void)state;
+    int64_t shape[1] = {IN};
+    probe_data p;
+    make_probe(&p, 1, shape, 0);
+    static const sl_layer_type kinds[3] = {SL_LAYER_RELU, SL_LAYER_LEAKY_RELU, SL_LAYER_PRELU};
+    static const char *const expect[3] = {
+        "layer 1 relu: 2/6 dead (33.3%), 2 since init, died 0, revived 0, neg mean %.3g",
+        "layer 1 leaky_relu: 2/6 inactive (33.3%), 2 since init, died 0, revived 0, neg mean %.3g",
+        "layer 1 prelu: 2/6 inactive (33.3%), 2 since init, died 0, revived 0, neg mean %.3g, "
+        "alpha 0.25 [0.25, 0.25]"};
+    for (int k = 0; k < 3; k++) {
+        sl_model *m = linear_net(act(kinds[k], kinds[k] == SL_LAYER_LEAKY_RELU ? 0.1f : 0.0f));
+        sl_stats *s = new_stats(m, p.ds, 16);
+        measure(s, 0);
+        char line[160], want[160];
+        snprintf(want, sizeof want, expect[k], sl_stats_layer(s, 0)->neg_mean);
+        assert_ptr_equal(sl_stats_summary_line(s, 0, line, sizeof line), line);
+        assert_string_equal(line, want);
+        assert_non_null(sl_stats_summary_line(s, 0, line, 12)); /* truncated, terminated */
+        assert_int_equal(strlen(line), 11);
+        assert_memory_equal(line, want, 11);
+        sl_stats_free(s);
+        sl_model_free(m);
+    }
+    /* After a unit died and one came back. */
+    sl_model *m = linear_net(act(SL_LAYER_RELU, 0.0f));
+    sl_stats *s = new_stats(m, p.ds, 16);
+    measure(s, 0);
+    sl_tensor *b = param(m, "layers.0.bias");
+    b->data[0] = -1.0f;
+    b->data[4] = 10.0f;
+    measure(s, 1);
+    char line[160];
+    sl_stats_summary_line(s, 0, line, sizeof line);
+    assert_non_null(strstr(line, ": 2/6 dead (33.3%), 1 since init, died 1, revived 1, "));
+    sl_stats_free(s);
+    sl_model_free(m);
+    sl_dataset_free(p.ds);
+    /* Only ReLU's units die: every other activation's are inactive. */
+    for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++) {
+        const char *w = sl_stats_unit_word((sl_layer_type)t);
+        if (!sl_layer_is_activation((sl_layer_type)t))
+            assert_null(w);
+        else
+            assert_string_equal(w, t == SL_LAYER_RELU ? "dead" : "inactive");
+    }
+}
+
 static void test_gradient_statistic_by_hand(void **state)
 {
     (void)state;
@@ -788,6 +841,7 @@ int main(void)
         cmocka_unit_test(test_conv_dead_channels),
         cmocka_unit_test(test_leaky_counts_same_but_has_gradient_and_revives),
         cmocka_unit_test(test_died_and_revived),
+        cmocka_unit_test(test_summary_line),
         cmocka_unit_test(test_gradient_statistic_by_hand),
         cmocka_unit_test(test_prelu_slopes),
         cmocka_unit_test(test_probe_leaves_training_untouched),

@@ -91,6 +91,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "slope/config.h"
 #include "slope/error.h"
@@ -214,6 +215,21 @@ SL_API sl_status sl_compare_run_all(sl_compare *c, sl_error *err);
  */
 SL_API sl_status sl_compare_write(const sl_compare *c, sl_error *err);
 
+/**
+ * Prints the comparison as `slope compare` does, to out: a blank line, the table, its
+ * footnotes.  With one seed a line per run and activation layer (the first and last report,
+ * died/revived totals, negative growth, test accuracy, PReLU slopes; a failed run's line
+ * ends in "failed: " and its message up to the first ';'); with several seeds a line per
+ * activation and layer over the seeds (see sl_compare_aggregate), then a line per run that
+ * did not finish.  Every column is as wide as its widest cell, header included, so a long
+ * label ("prelu:channel:0.1 (per-channel slopes)") or value shifts no column.  *any_prelu
+ * (any_prelu may be NULL) is set to whether a PReLU run finished (prelu.png is drawn then).
+ * Errors: SL_ERR_INVALID (NULL c or out), SL_ERR_STATE before sl_compare_run_all,
+ * SL_ERR_NOMEM (nothing printed then).
+ */
+SL_API sl_status sl_compare_print_table(const sl_compare *c, FILE *out, int *any_prelu,
+                                        sl_error *err);
+
 /** The config compared. */
 SL_API const sl_config *sl_compare_config(const sl_compare *c);
 /** The output directory (the option, or its default). */
@@ -231,15 +247,6 @@ SL_API const sl_compare_run *sl_compare_get_run(const sl_compare *c, size_t i);
 /** 1 when, seed by seed, every hashed run has the initial-weights hash of that seed's
  *  first hashed run (and at least one run was hashed). */
 SL_API int sl_compare_weights_shared(const sl_compare *c);
-/**
- * Prints the comparison's table to out, as `slope compare` does: with one seed a row per
- * run and activation layer (dead at init and at the end, died, revived, sparsity, |grad|,
- * negative growth, test accuracy, PReLU slopes); with seeds a row per activation and layer
- * over the seeds (mean and 95% interval, tests against the first activation), then the runs
- * that did not finish.  The first column is as wide as the longest label.  Returns 1 when a
- * PReLU run finished (prelu.png has something to draw), else 0 (also for NULL).
- */
-SL_API int sl_compare_print_table(const sl_compare *c, FILE *out);
 
 /** Every row so far, in the order measured (*n of them; n may not be NULL). */
 SL_API const sl_compare_row *sl_compare_rows(const sl_compare *c, size_t *n);

@@ -183,6 +183,9 @@ typedef struct sl_layer_param {
                                          activation, and it ends the search for one */
 #define SL_LAYER_OUTPUT_REUSABLE 4u /**< its backward never reads its output: an activation
                                          right after it may run in place */
+#define SL_LAYER_DIES 8u            /**< an activation giving 0 and no gradient for x <= 0
+                                         (relu): a unit <= 0 on every input is "dead"; of the
+                                         other activations such a unit is "inactive" */
 
 typedef struct sl_layer_def {
     sl_layer_type type;

@@ -159,6 +159,11 @@ typedef struct sl_run_options {
     /** What the run is doing now, for a progress display: "loading data", "building the
      *  model", "resuming", "evaluating", "measuring statistics", "saving a checkpoint". */
     void (*on_phase)(const char *phase, void *user);
+    /** Within the phases "evaluating" and "measuring statistics", after every batch: done of
+     *  total examples of the split being evaluated (validation, then test) or of the probe
+     *  set (under MPI, of this process's share).  For a progress line: it allocates nothing
+     *  and is called from the thread that called sl_run_train.  Data loading reports none. */
+    void (*on_progress)(const char *phase, int64_t done, int64_t total, void *user);
     /** Something the user should be told that is not an error, e.g. "removed
      *  runs/ck.safetensors.tmp.Ab12Cd, a temporary file left by an interrupted checkpoint
      *  write".  NULL: not told. */

@@ -90,6 +90,7 @@ typedef struct sl_layer_stats {
     double below_minus1;   /**< fraction of the layer's outputs that are < -1 (0 for relu) */
     int64_t n_alpha;       /**< PReLU: number of slopes (1 or units); 0 for other types */
     double alpha_mean, alpha_min, alpha_max; /**< PReLU slopes; 0 for other types */
+    int64_t born_dead;     /**< units dead at the first report and at every report since */
 } sl_layer_stats;
 
 /** Log-spaced bins of the |x| histogram behind neg_p01: 256 a decade over [1e-8, 1e8). */
@@ -136,6 +137,27 @@ SL_API const uint8_t *sl_stats_dead_mask(const sl_stats *s, size_t i);
 SL_API const double *sl_stats_unit_grad(const sl_stats *s, size_t i);
 /** n_alpha values: the PReLU slopes at the last report; NULL for other layer types. */
 SL_API const float *sl_stats_alpha(const sl_stats *s, size_t i);
+
+/**
+ * What a unit <= 0 on every probe example is called for an activation of this type: "dead"
+ * when the activation gives 0 and no gradient there (relu: SL_LAYER_DIES in its row of the
+ * layer table), "inactive" for the others (leaky_relu, prelu, rrelu, elu, selu, gelu,
+ * sigmoid, tanh: such a unit still passes a signal and a gradient).  NULL for a type that is
+ * not an activation.
+ */
+SL_API const char *sl_stats_unit_word(sl_layer_type type);
+
+/**
+ * Activation layer i's last report as one line of text (no newline), what `slope train`
+ * prints per layer and report:
+ *     layer 1 leaky_relu: 12/64 inactive (18.8%), 10 since init, died 2, revived 1, neg mean -0.381
+ * (the units <= 0 on every probe example, called as sl_stats_unit_word says, how many of them
+ * were so at every report since the first (born_dead), died and revived since the previous
+ * report, the mean negative pre-activation ("-" without one), and for PReLU ", alpha MEAN"
+ * or ", alpha MEAN [MIN, MAX]").  Truncated to size - 1 characters.  Returns buf, or NULL
+ * for a NULL s or buf, size 0 or i out of range (buf is then untouched).
+ */
+SL_API char *sl_stats_summary_line(const sl_stats *s, size_t i, char *buf, size_t size);
 
 /**
  * Counts layer i's PReLU slopes at the last report into bins equal bins over

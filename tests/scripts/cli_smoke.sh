@@ -27,7 +27,8 @@ for cmd in train eval summary compare born-dead; do
   grep -q "usage" out.txt || fail "$cmd --help printed no usage"
 done
 
-run train "$spiral" --epochs 3 --checkpoint ck.safetensors --metrics m.jsonl >out.txt 2>err.txt; rc=$?
+run train "$spiral" --epochs 3 --set stats.enabled=true --checkpoint ck.safetensors \
+  --metrics m.jsonl >out.txt 2>err.txt; rc=$?
 expect_rc 0 "train"
 tail -n 1 out.txt | grep -q "^final test accuracy: " || fail "last line: $(tail -n 1 out.txt)"
 # One object per epoch with that epoch's statistics inside, after one line with the

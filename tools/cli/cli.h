@@ -49,8 +49,9 @@ typedef struct cli_config_args {
 
 sl_config *cli_load_config(const cli_config_args *a, sl_error *err);
 
-/* The last report: one line per activation layer (cli_stats.c). */
-void cli_stats_print(FILE *out, const sl_stats *s);
+/* The last report: one line per activation layer (cli_stats.c), after a line saying when
+ * it was taken when own_line (a report not printed under its epoch's line). */
+void cli_stats_print(FILE *out, const sl_stats *s, int own_line);
 /* Runs `gnuplot script`: 1 done, 0 gnuplot is not installed (says so), -1 it failed (says so). */
 int cli_gnuplot(const char *script);
 

@@ -35,7 +35,7 @@ typedef struct cli_flag {
      "removes the key (repeatable)"},                                                            \
     {"--epochs", "N", CLI_EPOCHS, (args), 0, 0, NULL, "train N epochs (overrides train.epochs)"}, \
     {"--threads", "N", CLI_THREADS, (args), 0, 0, NULL,                                          \
-     "slope's threads, which split products, convolutions and\n"                               \
+     "slope's worker threads, which split products, convolutions and\n"                        \
      "pooling; OpenBLAS then runs on one (overrides train.threads)"}
 
 typedef struct cli_command {

@@ -8,33 +8,15 @@
 
 #include "cli.h"
 
-/* "0.25 [0.1, 0.4]" for PReLU slopes, "-" otherwise. */
-static const char *alpha_text(const sl_layer_stats *l, char *buf, size_t size)
+void cli_stats_print(FILE *out, const sl_stats *s, int own_line)
 {
-    if (!l->n_alpha)
-        snprintf(buf, size, "-");
-    else if (l->n_alpha == 1)
-        snprintf(buf, size, "%.4f", l->alpha_mean);
-    else
-        snprintf(buf, size, "%.4f [%.4f, %.4f]", l->alpha_mean, l->alpha_min, l->alpha_max);
-    return buf;
-}
-
-void cli_stats_print(FILE *out, const sl_stats *s)
-{
-    fprintf(out, "  stats (epoch %d, step %lld, probe %lld examples):\n", sl_stats_epoch(s),
-            (long long)sl_stats_step(s), (long long)sl_stats_probe_count(s));
-    for (size_t i = 0; i < sl_stats_num_layers(s); i++) {
-        const sl_layer_stats *l = sl_stats_layer(s, i);
-        char alpha[96];
-        fprintf(out,
-                "    layer %d %-10s dead %5lld/%-5lld (%5.1f%%)  died %lld  revived %lld  "
-                "sparsity %5.1f%%  |grad| %.3g  neg mean %.3g p01 %.3g  <-1 %.2f%%  alpha %s\n",
-                l->layer, sl_layer_type_name(l->type), (long long)l->dead, (long long)l->units,
-                100.0 * l->dead_frac, (long long)l->died, (long long)l->revived,
-                100.0 * l->sparsity, l->grad_mean_abs, l->neg_mean, l->neg_p01,
-                100.0 * l->below_minus1, alpha_text(l, alpha, sizeof alpha));
-    }
+    char line[256];
+    if (own_line && sl_stats_step(s) == 0) /* not under an epoch's line: say when it was taken */
+        fprintf(out, "stats at init (probe %lld examples):\n", (long long)sl_stats_probe_count(s));
+    else if (own_line)
+        fprintf(out, "stats at step %lld:\n", (long long)sl_stats_step(s));
+    for (size_t i = 0; i < sl_stats_num_layers(s); i++)
+        fprintf(out, "  %s\n", sl_stats_summary_line(s, i, line, sizeof line));
     fflush(out);
 }
 

@@ -78,13 +78,16 @@ static void on_run_started(const sl_compare *c, size_t run, void *user)
     const sl_config *cfg = sl_compare_config(c);
     const sl_compare_run *r = sl_compare_get_run(c, run);
     int seeds = sl_compare_num_seeds(c);
+    char last[32] = ""; /* "..S+N-1" with several seeds */
+    if (seeds > 1)
+        snprintf(last, sizeof last, "..%llu", (unsigned long long)(cfg->seed + (uint64_t)seeds - 1));
     if (run == 0) /* the probe is known once the data is open */
-        printf("compare %s: %zu activations, %d epochs, seed%s %llu%s%llu, probe %lld examples "
+        printf("compare %s: %zu activations, %d epoch%s, seed%s %llu%s, probe %lld examples "
                "-> %s\n",
-               cfg->name, sl_compare_num_acts(c), cfg->train.epochs, seeds > 1 ? "s" : "",
-               (unsigned long long)cfg->seed, seeds > 1 ? ".." : "",
-               seeds > 1 ? (unsigned long long)(cfg->seed + (uint64_t)seeds - 1) : 0ull,
-               (long long)sl_compare_probe_count(c), sl_compare_out_dir(c));
+               cfg->name, sl_compare_num_acts(c), cfg->train.epochs,
+               cfg->train.epochs == 1 ? "" : "s", seeds > 1 ? "s" : "",
+               (unsigned long long)cfg->seed, last, (long long)sl_compare_probe_count(c),
+               sl_compare_out_dir(c));
     if (seeds > 1)
         printf("run %zu/%zu: %s, seed %llu\n", run + 1, sl_compare_num_runs(c), r->title,
                (unsigned long long)r->seed);
@@ -95,8 +98,13 @@ static void on_run_started(const sl_compare *c, size_t run, void *user)
 
 static void on_epoch_done(const sl_compare *c, size_t run, int epoch, double acc, void *user)
 {
-    printf("  %-16s epoch %d/%d  test acc %.2f%%\n", sl_compare_get_run(c, run)->label, epoch,
-           sl_compare_config(c)->train.epochs, 100.0 * acc);
+    int w = 0; /* the labels' column, as wide as the longest */
+    for (size_t i = 0; i < sl_compare_num_runs(c); i++) {
+        int n = (int)strlen(sl_compare_get_run(c, i)->label);
+        w = n > w ? n : w;
+    }
+    printf("  %-*s  epoch %d/%d  test acc %.2f%%\n", w, sl_compare_get_run(c, run)->label,
+           epoch, sl_compare_config(c)->train.epochs, 100.0 * acc);
     fflush(user);
 }
 
@@ -115,8 +123,9 @@ static void on_run_failed(const sl_compare *c, size_t run, const sl_error *err, 
 
 static int finish(const sl_compare *c, sl_error *err)
 {
-    int any_prelu = sl_compare_print_table(c, stdout);
-    if (sl_compare_write(c, err) != SL_OK)
+    int any_prelu = 0;
+    if (sl_compare_print_table(c, stdout, &any_prelu, err) != SL_OK ||
+        sl_compare_write(c, err) != SL_OK)
         return cli_fail(err);
     if (!sl_compare_weights_shared(c))
         fprintf(stderr, "slope compare: the runs did NOT start from the same weights\n");
@@ -168,6 +177,8 @@ int cmd_compare(int argc, char **argv)
     int rc = parse_compare_args(argc, argv, &a);
     if (rc != 0)
         return rc < 0 ? EXIT_OK : rc;
+    /* Line by line: in a log of stdout and stderr together, every line keeps its place. */
+    setvbuf(stdout, NULL, _IOLBF, 0);
     sl_error err = {0};
     sl_config *cfg = cli_load_config(&a.cargs, &err);
     if (!cfg)

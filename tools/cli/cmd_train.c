@@ -30,12 +30,12 @@ static int parse_train_args(int argc, char **argv, train_args *a)
     const cli_flag flags[] = {
         CLI_CONFIG_FLAGS(&a->cfg),
         {"--checkpoint", "FILE", CLI_STR, &a->checkpoint, 0, 0, NULL,
-         "write a checkpoint after every checkpoint.every epochs and at the end"},
+         "save one every checkpoint.every epochs and at the end"},
         {"--resume", "FILE", CLI_STR, &a->resume, 0, 0, NULL, "continue a run from its checkpoint"},
         {"--init-from", "FILE", CLI_STR, &a->init_from, 0, 0, NULL,
          "start from these weights (slope's names or torch's)"},
         {"--metrics", "FILE", CLI_STR, &a->metrics, 0, 0, NULL, "append one JSON object per epoch (JSONL)"},
-        {"--quiet", NULL, CLI_BOOL, &a->quiet, 0, 0, NULL, "no per-epoch lines, only the final one"},
+        {"--quiet", NULL, CLI_BOOL, &a->quiet, 0, 0, NULL, "no progress bar, epoch or statistics lines: only the final one"},
         {"--verbose", NULL, CLI_BOOL, &a->verbose, 0, 0, NULL,
          "also say on stderr what it is doing (loading data, ...)"}};
     const cli_command cmd = {
@@ -51,15 +51,16 @@ typedef struct train_ui {
     const train_args *args;
     int epochs; /* the config's, known once the run is made */
     progress bar;
-    int bar_started;
+    int bar_started, after_epoch; /* after_epoch: the last line printed is an epoch's */
 } train_ui;
 
 static int ui_step(const sl_step_info *info, void *user)
 {
     train_ui *u = user;
     if (!u->bar_started || info->epoch != u->bar.epoch)
-        progress_start(&u->bar, info->epoch, u->epochs, u->args->quiet);
+        progress_start(&u->bar, info->epoch, u->epochs);
     u->bar_started = 1;
+    u->after_epoch = 0;
     progress_update(&u->bar, info);
     return stop_signal != 0;
 }
@@ -67,17 +68,21 @@ static int ui_step(const sl_step_info *info, void *user)
 static void ui_phase(const char *phase, void *user)
 {
     train_ui *u = user;
-    if (u->bar_started)
-        progress_end(&u->bar); /* clears the line; the next step redraws it */
+    progress_end(&u->bar); /* clears the line; the next step redraws it */
     if (u->args->verbose && sl_dist_rank() == 0)
         fprintf(stderr, "slope: %s\n", phase);
+    progress_phase(&u->bar, phase, 0, 0);
+}
+
+static void ui_progress(const char *phase, int64_t done, int64_t total, void *user)
+{
+    progress_phase(&((train_ui *)user)->bar, phase, (long long)done, (long long)total);
 }
 
 static void ui_note(const char *note, void *user)
 {
     train_ui *u = user;
-    if (u->bar_started)
-        progress_end(&u->bar);
+    progress_end(&u->bar);
     if (sl_dist_rank() == 0)
         fprintf(stderr, "slope: %s\n", note);
 }
@@ -85,8 +90,10 @@ static void ui_note(const char *note, void *user)
 static int ui_epoch(const sl_run_epoch *e, void *user)
 {
     train_ui *u = user;
+    progress_end(&u->bar);
     if (u->args->quiet)
         return stop_signal != 0;
+    u->after_epoch = 1;
     printf("epoch %d/%d  loss %.4f  acc %.2f%%", e->train.epoch + 1, u->epochs, e->train.loss,
            100.0 * e->train.accuracy);
     if (e->has_val)
@@ -102,8 +109,9 @@ static int ui_epoch(const sl_run_epoch *e, void *user)
 static int ui_stats(const sl_stats *s, void *user)
 {
     train_ui *u = user;
+    progress_end(&u->bar);
     if (!u->args->quiet)
-        cli_stats_print(stdout, s);
+        cli_stats_print(stdout, s, !u->after_epoch);
     return stop_signal != 0;
 }
 
@@ -127,9 +135,10 @@ static void print_start(const sl_run *run, const train_args *a)
                 a->resume, sl_trainer_epoch(sl_run_trainer(run)), cfg->train.epochs);
     if (a->quiet)
         return;
-    printf("training %s: %lld parameters, %lld training examples, %d epochs\n", cfg->name,
+    printf("training %s: %lld parameters, %lld training examples, %d epoch%s\n", cfg->name,
            (long long)sl_model_param_count(sl_run_model(run)),
-           (long long)sl_dataset_count(sl_run_datasets(run)->train), cfg->train.epochs);
+           (long long)sl_dataset_count(sl_run_datasets(run)->train), cfg->train.epochs,
+           cfg->train.epochs == 1 ? "" : "s");
     if (sl_dist_size() > 1)
         printf("data-parallel on %d processes: each takes 1/%d of every batch of %lld\n",
                sl_dist_size(), sl_dist_size(), (long long)cfg->train.batch_size);
@@ -187,8 +196,11 @@ int cmd_train(int argc, char **argv)
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
                           .init_from = a.init_from, .datasets_dir = sl_datasets_dir(),
                           .threads = a.cfg.threads, .on_step = ui_step, .on_epoch = ui_epoch,
-                          .on_stats = ui_stats, .on_phase = ui_phase, .on_note = ui_note, .user = &ui};
+                          .on_stats = ui_stats, .on_phase = ui_phase, .on_progress = ui_progress,
+                          .on_note = ui_note, .user = &ui};
+    progress_init(&ui.bar, a.quiet || sl_dist_rank() != 0);
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);
+    progress_end(&ui.bar);
     if (stop_signal) {
         if (sl_dist_rank() == 0)
             fprintf(stderr, "slope: interrupted before training started: nothing was saved\n");
@@ -197,8 +209,7 @@ int cmd_train(int argc, char **argv)
         ui.epochs = sl_run_config(run)->train.epochs;
         print_start(run, &a);
         sl_status st = sl_run_train(run, &err);
-        if (ui.bar_started)
-            progress_end(&ui.bar);
+        progress_end(&ui.bar);
         rc = finish(run, st, &err);
     } else {
         rc = cli_fail(&err);
