@@ -71,6 +71,21 @@ mkdir -p "$d"
 check_needed "$d/example" shared
 check_needed "$d/train_fashion" shared
 check_needed "$d/steps" shared
+# The GAN example as installed (share/slope/examples), with libpng beside slope.
+examples=$(pkg-config --variable=datadir slope 2>/dev/null)/slope/examples
+[ -f "$examples/gan.c" ] || examples=$prefix/share/slope/examples
+if pkg-config --exists libpng; then
+    "$CC" -std=c11 "${warn[@]}" "${cflags[@]}" "$examples/gan.c" -o "$d/gan" \
+        $(pkg-config --cflags --libs slope libpng) -lm -Wl,-rpath,"$libdir" "${ldflags[@]}"
+    check_needed "$d/gan" shared
+    if (cd "$d" && ./gan >gan.txt 2>&1); then
+        echo "build.sh: gan without arguments exited 0" >&2
+        exit 1
+    fi
+    grep -q "^usage: gan --generator" "$d/gan.txt" || { cat "$d/gan.txt" >&2; exit 1; }
+else
+    echo "-- $d: gan not built (no libpng)"
+fi
 run "$d" ./example model.safetensors
 run "$d" ./steps
 if [ -d /usr/share/datasets/fashion-mnist ]; then

@@ -14,11 +14,13 @@
  *           real and fake rows in one batch, BCE-with-logits against 1 and 0.
  *   G step  D frozen: D(G(z)) against 1 (the non-saturating loss); the gradient
  *           passes through D into G, D's parameters and gradients are left alone.
- * Build: cc gan.c $(pkg-config --cflags --libs slope libpng) -o gan
+ * Build: cc -std=c11 gan.c $(pkg-config --cflags --libs slope libpng) -lm -o gan
  */
+#define _POSIX_C_SOURCE 200809L /* clock_gettime, mkdir */
 #include <errno.h>
 #include <math.h>
 #include <png.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -425,9 +427,11 @@ static sl_status score(gan *s, double *out, sl_error *err)
     return st;
 }
 
-/* The dead fraction over D's activation layers (units <= 0 on every probe image). */
-static sl_status dead_fraction(gan *s, double *frac, sl_error *err)
+/* The fraction of D's activation units <= 0 on every probe image (dead for ReLU, inactive
+ * for Leaky ReLU: sl_stats_unit_word), and that word. */
+static sl_status dead_fraction(gan *s, double *frac, const char **word, sl_error *err)
 {
+    *word = "dead";
     if (sl_stats_measure(s->stats, s->epoch, sl_optimizer_steps(s->dopt), err) != SL_OK)
         return err->status;
     int64_t dead = 0, units = 0;
@@ -435,6 +439,7 @@ static sl_status dead_fraction(gan *s, double *frac, sl_error *err)
         const sl_layer_stats *l = sl_stats_layer(s->stats, i);
         dead += l->dead;
         units += l->units;
+        *word = sl_stats_unit_word(l->type);
     }
     *frac = units ? (double)dead / (double)units : 0.0;
     return SL_OK;
@@ -442,14 +447,15 @@ static sl_status dead_fraction(gan *s, double *frac, sl_error *err)
 
 static sl_status report(gan *s, const epoch_sums *sum, double seconds, sl_error *err)
 {
-    double sc, dead;
+    double sc = NAN, dead = 0.0;
+    const char *word = "dead";
     if (write_grid(s, err) != SL_OK || score(s, &sc, err) != SL_OK ||
-        dead_fraction(s, &dead, err) != SL_OK)
+        dead_fraction(s, &dead, &word, err) != SL_OK)
         return err->status;
     double n = sum->steps ? (double)sum->steps : 1.0;
     printf("epoch %d/%d  d_loss %.4f  g_loss %.4f  D(x) %.3f  D(G(z)) %.3f  score %.3f  "
-           "D dead %.1f%%  %.1fs\n", s->epoch, s->a.epochs, sum->d_loss / n, sum->g_loss / n,
-           sum->d_real / n, sum->d_fake / n, sc, 100.0 * dead, seconds);
+           "D %s %.1f%%  %.1fs\n", s->epoch, s->a.epochs, sum->d_loss / n, sum->g_loss / n,
+           sum->d_real / n, sum->d_fake / n, sc, word, 100.0 * dead, seconds);
     char path[1024];
     out_path(s, "metrics.jsonl", path, sizeof path);
     FILE *f = fopen(path, "a");
