@@ -49,8 +49,6 @@ static sl_status write_file(sl_onnx_graph *g, const sl_model *m, const sl_onnx_o
 static sl_status export_model(const sl_model *m, const sl_onnx_options *o, const char *path,
                               sl_error *err)
 {
-    if (check_layers(m, err) != SL_OK)
-        return err->status;
     size_t max_nodes = 4 + sl_model_num_layers(m) * sl_onnx_max_nodes_per_layer();
     sl_onnx_graph g;
     sl_status s = sl_onnx_graph_init(&g, max_nodes, err);
@@ -62,6 +60,16 @@ static sl_status export_model(const sl_model *m, const sl_onnx_options *o, const
     return s;
 }
 #endif
+
+/* Its parameters are allocated (sl_model_init) if it has any: a model of activations only
+ * has nothing to wait for. */
+static int initialised(const sl_model *m)
+{
+    int64_t declared = 0;
+    for (size_t i = 0; i < sl_model_num_layers(m); i++)
+        declared += sl_model_layer_param_count(m, i);
+    return declared == 0 || sl_model_num_params(m) > 0;
+}
 
 sl_status sl_export_onnx(const sl_model *m, const sl_onnx_options *opts, const char *path,
                          sl_error *err)
@@ -79,7 +87,11 @@ sl_status sl_export_onnx(const sl_model *m, const sl_onnx_options *opts, const c
     if (o.softmax != 0 && o.softmax != 1)
         return sl_error_set(err, SL_ERR_INVALID, "sl_export_onnx: softmax must be 0 or 1, got %d",
                             o.softmax);
-    if (sl_model_num_params(m) == 0)
+#ifdef SLOPE_HAVE_ONNX
+    if (check_layers(m, err) != SL_OK) /* first: the other checks read the layer table */
+        return err->status;
+#endif
+    if (!initialised(m))
         return sl_error_set(err, SL_ERR_STATE, "sl_export_onnx: the model is not initialised");
 #ifdef SLOPE_HAVE_ONNX
     return export_model(m, &o, path, err);

@@ -112,7 +112,7 @@ typedef struct sl_onnx_options {
  * NULL.  Every layer is checked before anything is written.
  * Errors: SL_ERR_INVALID (NULL m or path, batch < 0, softmax not 0 or 1, a layer ONNX
  * cannot express: "layer <i> (<type>): ...", or a model past protobuf's 2 GiB limit),
- * SL_ERR_STATE (before sl_model_init: a model without parameters counts as such),
+ * SL_ERR_STATE (a model with parameters before sl_model_init),
  * SL_ERR_UNSUPPORTED (slope built without ONNX support, -DSLOPE_ONNX=OFF: the message
  * says so), SL_ERR_NOMEM, SL_ERR_IO (as the atomic writer: the path named).
  */
