@@ -61,6 +61,8 @@ void sl_onnx_attr_ints(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name
  * not copied).  Returns its name, NULL when out of memory. */
 const char *sl_onnx_init(sl_onnx_graph *g, const char *name, const int64_t *dims, int ndim,
                          const float *data, int64_t size);
+/* An int64 initializer "<prefix>.<what>" of shape [n], copied into the arena. */
+const char *sl_onnx_init_i64(sl_onnx_graph *g, const char *what, const int64_t *v, size_t n);
 /* A one-element constant "<prefix>.<what>" of shape [1] (copied into the arena). */
 const char *sl_onnx_scalar(sl_onnx_graph *g, const char *what, float v);
 

@@ -104,15 +104,28 @@ static void conv_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_l
     window_attrs(g, sl_onnx_node(g, "Conv", in, 3), s);
 }
 
-static void pool_nodes(sl_onnx_graph *g, const sl_layer_spec *s)
+/* Max pool pads with -inf, which is ONNX's MaxPool already. */
+static void max_pool_nodes(sl_onnx_graph *g, const sl_layer_spec *s)
 {
-    int avg = s->type == SL_LAYER_AVG_POOL2D;
-    Onnx__NodeProto *n = sl_onnx_unary(g, avg ? "AveragePool" : "MaxPool");
-    window_attrs(g, n, s);
-    /* slope divides by kernel^2 everywhere: padding counts as zeros (max pool pads -inf,
-     * which is ONNX's MaxPool already). */
-    if (avg)
-        sl_onnx_attr_int(g, n, "count_include_pad", 1);
+    window_attrs(g, sl_onnx_unary(g, "MaxPool"), s);
+}
+
+/* slope's avg_pool2d divides by kernel^2 everywhere: padding counts as zeros.  That is
+ * AveragePool's count_include_pad = 1, but OpenCV's importer (4.6) ignores the attribute
+ * (it counts the padding only for files whose producer is "pytorch"), so the zeros are an
+ * explicit Pad before an unpadded AveragePool, which every reader computes alike. */
+static void avg_pool_nodes(sl_onnx_graph *g, const sl_layer_spec *s)
+{
+    sl_layer_spec unpadded = *s;
+    if (s->padding > 0) {
+        const int64_t p = s->padding, pads[8] = {0, 0, p, p, 0, 0, p, p}; /* begins, ends */
+        const char *in[2] = {g->value, sl_onnx_init_i64(g, "pads", pads, 8)};
+        sl_onnx_node(g, "Pad", in, 2); /* mode "constant", value 0: the defaults */
+        unpadded.padding = 0;
+    }
+    Onnx__NodeProto *n = sl_onnx_unary(g, "AveragePool");
+    window_attrs(g, n, &unpadded);
+    sl_onnx_attr_int(g, n, "count_include_pad", 1);
 }
 
 static void norm_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_layer_spec *s)
@@ -178,7 +191,8 @@ static void layer_nodes(sl_onnx_graph *g, const sl_model *m, size_t i)
     switch (s->type) {
     case SL_LAYER_LINEAR: linear_nodes(g, m, i); break;
     case SL_LAYER_CONV2D: conv_nodes(g, m, i, s); break;
-    case SL_LAYER_MAX_POOL2D: case SL_LAYER_AVG_POOL2D: pool_nodes(g, s); break;
+    case SL_LAYER_MAX_POOL2D: max_pool_nodes(g, s); break;
+    case SL_LAYER_AVG_POOL2D: avg_pool_nodes(g, s); break;
     case SL_LAYER_FLATTEN: sl_onnx_attr_int(g, sl_onnx_unary(g, "Flatten"), "axis", 1); break;
     case SL_LAYER_DROPOUT: sl_onnx_unary(g, "Identity"); break; /* evaluation: the identity */
     case SL_LAYER_BATCH_NORM: norm_nodes(g, m, i, s); break;

@@ -180,6 +180,24 @@ const char *sl_onnx_init(sl_onnx_graph *g, const char *name, const int64_t *dims
     return nm;
 }
 
+const char *sl_onnx_init_i64(sl_onnx_graph *g, const char *what, const int64_t *v, size_t n)
+{
+    int64_t *data = take(g, n * sizeof *data);
+    char full[96];
+    snprintf(full, sizeof full, "%s.%s", g->prefix, what);
+    /* A float initializer of one dimension, retyped. */
+    const char *name = data ? sl_onnx_init(g, full, &(int64_t){0}, 1, NULL, 0) : NULL;
+    if (!name)
+        return NULL;
+    Onnx__TensorProto *t = g->inits[g->n_inits - 1];
+    memcpy(data, v, n * sizeof *data);
+    t->dims[0] = (int64_t)n;
+    t->data_type = ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    t->n_int64_data = n;
+    t->int64_data = data;
+    return name;
+}
+
 const char *sl_onnx_scalar(sl_onnx_graph *g, const char *what, float v)
 {
     float *data = take(g, sizeof *data);

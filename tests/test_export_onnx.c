@@ -259,11 +259,14 @@ static void test_conv_pools_flatten_dropout(void **state)
     avgp.kernel = 3;
     avgp.stride = 2;
     avgp.padding = 1;
-    sl_layer_spec l[] = {conv, maxp, avgp, conv2, spec(SL_LAYER_FLATTEN), spec(SL_LAYER_DROPOUT),
-                         linear(2, 1)};
-    sl_model *m = model_of(3, in, l, 7);
+    sl_layer_spec avg0 = spec(SL_LAYER_AVG_POOL2D);
+    avg0.kernel = 2;
+    avg0.stride = 1;
+    sl_layer_spec l[] = {conv, maxp, avgp, conv2, avg0, spec(SL_LAYER_FLATTEN),
+                         spec(SL_LAYER_DROPOUT), linear(2, 1)};
+    sl_model *m = model_of(3, in, l, 8);
     Onnx__ModelProto *mp = export_read(m, NULL);
-    assert_ops(mp, "Conv MaxPool AveragePool Conv Flatten Identity Gemm");
+    assert_ops(mp, "Conv MaxPool Pad AveragePool Conv AveragePool Flatten Identity Gemm");
     const Onnx__NodeProto *c = node(mp, 0);
     assert_inputs(c, "input 0.weight 0.bias");
     assert_ints(c, "kernel_shape", "3 3");
@@ -271,18 +274,32 @@ static void test_conv_pools_flatten_dropout(void **state)
     assert_ints(c, "pads", "1 1 1 1");
     assert_init(mp, "0.weight", "4 2 3 3", m, "layers.0.weight");
     assert_init(mp, "0.bias", "4", m, "layers.0.bias");
-    const Onnx__NodeProto *mx = node(mp, 1), *av = node(mp, 2);
+    const Onnx__NodeProto *mx = node(mp, 1), *pad = node(mp, 2), *av = node(mp, 3);
     assert_ints(mx, "kernel_shape", "2 2");
     assert_ints(mx, "strides", "1 1");
     assert_ints(mx, "pads", "1 1 1 1");
     assert_null(attr(mx, "count_include_pad"));
+    /* slope's avg_pool2d divides by kernel^2, padding included: explicit zeros first */
+    assert_inputs(pad, "layers.1.MaxPool layers.2.pads");
+    assert_int_equal(pad->n_attribute, 0); /* mode constant, value 0 */
+    const Onnx__TensorProto *pads = init(mp, "layers.2.pads");
+    assert_int_equal(pads->data_type, ONNX__TENSOR_PROTO__DATA_TYPE__INT64);
+    assert_int_equal(pads->n_dims, 1);
+    assert_int_equal(pads->dims[0], 8);
+    const int64_t want_pads[8] = {0, 0, 1, 1, 0, 0, 1, 1};
+    assert_int_equal(pads->n_int64_data, 8);
+    assert_memory_equal(pads->int64_data, want_pads, sizeof want_pads);
+    assert_inputs(av, "layers.2.Pad");
     assert_ints(av, "kernel_shape", "3 3");
     assert_ints(av, "strides", "2 2");
-    assert_ints(av, "pads", "1 1 1 1");
-    /* slope's avg_pool2d divides by kernel^2, padding included */
+    assert_ints(av, "pads", "0 0 0 0");
     assert_int_equal(attr_int(av, "count_include_pad"), 1);
-    assert_inputs(node(mp, 3), "layers.2.AveragePool 3.weight");
-    assert_int_equal(attr_int(node(mp, 4), "axis"), 1);
+    assert_inputs(node(mp, 4), "layers.2.AveragePool.1 3.weight");
+    assert_inputs(node(mp, 5), "layers.3.Conv"); /* unpadded: no Pad */
+    assert_ints(node(mp, 5), "kernel_shape", "2 2");
+    assert_ints(node(mp, 5), "strides", "1 1");
+    assert_ints(node(mp, 5), "pads", "0 0 0 0");
+    assert_int_equal(attr_int(node(mp, 6), "axis"), 1);
     assert_io(mp->graph->input[0], "input", "N 2 9 9");
     assert_io(mp->graph->output[0], "logits", "N 2");
     free_model(mp);

@@ -82,7 +82,10 @@ SL_API sl_status sl_model_init_from(sl_model *m, const char *path, sl_error *err
  *
  *   linear       Gemm (transB = 1; no C input without a bias)
  *   conv2d       Conv (kernel_shape, strides, pads on all four sides)
- *   max_pool2d   MaxPool;  avg_pool2d  AveragePool with count_include_pad = 1
+ *   max_pool2d   MaxPool
+ *   avg_pool2d   AveragePool (count_include_pad = 1), after a Pad node with zeros when
+ *                padding > 0 (slope divides by kernel^2, padding included; OpenCV ignores
+ *                count_include_pad, explicit zeros every reader computes alike)
  *   flatten      Flatten (axis 1);  dropout  Identity
  *   batch_norm   BatchNormalization on the running statistics (epsilon = eps,
  *                momentum = 1 - momentum, ONNX weighing the running value)
