@@ -175,8 +175,21 @@ def check(name, files, x, need_cv2):
     cv = f", OpenCV {compare(name + ': OpenCV', got, want):.2g}" if got is not None else ""
     print(f"{name}: {len(x)} inputs, max |logit difference| numpy {ref:.2g}{cv}; ops {' '.join(ops)}")
 
+def check_cli():
+    ckpt = os.path.join(work, "fashion_mlp.safetensors")
+    cli = lambda *a: subprocess.run([slope, "export", ckpt, *a], capture_output=True, text=True)
+    r = cli()
+    assert r.returncode == 2 and "give -o or --onnx" in r.stderr, r
+    r = cli("--onnx", os.path.join(work, "no-such-dir", "m.onnx"))
+    assert r.returncode == 5 and "no-such-dir" in r.stderr, r
+    both = [os.path.join(work, "both." + e) for e in ("safetensors", "onnx")]
+    r = cli("-o", both[0], "--onnx", both[1])
+    assert r.returncode == 0 and all(os.path.exists(p) for p in both), r
+    onnx.checker.check_model(onnx.load(both[1]), full_check=True)
+
 files, x = data_files()
 for name in ("fashion_mlp", "fashion_mlp_prelu", "fashion_cnn"):
     check(name, files, x, need_cv2=True)
 check("every_layer", files, x, need_cv2=False)
+check_cli()
 print("onnx round trip: checker passes, OpenCV and numpy give slope's logits")
