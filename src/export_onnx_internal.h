@@ -4,7 +4,8 @@
  *   export_onnx.c        sl_export_onnx: arguments, then build, pack and write atomically
  *   export_onnx_proto.c  the graph under construction: nodes, attributes, initializers,
  *                        and the ModelProto around it (protobuf-c, generated from onnx.proto)
- *   export_onnx_nodes.c  each slope layer as ONNX nodes, and the input normalisation
+ *   export_onnx_nodes.c  each slope layer as ONNX nodes (avg_pool2d padding as a Pad node),
+ *                        and the input normalisation
  *
  * Every message lives in one arena, freed with the graph.  Initializers point at the
  * model's own parameter data (nothing is copied), so the graph must not outlive the model.
