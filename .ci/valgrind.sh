@@ -36,9 +36,10 @@ rm -rf "$BUILD_DIR/Testing/Temporary"
 status=0
 # Left out: the build checks (no slope code runs), cli_ulimit_sweep (valgrind needs far more
 # address space than the limits it sweeps, so it measures valgrind, not slope) and
-# torch_roundtrip (memcheck would run python3 and torch themselves, whose own leaks it reports).
+# torch_roundtrip and onnx_roundtrip (memcheck would run python3, torch, OpenCV themselves, whose
+# own leaks it reports; onnx_roundtrip's C side is test_export_onnx, which runs here).
 ctest --test-dir "$BUILD_DIR" -T memcheck -j2 --output-on-failure --timeout 900 \
-  -E '^(public_headers|public_symbols|consumer_install|readme_example|alloc_path|cli_ulimit_sweep|torch_roundtrip)$' \
+  -E '^(public_headers|public_symbols|consumer_install|readme_example|alloc_path|cli_ulimit_sweep|torch_roundtrip|onnx_roundtrip)$' \
   --overwrite "MemoryCheckCommand=$(command -v valgrind)" \
   --overwrite "MemoryCheckCommandOptions=$opts" "$@" || status=$?
 

@@ -632,6 +632,18 @@ static void test_config_io(void **state)
     assert_string_equal(sl_torch_name("layers.12.running_mean", tn, 5), "12.r");
     INVALID(sl_export_torch(NULL, "x.safetensors", E));
     INVALID(sl_model_init_from(NULL, "x.safetensors", E));
+    INVALID(sl_export_onnx(NULL, NULL, "x.onnx", E));
+    {
+        int64_t in2 = 2;
+        sl_model *om = sl_model_new(1, &in2, NULL);
+        sl_layer_spec ol = sl_layer_defaults(SL_LAYER_RELU);
+        assert_int_equal(sl_model_add(om, &ol, NULL), SL_OK);
+        sl_onnx_options neg = {.batch = INT64_MIN}, soft = {.softmax = -1};
+        INVALID(sl_export_onnx(om, NULL, NULL, E));
+        INVALID(sl_export_onnx(om, &neg, "x.onnx", E));
+        INVALID(sl_export_onnx(om, &soft, "x.onnx", E));
+        sl_model_free(om);
+    }
     NULL_INVALID(sl_config_load(NULL, NULL, 0, E));
     NULL_INVALID(sl_config_load("x.json", NULL, 2, E));
     NULL_INVALID(sl_config_load_file(NULL, E));

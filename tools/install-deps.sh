@@ -4,6 +4,8 @@
 set -euo pipefail
 # g++ and binutils (nm, readelf): the consumer and public-API tests (tests/consumer).
 packages=(build-essential g++ binutils cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev libcmocka-dev valgrind)
+# protoc-c, libprotobuf-c and onnx.proto: the ONNX export (SLOPE_ONNX, cmake/onnx.cmake).
+packages+=(protobuf-c-compiler libprotobuf-c-dev libonnx-dev)
 packages+=("$@")
 missing=()
 for p in "${packages[@]}"; do

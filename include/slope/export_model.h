@@ -11,9 +11,13 @@
  * "<i>.running_var" and "<i>.num_batches_tracked"; prelu is nn.PReLU(1) or
  * nn.PReLU(channels): "<i>.weight".  model.load_state_dict(tensors, strict=True)
  * accepts the file.  sl_model_init_from reads such files back (or slope's own).
+ *
+ * ONNX: sl_export_onnx writes the model itself, normalisation included (below).
  */
 #ifndef SLOPE_EXPORT_MODEL_H
 #define SLOPE_EXPORT_MODEL_H
+
+#include <stdint.h>
 
 #include "slope/config.h"
 #include "slope/error.h"
@@ -68,6 +72,56 @@ SL_API sl_status sl_export_torch(const sl_model *m, const char *path, sl_error *
  * another shape: "<path>: tensor 0.weight: expected [64, 2], found [64, 3]").
  */
 SL_API sl_status sl_model_init_from(sl_model *m, const char *path, sl_error *err);
+
+/* ---- ONNX ----------------------------------------------------------------------------
+ *
+ * sl_export_onnx writes the model as an ONNX ModelProto (ir_version 7, opset 13 of the
+ * default domain) that takes RAW inputs, exactly as sl_predict does: the model's input
+ * normalisation comes first as nodes (scale01: Mul by 1/255; standardize: Mul by 1/std,
+ * then Add -mean/std; the float coefficients sl_normalize_values uses), then one group of
+ * nodes per layer, with slope's evaluation semantics:
+ *
+ *   linear       Gemm (transB = 1; no C input without a bias)
+ *   conv2d       Conv (kernel_shape, strides, pads on all four sides)
+ *   max_pool2d   MaxPool
+ *   avg_pool2d   AveragePool (count_include_pad = 1), after a Pad node with zeros when
+ *                padding > 0 (slope divides by kernel^2, padding included; OpenCV ignores
+ *                count_include_pad, explicit zeros every reader computes alike)
+ *   flatten      Flatten (axis 1);  dropout  Identity
+ *   batch_norm   BatchNormalization on the running statistics (epsilon = eps,
+ *                momentum = 1 - momentum, ONNX weighing the running value)
+ *   relu, sigmoid, tanh   Relu, Sigmoid, Tanh
+ *   leaky_relu   LeakyRelu (alpha);  rrelu  LeakyRelu with alpha (lower + upper) / 2
+ *   prelu        PRelu; the slope is [1] shared, [C, 1, 1] per channel of an image,
+ *                [F] per feature
+ *   elu, selu    Elu (alpha), Selu (alpha and gamma = SL_SELU_ALPHA, SL_SELU_SCALE)
+ *   gelu         Mul, Erf, Add, Mul, Mul: x/2 (1 + erf(x / sqrt 2)) (no Gelu in opset 13)
+ *
+ * The graph input is "input", [N, ...the model's sample shape] float; the output is
+ * "logits", the last layer's output (what sl_predict writes to outputs: no softmax), or
+ * "probabilities" after a Softmax on axis 1 with options.softmax.  Weights are
+ * initializers under their PyTorch names ("3.weight", see above); node outputs are named
+ * "layers.<i>.<Op>".  metadata_props hold slope.input_normalize / input_mean / input_std.
+ */
+
+/** Options of sl_export_onnx; NULL or zero-initialised for the defaults. */
+typedef struct sl_onnx_options {
+    int64_t batch; /**< the input's (and output's) first dimension: 0 = symbolic "N" (default) */
+    int softmax;   /**< 1: end with Softmax over axis 1, output "probabilities"; 0: "logits" */
+} sl_onnx_options;
+
+/**
+ * Writes m as ONNX (see above) to path, atomically (temporary file, then rename): on any
+ * error nothing is written and an existing file at path is left as it was.  opts may be
+ * NULL.  Every layer is checked before anything is written.
+ * Errors: SL_ERR_INVALID (NULL m or path, batch < 0, softmax not 0 or 1, a layer ONNX
+ * cannot express: "layer <i> (<type>): ...", or a model past protobuf's 2 GiB limit),
+ * SL_ERR_STATE (a model with parameters before sl_model_init),
+ * SL_ERR_UNSUPPORTED (slope built without ONNX support, -DSLOPE_ONNX=OFF: the message
+ * says so), SL_ERR_NOMEM, SL_ERR_IO (as the atomic writer: the path named).
+ */
+SL_API sl_status sl_export_onnx(const sl_model *m, const sl_onnx_options *opts, const char *path,
+                                sl_error *err);
 
 #ifdef __cplusplus
 }

@@ -4,10 +4,13 @@
 #     default, SL_API on the public functions only);
 #   - every function a public header declares with SL_API is exported (so it
 #     exists and its header has it), and nothing is exported that no header declares.
-# usage: check_symbols.sh LIBSLOPE_SO INCLUDE_DIR
+#   - every global symbol libslope.a defines starts with sl_ too (the archive cannot hide
+#     them, so anything else -- the generated ONNX code's, say -- would clash with a user's).
+# usage: check_symbols.sh LIBSLOPE_SO INCLUDE_DIR [LIBSLOPE_A]
 set -euo pipefail
 lib=$1
 inc=$2
+archive=${3:-}
 here=$(cd "$(dirname "$0")" && pwd)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -19,6 +22,15 @@ count=$(wc -l <"$tmp/exported")
 if [ "$count" -lt 50 ]; then
     echo "only $count symbols exported: is this libslope.so?" >&2
     status=1
+fi
+if [ -n "$archive" ]; then
+    nm -g --defined-only "$archive" | awk 'NF == 3 { print $3 }' | sort -u >"$tmp/archive"
+    [ -s "$tmp/archive" ] || { echo "$archive defines no global symbols?" >&2; status=1; }
+    if grep -v '^sl_' "$tmp/archive" >"$tmp/bad_archive"; then
+        echo "global symbols of $archive without the sl_ prefix:" >&2
+        sed 's/^/  /' "$tmp/bad_archive" | head -20 >&2
+        status=1
+    fi
 fi
 if grep -v '^sl_' "$tmp/exported" >"$tmp/bad"; then
     echo "exported symbols without the sl_ prefix:" >&2

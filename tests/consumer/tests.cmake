@@ -26,7 +26,7 @@ else()
 endif()
 
 add_test(NAME public_symbols COMMAND bash ${SLOPE_CONSUMER_DIR}/check_symbols.sh
-  $<TARGET_FILE:slope_shared> ${PROJECT_SOURCE_DIR}/include)
+  $<TARGET_FILE:slope_shared> ${PROJECT_SOURCE_DIR}/include $<TARGET_FILE:slope_static>)
 
 if(SLOPE_TEST_CONSUMER AND SLOPE_INSTALL AND CMAKE_CXX_COMPILER)
   if(TARGET slope_cli)

@@ -1,0 +1,249 @@
+/*
+ * export_onnx_nodes.c - each slope layer as ONNX opset-13 nodes, with slope's evaluation
+ * semantics (see slope/export_model.h for the table), and the input normalisation in front.
+ */
+#include <stdio.h>
+
+#include "export_onnx_internal.h"
+#include "slope/ops.h"
+
+/* GELU (opset 13 has no Gelu op) is the most: Mul, Erf, Add, Mul, Mul. */
+#define MAX_NODES_PER_LAYER 5
+
+size_t sl_onnx_max_nodes_per_layer(void)
+{
+    return MAX_NODES_PER_LAYER;
+}
+
+sl_status sl_onnx_layer_check(const sl_layer_spec *spec, int index, sl_error *err)
+{
+    switch (spec->type) {
+    case SL_LAYER_LINEAR: case SL_LAYER_CONV2D: case SL_LAYER_MAX_POOL2D:
+    case SL_LAYER_AVG_POOL2D: case SL_LAYER_FLATTEN: case SL_LAYER_DROPOUT:
+    case SL_LAYER_BATCH_NORM: case SL_LAYER_RELU: case SL_LAYER_LEAKY_RELU: case SL_LAYER_PRELU:
+    case SL_LAYER_RRELU: case SL_LAYER_ELU: case SL_LAYER_SELU: case SL_LAYER_SIGMOID:
+    case SL_LAYER_TANH: case SL_LAYER_GELU:
+        return SL_OK;
+    default:
+        /* A layer type added to slope/nn.h without a case below. */
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "layer %d (%s): the ONNX export cannot express this layer type",
+                            index, sl_layer_type_name(spec->type));
+    }
+}
+
+/* ---- parameters --------------------------------------------------------------------- */
+
+/* Layer i's parameter slot as an initializer under its torch name ("3.weight"), with its own
+ * shape or dims (ndim > 0); NULL when the layer has no such parameter (a bias turned off). */
+static const char *param(sl_onnx_graph *g, const sl_model *m, size_t i, const char *slot,
+                         const int64_t *dims, int ndim)
+{
+    char name[64], torch[64];
+    snprintf(name, sizeof name, "layers.%zu.%s", i, slot);
+    const sl_param *p = sl_model_find_param(m, name);
+    if (!p)
+        return NULL;
+    const sl_tensor *t = p->tensor;
+    sl_torch_name(name, torch, sizeof torch);
+    return sl_onnx_init(g, torch, ndim > 0 ? dims : t->shape, ndim > 0 ? ndim : t->ndim,
+                        t->data, t->size);
+}
+
+/* The slots into in[1..]: each one a layer of this type must have (an absence is a broken
+ * model or no memory), then the optional bias when with_bias. */
+static void slots(sl_onnx_graph *g, const sl_model *m, size_t i, const char **in,
+                  const char *const *names, int n, int with_bias)
+{
+    for (int k = 0; k < n; k++)
+        if (!(in[k + 1] = param(g, m, i, names[k], NULL, 0)))
+            g->failed = 1;
+    if (with_bias)
+        in[n + 1] = param(g, m, i, "bias", NULL, 0);
+}
+
+/* A linear or conv layer's weight, then its bias if it has one. */
+static void weights(sl_onnx_graph *g, const sl_model *m, size_t i, const char **in)
+{
+    static const char *const w[] = {"weight"};
+    slots(g, m, i, in, w, 1, 1);
+}
+
+/* ---- layers ---------------------------------------------------------------------------- */
+
+static void pair(int64_t *v, int a)
+{
+    v[0] = v[1] = a;
+}
+
+/* kernel_shape, strides and pads (the same on every side) of a conv or pool node. */
+static void window_attrs(sl_onnx_graph *g, Onnx__NodeProto *n, const sl_layer_spec *s)
+{
+    int64_t k[2], st[2], pads[4];
+    pair(k, s->kernel);
+    pair(st, s->stride);
+    pair(pads, s->padding);
+    pair(pads + 2, s->padding);
+    sl_onnx_attr_ints(g, n, "kernel_shape", k, 2);
+    sl_onnx_attr_ints(g, n, "strides", st, 2);
+    sl_onnx_attr_ints(g, n, "pads", pads, 4);
+}
+
+static void linear_nodes(sl_onnx_graph *g, const sl_model *m, size_t i)
+{
+    const char *in[3] = {g->value, NULL, NULL};
+    weights(g, m, i, in);
+    Onnx__NodeProto *n = sl_onnx_node(g, "Gemm", in, 3);
+    sl_onnx_attr_int(g, n, "transB", 1); /* y = x W^T + b, W as [out, in] */
+}
+
+static void conv_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_layer_spec *s)
+{
+    const char *in[3] = {g->value, NULL, NULL};
+    weights(g, m, i, in);
+    window_attrs(g, sl_onnx_node(g, "Conv", in, 3), s);
+}
+
+/* Max pool pads with -inf, which is ONNX's MaxPool already. */
+static void max_pool_nodes(sl_onnx_graph *g, const sl_layer_spec *s)
+{
+    window_attrs(g, sl_onnx_unary(g, "MaxPool"), s);
+}
+
+/* slope's avg_pool2d divides by kernel^2 everywhere: padding counts as zeros.  That is
+ * AveragePool's count_include_pad = 1, but OpenCV's importer (4.6) ignores the attribute
+ * (it counts the padding only for files whose producer is "pytorch"), so the zeros are an
+ * explicit Pad before an unpadded AveragePool, which every reader computes alike. */
+static void avg_pool_nodes(sl_onnx_graph *g, const sl_layer_spec *s)
+{
+    sl_layer_spec unpadded = *s;
+    if (s->padding > 0) {
+        const int64_t p = s->padding, pads[8] = {0, 0, p, p, 0, 0, p, p}; /* begins, ends */
+        const char *in[2] = {g->value, sl_onnx_init_i64(g, "pads", pads, 8)};
+        sl_onnx_node(g, "Pad", in, 2); /* mode "constant", value 0: the defaults */
+        unpadded.padding = 0;
+    }
+    Onnx__NodeProto *n = sl_onnx_unary(g, "AveragePool");
+    window_attrs(g, n, &unpadded);
+    sl_onnx_attr_int(g, n, "count_include_pad", 1);
+}
+
+static void norm_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_layer_spec *s)
+{
+    static const char *const names[] = {"weight", "bias", "running_mean", "running_var"};
+    const char *in[5] = {g->value};
+    slots(g, m, i, in, names, 4, 0);
+    Onnx__NodeProto *n = sl_onnx_node(g, "BatchNormalization", in, 5);
+    sl_onnx_attr_float(g, n, "epsilon", s->eps);
+    /* ONNX weighs the running value by momentum, slope (as PyTorch) the batch's. */
+    sl_onnx_attr_float(g, n, "momentum", 1.0f - s->momentum);
+}
+
+/* PRelu broadcasts its slope from the right: per channel on [N, C, H, W] is [C, 1, 1];
+ * per feature on [N, F] is [F] as stored; shared is [1] as stored. */
+static void prelu_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_layer_spec *s)
+{
+    int64_t in_shape[4], dims[3] = {1, 1, 1};
+    int ndim = sl_model_layer_shape(m, (int)i - 1, in_shape);
+    int image = s->per_channel && ndim == 3;
+    dims[0] = in_shape[0];
+    const char *in[2] = {g->value, param(g, m, i, "weight", dims, image ? 3 : 0)};
+    if (!in[1])
+        g->failed = 1;
+    sl_onnx_node(g, "PRelu", in, 2);
+}
+
+static void leaky_node(sl_onnx_graph *g, float alpha)
+{
+    sl_onnx_attr_float(g, sl_onnx_unary(g, "LeakyRelu"), "alpha", alpha);
+}
+
+/* x/2 (1 + erf(x / sqrt 2)), in the order slope's kernel rounds it: (0.5 x) (1 + erf). */
+static void gelu_nodes(sl_onnx_graph *g)
+{
+    const char *x = g->value;
+    const char *c[2] = {x, sl_onnx_scalar(g, "sqrt_half", 0.70710678118654752f)};
+    sl_onnx_node(g, "Mul", c, 2);
+    sl_onnx_unary(g, "Erf");
+    const char *one[2] = {g->value, sl_onnx_scalar(g, "one", 1.0f)};
+    const char *sum = sl_onnx_node(g, "Add", one, 2) ? g->value : NULL;
+    const char *half[2] = {x, sl_onnx_scalar(g, "half", 0.5f)};
+    sl_onnx_node(g, "Mul", half, 2);
+    const char *prod[2] = {g->value, sum};
+    sl_onnx_node(g, "Mul", prod, 2);
+}
+
+static void elu_node(sl_onnx_graph *g, const sl_layer_spec *s)
+{
+    sl_onnx_attr_float(g, sl_onnx_unary(g, "Elu"), "alpha", s->alpha);
+}
+
+static void selu_node(sl_onnx_graph *g)
+{
+    Onnx__NodeProto *n = sl_onnx_unary(g, "Selu");
+    sl_onnx_attr_float(g, n, "alpha", SL_SELU_ALPHA);
+    sl_onnx_attr_float(g, n, "gamma", SL_SELU_SCALE);
+}
+
+static void layer_nodes(sl_onnx_graph *g, const sl_model *m, size_t i)
+{
+    const sl_layer_spec *s = sl_model_layer(m, i);
+    switch (s->type) {
+    case SL_LAYER_LINEAR: linear_nodes(g, m, i); break;
+    case SL_LAYER_CONV2D: conv_nodes(g, m, i, s); break;
+    case SL_LAYER_MAX_POOL2D: max_pool_nodes(g, s); break;
+    case SL_LAYER_AVG_POOL2D: avg_pool_nodes(g, s); break;
+    case SL_LAYER_FLATTEN: sl_onnx_attr_int(g, sl_onnx_unary(g, "Flatten"), "axis", 1); break;
+    case SL_LAYER_DROPOUT: sl_onnx_unary(g, "Identity"); break; /* evaluation: the identity */
+    case SL_LAYER_BATCH_NORM: norm_nodes(g, m, i, s); break;
+    case SL_LAYER_RELU: sl_onnx_unary(g, "Relu"); break;
+    case SL_LAYER_LEAKY_RELU: leaky_node(g, s->alpha); break;
+    case SL_LAYER_PRELU: prelu_nodes(g, m, i, s); break;
+    /* Evaluation uses the mean slope, computed as sl_rrelu computes it. */
+    case SL_LAYER_RRELU: leaky_node(g, 0.5f * (s->lower + s->upper)); break;
+    case SL_LAYER_ELU: elu_node(g, s); break;
+    case SL_LAYER_SELU: selu_node(g); break;
+    case SL_LAYER_SIGMOID: sl_onnx_unary(g, "Sigmoid"); break;
+    case SL_LAYER_TANH: sl_onnx_unary(g, "Tanh"); break;
+    case SL_LAYER_GELU: gelu_nodes(g); break;
+    default: break; /* refused by sl_onnx_layer_check before */
+    }
+}
+
+/* ---- the input normalisation ------------------------------------------------------------ */
+
+/* y = x * scale + offset in float, with the coefficients sl_normalize_values uses
+ * (src/data.c): the same two float operations, so ONNX gives slope's inputs bit for bit. */
+static void normalize_nodes(sl_onnx_graph *g, const sl_model *m)
+{
+    double mean, std;
+    sl_normalize kind = sl_model_input_normalize(m, &mean, &std);
+    if (kind == SL_NORMALIZE_NONE)
+        return;
+    sl_onnx_graph_scope(g, "input");
+    float scale = kind == SL_NORMALIZE_SCALE01 ? 1.0f / 255.0f : (float)(1.0 / std);
+    const char *mul[2] = {g->value, sl_onnx_scalar(g, "scale", scale)};
+    sl_onnx_node(g, "Mul", mul, 2);
+    if (kind == SL_NORMALIZE_STANDARDIZE) {
+        const char *add[2] = {g->value, sl_onnx_scalar(g, "offset", (float)(-mean / std))};
+        sl_onnx_node(g, "Add", add, 2);
+    }
+}
+
+sl_status sl_onnx_build_nodes(sl_onnx_graph *g, const sl_model *m, int softmax, sl_error *err)
+{
+    normalize_nodes(g, m);
+    for (size_t i = 0; i < sl_model_num_layers(m); i++) {
+        char prefix[32];
+        snprintf(prefix, sizeof prefix, "layers.%zu", i);
+        sl_onnx_graph_scope(g, prefix);
+        layer_nodes(g, m, i);
+    }
+    if (softmax) {
+        sl_onnx_graph_scope(g, "output");
+        sl_onnx_attr_int(g, sl_onnx_unary(g, "Softmax"), "axis", 1);
+    }
+    if (g->failed)
+        return sl_error_set(err, SL_ERR_NOMEM, "sl_export_onnx: out of memory");
+    return SL_OK;
+}
