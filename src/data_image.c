@@ -157,7 +157,9 @@ static sl_status png_decode(png_ctx *c)
 {
     png_set_read_fn(c->png, c, png_on_read);
     png_set_sig_bytes(c->png, 8); /* the caller read and checked them */
-    png_set_user_limits(c->png, IMAGE_MAX_SIDE, IMAGE_MAX_SIDE);
+    /* No user limit on the size: the IHDR's must equal the caller's, checked below before
+     * libpng allocates anything for the rows, so a huge claim is refused as a wrong size. */
+    png_set_user_limits(c->png, PNG_UINT_31_MAX, PNG_UINT_31_MAX);
     png_set_chunk_malloc_max(c->png, PNG_CHUNK_MAX);
     png_read_info(c->png, c->info);
     png_uint_32 width = png_get_image_width(c->png, c->info);
@@ -301,16 +303,17 @@ static sl_status read_pgm_body(const char *path, FILE *f, const pgm_header *h,
     for (uint64_t i = 0; i < total; i++) {
         unsigned long v = 0;
         int r = next_sample(f, h, &v);
-        if (r <= 0 || v > h->maxval) {
-            if (ferror(f))
-                return sl_error_set(err, SL_ERR_IO, "%s: read failed: %s", path,
-                                    strerror(errno));
+        if (r == 0 && ferror(f))
+            return sl_error_set(err, SL_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        if (r == 0)
             return sl_error_set(err, SL_ERR_FORMAT,
-                                r == 0 ? "%s: the file ends after %llu of %llu pixels (truncated)"
-                                : r < 0 ? "%s: pixel %llu of %llu is not a number"
-                                        : "%s: pixel %llu of %llu is above the maxval",
-                                path, (unsigned long long)i, (unsigned long long)total);
-        }
+                                "%s: the file ends after %llu of %llu pixels (truncated)", path,
+                                (unsigned long long)i, (unsigned long long)total);
+        if (r < 0 || v > h->maxval)
+            return sl_error_set(err, SL_ERR_FORMAT, "%s: pixel %llu of %llu %s %lu", path,
+                                (unsigned long long)i + 1, (unsigned long long)total,
+                                r < 0 ? "is not a number up to" : "is above the maxval",
+                                h->maxval);
         uint8_t px = h->maxval == 255 ? (uint8_t)v : to8((unsigned)v, (unsigned)h->maxval);
         put_pixel(w, dst, (size_t)i, &px, 1);
     }
