@@ -6,5 +6,5 @@ if(TARGET slope_cli)
     COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_predict.sh $<TARGET_FILE:slope_cli>
             ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/cli_predict
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
-  set_tests_properties(cli_predict PROPERTIES TIMEOUT 120)
+  set_tests_properties(cli_predict PROPERTIES TIMEOUT 300)
 endif()

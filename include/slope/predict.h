@@ -80,11 +80,12 @@ SL_API const char *sl_predictor_class_name(const sl_predictor *p, int64_t k);
  * channels: 1 or 3; height, width: 1..65535; n >= 1.
  * Returns NULL with SL_ERR_INVALID (bad arguments, a malformed SLOPE_DATA_BUDGET),
  * SL_ERR_IO (cannot open or read, not a regular file), SL_ERR_FORMAT ("FILE: not a PNG or
- * PGM image", a bad PNG signature, a corrupt or truncated PNG -- libpng's reason --, a
- * malformed PGM header, a value above maxval, "FILE: the file ends after K of N pixels",
- * data after the image), SL_ERR_SHAPE ("FILE: an image of 32x32 pixels (3 channels), the
- * model's input is [1, 28, 28]"), SL_ERR_NOMEM (past the memory budget, or out of
- * memory).  Every message starts with the file's path.
+ * PGM image", a corrupt or truncated PNG: libpng's reason or "FILE: the file ends early
+ * (truncated)"; a malformed PGM header, "FILE: pixel 12 of 784 is above the maxval 15",
+ * "FILE: the file ends after K of N pixels (truncated)", data after the image), SL_ERR_SHAPE ("FILE: an image 32 pixels wide and 32 high (3
+ * channels), but the model's input [C, H, W] is [1, 28, 28]": also for a header claiming a
+ * huge size, refused before anything is allocated for it), SL_ERR_NOMEM (past the memory
+ * budget, or out of memory).  Every message starts with the file's path.
  */
 SL_API sl_dataset *sl_dataset_load_images(const char *const *paths, size_t n, int channels,
                                           int64_t height, int64_t width, sl_error *err);
