@@ -44,6 +44,7 @@ typedef struct csv_reader {
     int columns;       /* expected per row; 0 before the first row */
     long columns_line; /* the row that set columns */
     int num_classes;   /* 0: any non-negative label */
+    int labelled;      /* 1: the first column is the label; 0: there is none (labels 0) */
     float *x;
     int32_t *y;
     int64_t rows, rows_cap;
@@ -53,10 +54,16 @@ typedef struct csv_reader {
 
 /* ---- lines ---------------------------------------------------------------- */
 
+/* Features per row. */
+static int features_of(const csv_reader *r)
+{
+    return r->columns - r->labelled;
+}
+
 /* The bytes the reader holds, with the line, fields and rows at these capacities. */
 static uint64_t held(const csv_reader *r, size_t line_cap, int fields_cap, int64_t rows_cap)
 {
-    uint64_t row = r->columns > 0 ? (uint64_t)r->columns * sizeof(float) : 0;
+    uint64_t row = r->columns > 0 ? (uint64_t)(features_of(r) + 1) * sizeof(float) : 0;
     return line_cap + (uint64_t)fields_cap * sizeof(char *) + (uint64_t)rows_cap * row;
 }
 
@@ -276,7 +283,7 @@ static sl_status parse_feature(const csv_reader *r, int col, float *out, sl_erro
 static sl_status check_columns(csv_reader *r, sl_error *err)
 {
     if (r->columns == 0) {
-        if (r->nfields < 2)
+        if (r->nfields < 1 + r->labelled)
             return sl_error_set(err, SL_ERR_FORMAT,
                                 "%s:%ld: a row needs a label and at least one feature",
                                 r->path, r->lineno);
@@ -296,7 +303,7 @@ static sl_status check_columns(csv_reader *r, sl_error *err)
  * than the budget leaves room for; SL_ERR_NOMEM when not even one more row fits. */
 static sl_status next_row_cap(csv_reader *r, int64_t *cap, sl_error *err)
 {
-    uint64_t row = (uint64_t)r->columns * sizeof(float); /* the features and the label */
+    uint64_t row = (uint64_t)(features_of(r) + 1) * sizeof(float); /* features and label */
     uint64_t others = held(r, r->line_cap, r->fields_cap, 0);
     uint64_t fit = r->budget.cap > others ? (r->budget.cap - others) / row : 0;
     uint64_t want = r->rows_cap ? (uint64_t)r->rows_cap * 2 : (65536 + row - 1) / row;
@@ -307,7 +314,7 @@ static sl_status next_row_cap(csv_reader *r, int64_t *cap, sl_error *err)
     if (want <= (uint64_t)r->rows) {
         char what[96];
         snprintf(what, sizeof what, "%lld rows of %d features", (long long)r->rows + 1,
-                 r->columns - 1);
+                 features_of(r));
         sl_status st = sl_data_budget_check(&r->budget, r->path, r->lineno,
                                             others + ((uint64_t)r->rows + 1) * row, what, err);
         return st != SL_OK ? st : sl_error_set(err, SL_ERR_NOMEM, "%s: no room", r->path);
@@ -321,7 +328,7 @@ static sl_status reserve_row(csv_reader *r, sl_error *err)
     if (r->rows < r->rows_cap)
         return SL_OK;
     int64_t cap = 0;
-    size_t features = (size_t)(r->columns - 1);
+    size_t features = (size_t)features_of(r);
     sl_status st = next_row_cap(r, &cap, err);
     if (st != SL_OK)
         return st;
@@ -344,13 +351,15 @@ static sl_status add_row(csv_reader *r, sl_error *err)
     sl_status st = check_columns(r, err);
     if (st == SL_OK)
         st = reserve_row(r, err);
-    if (st == SL_OK)
+    if (st == SL_OK && r->labelled)
         st = parse_label(r, &r->y[r->rows], err);
     if (st != SL_OK)
         return st;
-    float *x = r->x + r->rows * (r->columns - 1);
-    for (int c = 1; c < r->nfields; c++)
-        if ((st = parse_feature(r, c, &x[c - 1], err)) != SL_OK)
+    if (!r->labelled)
+        r->y[r->rows] = 0;
+    float *x = r->x + r->rows * features_of(r);
+    for (int c = r->labelled; c < r->nfields; c++)
+        if ((st = parse_feature(r, c, &x[c - r->labelled], err)) != SL_OK)
             return st;
     r->rows++;
     return SL_OK;
@@ -406,7 +415,7 @@ static void reader_free(csv_reader *r)
  * and a failed one keeps the larger block, which is as good). */
 static void shrink_rows(csv_reader *r)
 {
-    size_t features = (size_t)(r->columns - 1);
+    size_t features = (size_t)features_of(r);
     float *x = sl_realloc(r->x, (size_t)r->rows * features * sizeof *x);
     if (x)
         r->x = x;
@@ -417,7 +426,7 @@ static void shrink_rows(csv_reader *r)
 
 static sl_dataset *make_dataset(csv_reader *r, sl_error *err)
 {
-    int64_t features = r->columns - 1;
+    int64_t features = features_of(r);
     shrink_rows(r);
     sl_data_store *st = sl_data_store_new(SL_DATA_F32, r->rows, features, r->x, r->y, err);
     r->x = NULL; /* the store owns them now, even on failure */
@@ -431,13 +440,8 @@ static sl_dataset *make_dataset(csv_reader *r, sl_error *err)
     return sl_data_handle_new(st, r->path, 1, &features, err);
 }
 
-sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err)
+static sl_dataset *load_csv(const char *path, int num_classes, int labelled, sl_error *err)
 {
-    if (!path || num_classes < 0 || num_classes > SL_DATA_MAX_CLASSES) {
-        sl_error_set(err, SL_ERR_INVALID, "load_csv: need a path and num_classes in 0..%d",
-                     SL_DATA_MAX_CLASSES);
-        return NULL;
-    }
     csv_reader *r = sl_calloc(1, sizeof *r);
     if (!r) {
         sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate a CSV reader", path);
@@ -445,6 +449,7 @@ sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err
     }
     r->path = path;
     r->num_classes = num_classes;
+    r->labelled = labelled;
     sl_dataset *ds = NULL;
     if (sl_data_budget_init(&r->budget, err) == SL_OK &&
         sl_data_gz_open(path, &r->f, NULL, err) == SL_OK) {
@@ -455,4 +460,19 @@ sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err
     }
     reader_free(r);
     return ds;
+}
+
+sl_dataset *sl_dataset_load_csv(const char *path, int num_classes, sl_error *err)
+{
+    if (!path || num_classes < 0 || num_classes > SL_DATA_MAX_CLASSES) {
+        sl_error_set(err, SL_ERR_INVALID, "load_csv: need a path and num_classes in 0..%d",
+                     SL_DATA_MAX_CLASSES);
+        return NULL;
+    }
+    return load_csv(path, num_classes, 1, err);
+}
+
+sl_dataset *sl_data_load_csv_features(const char *path, sl_error *err)
+{
+    return load_csv(path, 1, 0, err);
 }

@@ -382,3 +382,28 @@ sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labels_path
     int64_t shape[3] = {1, dims[1], dims[2]};
     return sl_data_handle_new(st, images_path, 3, shape, err);
 }
+
+sl_dataset *sl_data_load_idx_images(const char *path, sl_error *err)
+{
+    uint8_t *pixels = NULL;
+    uint32_t dims[3] = {0, 0, 0};
+    sl_data_budget budget; /* load_images counts the labels in: they are made here */
+    if (sl_data_budget_init(&budget, err) != SL_OK ||
+        load_images(path, &budget, &pixels, dims, err) != SL_OK)
+        return NULL;
+    int32_t *labels = sl_calloc(dims[0], sizeof *labels);
+    if (!labels) {
+        sl_free(pixels);
+        sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate %lu labels", path,
+                     (unsigned long)dims[0]);
+        return NULL;
+    }
+    sl_data_store *st = sl_data_store_new(SL_DATA_U8, dims[0], (int64_t)dims[1] * dims[2],
+                                          pixels, labels, err);
+    if (!st || sl_data_check_labels(st, 1, path, err) != SL_OK) {
+        sl_data_store_release(st);
+        return NULL;
+    }
+    int64_t shape[3] = {1, dims[1], dims[2]};
+    return sl_data_handle_new(st, path, 3, shape, err);
+}

@@ -97,6 +97,20 @@ int sl_data_gz_failed(gzFile f);
 /* Sets err from zlib's error on f: SL_ERR_IO for an OS error, else SL_ERR_FORMAT. */
 sl_status sl_data_gz_error(gzFile f, const char *path, sl_error *err);
 
+/* ---- inputs without labels (slope/predict.h) ------------------------------------ */
+
+/* The images of an IDX file alone (no labels file): labels 0, one class. */
+sl_dataset *sl_data_load_idx_images(const char *path, sl_error *err);
+
+/* sl_dataset_load_csv of rows with no label column: every column a feature, labels 0. */
+sl_dataset *sl_data_load_csv_features(const char *path, sl_error *err);
+
+/* The "class_names" of descriptor <datasets_dir>/<name>.json, without opening its data:
+ * *names gets *count strings (free with sl_data_free_names), or NULL when it has none. */
+sl_status sl_data_descriptor_names(const char *datasets_dir, const char *name, char ***names,
+                                   int *count, sl_error *err);
+void sl_data_free_names(char **names, int count);
+
 /* ---- the memory budget (data_budget.c) ---------------------------------------- */
 
 /* One load's cap on the bytes it holds, and where the cap came from (for messages). */

@@ -346,9 +346,11 @@ static char **copy_names(const cJSON *names, int count)
     return out;
 }
 
-static sl_status apply_class_names(const descriptor *d, sl_dataset *ds, sl_error *err)
+/* A copy of the descriptor's "class_names" into *out, or NULL when it has none. */
+static sl_status class_names(const descriptor *d, char ***out, sl_error *err)
 {
     const cJSON *names = cJSON_GetObjectItemCaseSensitive(d->root, "class_names");
+    *out = NULL;
     if (!names)
         return SL_OK;
     int ok = cJSON_IsArray(names) && cJSON_GetArraySize(names) == d->classes;
@@ -359,11 +361,19 @@ static sl_status apply_class_names(const descriptor *d, sl_dataset *ds, sl_error
         snprintf(problem, sizeof problem, "expected %d strings (one per class)", d->classes);
         return bad_field(d, "", "class_names", problem, err);
     }
-    char **copy = copy_names(names, d->classes);
-    if (!copy)
+    *out = copy_names(names, d->classes);
+    if (!*out)
         return sl_error_set(err, SL_ERR_NOMEM, "%s: cannot allocate class names", d->file);
-    sl_data_set_class_names(ds->store, copy);
     return SL_OK;
+}
+
+static sl_status apply_class_names(const descriptor *d, sl_dataset *ds, sl_error *err)
+{
+    char **names = NULL;
+    sl_status st = class_names(d, &names, err);
+    if (names)
+        sl_data_set_class_names(ds->store, names);
+    return st;
 }
 
 /* ---- opening -------------------------------------------------------------- */
@@ -397,6 +407,47 @@ static sl_dataset *open_described(descriptor *d, const char *datasets_dir, sl_er
     return ds;
 }
 
+/* The descriptor's path <datasets_dir>/<name>.json into file and its name into base. */
+static sl_status descriptor_file(const char *datasets_dir, const char *name, char *file,
+                                 char base[64], sl_error *err)
+{
+    char json[80];
+    size_t len = strlen(name); /* "fashion-mnist.json" means "fashion-mnist" too */
+    if (len > 5 && strcmp(name + len - 5, ".json") == 0)
+        len -= 5;
+    snprintf(base, 64, "%.*s", (int)len, name);
+    snprintf(json, sizeof json, "%s.json", base);
+    return join_path(datasets_dir, json, file, err);
+}
+
+sl_status sl_data_descriptor_names(const char *datasets_dir, const char *name, char ***names,
+                                   int *count, sl_error *err)
+{
+    char file[PATH_MAX_LEN], base[64];
+    *names = NULL;
+    *count = 0;
+    if (!valid_name(name))
+        return sl_error_set(err, SL_ERR_INVALID, "dataset name \"%s\": not a descriptor name",
+                            name);
+    sl_status st = descriptor_file(datasets_dir, name, file, base, err);
+    descriptor d = {.file = file, .name = base, .split = ""};
+    if (st == SL_OK)
+        st = parse_json(&d, err);
+    if (st == SL_OK)
+        st = read_common(&d, datasets_dir, err);
+    if (st == SL_OK && (st = class_names(&d, names, err)) == SL_OK && *names)
+        *count = d.classes;
+    cJSON_Delete(d.root);
+    return st;
+}
+
+void sl_data_free_names(char **names, int count)
+{
+    for (int k = 0; names && k < count; k++)
+        sl_free(names[k]);
+    sl_free(names);
+}
+
 sl_dataset *sl_dataset_open(const char *datasets_dir, const char *name, const char *split,
                             sl_error *err)
 {
@@ -407,13 +458,8 @@ sl_dataset *sl_dataset_open(const char *datasets_dir, const char *name, const ch
                      name ? name : "(null)", split ? split : "(null)");
         return NULL;
     }
-    char file[PATH_MAX_LEN], base[64], json[80];
-    size_t len = strlen(name); /* "fashion-mnist.json" means "fashion-mnist" too */
-    if (len > 5 && strcmp(name + len - 5, ".json") == 0)
-        len -= 5;
-    snprintf(base, sizeof base, "%.*s", (int)len, name);
-    snprintf(json, sizeof json, "%s.json", base);
-    if (join_path(datasets_dir, json, file, err) != SL_OK)
+    char file[PATH_MAX_LEN], base[64];
+    if (descriptor_file(datasets_dir, name, file, base, err) != SL_OK)
         return NULL;
     descriptor d = {.file = file, .name = base, .split = split};
     sl_dataset *ds = open_described(&d, datasets_dir, err);

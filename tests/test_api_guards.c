@@ -767,6 +767,68 @@ static void test_stats(void **state)
 
 /* ---- runs, comparisons, distribution ----------------------------------------------------- */
 
+/* ---- slope/predict.h ------------------------------------------------------------------ */
+
+static void test_predict(void **state)
+{
+    (void)state;
+    NULL_INVALID(sl_predictor_open(NULL, NULL, NULL, E));
+    sl_predictor_free(NULL);
+    assert_null(sl_predictor_model(NULL));
+    assert_int_equal(sl_predictor_classes(NULL), 0);
+    assert_null(sl_predictor_class_name(NULL, 0));
+    const char *one[1] = {"x.png"}, *nul[1] = {NULL};
+    NULL_INVALID(sl_dataset_load_images(NULL, 1, 1, 4, 3, E));
+    NULL_INVALID(sl_dataset_load_images(one, 0, 1, 4, 3, E));
+    NULL_INVALID(sl_dataset_load_images(nul, 1, 1, 4, 3, E));
+    NULL_INVALID(sl_dataset_load_images(one, 1, 2, 4, 3, E));
+    NULL_INVALID(sl_dataset_load_images(one, 1, 1, 0, 3, E));
+    NULL_INVALID(sl_dataset_load_images(one, 1, 1, 4, 65536, E));
+    NULL_INVALID(sl_dataset_load_images(one, 1, 3, INT64_MIN, INT64_MAX, E));
+    NULL_INVALID(sl_predict_load_inputs(NULL, one, 1, E));
+    sl_config *cfg = sl_config_load_string(MINIMAL, NULL, NULL);
+    sl_model *m = sl_config_build_model(cfg, NULL);
+    assert_non_null(m);
+    NULL_INVALID(sl_predict_load_inputs(m, NULL, 1, E));
+    NULL_INVALID(sl_predict_load_inputs(m, one, 0, E));
+    NULL_INVALID(sl_predict_load_inputs(m, nul, 1, E));
+    float x[6] = {0}, y[6];
+    int32_t cls[2] = {0, 0}, lab[2] = {0, 1};
+    int64_t shape[1] = {3};
+    sl_dataset *ds = sl_dataset_from_arrays(x, lab, 2, 1, shape, 3, NULL);
+    INVALID(sl_predict_dataset(NULL, ds, 1, y, cls, E));
+    INVALID(sl_predict_dataset(m, NULL, 1, y, cls, E));
+    INVALID(sl_predict_dataset(m, ds, 0, y, cls, E));
+    INVALID(sl_predict_dataset(m, ds, INT64_MIN, y, cls, E));
+    sl_softmax_rows(NULL, y, 1, 3);
+    sl_softmax_rows(x, NULL, 1, 3);
+    sl_softmax_rows(x, y, 0, 3);
+    sl_softmax_rows(x, y, INT64_MIN, -1);
+    int32_t order[3];
+    assert_int_equal(sl_predict_top(NULL, 3, order, 3), 0);
+    assert_int_equal(sl_predict_top(x, 3, NULL, 3), 0);
+    assert_int_equal(sl_predict_top(x, 0, order, 3), 0);
+    assert_int_equal(sl_predict_top(x, INT64_MIN, order, SIZE_MAX), 0);
+    INVALID(sl_predict_write_csv(NULL, x, cls, 1, 3, 0, E));
+    INVALID(sl_predict_write_csv("p.csv", NULL, cls, 1, 3, 0, E));
+    INVALID(sl_predict_write_csv("p.csv", x, NULL, 1, 3, 0, E));
+    INVALID(sl_predict_write_csv("p.csv", x, cls, 0, 3, 0, E));
+    INVALID(sl_predict_write_csv("p.csv", x, cls, 1, INT64_MIN, 1, E));
+    const sl_predictor *no_predictor = NULL; /* a real one needs a checkpoint: test_predict */
+    INVALID(sl_predict_print(NULL, no_predictor, NULL, 0, x, cls, 1, 0, E));
+    INVALID(sl_predict_print(stdout, no_predictor, NULL, 0, x, cls, 1, 0, E));
+    INVALID(sl_model_print_summary(NULL, m, "x", E));
+    INVALID(sl_model_print_summary(stdout, NULL, "x", E));
+    int64_t conf[9] = {0};
+    INVALID(sl_eval_print_confusion(NULL, ds, conf, 3, E));
+    INVALID(sl_eval_print_confusion(stdout, ds, NULL, 3, E));
+    INVALID(sl_eval_print_confusion(stdout, ds, conf, 0, E));
+    INVALID(sl_eval_print_confusion(stdout, ds, conf, INT64_MAX, E));
+    sl_dataset_free(ds);
+    sl_model_free(m);
+    sl_config_free(cfg);
+}
+
 static void test_run_compare_dist(void **state)
 {
     (void)state;
@@ -858,7 +920,7 @@ int main(void)
         cmocka_unit_test(test_model),          cmocka_unit_test(test_data),
         cmocka_unit_test(test_optim),          cmocka_unit_test(test_train),
         cmocka_unit_test(test_config_io),      cmocka_unit_test(test_stats),
-        cmocka_unit_test(test_run_compare_dist),
+        cmocka_unit_test(test_run_compare_dist),  cmocka_unit_test(test_predict),
     };
     /* GUARDS_ONLY=test_data runs one group (e.g. to count the groups that crash old code). */
     if (getenv("GUARDS_ONLY"))

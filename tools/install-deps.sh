@@ -3,7 +3,7 @@
 # Safe to run again: with everything present it changes nothing.
 set -euo pipefail
 # g++ and binutils (nm, readelf): the consumer and public-API tests (tests/consumer).
-packages=(build-essential g++ binutils cmake pkg-config libopenblas-dev libcjson-dev zlib1g-dev libcmocka-dev valgrind)
+packages=(build-essential g++ binutils cmake pkg-config libopenblas-dev libcjson-dev libpng-dev zlib1g-dev libcmocka-dev valgrind)
 # protoc-c, libprotobuf-c and onnx.proto: the ONNX export (SLOPE_ONNX, cmake/onnx.cmake).
 packages+=(protobuf-c-compiler libprotobuf-c-dev libonnx-dev)
 packages+=("$@")

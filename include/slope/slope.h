@@ -23,6 +23,8 @@
  *             (sl_dataset_from_arrays), IDX/CSV files, batch iterators
  *   train.h   the trainer (sl_trainer_new, sl_trainer_run_epoch),
  *             sl_evaluate, sl_predict, sl_model_save / sl_model_load
+ *   predict.h what `slope predict` does: a checkpoint's predictions on IDX, CSV,
+ *             PNG and PGM files (sl_predictor_open, sl_predict_dataset)
  *   graph.h, ops.h, optim.h
  *             the step-level API for custom loops: sl_model_forward,
  *             sl_loss, sl_backward, sl_optimizer_step, sl_graph_reset
@@ -68,6 +70,7 @@
 #include "slope/run.h"
 #include "slope/compare.h"
 #include "slope/export_model.h"
+#include "slope/predict.h"
 
 #ifdef __cplusplus
 extern "C" {

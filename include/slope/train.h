@@ -22,6 +22,7 @@
 #define SLOPE_TRAIN_H
 
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "slope/config.h"
@@ -304,6 +305,24 @@ SL_API sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int6
  */
 SL_API sl_status sl_predict(sl_model *model, const float *x, int64_t n, float *outputs,
                             int32_t *classes, sl_error *err);
+
+/**
+ * What `slope summary` prints: "NAME: input 1x28x28", then per layer its index, type,
+ * output shape per example, parameter count and multiply-adds per example, then the
+ * totals (parameters and MiB, multiply-adds and MFLOP forward).  name may be NULL
+ * ("model").  Errors: SL_ERR_INVALID (NULL out or m).
+ */
+SL_API sl_status sl_model_print_summary(FILE *out, const sl_model *m, const char *name,
+                                        sl_error *err);
+/**
+ * What `slope eval` prints after the loss: per class its accuracy and example count (with
+ * ds's class names when ds is not NULL and has them), then the confusion matrix
+ * (rows: label, columns: prediction) from confusion[classes * classes], as sl_evaluate
+ * fills it.  Errors: SL_ERR_INVALID (NULL out or confusion, classes outside 1..65536).
+ */
+SL_API sl_status sl_eval_print_confusion(FILE *out, const sl_dataset *ds,
+                                         const int64_t *confusion, int64_t classes,
+                                         sl_error *err);
 
 /**
  * The classifier score of n samples x (raw inputs, as sl_predict takes them): with p(y|x)

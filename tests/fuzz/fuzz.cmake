@@ -43,8 +43,8 @@ if(SLOPE_FUZZ)
   target_compile_options(slope_fuzz_lib PRIVATE -fsanitize=fuzzer-no-link ${SLOPE_FUZZ_SAN})
   target_compile_definitions(slope_fuzz_lib PUBLIC SLOPE_STATIC
     PRIVATE SLOPE_VERSION_STRING="${PROJECT_VERSION}")
-  target_link_libraries(slope_fuzz_lib PUBLIC PkgConfig::OPENBLAS PkgConfig::CJSON ZLIB::ZLIB
-    Threads::Threads m)
+  target_link_libraries(slope_fuzz_lib PUBLIC PkgConfig::OPENBLAS PkgConfig::CJSON PkgConfig::PNG
+    ZLIB::ZLIB Threads::Threads m)
   if(SLOPE_MPI)
     target_link_libraries(slope_fuzz_lib PUBLIC MPI::MPI_C)
   endif()

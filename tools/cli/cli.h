@@ -61,5 +61,6 @@ int cmd_summary(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
 int cmd_born_dead(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_predict(int argc, char **argv);
 
 #endif

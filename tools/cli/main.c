@@ -18,6 +18,7 @@ static void print_help(FILE *out)
             "  summary CONFIG   per layer: type, output shape, parameters, FLOPs\n"
             "  compare CONFIG   dying neurons: the config once per activation (--act LIST)\n"
             "  export CKPT      the weights for torch.nn.Sequential (-o FILE)\n"
+            "  predict INPUT... classes and probabilities of images or rows (--checkpoint FILE)\n"
             "  born-dead        probability that a deep narrow ReLU net is dead at init\n"
             "  help             this text; `slope <command> --help` for a command's options\n"
             "  --version        the version\n\n"
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
         return cmd_compare(argc - 1, argv + 1);
     if (strcmp(cmd, "export") == 0)
         return cmd_export(argc - 1, argv + 1);
+    if (strcmp(cmd, "predict") == 0)
+        return cmd_predict(argc - 1, argv + 1);
     if (strcmp(cmd, "born-dead") == 0)
         return cmd_born_dead(argc - 1, argv + 1);
     static const char *const commands[] = {"train", "eval", "summary", "compare", "export",
