@@ -17,7 +17,7 @@ enter_fresh_dir
 spiral=$src/models/spiral_mlp.json
 
 # Every flag in a command's help is known to its parser (whatever else goes wrong).
-for cmd in train eval summary compare export born-dead; do
+for cmd in train eval summary compare export predict born-dead; do
   run $cmd --help >help.txt 2>err.txt; rc=$?
   expect_rc 0 "$cmd --help"
   flags=$(grep -o '^  -[-a-z]*' help.txt | tr -d ' ')
@@ -43,6 +43,8 @@ expect_suggestion --width born-dead --widht 2 --depth 2
 expect_suggestion --checkpoint eval "$spiral" --checkpiont x
 expect_suggestion train trian "$spiral"
 expect_suggestion born-dead born_dead
+expect_suggestion predict predcit --checkpoint x.safetensors in.png
+expect_suggestion --logits predict --checkpoint x.safetensors in.png --logit
 run train "$spiral" --zzzzzzzz >out.txt 2>err.txt; rc=$?
 expect_rc 2 "a flag near none"
 grep -q "did you mean" err.txt && fail "suggested something for --zzzzzzzz: $(cat err.txt)"

@@ -17,7 +17,7 @@ static void print_help(FILE *out)
             "  eval CONFIG      evaluate a checkpoint on the test split (--checkpoint FILE)\n"
             "  summary CONFIG   per layer: type, output shape, parameters, FLOPs\n"
             "  compare CONFIG   dying neurons: the config once per activation (--act LIST)\n"
-            "  export CKPT      the weights for torch.nn.Sequential (-o FILE)\n"
+            "  export CKPT      for torch.nn.Sequential (-o FILE) or as ONNX (--onnx FILE)\n"
             "  predict INPUT... classes and probabilities of images or rows (--checkpoint FILE)\n"
             "  born-dead        probability that a deep narrow ReLU net is dead at init\n"
             "  help             this text; `slope <command> --help` for a command's options\n"
@@ -64,7 +64,7 @@ int main(int argc, char **argv)
     if (strcmp(cmd, "born-dead") == 0)
         return cmd_born_dead(argc - 1, argv + 1);
     static const char *const commands[] = {"train", "eval", "summary", "compare", "export",
-                                            "born-dead", "help"};
+                                            "predict", "born-dead", "help"};
     const char *near = cli_nearest(cmd, commands, sizeof commands / sizeof commands[0]);
     if (near)
         fprintf(stderr, "slope: unknown command \"%s\"; did you mean %s? (see `slope help`)\n",
