@@ -161,6 +161,10 @@ static sl_status open_models(gan *s, sl_error *err)
     if (!s->dcfg)
         return err->status;
     s->gen = sl_run_build_model(s->gcfg, err);
+    /* G's input is latent noise: no data normalisation before it, in training (the graph
+     * takes z as it is) and in sl_predict alike, whatever its config's data section says. */
+    if (s->gen && sl_model_set_input_normalize(s->gen, SL_NORMALIZE_NONE, 0, 1, err) != SL_OK)
+        return err->status;
     s->disc = s->gen ? sl_run_build_model(s->dcfg, err) : NULL;
     if (!s->disc || check_shapes(s, err) != SL_OK)
         return err->status;
@@ -551,6 +555,7 @@ int main(int argc, char **argv)
 {
     gan s;
     memset(&s, 0, sizeof s);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* a line per epoch, also into a log */
     int rc = parse_args(argc, argv, &s.a);
     if (rc)
         return rc;
