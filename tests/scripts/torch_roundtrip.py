@@ -1,5 +1,8 @@
-"""slope -> torch -> slope: export loads strictly into nn.Sequential, torch's changed weights
-come back through `slope train --init-from` (lr 1e-20, so training leaves them as they are).
+"""slope -> torch -> slope: export loads strictly into nn.Sequential and gives slope's logits
+(`slope predict --logits`); torch's changed weights come back through `slope train --init-from`
+(lr 1e-20, so training leaves them as they are) with torch's logits.  A batch-norm model goes
+the same way with torch's state_dict as torch saves it: I64 num_batches_tracked, and the
+weights in float16.
 usage: torch_roundtrip.py SLOPE SOURCE_DIR WORK_DIR"""
 import json, os, struct, subprocess, sys
 import torch
@@ -14,15 +17,20 @@ def read(path):
     n = struct.unpack("<Q", b[:8])[0]
     h = json.loads(b[8:8 + n])
     d = b[8 + n:]
+    dt = {"F32": torch.float32, "I64": torch.int64}
     return {k: torch.frombuffer(bytearray(d[v["data_offsets"][0]:v["data_offsets"][1]]),
-                                dtype=torch.float32).reshape(v["shape"])
+                                dtype=dt[v["dtype"]]).reshape(v["shape"])
             for k, v in h.items() if k != "__metadata__"}
 
+DTYPES = {torch.float32: "F32", torch.float16: "F16", torch.int64: "I64"}
+
 def write(path, sd):
+    """A safetensors file of sd as it is: each tensor in its own dtype."""
     header, data = {}, b""
     for k, t in sd.items():
-        raw = t.detach().contiguous().float().numpy().tobytes()
-        header[k] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [len(data), len(data) + len(raw)]}
+        raw = t.detach().contiguous().numpy().tobytes()
+        header[k] = {"dtype": DTYPES[t.dtype], "shape": list(t.shape),
+                     "data_offsets": [len(data), len(data) + len(raw)]}
         data += raw
     h = json.dumps(header).encode()
     open(path, "wb").write(struct.pack("<Q", len(h)) + h + data)
@@ -47,4 +55,56 @@ for k, v in m.state_dict().items():
 bad = subprocess.run([slope, "train", cfg, "--epochs", "1", "--init-from", "b.safetensors",
                       "--set", "model.layers[0].out=32", *common], capture_output=True, text=True, cwd=work)
 assert bad.returncode == 3 and "0.weight: expected [32, 2], found [64, 2]" in bad.stderr, bad.stderr
-print("torch round trip: strict load, weights back exactly, shape error named")
+
+# Logits: slope's own (slope predict) against torch's, on the same raw points.
+points = torch.linspace(-1.5, 1.5, 64).reshape(32, 2)
+with open(os.path.join(work, "points.csv"), "w") as f:
+    f.writelines(",".join(f"{v:.9g}" for v in row) + "\n" for row in points.tolist())
+
+def slope_logits(ckpt, config=None):
+    args = ["predict"] + ([config] if config else []) + ["--checkpoint", ckpt, "points.csv",
+                                                          "--logits", "-o", ckpt + ".csv"]
+    run(*args)
+    rows = open(os.path.join(work, ckpt + ".csv")).read().splitlines()[1:]
+    return torch.tensor([[float(v) for v in r.split(",")[2:]] for r in rows])
+
+def check_logits(model, ckpt, what, tol=1e-5, config=None):
+    with torch.no_grad():
+        want = model.eval()(points)
+    diff = (slope_logits(ckpt, config) - want).abs().max().item()
+    assert diff <= tol, f"{what}: slope's logits differ from torch's by {diff}"
+    return diff
+
+m_a = torch.nn.Sequential(torch.nn.Linear(2, 64), torch.nn.LeakyReLU(0.01), torch.nn.Linear(64, 64),
+                          torch.nn.LeakyReLU(0.01), torch.nn.Linear(64, 3))
+m_a.load_state_dict(read(os.path.join(work, "a.torch.safetensors")), strict=True)
+d1 = check_logits(m_a, "a.safetensors", "slope -> torch")
+d2 = check_logits(m, "c.safetensors", "torch -> slope")
+
+# Batch norm, and torch's state_dict as torch saves it (I64 counter, float16 weights).
+bn_cfg = json.load(open(cfg))
+bn_cfg["model"]["layers"] = [{"type": "linear", "out": 16}, {"type": "batch_norm"},
+                             {"type": "leaky_relu", "alpha": 0.1}, {"type": "linear", "out": 3}]
+bn_path = os.path.join(work, "bn.json")
+json.dump(bn_cfg, open(bn_path, "w"))
+run("train", bn_path, "--epochs", "2", "--checkpoint", "bn.safetensors", *common)
+run("export", "bn.safetensors", "-o", "bn.torch.safetensors")
+bn = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.BatchNorm1d(16), torch.nn.LeakyReLU(0.1),
+                         torch.nn.Linear(16, 3))
+bn.load_state_dict(read(os.path.join(work, "bn.torch.safetensors")), strict=True)
+d3 = check_logits(bn, "bn.safetensors", "batch norm, slope -> torch")
+with torch.no_grad():
+    bn[1].running_mean.add_(0.25)
+    bn[1].running_var.mul_(1.5)
+sd = {k: (v.half() if v.dtype == torch.float32 else v) for k, v in bn.state_dict().items()}
+assert sd["1.num_batches_tracked"].dtype == torch.int64
+write(os.path.join(work, "bn_half.safetensors"), sd)
+bn.load_state_dict({k: v.float() if v.dtype == torch.float16 else v for k, v in sd.items()})
+# lr 1e-20 and a batch-norm momentum of 0 leave torch's weights and running statistics as
+# they came in, so the checkpoint's logits must be torch's.
+run("train", bn_path, "--epochs", "1", "--init-from", "bn_half.safetensors", "--set",
+    "optimizer.lr=1e-20", "--set", "schedule.min_lr=1e-21", "--set", "model.layers[1].momentum=0",
+    "--checkpoint", "bn2.safetensors", *common)
+d4 = check_logits(bn, "bn2.safetensors", "batch norm, torch (I64, float16) -> slope")
+print("torch round trip: strict load, weights back exactly, shape error named; logits differ by "
+      f"{d1:.1e} (slope -> torch), {d2:.1e} (torch -> slope), {d3:.1e} and {d4:.1e} (batch norm)")
