@@ -47,7 +47,7 @@ static char *read_text(const char *path, size_t *len, sl_error *err)
     /* Never blocks on a FIFO; refuses whatever is not a regular file. */
     int fd = sl_io_open_regular(path, NULL, err);
     if (fd < 0 && errno == ENOENT)
-        sl_error_set(err, SL_ERR_IO, "%s: no dataset descriptor here: %s", path,
+        sl_error_set(err, SL_ERR_READ, "%s: no dataset descriptor here: %s", path,
                      strerror(ENOENT));
     FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
@@ -62,7 +62,7 @@ static char *read_text(const char *path, size_t *len, sl_error *err)
     int failed = text ? ferror(f) : 1;
     fclose(f);
     if (failed || *len > DESCRIPTOR_MAX_BYTES) {
-        sl_error_set(err, text ? SL_ERR_IO : SL_ERR_NOMEM, "%s: %s", path,
+        sl_error_set(err, text ? SL_ERR_READ : SL_ERR_NOMEM, "%s: %s", path,
                      !text ? "cannot allocate" : failed ? "read failed" : "larger than 1 MiB");
         sl_free(text);
         return NULL;
@@ -127,7 +127,7 @@ static sl_status parse_json(descriptor *d, sl_error *err)
     size_t len = 0;
     char *text = read_text(d->file, &len, err);
     if (!text)
-        return err ? err->status : SL_ERR_IO;
+        return err ? err->status : SL_ERR_READ;
     sl_status st = parse_text(d, text, len, err);
     sl_free(text);
     return st;
@@ -240,14 +240,14 @@ static sl_status data_file(const descriptor *d, const char *key, char *path, sl_
         return SL_OK;
     }
     if (errno != ENOENT) /* there, but a FIFO, a directory, unreadable: as the helper says */
-        return SL_ERR_IO;
+        return SL_ERR_READ;
     const char *why = "no such file";
     if (d->package)
-        return sl_error_set(err, SL_ERR_IO,
+        return sl_error_set(err, SL_ERR_READ,
                             "%s: %s; the %s dataset comes from the Debian package %s: "
                             "install it with: apt-get install %s",
                             path, why, d->name, d->package, d->package);
-    return sl_error_set(err, SL_ERR_IO, "%s: %s%s%s", path, why, d->hint ? "; " : "",
+    return sl_error_set(err, SL_ERR_READ, "%s: %s%s%s", path, why, d->hint ? "; " : "",
                         d->hint ? d->hint : "");
 }
 

@@ -7,3 +7,11 @@ if(TARGET slope_cli)
   set_tests_properties(cli_smoke PROPERTIES TIMEOUT 300)
 endif()
 include(${CMAKE_CURRENT_LIST_DIR}/cli_inputs_tests.cmake)
+if(TARGET slope_cli)
+  # An input that cannot be read exits 3 (every input), an output that cannot be written 5.
+  add_test(NAME cli_exit_codes
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_exit_codes.sh $<TARGET_FILE:slope_cli>
+            ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/cli_exit_codes
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  set_tests_properties(cli_exit_codes PROPERTIES TIMEOUT 120)
+endif()
