@@ -58,6 +58,9 @@ sl_status sl_run_save(sl_run *r, const char *path, sl_error *err);
 sl_status sl_run_keep_if_best(sl_run *r, const sl_run_epoch *e, sl_error *err);
 /* The checkpoint of a stopped run: the checkpoint path, else the fallback name. */
 sl_status sl_run_save_stopped(sl_run *r, sl_error *err);
+/* After the resume: refuses (SL_ERR_CONFIG) a train.epochs that changes the learning rates of
+ * the epochs left, unless opt.allow_schedule_change (then a note). */
+sl_status sl_run_check_schedule(sl_run *r, sl_error *err);
 
 /* run_outputs.c: rank 0 only (sl_run_new makes the ranks agree). */
 /* Every output a regular file or absent, writable, not an input, no two the same. */

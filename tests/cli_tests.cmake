@@ -15,3 +15,11 @@ if(TARGET slope_cli)
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
   set_tests_properties(cli_exit_codes PROPERTIES TIMEOUT 120)
 endif()
+if(TARGET slope_cli)
+  # --set PATH=null removes keys; a resume that changes a cosine schedule's length is refused.
+  add_test(NAME cli_run_options
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_run_options.sh $<TARGET_FILE:slope_cli>
+            ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/cli_run_options
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  set_tests_properties(cli_run_options PROPERTIES TIMEOUT 120)
+endif()

@@ -307,6 +307,78 @@ static void test_metrics_of_a_stopped_epoch(void **state)
     free(text);
 }
 
+static void save_note(const char *note, void *user)
+{
+    snprintf(user, 1024, "%s", note);
+}
+
+/* A checkpoint of a spiral run of `epochs` epochs under schedule (sets too). */
+static void train_to(const char *ckpt, const char *epochs, const char *schedule)
+{
+    const char *set[] = {epochs, schedule, "stats.enabled=false", "schedule.min_lr=null"};
+    sl_config *cfg = spiral(set, 4);
+    seen s;
+    sl_run_options o = options(&s);
+    o.checkpoint = ckpt;
+    remove(ckpt);
+    sl_run *r = must_run(cfg, &o);
+    must_train(r);
+    sl_run_free(r);
+    sl_config_free(cfg);
+}
+
+/* Resuming a cosine run with other epochs would change every learning rate left: refused,
+ * with both counts, the schedule and the option named; allowed with a note.  A constant
+ * schedule's rates do not depend on the epochs: resumed as asked. */
+static void test_resume_refuses_schedule_change(void **state)
+{
+    (void)state;
+    char ckpt[1024], note[1024] = "";
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("cosine.safetensors"));
+    train_to(ckpt, "train.epochs=2", "schedule.type=cosine");
+    const char *set[] = {"train.epochs=4", "stats.enabled=false"};
+    sl_config *cfg = spiral(set, 2);
+    sl_run_options o = {.resume = ckpt, .on_note = save_note, .user = note};
+    sl_error err = {0};
+    assert_null(sl_run_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_CONFIG);
+    const char *parts[] = {ckpt, "saved with train.epochs 2, this one has 4", "cosine",
+                           "from epoch 3 on", "--allow-schedule-change",
+                           "sl_run_options.allow_schedule_change"};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (!strstr(err.message, parts[i]))
+            fail_msg("no \"%s\" in: %s", parts[i], err.message);
+    o.allow_schedule_change = 1;
+    sl_run *r = must_run(cfg, &o);
+    assert_non_null(strstr(note, "resuming with train.epochs 4 instead of 2"));
+    must_train(r);
+    assert_int_equal(sl_trainer_epoch(sl_run_trainer(r)), 4);
+    sl_run_free(r);
+    sl_config_free(cfg);
+
+    /* The same epochs: nothing changes, nothing said. */
+    train_to(ckpt, "train.epochs=4", "schedule.type=cosine");
+    const char *same[] = {"train.epochs=4", "stats.enabled=false"};
+    cfg = spiral(same, 2);
+    o.allow_schedule_change = 0;
+    note[0] = '\0';
+    r = must_run(cfg, &o);
+    assert_string_equal(note, "");
+    sl_run_free(r);
+    sl_config_free(cfg);
+
+    /* A constant schedule: more epochs are more of the same rate. */
+    train_to(ckpt, "train.epochs=2", "schedule.type=constant");
+    const char *constant[] = {"train.epochs=4", "stats.enabled=false", "schedule.type=constant",
+                              "schedule.min_lr=null"};
+    cfg = spiral(constant, 4);
+    r = must_run(cfg, &o);
+    assert_string_equal(note, "");
+    must_train(r);
+    sl_run_free(r);
+    sl_config_free(cfg);
+}
+
 static void test_checkpoint_and_keep_best(void **state)
 {
     (void)state;
@@ -440,6 +512,7 @@ static void test_nan_leaves_checkpoint(void **state)
     o = options(&s);
     o.checkpoint = ckpt;
     o.resume = ckpt;
+    o.allow_schedule_change = 1; /* 2 more epochs of the cosine run: not what is tested */
     r = must_run(cfg, &o);
     sl_error err = {0};
     assert_int_equal(sl_run_train(r, &err), SL_ERR_NUMERIC);
@@ -824,6 +897,7 @@ int main(void)
         cmocka_unit_test(test_metrics_hold_stats_per_epoch),
         cmocka_unit_test(test_metrics_every_steps_inside_epochs),
         cmocka_unit_test(test_metrics_of_a_stopped_epoch),
+        cmocka_unit_test(test_resume_refuses_schedule_change),
         cmocka_unit_test(test_checkpoint_and_keep_best),
         cmocka_unit_test(test_stop_and_resume_bit_identical),
         cmocka_unit_test(test_stop_without_checkpoint_path),

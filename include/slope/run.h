@@ -164,6 +164,13 @@ typedef struct sl_run_options {
      *  write".  NULL: not told. */
     void (*on_note)(const char *note, void *user);
     void *user;
+    /** Resuming with a train.epochs other than the checkpoint's config has (the "config"
+     *  metadata sl_run_train writes) changes a cosine schedule's learning rate for every
+     *  epoch left, so it is refused (SL_ERR_CONFIG, naming both epoch counts, the schedule
+     *  and this option) unless this is nonzero; then the run goes on and says so through
+     *  on_note.  Constant and step schedules do not depend on the number of epochs: their
+     *  resumes are never refused.  (A checkpoint without a readable config is not checked.) */
+    int allow_schedule_change;
 } sl_run_options;
 
 typedef struct sl_run sl_run;
@@ -191,7 +198,8 @@ typedef struct sl_run sl_run;
  * Errors: SL_ERR_INVALID (NULL cfg), those of the loaders, the model and
  * sl_trainer_new/sl_trainer_load, SL_ERR_CONFIG (keep_best without a
  * checkpoint path or without a validation or test split; stats.probe.split
- * names a missing split), SL_ERR_INVALID (an empty output path, an output
+ * names a missing split; a resume that would stretch or shrink a cosine schedule, see
+ * allow_schedule_change), SL_ERR_INVALID (an empty output path, an output
  * that is an input of the run or another output), SL_ERR_IO (an output that
  * is not a regular file or cannot be written, a directory that cannot take
  * files, a metrics file that cannot be opened), SL_ERR_NOMEM.

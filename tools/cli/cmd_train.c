@@ -20,7 +20,7 @@ static void on_signal(int sig)
 typedef struct train_args {
     cli_config_args cfg;
     const char *checkpoint, *resume, *metrics, *init_from;
-    int quiet, verbose;
+    int quiet, verbose, allow_schedule_change;
 } train_args;
 
 static void train_help(void)
@@ -30,6 +30,7 @@ static void train_help(void)
            "  --set PATH=VALUE    override any config key, e.g. --set optimizer.lr=0.1 (repeatable)\n"
            "  --checkpoint FILE   write a checkpoint after every checkpoint.every epochs\n"
            "  --resume FILE       continue a run from its checkpoint\n"
+           "  --allow-schedule-change  resume with other epochs although a cosine schedule changes\n"
            "  --init-from FILE    start from these weights (slope's or torch's names)\n"
            "  --metrics FILE      append one JSON object per epoch (JSONL)\n"
            "  --threads N         the threads slope computes with (overrides train.threads)\n"
@@ -58,6 +59,8 @@ static int parse_train_args(int argc, char **argv, train_args *a)
             if (i + 1 >= argc)
                 return cli_usage_error("train", "%s needs a file", opt);
             *slot = argv[++i];
+        } else if (strcmp(opt, "--allow-schedule-change") == 0) {
+            a->allow_schedule_change = 1;
         } else if (strcmp(opt, "--quiet") == 0 || strcmp(opt, "--verbose") == 0) {
             *(opt[2] == 'q' ? &a->quiet : &a->verbose) = 1;
         } else if (strcmp(opt, "--help") == 0 || strcmp(opt, "-h") == 0) {
@@ -217,7 +220,8 @@ int cmd_train(int argc, char **argv)
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
                           .init_from = a.init_from, .datasets_dir = sl_datasets_dir(),
                           .threads = a.cfg.threads, .on_step = ui_step, .on_epoch = ui_epoch,
-                          .on_stats = ui_stats, .on_phase = ui_phase, .on_note = ui_note, .user = &ui};
+                          .on_stats = ui_stats, .on_phase = ui_phase, .on_note = ui_note, .user = &ui,
+                          .allow_schedule_change = a.allow_schedule_change};
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);
     if (stop_signal) {
         if (sl_dist_rank() == 0)
