@@ -66,11 +66,15 @@ typedef struct sl_run_data {
 
 /**
  * Where dataset descriptors are looked for when a caller gives none: the
- * environment's SLOPE_DATASETS_DIR, else the datasets/ of the source tree
- * slope was built from when that directory exists (a program run from a
- * build tree uses its own descriptors), else the installed
- * share/slope/datasets, else "datasets".  The string is static (or the
- * environment's).
+ * environment's SLOPE_DATASETS_DIR; else the first of these that is a
+ * directory: the share/slope/datasets installed beside the running program
+ * (<directory of /proc/self/exe>/../share/slope/datasets, so an installed
+ * slope finds its own descriptors under whatever prefix it was installed
+ * to), the datasets/ of the source tree slope was built from (a program run
+ * from a build tree uses its own descriptors), the configured prefix's
+ * share/slope/datasets; else "datasets".  The string is static (or the
+ * environment's).  A descriptor that is not found is SL_ERR_READ with a
+ * message naming these directories and SLOPE_DATASETS_DIR.
  */
 SL_API const char *sl_datasets_dir(void);
 
