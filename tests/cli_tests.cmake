@@ -23,3 +23,11 @@ if(TARGET slope_cli)
     WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
   set_tests_properties(cli_run_options PROPERTIES TIMEOUT 120)
 endif()
+if(TARGET slope_cli)
+  # Every `slope ...` command of README.md's shell blocks runs as pasted (or is listed).
+  add_test(NAME readme_commands
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/readme_commands.sh $<TARGET_FILE:slope_cli>
+            ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/readme_commands
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  set_tests_properties(readme_commands PROPERTIES TIMEOUT 300)
+endif()

@@ -1,0 +1,134 @@
+#!/bin/sh
+# README.md's commands run as pasted.  Every `slope ...` command of README.md's shell blocks
+# (```sh/```bash blocks and 4-space indented blocks; `./build/slope`, `build/slope` and
+# `build-mpi/slope` are the slope under test; `a && b` lines give their slope parts; a
+# trailing "\" continues a command) is extracted from README.md itself, in order, and run
+# with sh in one scratch directory that has models/ (the source tree's), so a command can
+# use what an earlier one wrote.  Each must exit 0, except:
+#   - SKIP: commands this test cannot run quickly or at all, each with its reason;
+#   - BROKEN: commands that do not work as README shows them; each must still fail (the
+#     test proves the README wrong) and its entry goes with the README fix.
+# An entry of either list that matches no README command fails the test, as does a README
+# command that fails and is on neither list.
+#
+# Long trainings run fast on tiny data: SLOPE_DATASETS_DIR points at a "fashion-mnist"
+# descriptor of 16 random 28x28 images (one file for both splits), so the Fashion-MNIST
+# configs run their full epochs in a fraction of a second and nothing needs the real data.
+#
+#   readme_commands.sh SLOPE SOURCE_DIR WORKDIR
+#
+# $SLOPE_WRAPPER, when set, prefixes every slope command.
+set -u
+slope=$1
+src=$2
+dir=$3
+script=readme_commands
+readme=$src/README.md
+. "$(dirname "$0")/cli_lib.sh"
+enter_fresh_dir
+
+# PREFIX|REASON: a command that starts with PREFIX (whitespace squeezed, slope's path
+# reduced to "slope") is not run.
+SKIP='mpirun |needs an MPI build and mpirun; tests/mpi_check.sh runs slope under MPI'
+# Under valgrind (this shell is its client: LD_PRELOAD names its preload) also these: 20 to
+# 50 trainings each, minutes under memcheck; every run natively and under the sanitizers.
+case "${LD_PRELOAD:-}" in
+*vgpreload*)
+  SKIP="$SKIP
+slope compare |20 to 50 trainings: minutes under valgrind (run natively and under ASan)
+slope born-dead |10^5 random networks: minutes under valgrind (run natively and under ASan)" ;;
+esac
+# PREFIX|WHAT IS WRONG: a command README shows that fails as pasted.
+BROKEN='slope eval models/fashion_mlp.json --checkpoint fmlp.safetensors|nothing creates fmlp.safetensors: the train command before it must write it (--checkpoint fmlp.safetensors)'
+
+# The commands, one a line, in README order, duplicates dropped.
+extract() {
+  awk '
+    /^```/ {
+      if (!fence) { fence = 1; shell = ($0 ~ /^```(sh|bash|shell)[[:space:]]*$/) }
+      else fence = 0
+      blank = 0; indent = 0; next
+    }
+    {
+      text = ""; ok = 0
+      if (fence && shell) { text = $0; ok = 1 }
+      else if (!fence && /^    / && (blank || indent)) { text = substr($0, 5); ok = indent = 1 }
+      else if (!fence && !/^[[:space:]]*$/) indent = 0
+      blank = ($0 ~ /^[[:space:]]*$/)
+      if (!ok) next
+      sub(/^[[:space:]]*#.*/, "", text); sub(/[[:space:]]+#.*/, "", text)
+      if (text ~ /\\$/) { cont = cont substr(text, 1, length(text) - 1) " "; next }
+      text = cont text; cont = ""
+      n = split(text, part, /&&|;/)
+      for (i = 1; i <= n; i++) {
+        c = part[i]
+        gsub(/[[:space:]]+/, " ", c); sub(/^ /, "", c); sub(/ $/, "", c)
+        gsub(/(\.\/)?build(-[a-z]+)?\/slope /, "slope ", c)
+        if (c ~ /(^| )slope [a-z-]/ && !seen[c]++) print c
+      }
+    }' "$readme"
+}
+
+# The entry of LIST whose prefix starts COMMAND, as PREFIX|REASON, or nothing.
+entry_for() { # LIST COMMAND
+  printf '%s\n' "$1" | while IFS='|' read -r prefix reason; do
+    case "$2" in "$prefix"*) printf '%s|%s\n' "$prefix" "$reason"; break ;; esac
+  done
+}
+
+# 16 random 28x28 images, labels 0..9 in turn, as IDX: the "fashion-mnist" descriptor's.
+mkdir ds
+n=16
+{ printf '\000\000\010\003\000\000\000\020\000\000\000\034\000\000\000\034'
+  head -c $((n * 784)) /dev/urandom; } >ds/images.idx
+{ printf '\000\000\010\001\000\000\000\020'
+  i=0
+  while [ $i -lt $n ]; do printf "$(printf '\\%03o' $((i % 10)))"; i=$((i + 1)); done; } >ds/labels.idx
+cat >ds/fashion-mnist.json <<'JSON'
+{ "name": "fashion-mnist", "format": "idx", "classes": 10, "input": [1, 28, 28],
+  "directory": ".", "splits": { "train": { "images": "images.idx", "labels": "labels.idx" },
+                                "test": { "images": "images.idx", "labels": "labels.idx" } } }
+JSON
+export SLOPE_DATASETS_DIR="$PWD/ds"
+ln -s "$src/models" models
+# `slope` in a command is the slope under test.
+cat >prelude.sh <<EOF
+slope() { ${SLOPE_WRAPPER:-} "$slope" "\$@"; }
+EOF
+
+extract >commands.txt
+[ -s commands.txt ] || fail "no slope commands found in $readme"
+used=""
+ran=0
+k=0
+while IFS= read -r cmd; do
+  k=$((k + 1))
+  skip=$(entry_for "$SKIP" "$cmd")
+  broken=$(entry_for "$BROKEN" "$cmd")
+  if [ -n "$skip" ]; then
+    echo "$script: skipped: $cmd (${skip#*|})"
+    used="$used
+${skip%%|*}"
+    continue
+  fi
+  { cat prelude.sh; printf '%s\n' "$cmd"; } >cmd$k.sh
+  sh cmd$k.sh >out$k.txt 2>err$k.txt </dev/null
+  rc=$?
+  if [ -n "$broken" ]; then
+    [ "$rc" -ne 0 ] || fail "now runs as pasted, so take it off BROKEN: $cmd"
+    echo "$script: fails as README shows it (exit $rc): $cmd (${broken#*|})"
+    used="$used
+${broken%%|*}"
+    continue
+  fi
+  [ "$rc" -eq 0 ] || fail "README command failed (exit $rc): $cmd: $(tail -n 3 err$k.txt)"
+  echo "$script: ran: $cmd"
+  ran=$((ran + 1))
+done <commands.txt
+[ "$ran" -gt 0 ] || fail "no README command was run"
+# Every list entry stands for a README command: a stale one means README changed.
+printf '%s\n%s\n' "$SKIP" "$BROKEN" | while IFS='|' read -r prefix reason; do
+  printf '%s\n' "$used" | grep -qxF "$prefix" ||
+    fail "no README command starts with '$prefix' any more: remove it from the list"
+done || exit 1
+echo "$script: $ran README commands ran as pasted"
