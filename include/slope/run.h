@@ -83,7 +83,7 @@ SL_API const char *sl_datasets_dir(void);
  * sl_datasets_dir()), the spiral set, or explicit IDX/CSV files; applies
  * the normalisation to every split and holds out the validation fraction
  * (from the config's seed).  On error nothing is left open (d is zeroed).
- * Errors: those of the loaders (SL_ERR_IO, SL_ERR_FORMAT, SL_ERR_CONFIG for
+ * Errors: those of the loaders (SL_ERR_READ, SL_ERR_FORMAT, SL_ERR_CONFIG for
  * a missing descriptor), SL_ERR_INVALID for NULL arguments.
  */
 SL_API sl_status sl_run_data_open(const sl_config *cfg, const char *datasets_dir, sl_run_data *d,
