@@ -3,8 +3,8 @@
 # (```sh/```bash blocks and 4-space indented blocks; `./build/slope`, `build/slope` and
 # `build-mpi/slope` are the slope under test; `a && b` lines give their slope parts; a
 # trailing "\" continues a command) is extracted from README.md itself, in order, and run
-# with sh in one scratch directory that has models/ (the source tree's), so a command can
-# use what an earlier one wrote.  Each must exit 0, except:
+# in this shell, one after the other as in a terminal, in one scratch directory that has
+# models/ (the source tree's), so a command can use what an earlier one wrote.  Each must exit 0, except:
 #   - SKIP: commands this test cannot run quickly or at all, each with its reason;
 #   - BROKEN: commands that do not work as README shows them; each must still fail (the
 #     test proves the README wrong) and its entry goes with the README fix.
@@ -69,11 +69,21 @@ extract() {
     }' "$readme"
 }
 
-# The entry of LIST whose prefix starts COMMAND, as PREFIX|REASON, or nothing.
-entry_for() { # LIST COMMAND
-  printf '%s\n' "$1" | while IFS='|' read -r prefix reason; do
-    case "$2" in "$prefix"*) printf '%s|%s\n' "$prefix" "$reason"; break ;; esac
+# Sets $found to the entry (PREFIX|REASON) of LIST whose prefix starts COMMAND, else "".
+# (No subshells that run only shell code: under valgrind each one's exit is checked too,
+# and dash's are not clean.)
+nl='
+'
+find_entry() { # LIST COMMAND
+  found=
+  set -f
+  old_ifs=$IFS
+  IFS=$nl
+  for e in $1; do
+    case "$2" in "${e%%|*}"*) found=$e; break ;; esac
   done
+  IFS=$old_ifs
+  set +f
 }
 
 # 16 random 28x28 images, labels 0..9 in turn, as IDX: the "fashion-mnist" descriptor's.
@@ -81,9 +91,8 @@ mkdir ds
 n=16
 { printf '\000\000\010\003\000\000\000\020\000\000\000\034\000\000\000\034'
   head -c $((n * 784)) /dev/urandom; } >ds/images.idx
-{ printf '\000\000\010\001\000\000\000\020'
-  i=0
-  while [ $i -lt $n ]; do printf "$(printf '\\%03o' $((i % 10)))"; i=$((i + 1)); done; } >ds/labels.idx
+printf '\000\000\010\001\000\000\000\020\000\001\002\003\004\005\006\007\010\011\000\001\002\003\004\005' \
+  >ds/labels.idx
 cat >ds/fashion-mnist.json <<'JSON'
 { "name": "fashion-mnist", "format": "idx", "classes": 10, "input": [1, 28, 28],
   "directory": ".", "splits": { "train": { "images": "images.idx", "labels": "labels.idx" },
@@ -91,10 +100,11 @@ cat >ds/fashion-mnist.json <<'JSON'
 JSON
 export SLOPE_DATASETS_DIR="$PWD/ds"
 ln -s "$src/models" models
-# `slope` in a command is the slope under test.
-cat >prelude.sh <<EOF
-slope() { ${SLOPE_WRAPPER:-} "$slope" "\$@"; }
-EOF
+# `slope` in a command is the slope under test.  Commands run in this shell (eval), one
+# after the other as in a terminal, so that under valgrind slope is traced (a shell from
+# /usr/bin would not be).
+slope_bin=$slope
+slope() { ${SLOPE_WRAPPER:-} "$slope_bin" "$@"; }
 
 extract >commands.txt
 [ -s commands.txt ] || fail "no slope commands found in $readme"
@@ -103,16 +113,18 @@ ran=0
 k=0
 while IFS= read -r cmd; do
   k=$((k + 1))
-  skip=$(entry_for "$SKIP" "$cmd")
-  broken=$(entry_for "$BROKEN" "$cmd")
+  find_entry "$SKIP" "$cmd"
+  skip=$found
+  find_entry "$BROKEN" "$cmd"
+  broken=$found
   if [ -n "$skip" ]; then
     echo "$script: skipped: $cmd (${skip#*|})"
     used="$used
 ${skip%%|*}"
     continue
   fi
-  { cat prelude.sh; printf '%s\n' "$cmd"; } >cmd$k.sh
-  sh cmd$k.sh >out$k.txt 2>err$k.txt </dev/null
+  printf '%s\n' "$cmd" >cmd$k.sh
+  { eval "$cmd"; } >out$k.txt 2>err$k.txt </dev/null
   rc=$?
   if [ -n "$broken" ]; then
     [ "$rc" -ne 0 ] || fail "now runs as pasted, so take it off BROKEN: $cmd"
@@ -127,8 +139,15 @@ ${broken%%|*}"
 done <commands.txt
 [ "$ran" -gt 0 ] || fail "no README command was run"
 # Every list entry stands for a README command: a stale one means README changed.
-printf '%s\n%s\n' "$SKIP" "$BROKEN" | while IFS='|' read -r prefix reason; do
-  printf '%s\n' "$used" | grep -qxF "$prefix" ||
-    fail "no README command starts with '$prefix' any more: remove it from the list"
-done || exit 1
+set -f
+IFS=$nl
+for e in $SKIP $BROKEN; do
+  case "$used$nl" in
+  *"$nl${e%%|*}$nl"*) ;;
+  *) fail "no README command starts with '${e%%|*}' any more: remove it from the list" ;;
+  esac
+done
+IFS=' 	
+'
+set +f
 echo "$script: $ran README commands ran as pasted"
