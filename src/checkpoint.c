@@ -261,7 +261,7 @@ sl_status sl_model_load(sl_model *m, const char *path, sl_error *err)
         return sl_error_set(err, SL_ERR_INVALID, "sl_model_load: model or path is NULL");
     sl_safetensors *st = open_checkpoint(path, NULL, err);
     if (!st)
-        return err ? err->status : SL_ERR_IO;
+        return err ? err->status : SL_ERR_READ;
     norm_meta nm;
     int has_norm = 0;
     tensor_list l = {0};
@@ -356,7 +356,7 @@ sl_status sl_trainer_load(sl_trainer *t, const char *path, sl_error *err)
         return sl_error_set(err, SL_ERR_INVALID, "sl_trainer_load: trainer or path is NULL");
     sl_safetensors *st = open_checkpoint(path, FORMAT_TRAIN, err);
     if (!st)
-        return err ? err->status : SL_ERR_IO;
+        return err ? err->status : SL_ERR_READ;
     int64_t epoch = 0, steps = 0, batch = 0;
     const char *kind = sl_safetensors_metadata(st, "slope.optimizer");
     norm_meta nm;

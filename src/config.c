@@ -46,7 +46,7 @@ static char *read_file(const char *path, size_t *len, sl_error *err)
     int read_errno = errno; /* EISDIR for a directory: fopen accepts one for reading */
     fclose(f);
     if (failed) {
-        sl_error_set(err, text ? SL_ERR_IO : SL_ERR_NOMEM, "%s: %s", path,
+        sl_error_set(err, text ? SL_ERR_READ : SL_ERR_NOMEM, "%s: %s", path,
                      !text                       ? "out of memory"
                      : *len > CONFIG_MAX_BYTES   ? "larger than 16 MiB"
                      : read_errno                ? strerror(read_errno)

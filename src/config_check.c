@@ -216,8 +216,10 @@ static sl_status unknown_key(sl_cfg_ctx *c, const char *key, const char *const *
 {
     char list[320];
     sl_cfg_list(allowed, count_names(allowed), list, sizeof list);
-    if (has_name(known, key))
-        return sl_cfg_fail(c, "not a setting of %s (its keys: %s)", what, list);
+    if (has_name(known, key)) /* a key of another type: after --set optimizer.type=adam, say */
+        return sl_cfg_fail(c, "not a setting of %s (its keys: %s); remove it, e.g. with --set "
+                              "%s=null",
+                           what, list, c->path);
     const char *near = sl_cfg_suggest(key, allowed, count_names(allowed));
     if (near)
         return sl_cfg_fail(c, "unknown key (did you mean \"%s\"?)", near);

@@ -1,9 +1,11 @@
 /*
  * config_override.c - "path=value" assignments on the JSON tree, before
  * validation.  path is keys joined by '.' with array indices in brackets
- * ("model.layers[2].alpha"); value is JSON when it parses as JSON, else a
- * plain string.  Missing objects on the way are created; arrays are never
- * grown, so an index past the end is an error.
+ * ("model.layers[2].alpha"; a key of digits is an index too: "model.layers.2.alpha");
+ * value is JSON when it parses as JSON, else a plain string.  Missing objects on
+ * the way are created; arrays are never grown, so an index past the end is an error.
+ * The value null removes the key ("not given", as a null in the file means): nothing
+ * is created for it, and a path that leads nowhere removes nothing.
  */
 #include <ctype.h>
 #include <stdio.h>
@@ -28,22 +30,31 @@ typedef struct assignment {
     const char *problem; /* why the path is malformed, or NULL */
 } assignment;
 
+/* Reads the digits at *q into s as an index, moving *q past them. */
+static const char *read_digits(const char **q, segment *s)
+{
+    size_t v = 0;
+    for (; isdigit((unsigned char)**q); (*q)++) {
+        if (v > 100000000)
+            return "array index too large";
+        v = v * 10 + (size_t)(**q - '0');
+    }
+    s->is_index = 1;
+    s->index = v;
+    return NULL;
+}
+
 /* Reads "[digits]" at *p. */
 static const char *read_index(const char **p, segment *s)
 {
     const char *q = *p + 1;
     if (!isdigit((unsigned char)*q))
         return "expected an array index like [2]";
-    size_t v = 0;
-    for (; isdigit((unsigned char)*q); q++) {
-        if (v > 100000000)
-            return "array index too large";
-        v = v * 10 + (size_t)(*q - '0');
-    }
+    const char *why = read_digits(&q, s);
+    if (why)
+        return why;
     if (*q != ']')
         return "expected ']' after the array index";
-    s->is_index = 1;
-    s->index = v;
     *p = q + 1;
     return NULL;
 }
@@ -62,6 +73,9 @@ static const char *read_key(const char **p, const char *end, segment *s)
     s->key[q - *p] = '\0';
     s->is_index = 0;
     *p = q;
+    const char *digits = s->key;
+    if (strspn(s->key, "0123456789") == strlen(s->key)) /* "layers.2" is "layers[2]" */
+        return read_digits(&digits, s);
     return NULL;
 }
 
@@ -217,6 +231,48 @@ static sl_status place(const override_ctx *o, const segment *s, cJSON *node, cJS
     return sl_error_set(o->err, SL_ERR_NOMEM, "%s: out of memory", o->origin);
 }
 
+/* The node that holds the last segment, for a removal: NULL (and SL_OK) when some part of the
+ * path is absent, so there is nothing to remove. */
+static cJSON *find_parent(const override_ctx *o, const assignment *a, cJSON *node, sl_status *st)
+{
+    for (int i = 0; i + 1 < a->n && node; i++) {
+        if ((*st = check_container(o, a, i, node)) != SL_OK)
+            return NULL;
+        const segment *s = &a->seg[i];
+        node = s->is_index ? cJSON_GetArrayItem(node, (int)s->index)
+                           : cJSON_GetObjectItemCaseSensitive(node, s->key);
+        if (cJSON_IsNull(node))
+            node = NULL;
+    }
+    return node;
+}
+
+/* PATH=null: removes the key (every copy of it), wherever it stands. */
+static sl_status remove_key(const override_ctx *o, const assignment *a, cJSON *root)
+{
+    sl_status st = SL_OK;
+    cJSON *node = find_parent(o, a, root, &st);
+    if (!node)
+        return st;
+    if ((st = check_container(o, a, a->n - 1, node)) != SL_OK)
+        return st;
+    const segment *last = &a->seg[a->n - 1];
+    if (last->is_index) /* removing one would renumber the rest: arrays keep their length */
+        return override_fail(o, a, a->n, "null removes keys, not array elements");
+    while (cJSON_GetObjectItemCaseSensitive(node, last->key))
+        cJSON_DeleteItemFromObjectCaseSensitive(node, last->key);
+    return SL_OK;
+}
+
+/* The value is the JSON null (whitespace around it allowed). */
+static int is_null_text(const char *text)
+{
+    text += strspn(text, " \t\r\n");
+    if (strncmp(text, "null", 4) != 0)
+        return 0;
+    return text[4 + strspn(text + 4, " \t\r\n")] == '\0';
+}
+
 sl_status sl_cfg_apply_override(cJSON *root, const char *text, const char *origin, sl_error *err)
 {
     override_ctx o = {origin, text, err};
@@ -225,6 +281,8 @@ sl_status sl_cfg_apply_override(cJSON *root, const char *text, const char *origi
     if (a.problem)
         return sl_error_set(err, SL_ERR_CONFIG, "%s: override \"%s\": %s", origin, text,
                             a.problem);
+    if (is_null_text(a.value))
+        return remove_key(&o, &a, root);
     cJSON *node = root;
     sl_status st = SL_OK;
     for (int i = 0; i + 1 < a.n && st == SL_OK; i++) {

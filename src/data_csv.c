@@ -111,7 +111,7 @@ static sl_status read_line(csv_reader *r, int *eof, sl_error *err)
     r->lineno++;
     for (;;) {
         if (r->pos == r->len && refill(r, err) != SL_OK)
-            return err ? err->status : SL_ERR_IO;
+            return err ? err->status : SL_ERR_READ;
         if (r->len == 0) { /* the end of the file */
             *eof = used == 0;
             break;

@@ -37,7 +37,7 @@ sl_status sl_data_gz_open(const char *path, gzFile *out, uint64_t *size, sl_erro
     /* Never blocks on a FIFO; refuses whatever is not a regular file. */
     int fd = sl_io_open_regular(path, size, err);
     if (fd < 0)
-        return SL_ERR_IO;
+        return SL_ERR_READ;
     gzFile f = gzdopen(fd, "rb");
     if (!f) {
         close(fd); /* gzdopen leaves fd open when it fails */
@@ -63,7 +63,7 @@ sl_status sl_data_gz_error(gzFile f, const char *path, sl_error *err)
     if (strncmp(msg, path, len) == 0 && strncmp(msg + len, ": ", 2) == 0)
         msg += len + 2; /* zlib puts the path in front */
     if (code == Z_ERRNO)
-        return sl_error_set(err, SL_ERR_IO, "%s: read failed: %s", path, strerror(errno));
+        return sl_error_set(err, SL_ERR_READ, "%s: read failed: %s", path, strerror(errno));
     if (code == Z_BUF_ERROR)
         return sl_error_set(err, SL_ERR_FORMAT, "%s: the gzip stream is cut short (%s)", path,
                             msg);

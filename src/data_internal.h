@@ -88,13 +88,13 @@ int sl_data_mul_ok(uint64_t a, uint64_t b, uint64_t limit, uint64_t *out);
 
 /* Opens path (raw or gzip) for gzread, refusing what is not a regular file without
  * blocking (sl_io_open_regular); *size (may be NULL) gets the file's size on disk.
- * SL_ERR_IO, SL_ERR_NOMEM. */
+ * SL_ERR_READ, SL_ERR_NOMEM. */
 sl_status sl_data_gz_open(const char *path, gzFile *out, uint64_t *size, sl_error *err);
 
 /* 1 when zlib recorded an error (including a gzip stream cut short) on f. */
 int sl_data_gz_failed(gzFile f);
 
-/* Sets err from zlib's error on f: SL_ERR_IO for an OS error, else SL_ERR_FORMAT. */
+/* Sets err from zlib's error on f: SL_ERR_READ for an OS error, else SL_ERR_FORMAT. */
 sl_status sl_data_gz_error(gzFile f, const char *path, sl_error *err);
 
 /* ---- inputs without labels (slope/predict.h) ------------------------------------ */

@@ -10,7 +10,11 @@
  *
  * "format" "csv" splits have { "file": "..." }; "format" "spiral" has
  * "generator": { "points_per_class": N, "noise": x } and splits { "seed": S }.
+ *
+ * sl_datasets_dir (slope/run.h) is here too: where descriptors are looked for.
  */
+#define _POSIX_C_SOURCE 200809L /* readlink */
+
 #include "alloc.h"
 #include "data_internal.h"
 #include "io_internal.h" /* sl_io_open_regular */
@@ -18,10 +22,14 @@
 #include <cjson/cJSON.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include "slope/run.h" /* sl_datasets_dir */
 
 #define DESCRIPTOR_MAX_BYTES (1u << 20)
 #define PATH_MAX_LEN 4096
@@ -40,15 +48,106 @@ typedef struct descriptor {
     const char *hint;
 } descriptor;
 
+/* ---- where descriptors are ------------------------------------------------ */
+
+/* The installed descriptors beside the running program: <its directory>/<SLOPE_BIN_TO_DATASETS>
+ * ("../share/slope/datasets"), so an installed slope finds its own wherever the prefix is. */
+static char exe_datasets[PATH_MAX_LEN];
+static pthread_once_t exe_once = PTHREAD_ONCE_INIT;
+
+static void find_exe_datasets(void)
+{
+#ifdef SLOPE_BIN_TO_DATASETS
+    char exe[PATH_MAX_LEN];
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return;
+    exe[n] = '\0';
+    char *slash = strrchr(exe, '/');
+    if (!slash)
+        return;
+    *slash = '\0';
+    int w = snprintf(exe_datasets, sizeof exe_datasets, "%s/%s", exe, SLOPE_BIN_TO_DATASETS);
+    if (w < 0 || (size_t)w >= sizeof exe_datasets)
+        exe_datasets[0] = '\0';
+#endif
+}
+
+/* The built-in places, in the order they are tried; NULL entries are skipped. */
+static void candidates(const char *out[3])
+{
+    pthread_once(&exe_once, find_exe_datasets);
+    out[0] = exe_datasets[0] ? exe_datasets : NULL;
+#ifdef SLOPE_SOURCE_DIR
+    /* A program run where slope was built uses that tree's descriptors; elsewhere the
+     * directory does not exist and this is skipped. */
+    out[1] = SLOPE_SOURCE_DIR "/datasets";
+#else
+    out[1] = NULL;
+#endif
+#ifdef SLOPE_INSTALL_DATASETS_DIR
+    out[2] = SLOPE_INSTALL_DATASETS_DIR; /* the configured prefix's */
+#else
+    out[2] = NULL;
+#endif
+}
+
+static int is_dir(const char *path)
+{
+    struct stat st;
+    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+const char *sl_datasets_dir(void)
+{
+    const char *env = getenv("SLOPE_DATASETS_DIR");
+    if (env && *env)
+        return env;
+    const char *c[3];
+    candidates(c);
+    for (int i = 0; i < 3; i++)
+        if (is_dir(c[i]))
+            return c[i];
+    return "datasets";
+}
+
+/* "; descriptors are looked for in ..." for a descriptor not found. */
+static void search_text(char *buf, size_t size)
+{
+    const char *env = getenv("SLOPE_DATASETS_DIR");
+    if (env && *env) {
+        snprintf(buf, size, "; SLOPE_DATASETS_DIR is set (%s), so only it is searched", env);
+        return;
+    }
+    const char *c[3];
+    candidates(c);
+    int used = snprintf(buf, size, "; SLOPE_DATASETS_DIR is unset, so descriptors are looked "
+                                   "for in the first of");
+    const char *sep = " ";
+    for (int i = 0; i < 3 && used >= 0 && (size_t)used < size; i++)
+        if (c[i]) {
+            used += snprintf(buf + used, size - (size_t)used, "%s%s%s", sep, c[i],
+                             is_dir(c[i]) ? "" : " (missing)");
+            sep = ", ";
+        }
+    if (used >= 0 && (size_t)used < size)
+        snprintf(buf + used, size - (size_t)used,
+                 " that exists (else ./datasets): set SLOPE_DATASETS_DIR to the directory "
+                 "that holds the descriptor");
+}
+
 /* ---- reading the JSON ----------------------------------------------------- */
 
 static char *read_text(const char *path, size_t *len, sl_error *err)
 {
     /* Never blocks on a FIFO; refuses whatever is not a regular file. */
     int fd = sl_io_open_regular(path, NULL, err);
-    if (fd < 0 && errno == ENOENT)
-        sl_error_set(err, SL_ERR_IO, "%s: no dataset descriptor here: %s", path,
-                     strerror(ENOENT));
+    if (fd < 0 && errno == ENOENT) {
+        char where[3 * PATH_MAX_LEN + 512];
+        search_text(where, sizeof where);
+        sl_error_set(err, SL_ERR_READ, "%s: no dataset descriptor here: %s%s", path,
+                     strerror(ENOENT), where);
+    }
     FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
     if (!f) {
         if (fd >= 0) {
@@ -62,7 +161,7 @@ static char *read_text(const char *path, size_t *len, sl_error *err)
     int failed = text ? ferror(f) : 1;
     fclose(f);
     if (failed || *len > DESCRIPTOR_MAX_BYTES) {
-        sl_error_set(err, text ? SL_ERR_IO : SL_ERR_NOMEM, "%s: %s", path,
+        sl_error_set(err, text ? SL_ERR_READ : SL_ERR_NOMEM, "%s: %s", path,
                      !text ? "cannot allocate" : failed ? "read failed" : "larger than 1 MiB");
         sl_free(text);
         return NULL;
@@ -127,7 +226,7 @@ static sl_status parse_json(descriptor *d, sl_error *err)
     size_t len = 0;
     char *text = read_text(d->file, &len, err);
     if (!text)
-        return err ? err->status : SL_ERR_IO;
+        return err ? err->status : SL_ERR_READ;
     sl_status st = parse_text(d, text, len, err);
     sl_free(text);
     return st;
@@ -240,14 +339,14 @@ static sl_status data_file(const descriptor *d, const char *key, char *path, sl_
         return SL_OK;
     }
     if (errno != ENOENT) /* there, but a FIFO, a directory, unreadable: as the helper says */
-        return SL_ERR_IO;
+        return SL_ERR_READ;
     const char *why = "no such file";
     if (d->package)
-        return sl_error_set(err, SL_ERR_IO,
+        return sl_error_set(err, SL_ERR_READ,
                             "%s: %s; the %s dataset comes from the Debian package %s: "
                             "install it with: apt-get install %s",
                             path, why, d->name, d->package, d->package);
-    return sl_error_set(err, SL_ERR_IO, "%s: %s%s%s", path, why, d->hint ? "; " : "",
+    return sl_error_set(err, SL_ERR_READ, "%s: %s%s%s", path, why, d->hint ? "; " : "",
                         d->hint ? d->hint : "");
 }
 

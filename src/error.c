@@ -40,6 +40,7 @@ const char *sl_status_name(sl_status status)
     case SL_ERR_NUMERIC: return "SL_ERR_NUMERIC";
     case SL_ERR_STATE: return "SL_ERR_STATE";
     case SL_ERR_UNSUPPORTED: return "SL_ERR_UNSUPPORTED";
+    case SL_ERR_READ: return "SL_ERR_READ";
     }
     return "SL_ERR_UNKNOWN";
 }

@@ -95,14 +95,14 @@ static sl_status errno_fail(sl_error *err, const char *path, const char *what)
 {
     char reason[128];
     sl_io_strerror(errno, reason, sizeof reason);
-    return sl_io_fail(err, SL_ERR_IO, path, "%s: %s", what, reason);
+    return sl_io_fail(err, SL_ERR_READ, path, "%s: %s", what, reason);
 }
 
 static sl_status open_file(reader *r, sl_error *err)
 {
     /* Never blocks on a FIFO; refuses whatever is not a regular file. */
     r->fd = sl_io_open_regular(r->path, &r->file_size, err);
-    return r->fd < 0 ? SL_ERR_IO : SL_OK;
+    return r->fd < 0 ? SL_ERR_READ : SL_OK;
 }
 
 /* Reads exactly n bytes at offset; running into the end of file is a truncation. */

@@ -60,7 +60,7 @@ static int open_fail(sl_error *err, const char *path, const char *what)
 {
     int saved = errno;
     char reason[128];
-    sl_io_fail(err, SL_ERR_IO, path, "%s: %s", what, sl_io_strerror(saved, reason, sizeof reason));
+    sl_io_fail(err, SL_ERR_READ, path, "%s: %s", what, sl_io_strerror(saved, reason, sizeof reason));
     errno = saved;
     return -1;
 }
@@ -69,7 +69,7 @@ int sl_io_open_regular(const char *path, uint64_t *size, sl_error *err)
 {
     if (!path || !*path) {
         errno = ENOENT;
-        sl_error_set(err, SL_ERR_IO, "cannot open a file with an empty name");
+        sl_error_set(err, SL_ERR_READ, "cannot open a file with an empty name");
         return -1;
     }
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_NOCTTY | O_CLOEXEC);
@@ -82,7 +82,7 @@ int sl_io_open_regular(const char *path, uint64_t *size, sl_error *err)
         return -1;
     }
     if (!S_ISREG(sb.st_mode)) {
-        sl_io_fail(err, SL_ERR_IO, path, "is %s, not a regular file", sl_io_file_kind(sb.st_mode));
+        sl_io_fail(err, SL_ERR_READ, path, "is %s, not a regular file", sl_io_file_kind(sb.st_mode));
         close(fd);
         errno = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
         return -1;

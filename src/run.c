@@ -72,7 +72,8 @@ static sl_status setup(sl_run *r, sl_error *err)
         return err->status;
     if (r->opt.resume) {
         sl_run_phase(r, "resuming");
-        if (sl_trainer_load(r->trainer, r->opt.resume, err) != SL_OK)
+        if (sl_trainer_load(r->trainer, r->opt.resume, err) != SL_OK ||
+            sl_run_check_schedule(r, err) != SL_OK)
             return err->status;
     }
     /* After the resume (which restores the saved setting): the model says what this run's

@@ -129,3 +129,55 @@ sl_status sl_run_save_stopped(sl_run *r, sl_error *err)
         fallback_checkpoint(r, fallback, sizeof fallback);
     return sl_run_save(r, r->checkpoint ? r->checkpoint : fallback, err);
 }
+
+/* ---- a resume's schedule ------------------------------------------------------------ */
+
+/* Whether the learning rate of a step depends on train.epochs: only cosine's does (it runs
+ * from the base rate to min_lr over all the epochs); constant and step decay do not. */
+static int lr_depends_on_epochs(const sl_schedule_spec *s)
+{
+    return s->kind == SL_SCHEDULE_COSINE;
+}
+
+/* The config the checkpoint was written with (its "config" metadata), or NULL. */
+static sl_config *saved_config(const char *path)
+{
+    sl_error ignored = {0};
+    sl_safetensors *st = sl_safetensors_read(path, &ignored);
+    const char *json = st ? sl_safetensors_metadata(st, "config") : NULL;
+    sl_config *cfg = json ? sl_config_load_string(json, path, &ignored) : NULL;
+    sl_safetensors_free(st);
+    return cfg;
+}
+
+sl_status sl_run_check_schedule(sl_run *r, sl_error *err)
+{
+    sl_config *saved = saved_config(r->opt.resume);
+    if (!saved)
+        return SL_OK; /* nothing to compare with: not a run's checkpoint, or an older config */
+    int was = saved->train.epochs, now = r->cfg->train.epochs;
+    sl_config_free(saved);
+    const sl_schedule_spec *s = &r->cfg->schedule;
+    if (was == now || !lr_depends_on_epochs(s))
+        return SL_OK;
+    const char *kind = sl_schedule_name(s->kind);
+    int from = sl_trainer_epoch(r->trainer) + 1;
+    char keep[96] = "";
+    if (from <= was) /* a finished run has nothing left to train with its own epochs */
+        snprintf(keep, sizeof keep, "keep train.epochs %d, or ", was);
+    if (!r->opt.allow_schedule_change)
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "%s: the run was saved with train.epochs %d, this one has %d: its %s "
+                            "schedule spreads the learning rate over all the epochs, so every one "
+                            "from epoch %d on would differ from the run it continues; %sallow it "
+                            "with --allow-schedule-change (sl_run_options.allow_schedule_change)",
+                            r->opt.resume, was, now, kind, from, keep);
+    char note[512];
+    snprintf(note, sizeof note,
+             "%s: resuming with train.epochs %d instead of %d (--allow-schedule-change): the %s "
+             "schedule is recomputed for %d epochs, so the learning rate from epoch %d on is "
+             "not the saved run's",
+             r->opt.resume, now, was, kind, now, from);
+    sl_run_note(r, note);
+    return SL_OK;
+}

@@ -4,35 +4,10 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "slope/run.h"
 
-#if defined(SLOPE_SOURCE_DIR) || defined(SLOPE_INSTALL_DATASETS_DIR)
-static int is_dir(const char *path)
-{
-    struct stat st;
-    return path && stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-#endif
-
-const char *sl_datasets_dir(void)
-{
-    const char *env = getenv("SLOPE_DATASETS_DIR");
-    if (env && *env)
-        return env;
-#ifdef SLOPE_SOURCE_DIR
-    /* A program run where slope was built prefers that tree's descriptors over whatever an
-     * older install left; elsewhere the directory does not exist and this is skipped. */
-    if (is_dir(SLOPE_SOURCE_DIR "/datasets"))
-        return SLOPE_SOURCE_DIR "/datasets";
-#endif
-#ifdef SLOPE_INSTALL_DATASETS_DIR
-    if (is_dir(SLOPE_INSTALL_DATASETS_DIR))
-        return SLOPE_INSTALL_DATASETS_DIR;
-#endif
-    return "datasets";
-}
+/* (sl_datasets_dir is data_named.c's: the descriptors' own module says where they are.) */
 
 static sl_dataset *open_files(const sl_config_files *f, int classes, sl_error *err)
 {

@@ -11,6 +11,13 @@
 
 #define SL_RUN_PATH_MAX 4096
 
+/* Text that grows (run_metrics.c): the statistics reports an epoch's metrics line holds. */
+typedef struct sl_run_text {
+    char *p;
+    size_t len, cap;
+    int failed; /* an allocation failed: the text is incomplete */
+} sl_run_text;
+
 struct sl_run {
     const sl_config *cfg;
     sl_config *owned_cfg;       /* sl_run_new_file's, else NULL */
@@ -23,6 +30,7 @@ struct sl_run {
     sl_trainer *trainer;
     const char *checkpoint;     /* opt.checkpoint, else cfg->checkpoint.path, else NULL */
     FILE *metrics;              /* rank 0 with opt.metrics only */
+    sl_run_text reports;        /* the reports taken since the last metrics line, as JSON */
     sl_dataset *probe;          /* stats.enabled: the first stats.probe.count examples */
     sl_stats *stats;
     char best_path[SL_RUN_PATH_MAX]; /* keep_best: where the best checkpoint goes, else "" */
@@ -50,6 +58,9 @@ sl_status sl_run_save(sl_run *r, const char *path, sl_error *err);
 sl_status sl_run_keep_if_best(sl_run *r, const sl_run_epoch *e, sl_error *err);
 /* The checkpoint of a stopped run: the checkpoint path, else the fallback name. */
 sl_status sl_run_save_stopped(sl_run *r, sl_error *err);
+/* After the resume: refuses (SL_ERR_CONFIG) a train.epochs that changes the learning rates of
+ * the epochs left, unless opt.allow_schedule_change (then a note). */
+sl_status sl_run_check_schedule(sl_run *r, sl_error *err);
 
 /* run_outputs.c: rank 0 only (sl_run_new makes the ranks agree). */
 /* Every output a regular file or absent, writable, not an input, no two the same. */
@@ -59,10 +70,14 @@ void sl_run_remove_stale_temps(const sl_run *r);
 
 /* run_metrics.c */
 sl_status sl_run_metrics_open(sl_run *r, sl_error *err);
-/* One epoch's object; with_stats puts the last statistics report inside it. */
+/* One epoch's line: with_stats puts the last statistics report inside it as "stats", and
+ * the reports kept since the last line (sl_run_metrics_stats) go in as "reports". */
 sl_status sl_run_metrics_epoch(sl_run *r, const sl_run_epoch *e, int with_stats, sl_error *err);
-/* A statistics report on its own line (the one at the start, and every-N-steps ones). */
+/* Keeps the last statistics report (the one at the start, an every-N-steps one) for the
+ * next epoch's line. */
 sl_status sl_run_metrics_stats(sl_run *r, sl_error *err);
+/* Writes reports no epoch line took (a run stopped mid-epoch) on a line of their own,
+ * then closes the file. */
 sl_status sl_run_metrics_close(sl_run *r, sl_error *err);
 sl_status sl_run_stats_open(sl_run *r, sl_error *err);
 void sl_run_stats_close(sl_run *r);

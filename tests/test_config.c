@@ -332,7 +332,7 @@ static void test_config_path_is_directory(void **state)
     assert_null(sl_config_load_file(dir, &err));
     char want[4352];
     snprintf(want, sizeof want, "%s: is a directory, not a regular file", dir);
-    assert_message(&err, SL_ERR_IO, want);
+    assert_message(&err, SL_ERR_READ, want);
 }
 
 static void test_invalid_json_file(void **state)
@@ -409,14 +409,16 @@ static void test_unknown_keys(void **state)
                          "\"train\", \"checkpoint\", \"stats\")");
     expect_layer_error("{'type':'relu','alpha':0.1}",
                        "t.json: model.layers[0].alpha: not a setting of a \"relu\" layer (its "
-                       "keys: \"type\")");
+                       "keys: \"type\"); remove it, e.g. with --set model.layers[0].alpha=null");
     expect_section_error("'optimizer':{'type':'adam','momentum':0.9}",
                          "t.json: optimizer.momentum: not a setting of the \"adam\" optimizer "
                          "(its keys: \"type\", \"lr\", \"betas\", \"eps\", \"weight_decay\", "
-                         "\"decay_bias\", \"decay_prelu\", \"decay_norm\", \"clip_grad_norm\")");
+                         "\"decay_bias\", \"decay_prelu\", \"decay_norm\", \"clip_grad_norm\"); "
+                         "remove it, e.g. with --set optimizer.momentum=null");
     expect_section_error("'schedule':{'type':'constant','gamma':0.5}",
                          "t.json: schedule.gamma: not a setting of the \"constant\" schedule "
-                         "(its keys: \"type\", \"warmup_epochs\")");
+                         "(its keys: \"type\", \"warmup_epochs\"); remove it, e.g. with --set "
+                         "schedule.gamma=null");
     expect_section_error("'train':{'epochs':3,'epochs':4}", "t.json: train.epochs: duplicate key");
 }
 
@@ -684,6 +686,55 @@ static void test_override_order_and_null(void **state)
     sl_config_free(cfg);
 }
 
+/* An SGD config with an SGD-only key and a layer setting, for the null overrides. */
+#define SGD_CONFIG                                                                              \
+    "{'data':{'dataset':'spiral'},'model':{'input':[2],'layers':[{'type':'linear','out':8},"    \
+    "{'type':'leaky_relu','alpha':0.2},{'type':'linear','out':3}]},"                            \
+    "'optimizer':{'type':'sgd','lr':0.1,'momentum':0.9,'nesterov':true}}"
+
+/* null removes a key wherever it stands: an SGD config becomes an Adam one by dropping its
+ * SGD-only keys, a layer's setting goes back to its default, and a path that leads nowhere
+ * removes nothing. */
+static void test_override_null_removes(void **state)
+{
+    (void)state;
+    const char *ov[] = {"optimizer.type=adam", "optimizer.momentum=null",
+                        "optimizer.nesterov= null ", "model.layers.1.alpha=null",
+                        "train.nothing.deeper=null", "model.layers[0].bias=null"};
+    sl_error err = {0};
+    sl_config *cfg = load_with(SGD_CONFIG, ov, sizeof ov / sizeof ov[0], &err);
+    if (!cfg)
+        fail_msg("%s", err.message);
+    assert_int_equal(cfg->optimizer.kind, SL_OPTIM_ADAM);
+    assert_true(cfg->model.layers[1].alpha == 0.01f); /* leaky_relu's default */
+    sl_config_free(cfg);
+
+    /* A key of digits indexes an array, for setting too. */
+    const char *digits[] = {"model.layers.1.alpha=0.3"};
+    cfg = load_with(SGD_CONFIG, digits, 1, &err);
+    if (!cfg)
+        fail_msg("%s", err.message);
+    assert_true(cfg->model.layers[1].alpha == 0.3f);
+    sl_config_free(cfg);
+
+    /* The typo check stays: type=adam alone keeps momentum, and the message says how to
+     * drop it. */
+    const char *adam[] = {"optimizer.type=adam"};
+    assert_null(load_with(SGD_CONFIG, adam, 1, &err));
+    assert_contains(&err, SL_ERR_CONFIG,
+                    "optimizer.momentum: not a setting of the \"adam\" optimizer");
+    assert_contains(&err, SL_ERR_CONFIG, "remove it, e.g. with --set optimizer.momentum=null");
+    /* Arrays keep their length: null does not remove an element. */
+    const char *element[] = {"model.layers.1=null"};
+    assert_null(load_with(SGD_CONFIG, element, 1, &err));
+    assert_message(&err, SL_ERR_CONFIG,
+                   "t.json: override \"model.layers.1=null\": model.layers[1]: null removes "
+                   "keys, not array elements");
+    const char *through[] = {"model.input.size=null"};
+    assert_null(load_with(SGD_CONFIG, through, 1, &err));
+    assert_contains(&err, SL_ERR_CONFIG, "model.input: not an object, so it has no keys");
+}
+
 static void expect_override_error(const char *assignment, sl_status status, const char *want)
 {
     sl_error err = {0};
@@ -916,7 +967,7 @@ static void test_gelu_layer(void **state)
     round_trip(text);
     expect_layer_error("{'type':'gelu','alpha':1}",
                        "t.json: model.layers[0].alpha: not a setting of a \"gelu\" layer (its "
-                       "keys: \"type\")");
+                       "keys: \"type\"); remove it, e.g. with --set model.layers[0].alpha=null");
     expect_layer_error("{'type':'gleu'}",
                        "t.json: model.layers[0].type: unknown value \"gleu\" (did you mean "
                        "\"gelu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
@@ -983,7 +1034,7 @@ static void test_long_path_message(void **state)
     path[sizeof path - 1] = '\0';
     sl_error err = {0};
     assert_null(sl_config_load_file(path, &err));
-    assert_int_equal(err.status, SL_ERR_IO);
+    assert_int_equal(err.status, SL_ERR_READ);
     assert_non_null(strstr(err.message, path));
     assert_non_null(strstr(err.message, ": cannot open: "));
     static char big[SL_ERROR_MSG_MAX * 2];
@@ -1000,7 +1051,7 @@ static void test_file_and_arguments(void **state)
     (void)state;
     sl_error err = {0};
     assert_null(sl_config_load_file("/nonexistent/x.json", &err));
-    assert_contains(&err, SL_ERR_IO, "/nonexistent/x.json: cannot open: ");
+    assert_contains(&err, SL_ERR_READ, "/nonexistent/x.json: cannot open: ");
     assert_null(sl_config_load_file(NULL, &err));
     assert_int_equal(err.status, SL_ERR_INVALID);
     assert_null(sl_config_load_string(NULL, "x", &err));
@@ -1041,6 +1092,7 @@ int main(void)
         cmocka_unit_test(test_build_model),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_override_order_and_null),
+        cmocka_unit_test(test_override_null_removes),
         cmocka_unit_test(test_bad_overrides),
         cmocka_unit_test(test_override_file),
         cmocka_unit_test(test_to_json_round_trip),

@@ -197,7 +197,7 @@ static void test_idx_labels_checked(void **state)
     assert_null(load_idx_fixture("tiny-images.idx", "count-labels.idx", 3, &err));
     expect_error(&err, SL_ERR_FORMAT, "count-labels.idx:", "4 labels", "holds 5 images", NULL);
     assert_null(load_idx_fixture("tiny-images.idx", "no-such-labels.idx", 3, &err));
-    expect_error(&err, SL_ERR_IO, "no-such-labels.idx:", NULL);
+    expect_error(&err, SL_ERR_READ, "no-such-labels.idx:", NULL);
     assert_null(load_idx_fixture("tiny-images.idx", "tiny-labels.idx", -1, &err));
     expect_error(&err, SL_ERR_INVALID, NULL);
 }
@@ -251,7 +251,7 @@ static void test_csv_errors_name_line_and_column(void **state)
     assert_null(sl_dataset_load_csv(fixture("cut-images.idx.gz"), 0, &err));
     expect_error(&err, SL_ERR_FORMAT, "cut-images.idx.gz:", "cut short", NULL);
     assert_null(sl_dataset_load_csv(fixture("no-such.csv"), 0, &err));
-    expect_error(&err, SL_ERR_IO, "no-such.csv:", NULL);
+    expect_error(&err, SL_ERR_READ, "no-such.csv:", NULL);
     sl_dataset *ds = sl_dataset_load_csv(fixture("range-label.csv"), 0, &err);
     assert_non_null(ds);
     assert_int_equal(sl_dataset_num_classes(ds), 4);
@@ -666,7 +666,7 @@ static void test_named_errors(void **state)
     sl_error err = {0};
     const char *dir = tu_source_path("datasets/fixtures");
     assert_null(sl_dataset_open(dir, "missing-pkg", "train", &err));
-    expect_error(&err, SL_ERR_IO, "no-such-directory/tiny-images.idx.gz",
+    expect_error(&err, SL_ERR_READ, "no-such-directory/tiny-images.idx.gz",
                  "install it with: apt-get install dataset-nothing", NULL);
     assert_null(sl_dataset_open(dir, "tiny-idx", "validation", &err));
     expect_error(&err, SL_ERR_FORMAT, "tiny-idx.json", "no split \"validation\"", "train, test",
@@ -676,7 +676,7 @@ static void test_named_errors(void **state)
     assert_null(sl_dataset_open(dir, "bad-input", "train", &err));
     expect_error(&err, SL_ERR_FORMAT, "bad-input.json: input:", NULL);
     assert_null(sl_dataset_open(dir, "nothing-here", "train", &err));
-    expect_error(&err, SL_ERR_IO, "nothing-here.json", NULL);
+    expect_error(&err, SL_ERR_READ, "nothing-here.json", NULL);
     assert_null(sl_dataset_open(dir, "../etc/passwd", "train", &err));
     expect_error(&err, SL_ERR_INVALID, NULL);
 }
@@ -734,7 +734,7 @@ static void test_shipped_descriptors(void **state)
     sl_dataset_free(ds);
     if (!file_exists("/usr/share/datasets/mnist/t10k-images-idx3-ubyte.gz")) {
         assert_null(sl_dataset_open(dir, "mnist", "test", &err));
-        expect_error(&err, SL_ERR_IO, "/usr/share/datasets/mnist/t10k-", "no Debian package",
+        expect_error(&err, SL_ERR_READ, "/usr/share/datasets/mnist/t10k-", "no Debian package",
                      NULL);
     }
 }
@@ -810,16 +810,16 @@ static void test_fifo_inputs_refused(void **state)
     sl_error err = {0};
     alarm(10); /* a hang fails the test instead of stalling it */
     assert_null(sl_dataset_load_idx(fifo, fixture("tiny-labels.idx"), 3, &err));
-    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    expect_error(&err, SL_ERR_READ, fifo, ": is a FIFO, not a regular file", NULL);
     sl_error_clear(&err);
     assert_null(sl_dataset_load_idx(fixture("tiny-images.idx"), fifo, 3, &err));
-    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    expect_error(&err, SL_ERR_READ, fifo, ": is a FIFO, not a regular file", NULL);
     sl_error_clear(&err);
     assert_null(sl_dataset_load_csv(fifo, 0, &err));
-    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    expect_error(&err, SL_ERR_READ, fifo, ": is a FIFO, not a regular file", NULL);
     sl_error_clear(&err);
     assert_null(sl_safetensors_read(fifo, &err));
-    expect_error(&err, SL_ERR_IO, fifo, ": is a FIFO, not a regular file", NULL);
+    expect_error(&err, SL_ERR_READ, fifo, ": is a FIFO, not a regular file", NULL);
     /* a descriptor that is a FIFO, and one whose data file is */
     char json[4096 + 32];
     snprintf(json, sizeof json, "%s/fifo-desc.json", g_scratch);
@@ -827,13 +827,13 @@ static void test_fifo_inputs_refused(void **state)
     assert_int_equal(mkfifo(json, 0600), 0);
     sl_error_clear(&err);
     assert_null(sl_dataset_open(g_scratch, "fifo-desc", "train", &err));
-    expect_error(&err, SL_ERR_IO, "fifo-desc.json: is a FIFO, not a regular file", NULL);
+    expect_error(&err, SL_ERR_READ, "fifo-desc.json: is a FIFO, not a regular file", NULL);
     const char *desc = "{\"format\": \"csv\", \"classes\": 3, \"splits\": {\"train\": "
                        "{\"file\": \"fifo\"}}}";
     scratch_file("fifo-data.json", desc, strlen(desc), 0);
     sl_error_clear(&err);
     assert_null(sl_dataset_open(g_scratch, "fifo-data", "train", &err));
-    expect_error(&err, SL_ERR_IO, "/fifo: is a FIFO, not a regular file", NULL);
+    expect_error(&err, SL_ERR_READ, "/fifo: is a FIFO, not a regular file", NULL);
     alarm(0);
     unlink(fifo);
     unlink(json);

@@ -11,7 +11,7 @@
  *     filesystem would with ENOSPC): the same promises, and the old
  *     checkpoint still resumes training;
  *   - unreadable datasets (a directory, a missing file, /dev/null, every
- *     truncation of a fixture, raw and gzip): a clean SL_ERR_IO/FORMAT;
+ *     truncation of a fixture, raw and gzip): a clean SL_ERR_READ/FORMAT;
  *   - configs asking for 10^12-element layers or more parameters than
  *     memory: an error before any allocation, not an OOM kill;
  *   - NaN/Inf during training: SL_ERR_NUMERIC naming the step and where.
@@ -374,15 +374,15 @@ static void test_unreadable_datasets(void **state)
     snprintf(labels, sizeof labels, "%s", tu_source_path("datasets/fixtures/tiny-labels.idx"));
     scratch(missing, "no-such-file.idx");
     /* A directory opens but cannot be read: an I/O error, not a crash or a hang. */
-    expect_load_failure(g_dir, labels, NULL, SL_ERR_IO, g_dir);
-    expect_load_failure(images, g_dir, NULL, SL_ERR_IO, g_dir);
-    expect_load_failure(NULL, NULL, g_dir, SL_ERR_IO, g_dir);
-    expect_load_failure(missing, labels, NULL, SL_ERR_IO, missing);
-    expect_load_failure(images, missing, NULL, SL_ERR_IO, missing);
-    expect_load_failure(NULL, NULL, missing, SL_ERR_IO, missing);
-    /* A device is refused before reading: SL_ERR_IO, not an empty file. */
-    expect_load_failure("/dev/null", labels, NULL, SL_ERR_IO, "is a character device");
-    expect_load_failure(NULL, NULL, "/dev/null", SL_ERR_IO, "is a character device");
+    expect_load_failure(g_dir, labels, NULL, SL_ERR_READ, g_dir);
+    expect_load_failure(images, g_dir, NULL, SL_ERR_READ, g_dir);
+    expect_load_failure(NULL, NULL, g_dir, SL_ERR_READ, g_dir);
+    expect_load_failure(missing, labels, NULL, SL_ERR_READ, missing);
+    expect_load_failure(images, missing, NULL, SL_ERR_READ, missing);
+    expect_load_failure(NULL, NULL, missing, SL_ERR_READ, missing);
+    /* A device is refused before reading: SL_ERR_READ, not an empty file. */
+    expect_load_failure("/dev/null", labels, NULL, SL_ERR_READ, "is a character device");
+    expect_load_failure(NULL, NULL, "/dev/null", SL_ERR_READ, "is a character device");
     /* An empty file: a format error (no header, no rows). */
     char empty[PATH_LEN];
     scratch(empty, "empty.idx");

@@ -663,12 +663,12 @@ static void test_read_errors(void **state)
     char path[PATH_MAX_LEN];
     sl_error err = {0};
     assert_null(sl_safetensors_read(scratch(path, "does-not-exist.safetensors"), &err));
-    assert_int_equal(err.status, SL_ERR_IO);
+    assert_int_equal(err.status, SL_ERR_READ);
     assert_contains(err.message, path);
     assert_contains(err.message, "No such file");
 
     assert_null(sl_safetensors_read(g_dir, &err));
-    assert_int_equal(err.status, SL_ERR_IO);
+    assert_int_equal(err.status, SL_ERR_READ);
     assert_contains(err.message, "not a regular file");
 
     assert_null(sl_safetensors_read(NULL, &err));

@@ -305,9 +305,9 @@ static void test_png_refused(void **state)
     assert_null(load_one(tmp("text.png"), 1, 4, 3, &err));
     expect_error(&err, SL_ERR_FORMAT, "text.png: not a PNG or PGM image", NULL);
     assert_null(load_one(scratch, 1, 4, 3, &err)); /* a directory */
-    expect_error(&err, SL_ERR_IO, "is a directory, not a regular file", NULL);
+    expect_error(&err, SL_ERR_READ, "is a directory, not a regular file", NULL);
     assert_null(load_one(tmp("missing.png"), 1, 4, 3, &err));
-    expect_error(&err, SL_ERR_IO, "missing.png: ", NULL);
+    expect_error(&err, SL_ERR_READ, "missing.png: ", NULL);
     free(bytes);
 }
 
@@ -383,7 +383,7 @@ static void test_images_budget_and_several(void **state)
     /* A bad one among good ones: named. */
     const char *bad[2] = {a, scratch};
     assert_null(sl_dataset_load_images(bad, 2, 1, 4, 3, &err));
-    expect_error(&err, SL_ERR_IO, scratch, "not a regular file");
+    expect_error(&err, SL_ERR_READ, scratch, "not a regular file");
 }
 
 /* ---- PGM ------------------------------------------------------------------------------- */
@@ -634,7 +634,7 @@ static void test_predictor(void **state)
     assert_string_equal(sl_predictor_class_name(p, 9), "Ankle boot");
     sl_predictor_free(p);
     assert_null(sl_predictor_open(tmp("none.safetensors"), NULL, NULL, &err));
-    expect_error(&err, SL_ERR_IO, "none.safetensors", NULL);
+    expect_error(&err, SL_ERR_READ, "none.safetensors", NULL);
     sl_model_free(m);
     sl_config_free(cfg);
 }

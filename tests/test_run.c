@@ -171,11 +171,13 @@ static void test_trains_and_reports_epochs(void **state)
     sl_config_free(cfg);
 }
 
-static void test_metrics_hold_stats_per_epoch(void **state)
+/* The metrics of a spiral run with the extra overrides: one parsed object per line. */
+static int run_metrics(const char *const *extra, size_t n_extra, cJSON **lines, int max)
 {
-    (void)state;
-    const char *set[] = {"train.epochs=3", "stats.enabled=true"};
-    sl_config *cfg = spiral(set, 2);
+    const char *set[5] = {"train.epochs=3", "stats.enabled=true"};
+    for (size_t i = 0; i < n_extra && i < 3; i++)
+        set[2 + i] = extra[i];
+    sl_config *cfg = spiral(set, 2 + n_extra);
     seen s;
     sl_run_options o = options(&s);
     remove(scratch("m.jsonl"));
@@ -185,40 +187,195 @@ static void test_metrics_hold_stats_per_epoch(void **state)
     sl_run *r = must_run(cfg, &o);
     must_train(r);
     sl_run_free(r);
+    sl_config_free(cfg);
     size_t len;
     char *text = (char *)slurp(metrics, &len);
-    int lines = 0, epochs = 0;
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n"), lines++) {
-        cJSON *obj = cJSON_Parse(line);
-        assert_non_null(obj);
-        const cJSON *stats = cJSON_GetObjectItem(obj, "stats");
-        assert_true(cJSON_IsArray(stats));
-        assert_int_equal(cJSON_GetArraySize(stats), 2);
-        assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(stats, 0), "dead_frac"));
-        for (int k = 0; k < 2; k++) { /* negative growth: leaky_relu layers have x < 0 */
-            const cJSON *l = cJSON_GetArrayItem(stats, k);
-            const cJSON *mean = cJSON_GetObjectItem(l, "neg_mean");
-            const cJSON *p01 = cJSON_GetObjectItem(l, "neg_p01");
-            const cJSON *below = cJSON_GetObjectItem(l, "below_minus1");
-            assert_true(cJSON_IsNumber(mean) && cJSON_IsNumber(p01) && cJSON_IsNumber(below));
-            assert_true(p01->valuedouble <= mean->valuedouble && mean->valuedouble < 0.0);
-            assert_true(below->valuedouble >= 0.0 && below->valuedouble <= 1.0);
-        }
-        if (lines == 0) { /* the report at the start: its own line, with its step */
-            assert_int_equal(cJSON_GetObjectItem(obj, "step")->valueint, 0);
-            assert_null(cJSON_GetObjectItem(obj, "train_loss"));
-        } else {
-            epochs++;
-            assert_int_equal(cJSON_GetObjectItem(obj, "epoch")->valueint, epochs);
-            assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "train_loss")));
-            assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "test_acc")));
-            assert_int_equal(cJSON_GetObjectItem(obj, "probe")->valueint, 300);
-        }
-        cJSON_Delete(obj);
+    int n = 0;
+    for (char *line = strtok(text, "\n"); line && n < max; line = strtok(NULL, "\n")) {
+        lines[n] = cJSON_Parse(line);
+        assert_non_null(lines[n++]);
     }
-    assert_int_equal(lines, 4);
-    assert_int_equal(epochs, 3);
     free(text);
+    return n;
+}
+
+/* A report's "stats": one entry per leaky_relu layer, with its figures. */
+static void check_report(const cJSON *stats)
+{
+    assert_true(cJSON_IsArray(stats));
+    assert_int_equal(cJSON_GetArraySize(stats), 2);
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetArrayItem(stats, 0), "dead_frac"));
+    for (int k = 0; k < 2; k++) { /* negative growth: leaky_relu layers have x < 0 */
+        const cJSON *l = cJSON_GetArrayItem(stats, k);
+        const cJSON *mean = cJSON_GetObjectItem(l, "neg_mean");
+        const cJSON *p01 = cJSON_GetObjectItem(l, "neg_p01");
+        const cJSON *below = cJSON_GetObjectItem(l, "below_minus1");
+        assert_true(cJSON_IsNumber(mean) && cJSON_IsNumber(p01) && cJSON_IsNumber(below));
+        assert_true(p01->valuedouble <= mean->valuedouble && mean->valuedouble < 0.0);
+        assert_true(below->valuedouble >= 0.0 && below->valuedouble <= 1.0);
+    }
+}
+
+/* One line per epoch, holding its results and the report taken at its end ("stats"); the
+ * report before training is inside the first epoch's line ("reports", with its step). */
+static void test_metrics_hold_stats_per_epoch(void **state)
+{
+    (void)state;
+    cJSON *lines[8];
+    int n = run_metrics(NULL, 0, lines, 8);
+    assert_int_equal(n, 3);
+    for (int e = 0; e < n; e++) {
+        const cJSON *obj = lines[e];
+        assert_int_equal(cJSON_GetObjectItem(obj, "epoch")->valueint, e + 1);
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "train_loss")));
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "test_acc")));
+        assert_int_equal(cJSON_GetObjectItem(obj, "probe")->valueint, 300);
+        check_report(cJSON_GetObjectItem(obj, "stats"));
+        const cJSON *reports = cJSON_GetObjectItem(obj, "reports");
+        if (e == 0) {
+            assert_int_equal(cJSON_GetArraySize(reports), 1);
+            const cJSON *first = cJSON_GetArrayItem(reports, 0);
+            assert_int_equal(cJSON_GetObjectItem(first, "step")->valueint, 0);
+            check_report(cJSON_GetObjectItem(first, "stats"));
+        } else {
+            assert_null(reports);
+        }
+        cJSON_Delete(lines[e]);
+    }
+}
+
+/* With stats.every = N the reports go inside the line of the epoch they were taken in. */
+static void test_metrics_every_steps_inside_epochs(void **state)
+{
+    (void)state;
+    const char *set[] = {"stats.every=5"};
+    cJSON *lines[8];
+    int n = run_metrics(set, 1, lines, 8);
+    assert_int_equal(n, 3);
+    int want_step = 0; /* 0 (before training), then every 5 steps; 10 steps an epoch */
+    for (int e = 0; e < n; e++) {
+        const cJSON *obj = lines[e];
+        assert_int_equal(cJSON_GetObjectItem(obj, "epoch")->valueint, e + 1);
+        assert_true(cJSON_IsNumber(cJSON_GetObjectItem(obj, "train_loss")));
+        assert_null(cJSON_GetObjectItem(obj, "stats"));
+        const cJSON *report;
+        cJSON_ArrayForEach(report, cJSON_GetObjectItem(obj, "reports"))
+        {
+            assert_int_equal(cJSON_GetObjectItem(report, "step")->valueint, want_step);
+            check_report(cJSON_GetObjectItem(report, "stats"));
+            want_step += 5;
+        }
+        cJSON_Delete(lines[e]);
+    }
+    assert_int_equal(want_step, 35); /* steps 0, 5, ..., 30 */
+}
+
+/* A run stopped mid-epoch: the reports of the epoch it did not finish are not lost, they
+ * end the file on a line of that epoch marked "partial". */
+static void test_metrics_of_a_stopped_epoch(void **state)
+{
+    (void)state;
+    const char *set[] = {"train.epochs=3", "stats.every=2", "stats.enabled=true"};
+    sl_config *cfg = spiral(set, 3);
+    seen s;
+    sl_run_options o = options(&s);
+    s.stop_at_step = 13; /* in epoch 2: its report at step 12 is taken, the epoch not done */
+    char metrics[1024], ckpt[1024];
+    snprintf(metrics, sizeof metrics, "%s", scratch("stopped.jsonl"));
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("stopped.safetensors"));
+    remove(metrics);
+    o.metrics = metrics;
+    o.checkpoint = ckpt;
+    sl_run *r = must_run(cfg, &o);
+    must_train(r);
+    assert_true(sl_run_stopped(r));
+    sl_run_free(r);
+    sl_config_free(cfg);
+    size_t len;
+    char *text = (char *)slurp(metrics, &len);
+    char *second = strchr(text, '\n');
+    assert_non_null(second);
+    cJSON *last = cJSON_Parse(second + 1);
+    assert_non_null(last);
+    assert_int_equal(cJSON_GetObjectItem(last, "epoch")->valueint, 2);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItem(last, "partial")));
+    assert_null(cJSON_GetObjectItem(last, "train_loss"));
+    const cJSON *reports = cJSON_GetObjectItem(last, "reports");
+    assert_int_equal(cJSON_GetArraySize(reports), 1);
+    assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(reports, 0), "step")->valueint, 12);
+    cJSON_Delete(last);
+    free(text);
+}
+
+static void save_note(const char *note, void *user)
+{
+    snprintf(user, 1024, "%s", note);
+}
+
+/* A checkpoint of a spiral run of `epochs` epochs under schedule (sets too). */
+static void train_to(const char *ckpt, const char *epochs, const char *schedule)
+{
+    const char *set[] = {epochs, schedule, "stats.enabled=false", "schedule.min_lr=null"};
+    sl_config *cfg = spiral(set, 4);
+    seen s;
+    sl_run_options o = options(&s);
+    o.checkpoint = ckpt;
+    remove(ckpt);
+    sl_run *r = must_run(cfg, &o);
+    must_train(r);
+    sl_run_free(r);
+    sl_config_free(cfg);
+}
+
+/* Resuming a cosine run with other epochs would change every learning rate left: refused,
+ * with both counts, the schedule and the option named; allowed with a note.  A constant
+ * schedule's rates do not depend on the epochs: resumed as asked. */
+static void test_resume_refuses_schedule_change(void **state)
+{
+    (void)state;
+    char ckpt[1024], note[1024] = "";
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("cosine.safetensors"));
+    train_to(ckpt, "train.epochs=2", "schedule.type=cosine");
+    const char *set[] = {"train.epochs=4", "stats.enabled=false"};
+    sl_config *cfg = spiral(set, 2);
+    sl_run_options o = {.resume = ckpt, .on_note = save_note, .user = note};
+    sl_error err = {0};
+    assert_null(sl_run_new(cfg, &o, &err));
+    assert_int_equal(err.status, SL_ERR_CONFIG);
+    const char *parts[] = {ckpt, "saved with train.epochs 2, this one has 4", "cosine",
+                           "from epoch 3 on", "--allow-schedule-change",
+                           "sl_run_options.allow_schedule_change"};
+    for (size_t i = 0; i < sizeof parts / sizeof *parts; i++)
+        if (!strstr(err.message, parts[i]))
+            fail_msg("no \"%s\" in: %s", parts[i], err.message);
+    o.allow_schedule_change = 1;
+    sl_run *r = must_run(cfg, &o);
+    assert_non_null(strstr(note, "resuming with train.epochs 4 instead of 2"));
+    must_train(r);
+    assert_int_equal(sl_trainer_epoch(sl_run_trainer(r)), 4);
+    sl_run_free(r);
+    sl_config_free(cfg);
+
+    /* The same epochs: nothing changes, nothing said. */
+    train_to(ckpt, "train.epochs=4", "schedule.type=cosine");
+    const char *same[] = {"train.epochs=4", "stats.enabled=false"};
+    cfg = spiral(same, 2);
+    o.allow_schedule_change = 0;
+    note[0] = '\0';
+    r = must_run(cfg, &o);
+    assert_string_equal(note, "");
+    sl_run_free(r);
+    sl_config_free(cfg);
+
+    /* A constant schedule: more epochs are more of the same rate. */
+    train_to(ckpt, "train.epochs=2", "schedule.type=constant");
+    const char *constant[] = {"train.epochs=4", "stats.enabled=false", "schedule.type=constant",
+                              "schedule.min_lr=null"};
+    cfg = spiral(constant, 4);
+    r = must_run(cfg, &o);
+    assert_string_equal(note, "");
+    must_train(r);
+    sl_run_free(r);
     sl_config_free(cfg);
 }
 
@@ -355,6 +512,7 @@ static void test_nan_leaves_checkpoint(void **state)
     o = options(&s);
     o.checkpoint = ckpt;
     o.resume = ckpt;
+    o.allow_schedule_change = 1; /* 2 more epochs of the cosine run: not what is tested */
     r = must_run(cfg, &o);
     sl_error err = {0};
     assert_int_equal(sl_run_train(r, &err), SL_ERR_NUMERIC);
@@ -737,6 +895,9 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_trains_and_reports_epochs),
         cmocka_unit_test(test_metrics_hold_stats_per_epoch),
+        cmocka_unit_test(test_metrics_every_steps_inside_epochs),
+        cmocka_unit_test(test_metrics_of_a_stopped_epoch),
+        cmocka_unit_test(test_resume_refuses_schedule_change),
         cmocka_unit_test(test_checkpoint_and_keep_best),
         cmocka_unit_test(test_stop_and_resume_bit_identical),
         cmocka_unit_test(test_stop_without_checkpoint_path),

@@ -160,7 +160,7 @@ static void test_saved_with_optimizer_resumes_exactly(void **state)
     assert_int_equal(sl_model_load_with_optimizer(c, oc, path, &err), SL_ERR_SHAPE);
     assert_true(sl_model_flat_params(c, NULL)[0] == first);
     assert_int_equal(sl_model_load_with_optimizer(c, oc, "/nonexistent/x.safetensors", &err),
-                     SL_ERR_IO);
+                     SL_ERR_READ);
     remove(path);
     sl_optimizer_free(oa);
     sl_optimizer_free(ob);

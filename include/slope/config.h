@@ -142,7 +142,7 @@ typedef struct sl_config {
  * unknown one; an index past the end of an array is an error.
  *
  * Returns a new config (free with sl_config_free) or NULL with:
- * SL_ERR_INVALID (NULL path), SL_ERR_IO (cannot read the file),
+ * SL_ERR_INVALID (NULL path), SL_ERR_READ (cannot read the file),
  * SL_ERR_CONFIG (invalid JSON with file:line:column, a bad override, or a
  * validation error naming the file and JSON path; when the value at fault
  * came from an override the message says which), SL_ERR_NOMEM.

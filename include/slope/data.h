@@ -71,7 +71,7 @@ typedef struct sl_dataset sl_dataset;
  * opens its files without blocking and refuses, before reading a byte,
  * anything that is not a regular file (after symlinks): a FIFO, a device
  * (/dev/null, a terminal, /dev/stdin unless it is redirected from a file), a
- * directory, a socket, with SL_ERR_IO "PATH: is a FIFO, not a regular file".
+ * directory, a socket, with SL_ERR_READ "PATH: is a FIFO, not a regular file".
  * Config files, dataset descriptors and checkpoints are opened the same way.
  */
 
@@ -143,7 +143,7 @@ SL_API uint64_t sl_data_max_line(void);
  *
  * Returns a new dataset owning its storage (free with sl_dataset_free), or
  * NULL with: SL_ERR_INVALID (NULL path, bad num_classes, a malformed
- * SLOPE_DATA_BUDGET), SL_ERR_IO (cannot open or read, not a regular file),
+ * SLOPE_DATA_BUDGET), SL_ERR_READ (cannot open or read, not a regular file),
  * SL_ERR_FORMAT (bad magic, bounds, length, label count or range, corrupt
  * gzip stream), SL_ERR_NOMEM (past the memory budget, or out of memory).
  */
@@ -169,7 +169,7 @@ SL_API sl_dataset *sl_dataset_load_idx(const char *images_path, const char *labe
  * num_classes: 1..SL_DATA_MAX_CLASSES, or 0 to take the largest label + 1.
  *
  * Returns a new dataset owning its storage, or NULL with SL_ERR_INVALID
- * (bad arguments, a malformed SLOPE_DATA_BUDGET), SL_ERR_IO (cannot open or
+ * (bad arguments, a malformed SLOPE_DATA_BUDGET), SL_ERR_READ (cannot open or
  * read, not a regular file), SL_ERR_FORMAT ("file:line:column: ..." for a
  * bad field, a wrong column count, a label that is not a non-negative
  * integer or not below num_classes, a feature that is not finite; "file:line:
@@ -218,7 +218,7 @@ SL_API sl_dataset *sl_dataset_from_arrays(const float *features, const int32_t *
  * class names.
  *
  * Returns a new dataset, or NULL with SL_ERR_INVALID (bad arguments),
- * SL_ERR_IO (descriptor or data file missing: the message names the path
+ * SL_ERR_READ (descriptor or data file missing: the message names the path
  * and, when the descriptor names one, the Debian package that provides it:
  * "install it with: apt-get install dataset-fashion-mnist"; either of them
  * not a regular file), SL_ERR_FORMAT ("name.json: splits.train.images:

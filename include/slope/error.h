@@ -26,12 +26,17 @@ typedef enum sl_status {
     SL_ERR_INVALID,     /**< a bad argument (NULL, out of range, wrong mode) */
     SL_ERR_SHAPE,       /**< tensor shapes do not fit the operation */
     SL_ERR_NOMEM,       /**< an allocation failed or a size overflowed */
-    SL_ERR_IO,          /**< a file could not be opened, read or written */
+    SL_ERR_IO,          /**< an output could not be created or written (a checkpoint, the
+                             metrics file, a directory); also an MPI communication failure */
     SL_ERR_FORMAT,      /**< a file's content is malformed or truncated */
     SL_ERR_CONFIG,      /**< a model/training config is invalid */
     SL_ERR_NUMERIC,     /**< a NaN or Inf appeared where it must not */
     SL_ERR_STATE,       /**< a call out of order (e.g. backward twice) */
-    SL_ERR_UNSUPPORTED  /**< a feature this build does not have */
+    SL_ERR_UNSUPPORTED, /**< a feature this build does not have */
+    SL_ERR_READ         /**< an input could not be read: missing, no permission, a directory
+                             or a FIFO instead of a file, an OS read error.  (Added in 0.3,
+                             after the others, so their values stay; a malformed file is
+                             SL_ERR_FORMAT, an invalid config SL_ERR_CONFIG.) */
 } sl_status;
 
 /* Room for two PATH_MAX (4096) paths plus a reason: a message naming long paths keeps

@@ -106,7 +106,7 @@ typedef struct sl_safetensors sl_safetensors;
 /**
  * Reads and validates a whole safetensors file.  Returns NULL on error.
  *
- * Errors: SL_ERR_IO when the file cannot be opened or read (or is not a
+ * Errors: SL_ERR_READ when the file cannot be opened or read (or is not a
  * regular file); SL_ERR_FORMAT for any malformed content: a file shorter than
  * 8 bytes, a header length beyond the file or above 100 MiB, a header that is
  * not UTF-8 JSON or not an object, an entry that is not an object or lacks

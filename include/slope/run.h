@@ -66,11 +66,15 @@ typedef struct sl_run_data {
 
 /**
  * Where dataset descriptors are looked for when a caller gives none: the
- * environment's SLOPE_DATASETS_DIR, else the datasets/ of the source tree
- * slope was built from when that directory exists (a program run from a
- * build tree uses its own descriptors), else the installed
- * share/slope/datasets, else "datasets".  The string is static (or the
- * environment's).
+ * environment's SLOPE_DATASETS_DIR; else the first of these that is a
+ * directory: the share/slope/datasets installed beside the running program
+ * (<directory of /proc/self/exe>/../share/slope/datasets, so an installed
+ * slope finds its own descriptors under whatever prefix it was installed
+ * to), the datasets/ of the source tree slope was built from (a program run
+ * from a build tree uses its own descriptors), the configured prefix's
+ * share/slope/datasets; else "datasets".  The string is static (or the
+ * environment's).  A descriptor that is not found is SL_ERR_READ with a
+ * message naming these directories and SLOPE_DATASETS_DIR.
  */
 SL_API const char *sl_datasets_dir(void);
 
@@ -79,7 +83,7 @@ SL_API const char *sl_datasets_dir(void);
  * sl_datasets_dir()), the spiral set, or explicit IDX/CSV files; applies
  * the normalisation to every split and holds out the validation fraction
  * (from the config's seed).  On error nothing is left open (d is zeroed).
- * Errors: those of the loaders (SL_ERR_IO, SL_ERR_FORMAT, SL_ERR_CONFIG for
+ * Errors: those of the loaders (SL_ERR_READ, SL_ERR_FORMAT, SL_ERR_CONFIG for
  * a missing descriptor), SL_ERR_INVALID for NULL arguments.
  */
 SL_API sl_status sl_run_data_open(const sl_config *cfg, const char *datasets_dir, sl_run_data *d,
@@ -169,6 +173,13 @@ typedef struct sl_run_options {
      *  write".  NULL: not told. */
     void (*on_note)(const char *note, void *user);
     void *user;
+    /** Resuming with a train.epochs other than the checkpoint's config has (the "config"
+     *  metadata sl_run_train writes) changes a cosine schedule's learning rate for every
+     *  epoch left, so it is refused (SL_ERR_CONFIG, naming both epoch counts, the schedule
+     *  and this option) unless this is nonzero; then the run goes on and says so through
+     *  on_note.  Constant and step schedules do not depend on the number of epochs: their
+     *  resumes are never refused.  (A checkpoint without a readable config is not checked.) */
+    int allow_schedule_change;
 } sl_run_options;
 
 typedef struct sl_run sl_run;
@@ -196,7 +207,8 @@ typedef struct sl_run sl_run;
  * Errors: SL_ERR_INVALID (NULL cfg), those of the loaders, the model and
  * sl_trainer_new/sl_trainer_load, SL_ERR_CONFIG (keep_best without a
  * checkpoint path or without a validation or test split; stats.probe.split
- * names a missing split), SL_ERR_INVALID (an empty output path, an output
+ * names a missing split; a resume that would stretch or shrink a cosine schedule, see
+ * allow_schedule_change), SL_ERR_INVALID (an empty output path, an output
  * that is an input of the run or another output), SL_ERR_IO (an output that
  * is not a regular file or cannot be written, a directory that cannot take
  * files, a metrics file that cannot be opened), SL_ERR_NOMEM.

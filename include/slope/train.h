@@ -210,7 +210,7 @@ SL_API sl_status sl_trainer_save(const sl_trainer *t, const char *path, const sl
  * 0..batches-per-epoch of the epoch in progress (none once the run is
  * complete); both are plain decimal digits.
  *
- * Errors: SL_ERR_IO, SL_ERR_FORMAT (not a slope training checkpoint, a
+ * Errors: SL_ERR_READ, SL_ERR_FORMAT (not a slope training checkpoint, a
  * missing tensor, another optimizer, slope.epoch or slope.steps missing,
  * malformed or out of range, a malformed input normalisation: the message
  * names the key and the value),
@@ -236,7 +236,7 @@ SL_API sl_status sl_model_save(const sl_model *m, const char *path, const sl_kv 
  * (finite) and "slope.input_std" (finite, > 0), the other kinds ignore them.
  * All or nothing: the metadata and every tensor's presence and shape are
  * checked before anything is copied, so on error the model is exactly as it
- * was.  Errors: SL_ERR_IO, SL_ERR_FORMAT (a missing tensor; an unknown
+ * was.  Errors: SL_ERR_READ, SL_ERR_FORMAT (a missing tensor; an unknown
  * normalisation, a missing or malformed mean or std: names the key),
  * SL_ERR_SHAPE (a tensor of another shape: names it).
  */

@@ -16,7 +16,7 @@ static void check_failure(const sl_error *err, const char *what)
 {
     fuzz_check_error(err, what);
     if (err->status != SL_ERR_CONFIG && err->status != SL_ERR_NOMEM &&
-        err->status != SL_ERR_IO)
+        err->status != SL_ERR_READ)
         fuzz_fail("%s: unexpected status %s: %s", what, sl_status_name(err->status),
                   err->message);
 }

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     sl_dataset *ds = sl_dataset_load_idx(images, labels, class_choice[(flags >> 2) & 3], &err);
     if (!ds) {
         fuzz_check_error(&err, "sl_dataset_load_idx");
-        if (err.status != SL_ERR_FORMAT && err.status != SL_ERR_IO && err.status != SL_ERR_NOMEM)
+        if (err.status != SL_ERR_FORMAT && err.status != SL_ERR_READ && err.status != SL_ERR_NOMEM)
             fuzz_fail("sl_dataset_load_idx: unexpected %s: %s", sl_status_name(err.status),
                       err.message);
         return 0;

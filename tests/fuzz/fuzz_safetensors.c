@@ -108,7 +108,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!st) {
         fuzz_check_error(&err, "sl_safetensors_read");
         if (err.status != SL_ERR_FORMAT && err.status != SL_ERR_UNSUPPORTED &&
-            err.status != SL_ERR_IO && err.status != SL_ERR_NOMEM)
+            err.status != SL_ERR_READ && err.status != SL_ERR_NOMEM)
             fuzz_fail("sl_safetensors_read: unexpected %s: %s", sl_status_name(err.status),
                       err.message);
         return 0;

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Inputs that are not what they should be, through the CLI:
 #   - a FIFO nobody writes, as the config, a CSV dataset, a dataset descriptor, the
-#     checkpoint of `slope eval` and of `train --resume`: refused at once (exit 5, "is a
+#     checkpoint of `slope eval` and of `train --resume`: refused at once (exit 3, "is a
 #     FIFO, not a regular file"), never a hang (each run is under `timeout`);
 #   - a dataset past the memory budget (SLOPE_DATA_BUDGET): exit 6 naming the file and the
 #     budget, not exit 1 "cannot allocate";
@@ -33,7 +33,7 @@ JSON
 # Runs slope under a 20 s timeout: 124 (a hang) fails whatever the expected code.
 trun() { timeout 20 ${SLOPE_WRAPPER:-} "$slope" "$@"; }
 expect_fifo() { # WHAT
-  expect_rc 5 "$1"
+  expect_rc 3 "$1"
   grep -q "is a FIFO, not a regular file" err.txt || fail "$1: $(cat err.txt)"
 }
 

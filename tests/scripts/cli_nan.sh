@@ -21,7 +21,7 @@ run train "$config" --epochs 2 --set stats.enabled=false --checkpoint "$ckpt" --
 before=$(cksum <"$ckpt")
 
 # Resume from it with an absurd learning rate: the weights overflow within a few steps.
-run train "$config" --epochs 4 --resume "$ckpt" --checkpoint "$ckpt" --set optimizer.lr=1e30 \
+run train "$config" --epochs 4 --resume "$ckpt" --allow-schedule-change --checkpoint "$ckpt" --set optimizer.lr=1e30 \
   --set stats.enabled=false --quiet >bad.txt 2>err.txt
 rc=$?
 [ "$rc" -eq 4 ] || fail "exit status $rc, expected 4; stderr: $(cat err.txt)"

@@ -40,7 +40,7 @@ expect_rc 0 "eval of the best checkpoint"
 best_acc=$(meta ck.best.safetensors best_accuracy)
 
 # Resumed: the best file is replaced only by a better epoch than the one it holds.
-run train "$config" --epochs 12 $quiet --resume ck.safetensors --checkpoint ck.safetensors \
+run train "$config" --epochs 12 $quiet --resume ck.safetensors --allow-schedule-change --checkpoint ck.safetensors \
   --metrics m2.jsonl --set checkpoint.keep_best=true >out.txt 2>err.txt; rc=$?
 expect_rc 0 "resumed train with keep_best"
 later=$(sed -n 's/.*"test_acc": \([0-9.e-]*\).*/\1/p' m2.jsonl | sort -gr | head -n 1)
@@ -104,7 +104,7 @@ grep -q "removed ./stale.safetensors.tmp.Ab12Cd, a temporary file left by an int
 cp ck.safetensors before.safetensors
 size_kb=$(( $(wc -c <ck.safetensors) / 1024 / 2 ))
 (ulimit -f "$size_kb" && exec ${SLOPE_WRAPPER:-} "$slope" train "$config" --epochs 13 $quiet \
-  --resume ck.safetensors --checkpoint ck.safetensors >out.txt 2>err.txt); rc=$?
+  --resume ck.safetensors --allow-schedule-change --checkpoint ck.safetensors >out.txt 2>err.txt); rc=$?
 expect_rc 5 "checkpoint past ulimit -f"
 grep -q "File too large" err.txt || fail "message: $(cat err.txt)"
 cmp -s ck.safetensors before.safetensors || fail "the previous checkpoint was changed"

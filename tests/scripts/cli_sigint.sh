@@ -130,6 +130,6 @@ if [ -z "$steps" ] || [ "$steps" -le 0 ]; then
   fail "no step count in: $(cat err.txt)"
 fi
 epochs=$(( steps / 10 + 2 )) # 300 spiral points / batch 32 = 10 steps an epoch
-run train "$config" --resume "$ckpt" --epochs "$epochs" --set stats.enabled=false --quiet \
+run train "$config" --resume "$ckpt" --epochs "$epochs" --allow-schedule-change --set stats.enabled=false --quiet \
   >resume.txt 2>&1 || fail "resuming failed: $(cat resume.txt)"
 echo "cli_sigint: SIG$signal at step $steps, exit $want, checkpoint loads and resumes"

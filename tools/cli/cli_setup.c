@@ -14,7 +14,7 @@ int cli_exit_code(sl_status st)
     case SL_ERR_FORMAT:
     case SL_ERR_SHAPE:
     case SL_ERR_INVALID:
-    case SL_ERR_UNSUPPORTED: return EXIT_INPUT;
+    case SL_ERR_UNSUPPORTED: case SL_ERR_READ: return EXIT_INPUT; /* READ: an unreadable input */
     case SL_ERR_NOMEM: return EXIT_NOMEM; /* past the data budget, ulimit -v or the machine */
     case SL_ERR_NUMERIC: return EXIT_NUMERIC;
     case SL_ERR_IO: return EXIT_IO;

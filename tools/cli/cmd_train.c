@@ -21,7 +21,7 @@ static void on_signal(int sig)
 typedef struct train_args {
     cli_config_args cfg;
     const char *checkpoint, *resume, *metrics, *init_from;
-    int quiet, verbose;
+    int quiet, verbose, allow_schedule_change;
 } train_args;
 
 static int parse_train_args(int argc, char **argv, train_args *a)
@@ -32,6 +32,8 @@ static int parse_train_args(int argc, char **argv, train_args *a)
         {"--checkpoint", "FILE", CLI_STR, &a->checkpoint, 0, 0, NULL,
          "save one every checkpoint.every epochs and at the end"},
         {"--resume", "FILE", CLI_STR, &a->resume, 0, 0, NULL, "continue a run from its checkpoint"},
+        {"--allow-schedule-change", NULL, CLI_BOOL, &a->allow_schedule_change, 0, 0, NULL,
+         "resume with other epochs although a cosine schedule then changes"},
         {"--init-from", "FILE", CLI_STR, &a->init_from, 0, 0, NULL,
          "start from these weights (slope's names or torch's)"},
         {"--metrics", "FILE", CLI_STR, &a->metrics, 0, 0, NULL, "append one JSON object per epoch (JSONL)"},
@@ -197,7 +199,8 @@ int cmd_train(int argc, char **argv)
                           .init_from = a.init_from, .datasets_dir = sl_datasets_dir(),
                           .threads = a.cfg.threads, .on_step = ui_step, .on_epoch = ui_epoch,
                           .on_stats = ui_stats, .on_phase = ui_phase, .on_progress = ui_progress,
-                          .on_note = ui_note, .user = &ui};
+                          .on_note = ui_note, .user = &ui,
+                          .allow_schedule_change = a.allow_schedule_change};
     progress_init(&ui.bar, a.quiet || sl_dist_rank() != 0);
     sl_run *run = sl_run_new_file(a.cfg.path, a.cfg.overrides, a.cfg.n_overrides, &opt, &err);
     progress_end(&ui.bar);

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Config overrides and resumes through the CLI:
+#   - `--set PATH=null` removes the key: an SGD config becomes an Adam one with
+#     `--set optimizer.type=adam --set optimizer.momentum=null` (type=adam alone is refused,
+#     exit 3, and the message says which --set drops the key); digits index arrays
+#     (`model.layers.1.alpha=null`);
+#   - resuming a cosine run with other --epochs is refused (exit 3) naming both epoch
+#     counts, the schedule and --allow-schedule-change; with the flag it trains on and
+#     says so; a constant schedule resumes with other epochs as asked.
+#
+#   cli_run_options.sh SLOPE SOURCE_DIR WORKDIR
+#
+# $SLOPE_WRAPPER, when set, prefixes every slope command.
+set -u
+slope=$1
+src=$2
+dir=$3
+script=cli_run_options
+. "$(dirname "$0")/cli_lib.sh"
+enter_fresh_dir
+spiral=$src/models/spiral_mlp.json
+quiet="--quiet --set stats.enabled=false"
+
+# null removes a key: an SGD config (dying_mlp) turned into an Adam one.
+run summary "$src/models/dying_mlp.json" --set optimizer.type=adam \
+  --set optimizer.momentum=null >out.txt 2>err.txt; rc=$?
+expect_rc 0 "optimizer.type=adam with optimizer.momentum=null"
+run summary "$src/models/dying_mlp.json" --set optimizer.type=adam >out.txt 2>err.txt; rc=$?
+expect_rc 3 "optimizer.type=adam keeping SGD's momentum"
+grep -qF "optimizer.momentum: not a setting of the \"adam\" optimizer" err.txt &&
+  grep -qF -- "--set optimizer.momentum=null" err.txt || fail "message: $(cat err.txt)"
+run train "$spiral" --epochs 1 $quiet --set optimizer.type=adam --set optimizer.momentum=null \
+  --set model.layers.1.alpha=null --set model.layers.3.alpha=0.2 >out.txt 2>err.txt; rc=$?
+expect_rc 0 "train with null overrides and digit indices"
+
+# A cosine run of 2 epochs resumed with 4.
+run train "$spiral" --epochs 2 $quiet --checkpoint ck.safetensors >out.txt 2>err.txt; rc=$?
+expect_rc 0 "the 2-epoch cosine run"
+run train "$spiral" --epochs 4 $quiet --resume ck.safetensors >out.txt 2>err.txt; rc=$?
+expect_rc 3 "resume of a cosine run with other epochs"
+for part in ck.safetensors "saved with train.epochs 2, this one has 4" cosine \
+  --allow-schedule-change; do
+  grep -qF -- "$part" err.txt || fail "no '$part' in: $(cat err.txt)"
+done
+run train "$spiral" --epochs 4 $quiet --resume ck.safetensors --allow-schedule-change \
+  >out.txt 2>err.txt; rc=$?
+expect_rc 0 "resume with --allow-schedule-change"
+grep -qF "resuming with train.epochs 4 instead of 2" err.txt || fail "no note: $(cat err.txt)"
+grep -q "^final test accuracy: " out.txt || fail "did not train on: $(cat out.txt)"
+
+# A constant schedule does not depend on the epochs: resumed as asked, no refusal.
+const="--set schedule.type=constant --set schedule.min_lr=null"
+run train "$spiral" --epochs 2 $quiet $const --checkpoint c.safetensors >out.txt 2>err.txt; rc=$?
+expect_rc 0 "the 2-epoch constant run"
+run train "$spiral" --epochs 4 $quiet $const --resume c.safetensors >out.txt 2>err.txt; rc=$?
+expect_rc 0 "resume of a constant schedule with other epochs"
+echo "$script: all passed"
