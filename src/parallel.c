@@ -43,6 +43,8 @@ static struct pool {
     atomic_uint_least64_t work; /* ntasks << 32 | next unclaimed task */
     sl_par_fn _Atomic fn;
     void *_Atomic ctx;
+    atomic_int stop;            /* set at exit: workers return */
+    pthread_t tids[SL_PAR_MAX_THREADS];
 } P = {
     /* Fields left out start at zero (and the pointers null): clang rejects a NULL
      * initializer for an _Atomic pointer as not constant. */
@@ -107,6 +109,8 @@ static void *worker_main(void *arg)
             pthread_mutex_unlock(&P.lock);
         }
         seen = g;
+        if (atomic_load(&P.stop))
+            return NULL;
         if (index >= atomic_load_explicit(&P.threads, memory_order_relaxed))
             continue; /* the pool was made smaller */
         atomic_fetch_add(&P.running, 1);
@@ -118,17 +122,30 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/* At exit (or when libslope.so is unloaded) the workers are woken, told to stop and
+ * joined, so none outlives the library's code and nothing of theirs is left (valgrind
+ * counted a detached worker's thread as possibly lost).  No job runs then: jobs are
+ * synchronous, and exit runs after the caller's last one. */
+__attribute__((destructor)) static void stop_workers(void)
+{
+    if (P.started == 0)
+        return;
+    pthread_mutex_lock(&P.lock);
+    atomic_store(&P.stop, 1);
+    atomic_fetch_add_explicit(&P.generation, 1, memory_order_release);
+    pthread_cond_broadcast(&P.wake);
+    pthread_mutex_unlock(&P.lock);
+    for (int i = 0; i < P.started; i++)
+        pthread_join(P.tids[i], NULL);
+    P.started = 0;
+}
+
 /* Starts workers up to want; returns how many run. */
 static int ensure_workers(int want)
 {
-    while (P.started < want) {
-        pthread_t th;
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        int ok = pthread_create(&th, &attr, worker_main, (void *)(intptr_t)(P.started + 1)) == 0;
-        pthread_attr_destroy(&attr);
-        if (!ok)
+    while (P.started < want && P.started < SL_PAR_MAX_THREADS) {
+        if (pthread_create(&P.tids[P.started], NULL, worker_main,
+                           (void *)(intptr_t)(P.started + 1)) != 0)
             break;
         P.started++;
     }
