@@ -13,7 +13,6 @@
 #define _POSIX_C_SOURCE 200809L
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 #include <zlib.h>
 
 #include "alloc.h"
+#include "text.h"
 #include "io_internal.h"
 
 #define METADATA_KEY "__metadata__"
@@ -135,75 +135,25 @@ static sl_status check_args(const char *path, const sl_named_tensor *tensors, si
 
 /* ---- the JSON header: a growing string ------------------------------------- */
 
-typedef struct text {
-    char *p;
-    size_t len, cap;
-    int failed; /* an allocation failed: the text is incomplete */
-} text;
-
-static void text_append(text *t, const char *s, size_t n)
-{
-    if (t->failed)
-        return;
-    if (t->len + n + 1 > t->cap) {
-        size_t cap = t->cap ? t->cap : 256;
-        while (cap < t->len + n + 1)
-            cap *= 2;
-        char *p = sl_realloc(t->p, cap);
-        if (!p) {
-            t->failed = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-    memcpy(t->p + t->len, s, n);
-    t->len += n;
-    t->p[t->len] = '\0';
-}
-
-static void text_printf(text *t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void text_printf(text *t, const char *fmt, ...)
-{
-    char buf[128]; /* enough for the numbers and punctuation written with it */
-    va_list ap;
-    va_start(ap, fmt);
-    int k = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (k > 0)
-        text_append(t, buf, (size_t)k < sizeof buf ? (size_t)k : sizeof buf - 1);
-}
-
-static void text_puts(text *t, const char *s)
-{
-    text_append(t, s, strlen(s));
-}
-
-/* Appends s escaped for the inside of a JSON string (s is valid UTF-8, passed through). */
-static void text_json_chars(text *t, const char *s)
+static void text_json_chars(sl_text *t, const char *s)
 {
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
         if (c == '"' || c == '\\')
-            text_printf(t, "\\%c", c);
+            sl_text_printf(t, "\\%c", c);
         else if (c < 0x20)
-            text_printf(t, "\\u%04x", c);
+            sl_text_printf(t, "\\u%04x", c);
         else
-            text_append(t, s, 1);
+            sl_text_append(t, s, 1);
     }
 }
 
 /* Appends s as a JSON string literal. */
-static void text_json_string(text *t, const char *s)
+static void text_json_string(sl_text *t, const char *s)
 {
-    text_puts(t, "\"");
+    sl_text_puts(t, "\"");
     text_json_chars(t, s);
-    text_puts(t, "\"");
+    sl_text_puts(t, "\"");
 }
 
 /* A caller's key that the writer sets itself (and so skips). */
@@ -213,45 +163,45 @@ static int is_checksum_key(const char *key)
            strncmp(key, SL_IO_CRC_TENSOR, strlen(SL_IO_CRC_TENSOR)) == 0;
 }
 
-static void header_checksums(text *t, const sl_named_tensor *tensors, const uint32_t *crcs,
+static void header_checksums(sl_text *t, const sl_named_tensor *tensors, const uint32_t *crcs,
                              size_t n)
 {
-    text_puts(t, "\"" SL_IO_CRC_HEADER "\":\"00000000\"");
+    sl_text_puts(t, "\"" SL_IO_CRC_HEADER "\":\"00000000\"");
     for (size_t i = 0; i < n; i++) {
-        text_puts(t, ",\"" SL_IO_CRC_TENSOR);
+        sl_text_puts(t, ",\"" SL_IO_CRC_TENSOR);
         text_json_chars(t, tensors[i].name);
-        text_printf(t, "\":\"%08lx\"", (unsigned long)crcs[i]);
+        sl_text_printf(t, "\":\"%08lx\"", (unsigned long)crcs[i]);
     }
 }
 
-static void header_metadata(text *t, const sl_named_tensor *tensors, const uint32_t *crcs,
+static void header_metadata(sl_text *t, const sl_named_tensor *tensors, const uint32_t *crcs,
                             size_t n, const sl_kv *metadata, size_t n_meta)
 {
-    text_puts(t, "{\"" METADATA_KEY "\":{");
+    sl_text_puts(t, "{\"" METADATA_KEY "\":{");
     header_checksums(t, tensors, crcs, n);
     for (size_t i = 0; i < n_meta; i++) {
         if (is_checksum_key(metadata[i].key))
             continue;
-        text_puts(t, ",");
+        sl_text_puts(t, ",");
         text_json_string(t, metadata[i].key);
-        text_puts(t, ":");
+        sl_text_puts(t, ":");
         text_json_string(t, metadata[i].value);
     }
-    text_puts(t, "}");
+    sl_text_puts(t, "}");
 }
 
-static void header_tensor(text *t, const sl_named_tensor *nt, uint64_t begin, uint64_t end)
+static void header_tensor(sl_text *t, const sl_named_tensor *nt, uint64_t begin, uint64_t end)
 {
     const sl_tensor *x = nt->tensor;
     text_json_string(t, nt->name);
-    text_puts(t, ":{\"dtype\":\"F32\",\"shape\":[");
+    sl_text_puts(t, ":{\"dtype\":\"F32\",\"shape\":[");
     for (int d = 0; d < x->ndim; d++)
-        text_printf(t, "%s%" PRId64, d ? "," : "", x->shape[d]);
-    text_printf(t, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", begin, end);
+        sl_text_printf(t, "%s%" PRId64, d ? "," : "", x->shape[d]);
+    sl_text_printf(t, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", begin, end);
 }
 
 /* The CRC32 of the length field and the header (its own digits still "00000000"). */
-static uint32_t header_crc(const text *t)
+static uint32_t header_crc(const sl_text *t)
 {
     unsigned char len[8];
     sl_io_put_u64le(len, t->len);
@@ -268,19 +218,19 @@ static uint32_t header_crc(const text *t)
  */
 static sl_status build_header(const char *path, const sl_named_tensor *tensors, size_t n,
                               const uint32_t *crcs, const sl_kv *metadata, size_t n_meta,
-                              text *t, sl_error *err)
+                              sl_text *t, sl_error *err)
 {
     header_metadata(t, tensors, crcs, n, metadata, n_meta);
     uint64_t offset = 0;
     for (size_t i = 0; i < n; i++) {
         uint64_t bytes = (uint64_t)tensors[i].tensor->size * sizeof(float);
-        text_puts(t, ",");
+        sl_text_puts(t, ",");
         header_tensor(t, &tensors[i], offset, offset + bytes);
         offset += bytes;
     }
-    text_puts(t, "}");
+    sl_text_puts(t, "}");
     while (!t->failed && (8 + t->len) % 8 != 0)
-        text_puts(t, " ");
+        sl_text_puts(t, " ");
     if (t->failed)
         return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory for the header");
     if (t->len > SL_IO_MAX_HEADER)
@@ -329,7 +279,7 @@ static sl_status write_f32le(sl_io_atomic *f, const float *x, int64_t n, sl_erro
     return SL_OK;
 }
 
-static sl_status write_body(sl_io_atomic *f, const text *header, const sl_named_tensor *tensors,
+static sl_status write_body(sl_io_atomic *f, const sl_text *header, const sl_named_tensor *tensors,
                             size_t n, sl_error *err)
 {
     unsigned char len[8];
@@ -349,7 +299,7 @@ sl_status sl_io_safetensors_write_hooked(const char *path, const sl_named_tensor
     sl_status s = check_args(path, tensors, n, metadata, n_meta, err);
     if (s)
         return s;
-    text header = {0};
+    sl_text header = {0};
     uint32_t *crcs = sl_malloc((n ? n : 1) * sizeof *crcs);
     if (!crcs)
         return sl_io_fail(err, SL_ERR_NOMEM, path, "out of memory");

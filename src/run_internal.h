@@ -9,14 +9,10 @@
 
 #include "slope/run.h"
 
+#include "text.h"
+
 #define SL_RUN_PATH_MAX 4096
 
-/* Text that grows (run_metrics.c): the statistics reports an epoch's metrics line holds. */
-typedef struct sl_run_text {
-    char *p;
-    size_t len, cap;
-    int failed; /* an allocation failed: the text is incomplete */
-} sl_run_text;
 
 struct sl_run {
     const sl_config *cfg;
@@ -30,7 +26,7 @@ struct sl_run {
     sl_trainer *trainer;
     const char *checkpoint;     /* opt.checkpoint, else cfg->checkpoint.path, else NULL */
     FILE *metrics;              /* rank 0 with opt.metrics only */
-    sl_run_text reports;        /* the reports taken since the last metrics line, as JSON */
+    sl_text reports;        /* the reports taken since the last metrics line, as JSON */
     sl_dataset *probe;          /* stats.enabled: the first stats.probe.count examples */
     sl_stats *stats;
     char best_path[SL_RUN_PATH_MAX]; /* keep_best: where the best checkpoint goes, else "" */

@@ -5,7 +5,6 @@
  */
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,64 +23,24 @@ sl_status sl_run_metrics_open(sl_run *r, sl_error *err)
     return SL_OK;
 }
 
-/* ---- growing text ---------------------------------------------------------------------- */
-
-static void text_printf(sl_run_text *t, const char *fmt, ...)
-#if defined(__GNUC__)
-    __attribute__((format(printf, 2, 3)))
-#endif
-    ;
-
-static void text_printf(sl_run_text *t, const char *fmt, ...)
-{
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n < 0 || t->failed) {
-        t->failed = 1;
-        return;
-    }
-    if (t->len + (size_t)n + 1 > t->cap) {
-        size_t cap = 2 * (t->len + (size_t)n + 1) + 256;
-        char *p = sl_realloc(t->p, cap);
-        if (!p) {
-            t->failed = 1;
-            return;
-        }
-        t->p = p;
-        t->cap = cap;
-    }
-    va_start(ap, fmt);
-    vsnprintf(t->p + t->len, t->cap - t->len, fmt, ap);
-    va_end(ap);
-    t->len += (size_t)n;
-}
-
-static void text_free(sl_run_text *t)
-{
-    sl_free(t->p);
-    memset(t, 0, sizeof *t);
-}
-
 /* ---- the lines ------------------------------------------------------------------------- */
 
 /* A JSON number, or null for NaN/Inf (which JSON cannot hold). */
-static void json_number(sl_run_text *out, const char *key, double v)
+static void json_number(sl_text *out, const char *key, double v)
 {
     if (isfinite(v))
-        text_printf(out, ", \"%s\": %.6g", key, v);
+        sl_text_printf(out, ", \"%s\": %.6g", key, v);
     else
-        text_printf(out, ", \"%s\": null", key);
+        sl_text_printf(out, ", \"%s\": null", key);
 }
 
 /* "[{layer...}, ...]" of the last report. */
-static void stats_json(sl_run_text *out, const sl_stats *s)
+static void stats_json(sl_text *out, const sl_stats *s)
 {
-    text_printf(out, "[");
+    sl_text_printf(out, "[");
     for (size_t i = 0; i < sl_stats_num_layers(s); i++) {
         const sl_layer_stats *l = sl_stats_layer(s, i);
-        text_printf(out,
+        sl_text_printf(out,
                     "%s{\"layer\": %d, \"type\": \"%s\", \"units\": %lld, \"dead\": %lld, "
                     "\"died\": %lld, \"revived\": %lld",
                     i ? ", " : "", l->layer, sl_layer_type_name(l->type), (long long)l->units,
@@ -97,34 +56,34 @@ static void stats_json(sl_run_text *out, const sl_stats *s)
             json_number(out, "alpha_min", l->alpha_min);
             json_number(out, "alpha_max", l->alpha_max);
         }
-        text_printf(out, "}");
+        sl_text_printf(out, "}");
     }
-    text_printf(out, "]");
+    sl_text_printf(out, "]");
 }
 
 /* ", \"probe\": N, \"stats\": [...]" (with_stats), ", \"reports\": [...]" (kept ones). */
-static void stats_members(sl_run *r, sl_run_text *line, int with_stats)
+static void stats_members(sl_run *r, sl_text *line, int with_stats)
 {
     if ((with_stats || r->reports.len) && r->stats)
-        text_printf(line, ", \"probe\": %lld", (long long)sl_stats_probe_count(r->stats));
+        sl_text_printf(line, ", \"probe\": %lld", (long long)sl_stats_probe_count(r->stats));
     if (with_stats && r->stats) {
-        text_printf(line, ", \"stats\": ");
+        sl_text_printf(line, ", \"stats\": ");
         stats_json(line, r->stats);
     }
     if (r->reports.len)
-        text_printf(line, ", \"reports\": [%s]", r->reports.p);
+        sl_text_printf(line, ", \"reports\": [%s]", r->reports.p);
 }
 
 /* Puts line on the file; a write error shows at the flush: then the file is closed and the
  * error named. */
-static sl_status write_line(sl_run *r, sl_run_text *line, sl_error *err)
+static sl_status write_line(sl_run *r, sl_text *line, sl_error *err)
 {
-    text_printf(line, "}\n");
+    sl_text_printf(line, "}\n");
     int failed = line->failed || r->reports.failed;
     if (!failed)
         fputs(line->p, r->metrics);
-    text_free(line);
-    text_free(&r->reports);
+    sl_text_free(line);
+    sl_text_free(&r->reports);
     if (failed)
         return sl_error_set(err, SL_ERR_NOMEM, "%s: out of memory for a metrics line",
                             r->opt.metrics);
@@ -138,17 +97,17 @@ sl_status sl_run_metrics_epoch(sl_run *r, const sl_run_epoch *e, int with_stats,
     if (!r->metrics)
         return SL_OK;
     double rate = e->train.seconds > 0 ? (double)e->train.samples / e->train.seconds : 0.0;
-    sl_run_text line = {0};
-    text_printf(&line,
+    sl_text line = {0};
+    sl_text_printf(&line,
                 "{\"epoch\": %d, \"train_loss\": %.6g, \"train_acc\": %.6g, \"lr\": %.6g, "
                 "\"seconds\": %.4g, \"samples_per_s\": %.6g",
                 e->train.epoch + 1, e->train.loss, e->train.accuracy, (double)e->train.lr,
                 e->train.seconds, rate);
     if (e->has_val)
-        text_printf(&line, ", \"val_loss\": %.6g, \"val_acc\": %.6g", e->val.loss,
+        sl_text_printf(&line, ", \"val_loss\": %.6g, \"val_acc\": %.6g", e->val.loss,
                     e->val.accuracy);
     if (e->has_test)
-        text_printf(&line, ", \"test_loss\": %.6g, \"test_acc\": %.6g", e->test.loss,
+        sl_text_printf(&line, ", \"test_loss\": %.6g, \"test_acc\": %.6g", e->test.loss,
                     e->test.accuracy);
     stats_members(r, &line, with_stats);
     return write_line(r, &line, err);
@@ -159,17 +118,17 @@ sl_status sl_run_metrics_stats(sl_run *r, sl_error *err)
     (void)err; /* an allocation failure shows when the line is written */
     if (!r->metrics || !r->stats)
         return SL_OK;
-    text_printf(&r->reports, "%s{\"step\": %lld, \"stats\": ", r->reports.len ? ", " : "",
+    sl_text_printf(&r->reports, "%s{\"step\": %lld, \"stats\": ", r->reports.len ? ", " : "",
                 (long long)sl_stats_step(r->stats));
     stats_json(&r->reports, r->stats);
-    text_printf(&r->reports, "}");
+    sl_text_printf(&r->reports, "}");
     return SL_OK;
 }
 
 /* Closes the file, reporting what the buffered writes could not put on disk. */
 static sl_status close_file(sl_run *r, sl_error *err)
 {
-    text_free(&r->reports);
+    sl_text_free(&r->reports);
     int failed = ferror(r->metrics);
     int reason = failed ? errno : 0; /* left by the write that failed */
     if (fclose(r->metrics) != 0) {
@@ -189,8 +148,8 @@ sl_status sl_run_metrics_close(sl_run *r, sl_error *err)
         return SL_OK;
     if (r->reports.len || r->reports.failed) {
         /* Reports of an epoch that did not end: the epoch in progress, without results. */
-        sl_run_text line = {0};
-        text_printf(&line, "{\"epoch\": %d, \"partial\": true",
+        sl_text line = {0};
+        sl_text_printf(&line, "{\"epoch\": %d, \"partial\": true",
                     r->trainer ? sl_trainer_epoch(r->trainer) + 1 : 1);
         stats_members(r, &line, 0);
         sl_status st = write_line(r, &line, err);
