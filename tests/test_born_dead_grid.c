@@ -36,6 +36,15 @@ static sl_born_dead_spec small_spec(void)
     return spec;
 }
 
+/* The 2 x 3 grid of small_spec, into cells. */
+static void small_grid(sl_born_dead_cell *cells)
+{
+    sl_error err = {0};
+    sl_born_dead_spec spec = small_spec();
+    assert_int_equal(sl_born_dead_grid(&spec, widths, 2, depths, 3, cells, NULL, NULL, &err),
+                     SL_OK);
+}
+
 static void test_grid_cells_are_single_runs(void **state)
 {
     (void)state;
@@ -72,10 +81,8 @@ static void test_csv_reads_back(void **state)
 {
     (void)state;
     sl_error err = {0};
-    sl_born_dead_spec spec = small_spec();
     sl_born_dead_cell cells[N_CELLS];
-    assert_int_equal(sl_born_dead_grid(&spec, widths, 2, depths, 3, cells, NULL, NULL, &err),
-                     SL_OK);
+    small_grid(cells);
     cells[5].has_theory = 0; /* that row's theory columns are empty */
     char path[] = "/tmp/slope_bd_XXXXXX";
     close(mkstemp(path));
@@ -126,10 +133,8 @@ static void test_plot_script(void **state)
 {
     (void)state;
     sl_error err = {0};
-    sl_born_dead_spec spec = small_spec();
     sl_born_dead_cell cells[N_CELLS];
-    assert_int_equal(sl_born_dead_grid(&spec, widths, 2, depths, 3, cells, NULL, NULL, &err),
-                     SL_OK);
+    small_grid(cells);
     char path[] = "/tmp/slope_bd_gp_XXXXXX";
     close(mkstemp(path));
     assert_int_equal(sl_born_dead_write_plot(path, "out.png", "a title", 1, cells, N_CELLS, &err),
