@@ -38,6 +38,7 @@ typedef struct args {
     size_t n_gen_set, n_disc_set;
     int epochs, resume, threads;
     long max_batches, score_samples;
+    float real_label; /* D's target for real images: 1, or less for one-sided smoothing */
 } args;
 
 /* Everything the loop works with. */
@@ -83,6 +84,8 @@ static void usage(void)
             "  --set-g PATH=V, --set-d PATH=V   override a key of either config\n"
             "  --max-batches K         stop each epoch after K batches (quick runs)\n"
             "  --score-samples N       generated samples the score is taken over (10000)\n"
+            "  --real-label V          D's target for real images, in (0.5, 1] (0.9: one-sided\n"
+            "                          label smoothing, Salimans et al. 2016; fakes stay 0)\n"
             "  --threads N             slope's threads\n");
 }
 
@@ -91,6 +94,7 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     a->out = "gan-run";
     a->score_samples = 10000;
+    a->real_label = 0.9f;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int used = 1;
@@ -109,6 +113,7 @@ static int parse_args(int argc, char **argv, args *a)
         else if (strcmp(o, "--threads") == 0) a->threads = atoi(v);
         else if (strcmp(o, "--max-batches") == 0) a->max_batches = atol(v);
         else if (strcmp(o, "--score-samples") == 0) a->score_samples = atol(v);
+        else if (strcmp(o, "--real-label") == 0) a->real_label = strtof(v, NULL);
         else if (strcmp(o, "--set-g") == 0 && a->n_gen_set < MAX_SETS) a->gen_set[a->n_gen_set++] = v;
         else if (strcmp(o, "--set-d") == 0 && a->n_disc_set < MAX_SETS) a->disc_set[a->n_disc_set++] = v;
         else {
@@ -117,7 +122,8 @@ static int parse_args(int argc, char **argv, args *a)
         }
         i += used;
     }
-    if (!a->gen_cfg || !a->disc_cfg || a->epochs < 0 || a->score_samples < 1) {
+    if (!a->gen_cfg || !a->disc_cfg || a->epochs < 0 || a->score_samples < 1 ||
+        !(a->real_label > 0.5f && a->real_label <= 1.0f)) {
         usage();
         return 2;
     }
@@ -309,7 +315,7 @@ static sl_status disc_step(gan *s, int64_t step, epoch_sums *sum, sl_error *err)
     memcpy(both->data, s->real, (size_t)(b * s->image) * sizeof(float));
     memcpy(both->data + b * s->image, fake->data, (size_t)(b * s->image) * sizeof(float));
     for (int64_t i = 0; i < b; i++)
-        target->data[i] = 1.0f; /* real rows; the fake ones stay 0 */
+        target->data[i] = s->a.real_label; /* real rows; the fake ones stay 0 */
     sl_tensor *logits = sl_model_forward(s->disc, s->graph, sl_reshape(s->graph, both, 2, xshape));
     sl_tensor *loss = sl_bce_with_logits(s->graph, logits, target);
     sl_model_zero_grad(s->disc);
