@@ -4,29 +4,37 @@
 # SEEDS seeds each; prints the classifier score per epoch and the discriminator's dead
 # (ReLU) / inactive (Leaky ReLU) fraction, and plots the score curves with gnuplot.
 #
-#   tools/gan_relu_vs_leaky.sh BUILD_DIR CLASSIFIER.safetensors [OUT_DIR] [SEEDS] [EPOCHS]
+#   tools/gan_relu_vs_leaky.sh BUILD_DIR CLASSIFIER.safetensors [OUT_DIR] [SEEDS] [EPOCHS] [ACTS]
 # e.g. build/slope train models/fashion_cnn.json --checkpoint fcnn.safetensors
 #      tools/gan_relu_vs_leaky.sh build fcnn.safetensors gan-study 3 20
+# A run whose metrics already hold all its epochs is not run again, so two invocations with
+# ACTS "leaky_relu" and "relu" (and GAN_THREADS=1) can share the two cores, and a third
+# with no runs left makes the table and the plot.  GAN_THREADS: --threads (default 2).
 set -euo pipefail
 build=$1
 classifier=$2
 out=${3:-gan-study}
 seeds=${4:-3}
 epochs=${5:-20}
+acts=${6:-leaky_relu relu}
 src=$(cd "$(dirname "$0")/.." && pwd)
 mkdir -p "$out"
-for act in leaky_relu relu; do
+for act in $acts; do
   for ((s = 1; s <= seeds; s++)); do
     run=$out/$act-seed$s
+    if [ -f "$run/metrics.jsonl" ] && [ "$(wc -l <"$run/metrics.jsonl")" -ge "$epochs" ]; then
+      echo "== $act, seed $s: done ($run)"
+      continue
+    fi
     sets=(--set-g "seed=$s" --set-d "seed=$s")
-    if [ "$act" = relu ]; then # the discriminator's activations are layers 1 and 3
-      sets+=(--set-d 'model.layers[1]={"type": "relu"}' --set-d 'model.layers[3]={"type": "relu"}')
+    if [ "$act" = relu ]; then # the discriminator's activations are layers 1 and 4
+      sets+=(--set-d 'model.layers[1]={"type": "relu"}' --set-d 'model.layers[4]={"type": "relu"}')
     fi
     echo "== $act, seed $s -> $run"
     rm -rf "$run"
     "$build/gan" --generator "$src/models/gan_generator.json" \
       --discriminator "$src/models/gan_discriminator.json" --classifier "$classifier" \
-      --epochs "$epochs" --out "$run" "${sets[@]}" | tail -n 1
+      --epochs "$epochs" --out "$run" --threads "${GAN_THREADS:-2}" "${sets[@]}" | tail -n 1
   done
 done
 

@@ -84,7 +84,7 @@ static void usage(void)
             "  --set-g PATH=V, --set-d PATH=V   override a key of either config\n"
             "  --max-batches K         stop each epoch after K batches (quick runs)\n"
             "  --score-samples N       generated samples the score is taken over (10000)\n"
-            "  --real-label V          D's target for real images, in (0.5, 1] (0.9: one-sided\n"
+            "  --real-label V          D's target for real images, in (0.5, 1] (1; 0.9: one-sided\n"
             "                          label smoothing, Salimans et al. 2016; fakes stay 0)\n"
             "  --threads N             slope's threads\n");
 }
@@ -94,7 +94,7 @@ static int parse_args(int argc, char **argv, args *a)
     memset(a, 0, sizeof *a);
     a->out = "gan-run";
     a->score_samples = 10000;
-    a->real_label = 0.9f;
+    a->real_label = 1.0f;
     for (int i = 1; i < argc; i++) {
         const char *o = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         int used = 1;
