@@ -301,6 +301,13 @@ static void reset_graph(gan *s, int64_t step, int stream)
                                             (uint64_t)stream);
 }
 
+/* The config's optimizer.lr through its schedule (constant unless the config has one). */
+static float learning_rate(const gan *s, const sl_config *cfg, int64_t step)
+{
+    return sl_schedule_lr(&cfg->schedule, cfg->optimizer.lr, step,
+                          sl_batch_iter_batches(s->iter), s->a.epochs);
+}
+
 static sl_status disc_step(gan *s, int64_t step, epoch_sums *sum, sl_error *err)
 {
     reset_graph(s, step, 0);
@@ -325,7 +332,7 @@ static sl_status disc_step(gan *s, int64_t step, epoch_sums *sum, sl_error *err)
     sum->d_real += mean_sigmoid(logits->data, b);
     sum->d_fake += mean_sigmoid(logits->data + b, b);
     sl_model_set_trainable(s->gen, 1);
-    return sl_optimizer_step(s->dopt, s->dcfg->optimizer.lr, err);
+    return sl_optimizer_step(s->dopt, learning_rate(s, s->dcfg, step), err);
 }
 
 static sl_status gen_step(gan *s, int64_t step, epoch_sums *sum, sl_error *err)
@@ -341,7 +348,7 @@ static sl_status gen_step(gan *s, int64_t step, epoch_sums *sum, sl_error *err)
     sl_model_zero_grad(s->gen);
     sl_status st = !loss || sl_backward(s->graph, loss) != SL_OK
                        ? sl_graph_take_error(s->graph, err)
-                       : sl_optimizer_step(s->gopt, s->gcfg->optimizer.lr, err);
+                       : sl_optimizer_step(s->gopt, learning_rate(s, s->gcfg, step), err);
     sl_model_set_trainable(s->disc, 1);
     if (st == SL_OK)
         sum->g_loss += loss->data[0];
