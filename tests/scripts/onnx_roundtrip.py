@@ -4,11 +4,12 @@ For fashion_mlp, fashion_mlp_prelu, fashion_cnn (trained one epoch on 1,000 imag
 small model with every exportable layer type (standardized inputs), each exported file must
 pass onnx.checker.check_model(full_check=True), and on 1,000 RAW test images (0..255, the
 Fashion-MNIST test set when installed, else random bytes) its outputs must match slope's
-within 1e-4: OpenCV's DNN (cv2.dnn.readNetFromONNX) for the three shipped models, and a
-numpy evaluation of the graph (written here from the ONNX operator specs) for all four.
+within 1e-4 (slope's from `slope predict --logits`): OpenCV's DNN (cv2.dnn.readNetFromONNX)
+for the three shipped models, and a numpy evaluation of the graph (written here from the
+ONNX operator specs) for all four.
 Exits 77 (ctest SKIP) without onnx, cv2 or numpy.
 
-usage: onnx_roundtrip.py SLOPE ONNX_LOGITS SOURCE_DIR WORK_DIR"""
+usage: onnx_roundtrip.py SLOPE SOURCE_DIR WORK_DIR"""
 import gzip, json, math, os, struct, subprocess, sys
 
 try:
@@ -20,7 +21,7 @@ except ImportError as e:
     print(f"skipped: {e}")
     sys.exit(77)
 
-slope, logits_tool, src, work = sys.argv[1:5]
+slope, src, work = sys.argv[1:4]
 os.makedirs(work, exist_ok=True)
 FASHION = "/usr/share/datasets/fashion-mnist"
 N_TRAIN, N_TEST, TOL = 1000, 1000, 1e-4
@@ -90,13 +91,14 @@ def config(name, files):
     return path
 
 
-# ---- slope's logits: kept apart from the comparison (`slope predict` may replace it) --------
+# ---- slope's logits: `slope predict` on the same raw test images -------------------------
 
-def slope_logits(checkpoint, x):
-    inputs, outputs = os.path.join(work, "inputs.f32"), os.path.join(work, "outputs.f32")
-    x.astype("<f4").tofile(inputs)
-    subprocess.run([logits_tool, checkpoint, "-", inputs, outputs], check=True)
-    return np.fromfile(outputs, "<f4").reshape(len(x), -1)
+def slope_logits(checkpoint, images_idx):
+    out = os.path.join(work, "predict.csv")
+    subprocess.run([slope, "predict", "--checkpoint", checkpoint, images_idx, "--logits", "-o",
+                    out], check=True, stdout=subprocess.DEVNULL)
+    rows = open(out).read().splitlines()[1:]  # index,class,logit0,...
+    return np.array([[float(v) for v in r.split(",")[2:]] for r in rows], np.float32)
 
 
 # ---- a numpy evaluation of the graph, from the operator specs (opset 13) -------------------
@@ -159,7 +161,7 @@ def check(name, files, x, need_cv2):
     subprocess.run([slope, "export", ckpt, "--onnx", path], check=True, stdout=subprocess.DEVNULL)
     model = onnx.load(path)
     onnx.checker.check_model(model, full_check=True)
-    want = slope_logits(ckpt, x)
+    want = slope_logits(ckpt, files["test"]["images"])
     ref = compare(f"{name}: numpy", run_numpy(model, x), want)
     try:
         net = cv2.dnn.readNetFromONNX(path)
