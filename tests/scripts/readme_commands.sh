@@ -103,7 +103,12 @@ JSON
 export SLOPE_DATASETS_DIR="$PWD/ds"
 # Stand-ins for the files README's predict examples name as the user's own: a 28x28 PNG, a
 # PGM and a CSV of 784 pixels a row.
-python3 - <<'PY' || fail "cannot write the stand-in images"
+if ! command -v python3 >/dev/null 2>&1; then
+  SKIP="$SKIP
+slope predict --checkpoint fmlp.safetensors boot.png|no python3 here to write the stand-in PNG (cli_predict reads every image kind)
+slope predict --checkpoint fmlp.safetensors pixels.csv|no python3 here to write the stand-in CSV (cli_predict reads CSV inputs)
+slope predict models/fashion_mlp.json --checkpoint fmlp.safetensors boot.png|no python3 here to write the stand-in PNG"
+else python3 - <<'PY' || fail "cannot write the stand-in images"
 import struct, zlib
 rows = b"".join(b"\0" + bytes((x * 9 + y * 7) % 256 for x in range(28)) for y in range(28))
 chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
@@ -112,6 +117,7 @@ open("boot.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack("
 open("shirt.pgm", "wb").write(b"P5 28 28 255\n" + bytes((i * 5) % 256 for i in range(784)))
 open("pixels.csv", "w").write("".join(",".join(str((i * r) % 256) for i in range(784)) + "\n" for r in range(3)))
 PY
+fi
 ln -s "$src/models" models
 # `slope` in a command is the slope under test.  Commands run in this shell (eval), one
 # after the other as in a terminal, so that under valgrind slope is traced (a shell from
