@@ -60,7 +60,7 @@ PY
 
 # Score curves, one line per run (from the .dat files the table step wrote).
 {
-  echo "set terminal pngcairo size 900,480 font 'sans,10'"
+  echo "set terminal pngcairo noenhanced size 900,480 font 'sans,10'"
   echo "set output '$out/gan_scores.png'"
   echo "set title 'GAN on Fashion-MNIST: classifier score per epoch (D: Leaky ReLU 0.2 vs ReLU)'"
   echo "set xlabel 'epoch'; set ylabel 'classifier score'; set grid; set key left top"
