@@ -48,6 +48,7 @@ if(SLOPE_FUZZ)
   if(SLOPE_MPI)
     target_link_libraries(slope_fuzz_lib PUBLIC MPI::MPI_C)
   endif()
+  slope_onnx_target(slope_fuzz_lib) # the generated ONNX header and libprotobuf-c
   foreach(h ${SLOPE_FUZZ_HARNESSES})
     add_executable(fuzz_${h} ${SLOPE_FUZZ_DIR}/fuzz_${h}.c ${SLOPE_FUZZ_DIR}/fuzz_common.c)
     target_include_directories(fuzz_${h} PRIVATE ${SLOPE_FUZZ_DIR})
