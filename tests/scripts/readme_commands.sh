@@ -38,7 +38,9 @@ case "${LD_PRELOAD:-}" in
 *vgpreload*)
   SKIP="$SKIP
 slope compare |20 to 50 trainings: minutes under valgrind (run natively and under ASan)
-slope born-dead |10^5 random networks: minutes under valgrind (run natively and under ASan)" ;;
+slope born-dead |10^5 random networks: minutes under valgrind (run natively and under ASan)
+slope train models/fashion_cnn.json --threads 2|the pool's waiting workers poll, which memcheck runs one instruction at a time: minutes (run natively and under ASan)
+slope predict --checkpoint fmlp.safetensors /usr/share/datasets/fashion-mnist/|10,000 images: minutes under valgrind (cli_predict reads IDX under memcheck)" ;;
 esac
 # PREFIX|WHAT IS WRONG: a command README shows that fails as pasted.
 BROKEN=''
