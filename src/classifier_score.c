@@ -10,22 +10,8 @@
 
 #include "alloc.h"
 #include "guard.h"
+#include "slope/predict.h"
 #include "slope/train.h"
-
-/* Softmax of each row of logits[n, c], in place (stable: the row's max first). */
-static void softmax_rows(float *logits, int64_t n, int64_t c)
-{
-    for (int64_t i = 0; i < n; i++) {
-        float *row = logits + i * c, max = row[0];
-        for (int64_t k = 1; k < c; k++)
-            max = row[k] > max ? row[k] : max;
-        double sum = 0.0;
-        for (int64_t k = 0; k < c; k++)
-            sum += (row[k] = expf(row[k] - max));
-        for (int64_t k = 0; k < c; k++)
-            row[k] = (float)(row[k] / sum);
-    }
-}
 
 /* exp(mean_i sum_k p_ik log(p_ik / pbar_k)), terms with p_ik = 0 counting 0. */
 static double score_of(const float *p, int64_t n, int64_t c, const double *pbar)
@@ -64,7 +50,7 @@ sl_status sl_classifier_score(sl_model *classifier, const float *x, int64_t n, i
         st = sl_predict(classifier, x + at * sample, k, p + at * c, NULL, err);
     }
     if (st == SL_OK) {
-        softmax_rows(p, n, c);
+        sl_softmax_rows(p, p, n, c); /* in place: predict.h allows it */
         for (int64_t i = 0; i < n * c; i++)
             pbar[i % c] += p[i] / (double)n;
         *score = score_of(p, n, c, pbar);

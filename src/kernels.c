@@ -670,22 +670,16 @@ float sl_k_bce_logits_fwd(const float *x, const float *target, int64_t target_st
     return n > 0 ? (float)(total / (double)n) : 0.0f;
 }
 
-/* 1 / (1 + e^-x) without overflow: through e^x for negative x. */
-static float stable_sigmoid(float x)
-{
-    if (x >= 0.0f)
-        return 1.0f / (1.0f + expf(-x));
-    float e = expf(x);
-    return e / (1.0f + e);
-}
-
 void sl_k_bce_logits_bwd(const float *x, const float *target, int64_t target_step, float *dx,
                          float *dtarget, int64_t n, float scale)
 {
     double x_sum = 0.0;
     for (int64_t i = 0; i < n; i++) {
-        if (dx)
-            dx[i] += scale * (stable_sigmoid(x[i]) - target[i * target_step]);
+        if (dx) {
+            float sig;
+            sl_k_sigmoid_fwd(&x[i], &sig, 1); /* the sigmoid op's stable kernel */
+            dx[i] += scale * (sig - target[i * target_step]);
+        }
         if (dtarget && target_step)
             dtarget[i] -= scale * x[i];
         x_sum += x[i];

@@ -20,7 +20,6 @@
 #include <errno.h>
 #include <math.h>
 #include <png.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,17 +225,16 @@ static sl_status open_classifier(gan *s, sl_error *err)
     s->classifier = sl_checkpoint_model(s->a.classifier, s->a.classifier_cfg, NULL, err);
     if (!s->classifier)
         return err->status;
-    const sl_dataset *test = s->data.test ? s->data.test : s->data.train;
+    sl_dataset *test = s->data.test ? s->data.test : s->data.train;
     int64_t n = sl_dataset_count(test) < s->a.score_samples ? sl_dataset_count(test)
                                                               : s->a.score_samples;
     float *x = malloc((size_t)(n * s->image) * sizeof *x);
     if (!x)
         return sl_error_set(err, SL_ERR_NOMEM, "out of memory");
     /* Raw pixels, as the classifier takes them: undo D's normalisation. */
-    sl_dataset_set_normalize((sl_dataset *)(uintptr_t)test, SL_NORMALIZE_NONE, 0, 1, NULL);
+    sl_dataset_set_normalize(test, SL_NORMALIZE_NONE, 0, 1, NULL);
     sl_status st = sl_dataset_read(test, 0, n, x, NULL, err);
-    sl_dataset_set_normalize((sl_dataset *)(uintptr_t)test, s->data.normalize, s->data.mean,
-                             s->data.std, NULL);
+    sl_dataset_set_normalize(test, s->data.normalize, s->data.mean, s->data.std, NULL);
     if (st == SL_OK)
         st = sl_classifier_score(s->classifier, x, n, 500, &s->real_score, err);
     free(x);
