@@ -42,8 +42,8 @@ done
 python3 - "$out" "$seeds" <<'PY'
 import json, os, sys
 out, seeds = sys.argv[1], int(sys.argv[2])
-print("\n| D activation | seed | score at epoch 5 | 10 | 20 (last) | D units <= 0 on every probe image (last) |")
-print("|---|---|---|---|---|---|")
+print("\n| D activation | seed | score at epoch 5 | 10 | 20 (last) | mean over epochs 11-20 | D units <= 0 on every probe image (last; at most) |")
+print("|---|---|---|---|---|---|---|")
 for act in ("leaky_relu", "relu"):
     last = []
     for s in range(1, seeds + 1):
@@ -53,7 +53,10 @@ for act in ("leaky_relu", "relu"):
             dat.writelines(f'{r["epoch"]} {r["score"]} {r["d_dead_frac"]}\n' for r in m)
         at = {r["epoch"]: r for r in m}
         pick = lambda e: f'{at[e]["score"]:.2f}' if e in at else "-"
-        print(f"| {act} | {s} | {pick(5)} | {pick(10)} | {m[-1]['score']:.2f} | {100 * m[-1]['d_dead_frac']:.1f}% |")
+        late = [r["score"] for r in m if r["epoch"] > len(m) // 2]
+        most = max(r["d_dead_frac"] for r in m)
+        print(f"| {act} | {s} | {pick(5)} | {pick(10)} | {m[-1]['score']:.2f} | "
+              f"{sum(late) / len(late):.2f} | {100 * m[-1]['d_dead_frac']:.1f}% ({100 * most:.1f}%) |")
         last.append(m[-1]["score"])
     print(f"| {act} | mean | | | {sum(last) / len(last):.2f} | |")
 PY
