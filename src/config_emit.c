@@ -80,6 +80,20 @@ static int emit_spiral(cJSON *data, const sl_config_data *d)
            add_float(o, "noise", d->spiral_noise);
 }
 
+/* Only the transforms that are set: no "augment" at all when none is. */
+static int emit_augment(cJSON *data, const sl_augment_spec *a)
+{
+    cJSON *o = cJSON_AddObjectToObject(data, "augment");
+    if (!o)
+        return 0;
+    if (a->crop) {
+        cJSON *crop = cJSON_AddObjectToObject(o, "crop");
+        if (!crop || !add_number(crop, "padding", a->crop_padding))
+            return 0;
+    }
+    return a->flip > 0.0f ? add_float(o, "flip", a->flip) : 1;
+}
+
 static int emit_data(cJSON *root, const sl_config_data *d)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "data");
@@ -95,6 +109,8 @@ static int emit_data(cJSON *root, const sl_config_data *d)
     ok = ok && add_number(o, "validation", d->validation);
     if (ok && d->spiral_classes)
         ok = emit_spiral(o, d);
+    if (ok && sl_augment_active(&d->augment))
+        ok = emit_augment(o, &d->augment);
     return ok;
 }
 

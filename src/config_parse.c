@@ -59,7 +59,8 @@ static sl_status section(sl_cfg_ctx *c, const cJSON *obj, const char *key, int r
 /* ---- data ------------------------------------------------------------------------ */
 
 static const char *const data_keys[] = {"dataset", "train", "test",       "classes", "normalize",
-                                        "mean",    "std",   "validation", "spiral",  NULL};
+                                        "mean",    "std",   "validation", "spiral",  "augment",
+                                        NULL};
 static const char *const file_keys[] = {"images", "labels", "csv", NULL};
 static const char *const spiral_keys[] = {"classes", "points", "noise", NULL};
 
@@ -203,6 +204,74 @@ static sl_status parse_spiral(sl_cfg_ctx *c, const cJSON *d, sl_config_data *dd)
     return st;
 }
 
+static const char *const augment_keys[] = {"crop", "flip", NULL};
+static const char *const crop_keys[] = {"padding", NULL};
+
+/* "crop": {"padding": P}; P is checked against the image size once the model is read. */
+static sl_status parse_crop(sl_cfg_ctx *c, const cJSON *a, sl_augment_spec *aug)
+{
+    const cJSON *v = sl_cfg_member(a, "crop");
+    if (!v)
+        return SL_OK;
+    size_t mark = sl_cfg_push_key(c, "crop");
+    sl_status st = sl_cfg_expect_object(c, v);
+    if (st == SL_OK)
+        st = sl_cfg_check_keys(c, v, crop_keys, "the crop settings", NULL);
+    if (st == SL_OK)
+        st = sl_cfg_require(c, v, "padding");
+    if (st == SL_OK)
+        st = sl_cfg_get_int(c, v, "padding", &aug->crop_padding, 0, INT32_LIMIT);
+    aug->crop = st == SL_OK;
+    sl_cfg_pop(c, mark);
+    return st;
+}
+
+static sl_status parse_augment(sl_cfg_ctx *c, const cJSON *d, sl_config_data *dd)
+{
+    const cJSON *v = sl_cfg_member(d, "augment");
+    if (!v)
+        return SL_OK;
+    size_t mark = sl_cfg_push_key(c, "augment");
+    sl_status st = sl_cfg_expect_object(c, v);
+    if (st == SL_OK)
+        st = sl_cfg_check_keys(c, v, augment_keys, "the augmentation", NULL);
+    if (st == SL_OK)
+        st = parse_crop(c, v, &dd->augment);
+    if (st == SL_OK)
+        st = sl_cfg_get_float(c, v, "flip", &dd->augment.flip, UNIT);
+    sl_cfg_pop(c, mark);
+    return st;
+}
+
+/* Crop and flip need images: not the spiral's points nor a CSV's flat features, and a
+ * model input [C, H, W] the padding is smaller than. */
+static sl_status check_augment(sl_cfg_ctx *c, const sl_config *cfg)
+{
+    const sl_augment_spec *a = &cfg->data.augment;
+    if (!sl_augment_active(a))
+        return SL_OK;
+    const char *key = a->crop ? "crop" : "flip", *why = NULL;
+    size_t mark = sl_cfg_push_key(c, "data");
+    sl_cfg_push_key(c, "augment");
+    sl_status st = SL_OK;
+    if (cfg->data.dataset && strcmp(cfg->data.dataset, "spiral") == 0)
+        why = "the spiral's samples are points [2]";
+    else if (!cfg->data.dataset && cfg->data.train.csv)
+        why = "CSV features are flat [F]";
+    const int64_t *in = cfg->model.input;
+    if (!why && cfg->model.input_ndim != 3)
+        why = "model.input is not [C, H, W]";
+    if (why)
+        st = sl_cfg_fail_at(c, key, "needs image data [C, H, W]; %s", why);
+    else if (a->crop && (a->crop_padding >= in[1] || a->crop_padding >= in[2])) {
+        sl_cfg_push_key(c, "crop");
+        st = sl_cfg_fail_at(c, "padding", "must be below the image size %lldx%lld (model.input), "
+                            "got %d", (long long)in[1], (long long)in[2], a->crop_padding);
+    }
+    sl_cfg_pop(c, mark);
+    return st;
+}
+
 static sl_status parse_data(sl_cfg_ctx *c, const cJSON *d, sl_config *cfg)
 {
     sl_config_data *dd = &cfg->data;
@@ -215,6 +284,8 @@ static sl_status parse_data(sl_cfg_ctx *c, const cJSON *d, sl_config *cfg)
         st = sl_cfg_get_double(c, d, "validation", &dd->validation, UNIT_OPEN);
     if (st == SL_OK)
         st = parse_spiral(c, d, dd);
+    if (st == SL_OK)
+        st = parse_augment(c, d, dd);
     return st;
 }
 
@@ -688,5 +759,7 @@ sl_status sl_cfg_parse_root(sl_cfg_ctx *c, const cJSON *root, sl_config *cfg)
         st = section(c, root, "stats", 0, parse_stats, cfg);
     if (st == SL_OK)
         st = cross_check(c, cfg);
+    if (st == SL_OK)
+        st = check_augment(c, cfg);
     return st;
 }

@@ -48,6 +48,19 @@ static sl_status open_data_and_model(sl_run *r, sl_error *err)
     return SL_OK;
 }
 
+/* data.augment against the training samples the data really has (a descriptor's shape is
+ * known only once it is open): refused with the config's path, like the parser's checks. */
+static sl_status check_augment(const sl_run *r, sl_error *err)
+{
+    int64_t shape[SL_DATA_MAX_DIMS];
+    int ndim = sl_dataset_shape(r->data->train, shape);
+    sl_error local = {0};
+    if (sl_augment_check(&r->cfg->data.augment, ndim, shape, &local) == SL_OK)
+        return SL_OK;
+    return sl_error_set(err, local.status, "%s: data.augment.%s (%s)", r->cfg->origin,
+                        local.message, sl_dataset_name(r->data->train));
+}
+
 static sl_status setup(sl_run *r, sl_error *err)
 {
     int threads = r->opt.threads > 0 ? r->opt.threads : r->cfg->train.threads;
@@ -61,6 +74,8 @@ static sl_status setup(sl_run *r, sl_error *err)
     if (sl_run_check_outputs(r, err) != SL_OK)
         return err->status;
     if (open_data_and_model(r, err) != SL_OK)
+        return err->status;
+    if (check_augment(r, err) != SL_OK)
         return err->status;
     sl_train_options topt = sl_run_train_options(r->cfg);
     r->trainer = sl_trainer_new(r->model, r->data->train, &topt, err);

@@ -131,6 +131,7 @@ sl_train_options sl_run_train_options(const sl_config *cfg)
     o.loss = cfg->loss;
     o.optim = cfg->optimizer;
     o.schedule = cfg->schedule;
+    o.augment = cfg->data.augment;
     return o;
 }
 

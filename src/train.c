@@ -117,6 +117,17 @@ static sl_status check_fit(const sl_model *m, const sl_dataset *ds, sl_loss_kind
     return SL_OK;
 }
 
+/* The augmentation must fit the training samples (images for crop and flip). */
+static sl_status check_augment(const sl_train_options *opt, const sl_dataset *ds, sl_error *err)
+{
+    int64_t shape[SL_DATA_MAX_DIMS];
+    int ndim = sl_dataset_shape(ds, shape);
+    sl_error local = {0};
+    if (sl_augment_check(&opt->augment, ndim, shape, &local) == SL_OK)
+        return SL_OK;
+    return sl_error_set(err, local.status, "%s: augment.%s", sl_dataset_name(ds), local.message);
+}
+
 /* A heap tensor over a caller buffer, shaped [batch, model input...]; shape[0] changes per batch. */
 static sl_tensor *batch_view(const sl_model *m, float *buffer, int64_t batch, sl_error *err)
 {
@@ -173,7 +184,8 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
         sl_error_set(err, SL_ERR_STATE, "sl_trainer_new: the model is not initialised");
         return NULL;
     }
-    if (check_fit(model, train, opt->loss, err) != SL_OK)
+    if (check_fit(model, train, opt->loss, err) != SL_OK ||
+        check_augment(opt, train, err) != SL_OK)
         return NULL;
     sl_trainer *t = sl_calloc(1, sizeof *t);
     if (!t) {
@@ -196,9 +208,13 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
     int64_t sample = sl_dataset_sample_size(train);
     t->x = t->optim ? alloc_batch_floats(opt->batch_size, sample) : NULL;
     t->labels = t->x ? sl_malloc((size_t)opt->batch_size * sizeof(int32_t)) : NULL;
-    t->input = t->labels ? batch_view(model, t->x, opt->batch_size, err) : NULL;
+    int augment = sl_augment_active(&opt->augment);
+    t->aug_scratch = t->labels && augment ? alloc_batch_floats(1, sample) : NULL;
+    t->input = t->labels && (t->aug_scratch || !augment)
+                   ? batch_view(model, t->x, opt->batch_size, err)
+                   : NULL;
     if (!t->input) {
-        if (t->optim && (!t->x || !t->labels))
+        if (t->optim && (!t->x || !t->labels || (augment && !t->aug_scratch)))
             sl_error_set(err, SL_ERR_NOMEM, "out of memory for the batch buffers");
         sl_trainer_free(t);
         return NULL;
@@ -212,6 +228,7 @@ void sl_trainer_free(sl_trainer *t)
     if (!t)
         return;
     sl_tensor_free(t->input);
+    sl_free(t->aug_scratch);
     sl_free(t->x);
     sl_free(t->labels);
     sl_optimizer_free(t->optim);
@@ -281,6 +298,20 @@ static sl_status reduce_step(sl_trainer *t, sl_status st, int64_t n_global, sl_s
     return t->strategy.reduce_step(t->strategy.ctx, st, n_global, info, grad, n_grad, err);
 }
 
+/* Augments this replica's part of the batch just read, its images numbered in the whole
+ * batch (the part starts at n_global * rank / ranks), so the draws do not depend on the
+ * number of replicas. */
+static sl_status augment_part(sl_trainer *t, const sl_step_info *info, int64_t n_global,
+                              sl_error *err)
+{
+    int64_t shape[SL_DATA_MAX_DIMS];
+    sl_dataset_shape(t->data, shape);
+    sl_augment_where w = {t->opt.seed, info->epoch, info->batch,
+                          n_global * t->strategy.rank / t->strategy.ranks};
+    return sl_augment_batch(&t->opt.augment, &w, t->x, info->n, shape,
+                            sl_augment_pad_value(t->data), t->aug_scratch, err);
+}
+
 sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err)
 {
     if (!t || !info)
@@ -303,7 +334,9 @@ sl_status sl_trainer_step(sl_trainer *t, sl_step_info *info, sl_error *err)
         t->epoch++;
         return SL_OK;
     }
-    if (info->n > 0) {
+    if (info->n > 0 && t->aug_scratch)
+        st = augment_part(t, info, n_global, err);
+    if (st == SL_OK && info->n > 0) {
         sl_batch_view_resize(t->input, info->n);
         st = forward_backward(t, info, err);
     }

@@ -14,6 +14,7 @@ struct sl_trainer {
     float *x;                 /* one batch of inputs */
     int32_t *labels;
     sl_tensor *input;         /* view over x, resized per batch */
+    float *aug_scratch;       /* one image for opt.augment, else NULL */
     int64_t classes;
     int64_t batches;          /* per epoch */
     int epoch;                /* epochs completed */

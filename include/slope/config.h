@@ -81,6 +81,7 @@ typedef struct sl_config_data {
     int spiral_classes;     /**< dataset "spiral" only (else 0): arms, 3 */
     int64_t spiral_points;  /**< points per arm, 100 */
     float spiral_noise;     /**< angle noise, 0.2 */
+    sl_augment_spec augment; /**< "augment": training batches of images only; none */
 } sl_config_data;
 
 /** The "model" section. */

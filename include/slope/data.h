@@ -406,6 +406,91 @@ SL_API void sl_batch_iter_position(const sl_batch_iter *it, int64_t *epoch, int6
 SL_API sl_status sl_batch_iter_seek(sl_batch_iter *it, int64_t epoch, int64_t batch,
                                     sl_error *err);
 
+/* ---- augmentation of image batches (data_augment.c) ---------------------------- */
+
+/*
+ * Random crop after padding and horizontal flip, torchvision's
+ * RandomCrop(size=(H, W), padding=crop_padding) then RandomHorizontalFlip(flip)
+ * on every image of a training batch.  They act on normalised batches (what
+ * sl_batch_iter_next writes), so the padding is the normalised value of a raw 0,
+ * sl_augment_pad_value: 0 for none and scale01, -mean/std for standardize --
+ * exactly torchvision's fill=0 on the raw image followed by the normalisation.
+ *
+ * Per image, in this order: the crop offset (dy, dx), each uniform in
+ * [0, 2 * crop_padding], into the image padded by crop_padding on every side
+ * (dy = dx = crop_padding is the image itself); then, with probability flip,
+ * the mirror image (x -> W - 1 - x).  The draws of image i of batch b of epoch
+ * e come from an sl_rng seeded with a hash of (seed, e, b, i), i counted in the
+ * whole batch: they do not depend on what came before (a resumed run draws what
+ * an uninterrupted one would), nor on how a batch is split among replicas.
+ */
+typedef struct sl_augment_spec {
+    int crop;         /**< nonzero: random crop after padding */
+    int crop_padding; /**< with crop: pixels of padding on each side, 0..min(H, W) - 1 */
+    float flip;       /**< probability of a horizontal flip, in [0, 1]; 0 = never */
+} sl_augment_spec;
+
+/** 1 when a does anything (crop set, or flip > 0); 0 for NULL. */
+SL_API int sl_augment_active(const sl_augment_spec *a);
+
+/**
+ * Checks a against samples of shape [ndim]: crop or flip > 0 needs images
+ * [C, H, W] (ndim 3), crop_padding 0..min(H, W) - 1, flip a number in [0, 1].
+ * An inactive spec fits any shape.  Messages start with the key at fault, for
+ * callers to prefix with where the spec came from: "crop: needs images
+ * [C, H, W], not samples of shape [2]", "crop.padding: must be below the image
+ * size 28x28, got 28", "flip: must be in [0, 1], got 1.5".
+ * Errors: SL_ERR_CONFIG; SL_ERR_INVALID (NULL a or shape, ndim outside 1..3).
+ */
+SL_API sl_status sl_augment_check(const sl_augment_spec *a, int ndim, const int64_t *shape,
+                                  sl_error *err);
+
+/** The normalised value of a raw 0 on ds (the crop's padding); 0 for NULL. */
+SL_API float sl_augment_pad_value(const sl_dataset *ds);
+
+/** What one image gets: the crop offset into the padded image, and the flip. */
+typedef struct sl_augment_draw {
+    int dy, dx; /**< 0..2 * crop_padding each; crop_padding, crop_padding = no shift */
+    int flip;   /**< 1: mirrored */
+} sl_augment_draw;
+
+/** Where a batch is in training: its draws depend on these only. */
+typedef struct sl_augment_where {
+    uint64_t seed; /**< the run's seed */
+    int64_t epoch; /**< 0-based */
+    int64_t batch; /**< 0-based, within the epoch */
+    int64_t first; /**< the index in the whole batch of the first image given */
+} sl_augment_where;
+
+/**
+ * The draw of image `sample` of the batch at w (w->first is ignored): dy and
+ * dx from sl_rng_below(2 * crop_padding + 1) when crop is set (else
+ * crop_padding, i.e. none), then flip = sl_rng_uniform < flip (never for
+ * flip 0, always for flip 1).  NULL a or w: no change.
+ */
+SL_API sl_augment_draw sl_augment_draw_for(const sl_augment_spec *a, const sl_augment_where *w,
+                                           int64_t sample);
+
+/**
+ * Applies draw d to one image img[C * H * W] in place:
+ *     out[c][y][x] = in[c][y + dy - p][x' + dx - p],  x' = d.flip ? W - 1 - x : x,
+ * with p = a->crop_padding and pad where the source is outside the image.
+ * scratch holds C * H * W floats (its contents are overwritten).  No checks:
+ * a must have passed sl_augment_check for [C, H, W].
+ */
+SL_API void sl_augment_image(const sl_augment_spec *a, sl_augment_draw d, float *img, int64_t C,
+                             int64_t H, int64_t W, float pad, float *scratch);
+
+/**
+ * Augments n images x[n * C * H * W] (shape = {C, H, W}), images w->first ..
+ * w->first + n - 1 of the batch at w, each with sl_augment_draw_for and
+ * sl_augment_image.  scratch: C * H * W floats.  No allocation.
+ * Errors: SL_ERR_INVALID (NULL, n < 0), those of sl_augment_check.
+ */
+SL_API sl_status sl_augment_batch(const sl_augment_spec *a, const sl_augment_where *w, float *x,
+                                  int64_t n, const int64_t *shape, float pad, float *scratch,
+                                  sl_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -59,6 +59,7 @@ typedef struct sl_train_options {
     sl_loss_kind loss;        /**< cross-entropy */
     sl_optim_spec optim;      /**< SGD, lr 0.01 */
     sl_schedule_spec schedule; /**< constant */
+    sl_augment_spec augment;  /**< training batches only (slope/data.h): none */
 } sl_train_options;
 
 SL_API sl_train_options sl_train_defaults(void);
@@ -69,7 +70,14 @@ typedef struct sl_trainer sl_trainer;
  * A trainer for model (initialised) on train.  Errors: SL_ERR_SHAPE when
  * the dataset's sample shape or class count does not fit the model,
  * SL_ERR_CONFIG for bad options (epochs or batch_size < 1, a loss,
- * optimizer or schedule kind outside its enum), SL_ERR_NOMEM.
+ * optimizer or schedule kind outside its enum, an augment that
+ * sl_augment_check refuses for train's sample shape: "augment.crop: ..."),
+ * SL_ERR_NOMEM.
+ *
+ * With opt->augment active, every batch a step reads is augmented
+ * (sl_augment_batch, padding sl_augment_pad_value(train), draws from
+ * (opt->seed, epoch, batch, image)) before the forward pass; one scratch image
+ * is allocated here.  Nothing else the trainer does is augmented.
  */
 SL_API sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train,
                                   const sl_train_options *opt, sl_error *err);
