@@ -6,8 +6,8 @@
  * interposition is needed (allocations inside OpenBLAS, cJSON or libc are
  * theirs, not slope's, and are not seen).  Checked at the graph level (a
  * hand-written CNN step) and through the trainer (an MLP and a CNN model,
- * across an epoch boundary), plus: a cold step is counted, the arena
- * merges and reuses, and sl_set_allocator's functions are the ones called.
+ * across an epoch boundary; the CNN also with data.augment's crop and flip),
+ * plus: a cold step is counted, the arena merges and reuses, and sl_set_allocator's functions are the ones called.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -191,10 +191,12 @@ static sl_model *cnn_model(void)
 }
 
 /* warm steps, then `steps` more (crossing epoch ends) that must allocate nothing. */
-static void check_trainer_steps(sl_model *m, const sl_dataset *ds, const char *what)
+static void check_trainer_steps_with(sl_model *m, const sl_dataset *ds, const char *what,
+                                     sl_augment_spec augment)
 {
     sl_error err = {0};
     sl_train_options o = sl_train_defaults();
+    o.augment = augment;
     o.epochs = 100;
     o.batch_size = 16;
     o.optim = sl_optim_defaults(SL_OPTIM_ADAM);
@@ -214,6 +216,11 @@ static void check_trainer_steps(sl_model *m, const sl_dataset *ds, const char *w
     assert_int_equal(n, 0);
     assert_true(epoch_ends >= 1); /* the epoch boundary was crossed */
     sl_trainer_free(t);
+}
+
+static void check_trainer_steps(sl_model *m, const sl_dataset *ds, const char *what)
+{
+    check_trainer_steps_with(m, ds, what, (sl_augment_spec){0, 0, 0.0f});
 }
 
 static void test_trainer_mlp_step_allocates_nothing(void **state)
@@ -246,6 +253,8 @@ static void test_trainer_cnn_step_allocates_nothing(void **state)
     assert_non_null(ds);
     sl_model *m = cnn_model();
     check_trainer_steps(m, ds, "cnn");
+    /* Crop and flip on every batch: the scratch image is the trainer's, made once. */
+    check_trainer_steps_with(m, ds, "cnn, augmented", (sl_augment_spec){1, 2, 0.5f});
     sl_model_free(m);
     sl_dataset_free(ds);
 }

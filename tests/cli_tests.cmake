@@ -37,3 +37,11 @@ if(TARGET slope_cli)
   # Seconds natively; about 200 under valgrind on 2 busy cores.
   set_tests_properties(readme_commands PROPERTIES TIMEOUT 900)
 endif()
+if(TARGET slope_cli)
+  # data.augment: an augmented run trains; bad augment settings exit 3 with the JSON path.
+  add_test(NAME cli_augment
+    COMMAND sh ${PROJECT_SOURCE_DIR}/tests/scripts/cli_augment.sh $<TARGET_FILE:slope_cli>
+            ${PROJECT_SOURCE_DIR} ${PROJECT_BINARY_DIR}/cli_augment
+    WORKING_DIRECTORY ${PROJECT_BINARY_DIR})
+  set_tests_properties(cli_augment PROPERTIES TIMEOUT 120)
+endif()

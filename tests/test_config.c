@@ -387,6 +387,11 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
                   "\"tanh\", \"gelu\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
+    check_fixture("bad_augment_spiral.json", SL_ERR_CONFIG,
+                  "data.augment.crop: needs image data [C, H, W]; the spiral's samples are "
+                  "points [2]");
+    check_fixture("bad_augment_key.json", SL_ERR_CONFIG,
+                  "data.augment.flips: unknown key (did you mean \"flip\"?)");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
                   "model.layers[1]: layer 1 (linear): more than 2147483648 parameters (the model "
@@ -837,6 +842,9 @@ static void assert_same_config(const sl_config *a, const sl_config *b)
     assert_true(a->seed == b->seed);
     assert_true(a->data.mean == b->data.mean && a->data.std == b->data.std);
     assert_true(a->data.validation == b->data.validation);
+    assert_int_equal(a->data.augment.crop, b->data.augment.crop);
+    assert_int_equal(a->data.augment.crop_padding, b->data.augment.crop_padding);
+    assert_true(a->data.augment.flip == b->data.augment.flip);
     assert_int_equal(a->model.num_layers, b->model.num_layers);
     for (size_t i = 0; i < a->model.num_layers; i++)
         assert_same_layer(&a->model.layers[i], &b->model.layers[i]);
@@ -881,6 +889,133 @@ static void test_to_json_round_trip(void **state)
     round_trip(MINIMAL "}");
     round_trip(MINIMAL ",'optimizer':{'type':'sgd','lr':0.05,'momentum':0.9,'nesterov':true},"
                        "'schedule':{'type':'cosine','min_lr':0.0001}}");
+}
+
+/* ---- data.augment ---------------------------------------------------------------- */
+
+#define IMAGES "{'data':{'train':{'images':'i.idx','labels':'l.idx'},'normalize':'scale01'%s}," \
+               "'model':{'input':[1,28,28],'layers':[{'type':'flatten'}," \
+               "{'type':'linear','out':10}]}}"
+
+static sl_config *images_with(const char *augment, const char *const *ov, size_t n,
+                              sl_error *err)
+{
+    char text[1024];
+    snprintf(text, sizeof text, IMAGES, augment);
+    return load_with(text, ov, n, err);
+}
+
+static void test_augment_parse_and_emit(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_config *cfg = images_with("", NULL, 0, &err);
+    assert_non_null(cfg);
+    assert_false(sl_augment_active(&cfg->data.augment)); /* none by default */
+    char *text = sl_config_to_json(cfg);
+    assert_null(strstr(text, "augment")); /* and none written */
+    free(text);
+    sl_config_free(cfg);
+
+    cfg = images_with(",'augment':{'crop':{'padding':2},'flip':0.5}", NULL, 0, &err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->data.augment.crop, 1);
+    assert_int_equal(cfg->data.augment.crop_padding, 2);
+    assert_true(cfg->data.augment.flip == 0.5f);
+    sl_train_options o = sl_run_train_options(cfg); /* what the run's trainer gets */
+    assert_memory_equal(&o.augment, &cfg->data.augment, sizeof o.augment);
+    text = sl_config_to_json(cfg);
+    assert_non_null(strstr(text, "\"augment\":\t{\n\t\t\t\"crop\":\t{\n\t\t\t\t\"padding\":\t2"));
+    assert_non_null(strstr(text, "\"flip\":\t0.5"));
+    free(text);
+    sl_config_free(cfg);
+
+    /* One of the two alone; --set changes or adds it. */
+    const char *set[] = {"data.augment.flip=0.3"};
+    cfg = images_with(",'augment':{'crop':{'padding':0}}", set, 1, &err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->data.augment.crop, 1);
+    assert_int_equal(cfg->data.augment.crop_padding, 0);
+    assert_true(cfg->data.augment.flip == 0.3f);
+    sl_config_free(cfg);
+    cfg = images_with("", set, 1, &err);
+    assert_non_null(cfg);
+    assert_int_equal(cfg->data.augment.crop, 0);
+    assert_true(cfg->data.augment.flip == 0.3f);
+    sl_config_free(cfg);
+
+    char text2[1024];
+    snprintf(text2, sizeof text2, IMAGES, ",'augment':{'crop':{'padding':3},'flip':0.25}");
+    round_trip(text2);
+    snprintf(text2, sizeof text2, IMAGES, ",'augment':{'flip':1}");
+    round_trip(text2);
+    snprintf(text2, sizeof text2, IMAGES, ",'augment':{'crop':{'padding':0}}");
+    round_trip(text2);
+}
+
+static void expect_augment_error(const char *augment, const char *want)
+{
+    sl_error err = {0};
+    sl_config *cfg = images_with(augment, NULL, 0, &err);
+    if (cfg)
+        fail_msg("%s: accepted, expected \"%s\"", augment, want);
+    assert_message(&err, SL_ERR_CONFIG, want);
+}
+
+static void test_augment_errors(void **state)
+{
+    (void)state;
+    expect_augment_error(",'augment':{'flp':0.5}",
+                         "t.json: data.augment.flp: unknown key (did you mean \"flip\"?)");
+    expect_augment_error(",'augment':{'crop':{'paddin':2}}",
+                         "t.json: data.augment.crop.paddin: unknown key (did you mean "
+                         "\"padding\"?)");
+    expect_augment_error(",'augment':{'crop':{}}", "t.json: data.augment.crop: missing key "
+                                                  "\"padding\"");
+    expect_augment_error(",'augment':{'crop':2}",
+                         "t.json: data.augment.crop: expected an object {...}, got a number");
+    expect_augment_error(",'augment':[1]",
+                         "t.json: data.augment: expected an object {...}, got an array");
+    expect_augment_error(",'augment':{'crop':{'padding':1.5}}",
+                         "t.json: data.augment.crop.padding: expected an integer, got 1.5");
+    expect_augment_error(",'augment':{'crop':{'padding':-1}}",
+                         "t.json: data.augment.crop.padding: must be >= 0, got -1");
+    expect_augment_error(",'augment':{'crop':{'padding':28}}",
+                         "t.json: data.augment.crop.padding: must be below the image size 28x28 "
+                         "(model.input), got 28");
+    expect_augment_error(",'augment':{'flip':1.5}",
+                         "t.json: data.augment.flip: must be in [0, 1], got 1.5");
+    expect_augment_error(",'augment':{'flip':'yes'}",
+                         "t.json: data.augment.flip: expected a number, got \"yes\"");
+    /* Not images: the spiral, CSV features, a flat model input. */
+    sl_error err = {0};
+    assert_null(load_with("{'data':{'dataset':'spiral','augment':{'crop':{'padding':1}}},"
+                          "'model':{'input':[2],'layers':[{'type':'linear','out':3}]}}",
+                          NULL, 0, &err));
+    assert_message(&err, SL_ERR_CONFIG, "t.json: data.augment.crop: needs image data [C, H, W]; "
+                                        "the spiral's samples are points [2]");
+    assert_null(load_with("{'data':{'train':{'csv':'f.csv'},'augment':{'flip':0.5}},"
+                          "'model':{'input':[1,28,28],'layers':[{'type':'flatten'},"
+                          "{'type':'linear','out':3}]}}",
+                          NULL, 0, &err));
+    assert_message(&err, SL_ERR_CONFIG, "t.json: data.augment.flip: needs image data [C, H, W]; "
+                                        "CSV features are flat [F]");
+    assert_null(load_with("{'data':{'dataset':'fashion-mnist','augment':{'flip':0.5}},"
+                          "'model':{'input':[784],'layers':[{'type':'linear','out':10}]}}",
+                          NULL, 0, &err));
+    assert_message(&err, SL_ERR_CONFIG, "t.json: data.augment.flip: needs image data [C, H, W]; "
+                                        "model.input is not [C, H, W]");
+    /* flip 0 does nothing, so it is no request for images: accepted on the spiral. */
+    sl_config *cfg = load_with("{'data':{'dataset':'spiral','augment':{'flip':0}},"
+                               "'model':{'input':[2],'layers':[{'type':'linear','out':3}]}}",
+                               NULL, 0, &err);
+    assert_non_null(cfg);
+    sl_config_free(cfg);
+    /* An override at fault is named. */
+    const char *set[] = {"data.augment.flip=2"};
+    assert_null(images_with("", set, 1, &err));
+    assert_message(&err, SL_ERR_CONFIG, "t.json: data.augment.flip: must be in [0, 1], got 2 "
+                                        "(set by override \"data.augment.flip=2\")");
 }
 
 static void test_to_json_text(void **state)
@@ -1081,6 +1216,8 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_config_path_is_directory),
         cmocka_unit_test(test_fixtures),
+        cmocka_unit_test(test_augment_parse_and_emit),
+        cmocka_unit_test(test_augment_errors),
         cmocka_unit_test(test_unknown_keys),
         cmocka_unit_test(test_missing_keys),
         cmocka_unit_test(test_wrong_types),

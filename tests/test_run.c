@@ -465,6 +465,65 @@ static void test_stop_and_resume_bit_identical(void **state)
     sl_config_free(cfg);
 }
 
+/* The same with data.augment on the tiny IDX images (standardized, so the padding is not 0),
+ * statistics on: the augmented draws depend on (seed, epoch, batch, image) only, so the
+ * resumed run still ends bit for bit where the whole one does. */
+static sl_config *augmented_images(void)
+{
+    char images[4096], text[8192];
+    snprintf(images, sizeof images, "%s", tu_source_path("datasets/fixtures/tiny-images.idx"));
+    snprintf(text, sizeof text,
+             "{\"seed\": 9, \"data\": {\"train\": {\"images\": \"%s\", \"labels\": \"%s\"},"
+             " \"normalize\": \"standardize\","
+             " \"augment\": {\"crop\": {\"padding\": 1}, \"flip\": 0.5}},"
+             " \"model\": {\"input\": [1, 4, 3], \"layers\": [{\"type\": \"flatten\"},"
+             " {\"type\": \"linear\", \"out\": 8}, {\"type\": \"relu\"},"
+             " {\"type\": \"linear\", \"out\": 8}, {\"type\": \"relu\"},"
+             " {\"type\": \"linear\", \"out\": 3}]}," /* two layers, as on_stats expects */
+             " \"optimizer\": {\"type\": \"sgd\", \"lr\": 0.1, \"momentum\": 0.9},"
+             " \"train\": {\"epochs\": 3, \"batch_size\": 2},"
+             " \"stats\": {\"enabled\": true, \"probe\": {\"count\": 4}}}",
+             images, tu_source_path("datasets/fixtures/tiny-labels.idx"));
+    sl_error err = {0};
+    sl_config *cfg = sl_config_load_string(text, "aug.json", &err);
+    if (!cfg)
+        fail_msg("augmented config: %s", err.message);
+    return cfg;
+}
+
+static void test_stop_and_resume_augmented(void **state)
+{
+    (void)state;
+    sl_config *cfg = augmented_images();
+    seen s;
+    sl_run_options o = options(&s);
+    sl_run *whole = must_run(cfg, &o);
+    must_train(whole);
+    assert_int_equal(s.steps, 9); /* 5 images in batches of 2: 3 steps an epoch */
+
+    char ckpt[1024];
+    snprintf(ckpt, sizeof ckpt, "%s", scratch("augment_stop.safetensors"));
+    remove(ckpt);
+    o = options(&s);
+    s.stop_at_step = 4; /* mid-epoch 2 */
+    o.checkpoint = ckpt;
+    sl_run *part = must_run(cfg, &o);
+    must_train(part);
+    assert_true(sl_run_stopped(part));
+    sl_run_free(part);
+
+    o = options(&s);
+    o.resume = ckpt;
+    sl_run *rest = must_run(cfg, &o);
+    must_train(rest);
+    assert_int_equal(s.steps, 5);
+    assert_true(s.stats > 0); /* the (unaugmented) probe was measured along the way */
+    assert_same_params(sl_run_model(whole), sl_run_model(rest));
+    sl_run_free(rest);
+    sl_run_free(whole);
+    sl_config_free(cfg);
+}
+
 static void test_stop_without_checkpoint_path(void **state)
 {
     (void)state;
@@ -884,7 +943,8 @@ static int remove_dir(void **state)
 {
     (void)state;
     const char *names[] = {"m.jsonl", "ck.safetensors", "ck.best.safetensors", "stop.safetensors",
-                           "good.safetensors", "runs_x.interrupted.safetensors"};
+                           "good.safetensors", "runs_x.interrupted.safetensors",
+                           "augment_stop.safetensors"};
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
         remove(scratch(names[i]));
     return rmdir(g_dir) == 0 ? 0 : -1;
@@ -900,6 +960,7 @@ int main(void)
         cmocka_unit_test(test_resume_refuses_schedule_change),
         cmocka_unit_test(test_checkpoint_and_keep_best),
         cmocka_unit_test(test_stop_and_resume_bit_identical),
+        cmocka_unit_test(test_stop_and_resume_augmented),
         cmocka_unit_test(test_stop_without_checkpoint_path),
         cmocka_unit_test(test_nan_leaves_checkpoint),
         cmocka_unit_test(test_borrowed_model_and_data),
