@@ -9,6 +9,7 @@
  * straight (or, flipped, reversed) copy of the shifted source row, and another
  * run of padding.  Plain loops the compiler vectorises; no allocation.
  */
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -34,6 +35,10 @@ sl_status sl_augment_check(const sl_augment_spec *a, int ndim, const int64_t *sh
 {
     if (!a || !shape || ndim < 1 || ndim > SL_DATA_MAX_DIMS)
         return sl_error_set(err, SL_ERR_INVALID, "sl_augment_check: NULL or bad shape");
+    for (int d = 0; d < ndim; d++)
+        if (shape[d] < 1 || shape[d] > INT32_MAX)
+            return sl_error_set(err, SL_ERR_INVALID, "sl_augment_check: dim %d is %lld", d,
+                                (long long)shape[d]);
     if (!(a->flip >= 0.0f && a->flip <= 1.0f)) /* NaN fails too */
         return sl_error_set(err, SL_ERR_CONFIG, "flip: must be in [0, 1], got %g",
                             (double)a->flip);
@@ -79,7 +84,8 @@ sl_augment_draw sl_augment_draw_for(const sl_augment_spec *a, const sl_augment_w
     sl_augment_draw d = {0, 0, 0};
     if (!a || !w)
         return d;
-    d.dy = d.dx = a->crop_padding;
+    int crop = a->crop && a->crop_padding > 0; /* padding 0: the window is the image */
+    d.dy = d.dx = crop ? a->crop_padding : 0;
     /* A stream of its own: the shuffle and dropout streams hash (seed, epoch / step) other
      * ways, and the constant keeps (seed, 0, 0, 0) away from sl_rng_seed(seed). */
     uint64_t h = mix64(w->seed ^ 0x5A17A06D2C3B4E91ull);
@@ -88,7 +94,7 @@ sl_augment_draw sl_augment_draw_for(const sl_augment_spec *a, const sl_augment_w
     h = mix64(h ^ (uint64_t)sample);
     sl_rng rng;
     sl_rng_seed(&rng, h);
-    if (a->crop) {
+    if (crop) {
         uint64_t span = 2 * (uint64_t)a->crop_padding + 1;
         d.dy = (int)sl_rng_below(&rng, span);
         d.dx = (int)sl_rng_below(&rng, span);
@@ -105,8 +111,15 @@ static void fill(float *dst, int64_t n, float v)
 
 /* One output row from source row src (W floats) shifted by s = dx - p: out[x] = src[x + s],
  * or flipped out[x] = src[W - 1 - x + s]; pad outside the source. */
+static int64_t clamp(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* [lo, hi) of the row is the source, the rest padding; a shift of W or more leaves none. */
 static void write_row(float *out, const float *src, int64_t W, int64_t s, int flip, float pad)
 {
+    s = clamp(s, -W, W);
     if (!flip) {
         int64_t lo = s < 0 ? -s : 0, hi = s > 0 ? W - s : W;
         fill(out, lo, pad);
@@ -125,7 +138,9 @@ static void write_row(float *out, const float *src, int64_t W, int64_t s, int fl
 void sl_augment_image(const sl_augment_spec *a, sl_augment_draw d, float *img, int64_t C,
                       int64_t H, int64_t W, float pad, float *scratch)
 {
-    int64_t p = a->crop_padding, sy = d.dy - p, sx = d.dx - p;
+    if (!a || !img || !scratch || C < 1 || H < 1 || W < 1)
+        return;
+    int64_t p = a->crop_padding, sy = (int64_t)d.dy - p, sx = (int64_t)d.dx - p;
     if (sy == 0 && sx == 0 && !d.flip)
         return; /* the image itself */
     memcpy(scratch, img, (size_t)(C * H * W) * sizeof *img);
@@ -150,6 +165,9 @@ sl_status sl_augment_batch(const sl_augment_spec *a, const sl_augment_where *w, 
     if (st != SL_OK || !sl_augment_active(a))
         return st;
     int64_t C = shape[0], H = shape[1], W = shape[2];
+    if (C > INT64_MAX / H / W || (n > 0 && C * H * W > INT64_MAX / n))
+        return sl_error_set(err, SL_ERR_INVALID, "sl_augment_batch: %lld images of %lldx%lldx%lld "
+                            "overflow", (long long)n, (long long)C, (long long)H, (long long)W);
     for (int64_t i = 0; i < n; i++)
         sl_augment_image(a, sl_augment_draw_for(a, w, w->first + i), x + i * C * H * W, C, H, W,
                          pad, scratch);

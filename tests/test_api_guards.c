@@ -449,6 +449,36 @@ static void test_data(void **state)
     INVALID(sl_batch_iter_seek(it, 0, -1, E));
     assert_int_equal(sl_batch_iter_seek(it, INT_MAX, 1, NULL), SL_OK);
     sl_batch_iter_free(it);
+    /* Augmentation: NULL, bad shapes, overflowing sizes, a draw past the padded image. */
+    sl_augment_spec aug = {1, 1, 0.5f}, wild = {1, -5, 0.5f};
+    sl_augment_where where = {1, 0, 0, 0};
+    int64_t img[3] = {1, 2, 2}, zero[3] = {1, 0, 2}, huge3[3] = {INT32_MAX, INT32_MAX, INT32_MAX};
+    float pix[4] = {1, 2, 3, 4}, scr[4];
+    assert_int_equal(sl_augment_active(NULL), 0);
+    INVALID(sl_augment_check(NULL, 3, img, E));
+    INVALID(sl_augment_check(&aug, 3, NULL, E));
+    INVALID(sl_augment_check(&aug, 0, img, E));
+    INVALID(sl_augment_check(&aug, 4, img, E));
+    INVALID(sl_augment_check(&aug, 3, zero, E));
+    assert_true(sl_augment_pad_value(NULL) == 0.0f);
+    assert_int_equal(sl_augment_draw_for(NULL, &where, 0).flip, 0);
+    assert_int_equal(sl_augment_draw_for(&aug, NULL, 0).dy, 0);
+    assert_int_equal(sl_augment_draw_for(&wild, &where, INT64_MAX).dx, 0);
+    sl_augment_image(NULL, (sl_augment_draw){0, 0, 1}, pix, 1, 2, 2, 0.0f, scr);
+    sl_augment_image(&aug, (sl_augment_draw){0, 0, 1}, NULL, 1, 2, 2, 0.0f, scr);
+    sl_augment_image(&aug, (sl_augment_draw){0, 0, 1}, pix, 1, 2, 2, 0.0f, NULL);
+    sl_augment_image(&aug, (sl_augment_draw){0, 0, 1}, pix, 0, -1, 2, 0.0f, scr);
+    sl_augment_image(&aug, (sl_augment_draw){INT32_MAX, INT32_MIN, 1}, pix, 1, 2, 2, 7.0f, scr);
+    for (int i = 0; i < 4; i++)
+        assert_true(pix[i] == 7.0f); /* a window off the image: all padding */
+    INVALID(sl_augment_batch(NULL, &where, pix, 1, img, 0.0f, scr, E));
+    INVALID(sl_augment_batch(&aug, NULL, pix, 1, img, 0.0f, scr, E));
+    INVALID(sl_augment_batch(&aug, &where, NULL, 1, img, 0.0f, scr, E));
+    INVALID(sl_augment_batch(&aug, &where, pix, 1, NULL, 0.0f, scr, E));
+    INVALID(sl_augment_batch(&aug, &where, pix, 1, img, 0.0f, NULL, E));
+    INVALID(sl_augment_batch(&aug, &where, pix, -1, img, 0.0f, scr, E));
+    INVALID(sl_augment_batch(&aug, &where, pix, INT64_MAX, huge3, 0.0f, scr, E));
+    INVALID(sl_augment_batch(&aug, &where, pix, 1, zero, 0.0f, scr, E));
     sl_dataset_free(ds);
 }
 

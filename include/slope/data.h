@@ -440,7 +440,8 @@ SL_API int sl_augment_active(const sl_augment_spec *a);
  * callers to prefix with where the spec came from: "crop: needs images
  * [C, H, W], not samples of shape [2]", "crop.padding: must be below the image
  * size 28x28, got 28", "flip: must be in [0, 1], got 1.5".
- * Errors: SL_ERR_CONFIG; SL_ERR_INVALID (NULL a or shape, ndim outside 1..3).
+ * Errors: SL_ERR_CONFIG; SL_ERR_INVALID (NULL a or shape, ndim outside 1..3, a
+ * dim outside 1..INT32_MAX).
  */
 SL_API sl_status sl_augment_check(const sl_augment_spec *a, int ndim, const int64_t *shape,
                                   sl_error *err);
@@ -464,8 +465,8 @@ typedef struct sl_augment_where {
 
 /**
  * The draw of image `sample` of the batch at w (w->first is ignored): dy and
- * dx from sl_rng_below(2 * crop_padding + 1) when crop is set (else
- * crop_padding, i.e. none), then flip = sl_rng_uniform < flip (never for
+ * dx from sl_rng_below(2 * crop_padding + 1) when crop is set with a padding
+ * above 0 (else crop_padding, or 0 for a padding below 0: no shift), then flip = sl_rng_uniform < flip (never for
  * flip 0, always for flip 1).  NULL a or w: no change.
  */
 SL_API sl_augment_draw sl_augment_draw_for(const sl_augment_spec *a, const sl_augment_where *w,
@@ -474,9 +475,10 @@ SL_API sl_augment_draw sl_augment_draw_for(const sl_augment_spec *a, const sl_au
 /**
  * Applies draw d to one image img[C * H * W] in place:
  *     out[c][y][x] = in[c][y + dy - p][x' + dx - p],  x' = d.flip ? W - 1 - x : x,
- * with p = a->crop_padding and pad where the source is outside the image.
- * scratch holds C * H * W floats (its contents are overwritten).  No checks:
- * a must have passed sl_augment_check for [C, H, W].
+ * with p = a->crop_padding and pad where the source is outside the image (any
+ * draw is safe: a window past the padded image is all padding).  scratch holds
+ * C * H * W floats (its contents are overwritten).  Does nothing for NULL
+ * pointers or a dim below 1.
  */
 SL_API void sl_augment_image(const sl_augment_spec *a, sl_augment_draw d, float *img, int64_t C,
                              int64_t H, int64_t W, float pad, float *scratch);
@@ -485,7 +487,8 @@ SL_API void sl_augment_image(const sl_augment_spec *a, sl_augment_draw d, float 
  * Augments n images x[n * C * H * W] (shape = {C, H, W}), images w->first ..
  * w->first + n - 1 of the batch at w, each with sl_augment_draw_for and
  * sl_augment_image.  scratch: C * H * W floats.  No allocation.
- * Errors: SL_ERR_INVALID (NULL, n < 0), those of sl_augment_check.
+ * Errors: SL_ERR_INVALID (NULL, n < 0, n * C * H * W past INT64_MAX), those of
+ * sl_augment_check.
  */
 SL_API sl_status sl_augment_batch(const sl_augment_spec *a, const sl_augment_where *w, float *x,
                                   int64_t n, const int64_t *shape, float pad, float *scratch,
