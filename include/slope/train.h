@@ -6,9 +6,10 @@
  * caller's model and dataset (both borrowed: they must outlive it).  One
  * sl_trainer_step is one optimizer step on the next batch: forward, loss,
  * backward, NaN/Inf guard, update.  A warm step makes no heap allocation.
- * Randomness (shuffling, dropout) depends only on the seed and the step
- * number, so a run resumed from a checkpoint continues bit for bit (with
- * the same thread count).
+ * Randomness (shuffling, dropout, the augmentation's crops and flips)
+ * depends only on the seed and the step number (the epoch and batch), so a
+ * run resumed from a checkpoint continues bit for bit (with the same thread
+ * count).
  *
  * Custom loops can skip the trainer: sl_model_forward + sl_loss +
  * sl_backward + sl_optimizer_step are the same pieces.
