@@ -15,7 +15,7 @@
 #include "slope/graph.h"
 #include "slope/ops.h"
 
-#define SL_NODE_MAX_INPUTS 5
+#define SL_NODE_MAX_INPUTS 6 /* rnn: x, two weights, two biases, prelu slope */
 
 typedef struct sl_node sl_node;
 

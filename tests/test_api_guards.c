@@ -163,6 +163,8 @@ static void test_ops_null(void **state)
     assert_null(sl_gelu(g, NULL));
     assert_null(sl_mse(g, f, NULL));
     assert_null(sl_bce_with_logits(g, NULL, f));
+    assert_null(sl_rnn(g, NULL, f, f, NULL, NULL, NULL, SL_RNN_TANH, 0.0f, 0, NULL));
+    assert_null(sl_rnn(g, f, NULL, f, NULL, NULL, NULL, SL_RNN_TANH, 0.0f, 0, NULL));
     assert_null(sl_graph_randn(NULL, 1, &(int64_t){4}, 0.0f, 1.0f));
     assert_null(sl_graph_randn(g, 1, NULL, 0.0f, 1.0f));
     assert_int_equal(sl_graph_status(g), SL_OK);
@@ -194,6 +196,20 @@ static void test_ops_ranges(void **state)
     const int64_t neg[2] = {-1, 16};
     OP_FAILS(g, SL_ERR_SHAPE, sl_reshape(g, x, 2, neg));
     OP_FAILS(g, SL_ERR_SHAPE, sl_reshape(g, x, INT_MAX, neg));
+    /* rnn: x[1, 2, 3] with W_ih[2, 3] and W_hh[2, 2] fits; a 4-d input, a bad recurrent
+     * weight, an unknown activation, a NaN alpha and prelu without slopes do not. */
+    sl_tensor *seq = sl_graph_tensor(g, 3, (int64_t[]){1, 2, 3});
+    sl_tensor *wih = sl_graph_tensor(g, 2, (int64_t[]){2, 3});
+    sl_tensor *whh = sl_graph_tensor(g, 2, (int64_t[]){2, 2});
+    OP_FAILS(g, SL_ERR_SHAPE, sl_rnn(g, x, wih, whh, NULL, NULL, NULL, SL_RNN_TANH, 0, 0, NULL));
+    OP_FAILS(g, SL_ERR_SHAPE, sl_rnn(g, seq, wih, wih, NULL, NULL, NULL, SL_RNN_TANH, 0, 0, NULL));
+    OP_FAILS(g, SL_ERR_INVALID, sl_rnn(g, seq, wih, whh, NULL, NULL, NULL, (sl_rnn_act)9, 0, 0,
+                                       NULL));
+    OP_FAILS(g, SL_ERR_INVALID, sl_rnn(g, seq, wih, whh, NULL, NULL, NULL, SL_RNN_LEAKY_RELU,
+                                       NAN, 0, NULL));
+    OP_FAILS(g, SL_ERR_INVALID, sl_rnn(g, seq, wih, whh, NULL, NULL, NULL, SL_RNN_PRELU, 0, 0,
+                                       NULL));
+    assert_non_null(sl_rnn(g, seq, wih, whh, NULL, NULL, NULL, SL_RNN_RELU, 0, 1, NULL));
     /* NaN or infinite slopes and eps. */
     OP_FAILS(g, SL_ERR_INVALID, sl_elu(g, x, NAN));
     OP_FAILS(g, SL_ERR_INVALID, sl_elu(g, x, INFINITY));

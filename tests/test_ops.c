@@ -511,6 +511,41 @@ static int in_logits(sl_tensor **in)
     in[0] = shape2(5, 4, -3, 3, 63);
     return 1;
 }
+/* rnn: x[2, 3, 4], W_ih[5, 4], W_hh[5, 5], b_ih, b_hh [5], prelu slopes [5] (the seeds keep
+ * every pre-activation more than eps from relu's kink). */
+typedef struct rnn_args {
+    sl_rnn_act act;
+    float alpha;
+    int sequence;
+} rnn_args;
+static sl_tensor *fn_rnn(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    const rnn_args *a = ctx;
+    return sl_rnn(g, in[0], in[1], in[2], in[3], in[4], in[5], a->act, a->alpha, a->sequence,
+                  NULL);
+}
+static int in_rnn(sl_tensor **in)
+{
+    int64_t xs[3] = {2, 3, 4};
+    in[0] = tu_param_uniform(3, xs, -1.0f, 1.0f, 221);
+    in[1] = shape2(5, 4, -0.6f, 0.6f, 222);
+    in[2] = shape2(5, 5, -0.5f, 0.5f, 223);
+    in[3] = vec(5, -0.3f, 0.3f, 224);
+    in[4] = vec(5, -0.3f, 0.3f, 225);
+    return 5;
+}
+static int in_rnn_prelu(sl_tensor **in)
+{
+    in_rnn(in);
+    in[5] = vec(5, 0.1f, 0.4f, 76);
+    return 6;
+}
+static int in_rnn_shared(sl_tensor **in)
+{
+    in_rnn(in);
+    in[5] = vec(1, 0.2f, 0.3f, 77);
+    return 6;
+}
 static int in_pair2(sl_tensor **in)
 {
     in[0] = shape2(3, 4, -1, 1, 64);
@@ -569,6 +604,10 @@ static void test_every_op_kind(void **state)
     op_args drop = {.alpha = 0.3f}, leaky = {.alpha = 0.2f}, inplace = {.alpha = 0.1f};
     op_args rrelu = {.alpha = 0.1f, .alpha2 = 0.3f}, elu = {.alpha = 0.5f};
     op_args ce = {.labels = {2, 0, 1, 1, 3}};
+    rnn_args rnn_tanh_seq = {SL_RNN_TANH, 0.0f, 1}, rnn_tanh_last = {SL_RNN_TANH, 0.0f, 0};
+    rnn_args rnn_relu_seq = {SL_RNN_RELU, 0.0f, 1}, rnn_relu_last = {SL_RNN_RELU, 0.0f, 0};
+    rnn_args rnn_leaky_seq = {SL_RNN_LEAKY_RELU, 0.1f, 1}, rnn_prelu_last = {SL_RNN_PRELU, 0, 0};
+    rnn_args rnn_prelu_seq = {SL_RNN_PRELU, 0, 1};
     const op_case cases[] = {
         {SL_OP_MATMUL, fn_matmul, NULL, in_matmul, 0},
         {SL_OP_LINEAR, fn_linear, NULL, in_linear, 0},
@@ -593,6 +632,13 @@ static void test_every_op_kind(void **state)
         {SL_OP_CROSS_ENTROPY, fn_ce, &ce, in_logits, 0},
         {SL_OP_MSE, fn_mse, NULL, in_pair2, 0},
         {SL_OP_BCE_WITH_LOGITS, fn_bce, NULL, in_pair2, 0},
+        {SL_OP_RNN, fn_rnn, &rnn_tanh_seq, in_rnn, 0},
+        {SL_OP_RNN, fn_rnn, &rnn_tanh_last, in_rnn, 0},
+        {SL_OP_RNN, fn_rnn, &rnn_relu_seq, in_rnn, 0},
+        {SL_OP_RNN, fn_rnn, &rnn_relu_last, in_rnn, 0},
+        {SL_OP_RNN, fn_rnn, &rnn_leaky_seq, in_rnn, 0},
+        {SL_OP_RNN, fn_rnn, &rnn_prelu_last, in_rnn_prelu, 0},
+        {SL_OP_RNN, fn_rnn, &rnn_prelu_seq, in_rnn_shared, 0},
     };
     const size_t n_cases = sizeof cases / sizeof cases[0];
     for (int k = 0; k < SL_OP_COUNT; k++) {
@@ -614,6 +660,34 @@ static void test_every_op_kind(void **state)
     }
     sl_tensor_free(bn.rm);
     sl_tensor_free(bn.rv);
+}
+
+/* sl_rnn's pre out-parameter: the pre-activations [N, T, H] that the output went through. */
+static void test_rnn_preactivations(void **state)
+{
+    (void)state;
+    sl_tensor *in[SL_NODE_MAX_INPUTS] = {0};
+    int n = in_rnn(in);
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_tensor *pre = NULL;
+    sl_tensor *y = sl_rnn(g, in[0], in[1], in[2], in[3], in[4], NULL, SL_RNN_TANH, 0, 1, &pre);
+    assert_non_null(y);
+    assert_non_null(pre);
+    assert_int_equal(pre->ndim, 3);
+    assert_int_equal(pre->shape[0], 2);
+    assert_int_equal(pre->shape[1], 3);
+    assert_int_equal(pre->shape[2], 5);
+    for (int64_t i = 0; i < y->size; i++)
+        assert_float_equal(y->data[i], tanhf(pre->data[i]), 1e-6);
+    /* Step 0 has no recurrent term: pre_0 = x_0 W_ih^T + b_ih + b_hh, checked by hand. */
+    for (int j = 0; j < 5; j++) {
+        double want = (double)in[3]->data[j] + (double)in[4]->data[j];
+        for (int f = 0; f < 4; f++)
+            want += (double)in[0]->data[f] * (double)in[1]->data[j * 4 + f];
+        assert_float_equal(pre->data[j], want, 1e-5);
+    }
+    sl_graph_free(g);
+    free_all(in, n);
 }
 
 /* ---- exact values at the kink -------------------------------------------------------- */
@@ -967,6 +1041,7 @@ int main(void)
         cmocka_unit_test(test_bce_with_logits_extremes),
         cmocka_unit_test(test_graph_randn),
         cmocka_unit_test(test_every_op_kind),
+        cmocka_unit_test(test_rnn_preactivations),
         cmocka_unit_test(test_leaky_relu_at_zero),
         cmocka_unit_test(test_prelu_at_zero_and_slope_grad),
         cmocka_unit_test(test_nan_as_torch),

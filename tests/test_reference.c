@@ -175,6 +175,20 @@ static int is_loss(const char *op)
            strcmp(op, "bce_with_logits") == 0;
 }
 
+/* torch.nn.RNN's nonlinearity ("tanh", "relu") and what it returns ("sequence", "last"). */
+static sl_tensor *run_rnn(case_ctx *c, const cJSON *params)
+{
+    const char *nl = cJSON_GetStringValue(tu_json_need(c->name, params, "nonlinearity"));
+    const char *ret = cJSON_GetStringValue(tu_json_need(c->name, params, "return"));
+    if (!nl || !ret || (strcmp(nl, "tanh") != 0 && strcmp(nl, "relu") != 0) ||
+        (strcmp(ret, "sequence") != 0 && strcmp(ret, "last") != 0))
+        fail_msg("%s: rnn needs nonlinearity tanh|relu and return sequence|last", c->name);
+    return sl_rnn(c->g, input(c, "x", 1), input(c, "w_ih", 1), input(c, "w_hh", 1),
+                  input(c, "b_ih", 0), input(c, "b_hh", 0), NULL,
+                  strcmp(nl, "tanh") == 0 ? SL_RNN_TANH : SL_RNN_RELU, 0.0f,
+                  strcmp(ret, "sequence") == 0, NULL);
+}
+
 static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64_t n_out_rows)
 {
     sl_graph *g = c->g;
@@ -241,6 +255,8 @@ static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64
         return sl_mse(g, input(c, "pred", 1), input(c, "target", 1));
     if (strcmp(op, "bce_with_logits") == 0)
         return sl_bce_with_logits(g, input(c, "logits", 1), input(c, "target", 1));
+    if (strcmp(op, "rnn") == 0)
+        return run_rnn(c, params);
     fail_msg("%s: unknown op \"%s\" (update tests/test_reference.c)", c->name, op);
     return NULL;
 }

@@ -414,6 +414,38 @@ def gen_bce_with_logits():
              lambda z, t: F.binary_cross_entropy_with_logits(z, t.expand_as(z)).reshape(1), r=one)
 
 
+def gen_rnn():
+    """torch.nn.RNN (one layer, batch_first, h_0 = 0) for slope's sl_rnn, tanh and relu, the
+    whole sequence and the last step.  The gradients come from the kernel nn.RNN runs
+    (torch._VF.rnn_tanh / rnn_relu, called with the case's tensors so autograd reaches
+    them), checked against an nn.RNN module holding the same weights.  Last, so the cases
+    before keep their random draws."""
+    for nl in ["tanh", "relu"]:
+        for ret in ["sequence", "last"]:
+            n, t, f, h = 3, 5, 4, 6
+            x = randn((n, t, f))
+            w_ih, w_hh = uniform((h, f), -0.5, 0.5), uniform((h, h), -0.4, 0.4)
+            b_ih, b_hh = uniform((h,), -0.3, 0.3), uniform((h,), -0.3, 0.3)
+            kernel = torch._VF.rnn_tanh if nl == "tanh" else torch._VF.rnn_relu
+
+            def fn(x, *p, ret=ret, kernel=kernel):
+                h0 = torch.zeros(1, x.shape[0], p[0].shape[0], dtype=x.dtype)
+                seq, last = kernel(x, h0, list(p), True, 1, 0.0, True, False, True)
+                return seq if ret == "sequence" else last[0]
+            module = torch.nn.RNN(f, h, nonlinearity=nl, batch_first=True).double()
+            with torch.no_grad():
+                for name, v in zip(["weight_ih_l0", "weight_hh_l0", "bias_ih_l0",
+                                    "bias_hh_l0"], [w_ih, w_hh, b_ih, b_hh]):
+                    getattr(module, name).copy_(v)
+                seq, last = module(x)
+                want = seq if ret == "sequence" else last[0]
+                assert torch.equal(want, fn(x, w_ih, w_hh, b_ih, b_hh)), "nn.RNN differs"
+            add_case(f"rnn_{nl}_{ret}_{n}x{t}x{f}_h{h}", "rnn",
+                     {"nonlinearity": nl, "return": ret},
+                     [("x", x, True), ("w_ih", w_ih, True), ("w_hh", w_hh, True),
+                      ("b_ih", b_ih, True), ("b_hh", b_hh, True)], fn)
+
+
 def main():
     torch.set_num_threads(1)
     gen_matmul()
@@ -427,6 +459,7 @@ def main():
     gen_losses()
     gen_gelu()
     gen_bce_with_logits()
+    gen_rnn()
     WORST.sort(reverse=True)
     print("largest share of the tolerance used by torch float32:",
           ", ".join(f"{n} {u:.3f}" for u, n in WORST[:5]), file=sys.stderr)

@@ -62,7 +62,8 @@ extern "C" {
     X(GELU, gelu)                                                                               \
     X(CROSS_ENTROPY, cross_entropy)                                                             \
     X(MSE, mse)                                                                                 \
-    X(BCE_WITH_LOGITS, bce_with_logits)
+    X(BCE_WITH_LOGITS, bce_with_logits)                                                         \
+    X(RNN, rnn)                               /* Elman; last: older kinds keep numbers */
 
 #define SL_OP_ENUM_ENTRY_(kind, name) SL_OP_##kind,
 /** The kind of a tape node's op. */
@@ -198,6 +199,34 @@ SL_API sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target);
  * -x / n to targets that require one (-sum(x) / n to a single target).  SL_ERR_SHAPE for other target shapes.
  */
 SL_API sl_tensor *sl_bce_with_logits(sl_graph *g, sl_tensor *logits, sl_tensor *targets);
+
+/* ---- recurrence ---------------------------------------------------------- */
+
+/** The nonlinearity of an Elman rnn (sl_rnn). */
+typedef enum sl_rnn_act {
+    SL_RNN_TANH,       /**< tanh, torch.nn.RNN's default */
+    SL_RNN_RELU,       /**< max(x, 0) (the gradient at 0 is 0) */
+    SL_RNN_LEAKY_RELU, /**< x > 0 ? x : alpha x, with leaky_relu's rule at 0 (slope alpha) */
+    SL_RNN_PRELU       /**< leaky_relu with the learnable slope(s) of the slope tensor */
+} sl_rnn_act;
+
+/**
+ * An Elman recurrence over x[N, T, F] (batch first), as torch.nn.RNN with
+ * batch_first=True and h_0 = 0:
+ *   pre_t = x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh,   h_t = act(pre_t).
+ * w_ih[H, F], w_hh[H, H]; b_ih, b_hh [H] or NULL; slope is read by
+ * SL_RNN_PRELU only ([1] or [H] learnable slopes) and may be NULL otherwise;
+ * alpha by SL_RNN_LEAKY_RELU only (finite).  sequence != 0 returns every
+ * h_t as [N, T, H], else the last one, [N, H].  Backward is backprop through
+ * the whole sequence; the pre-activations and hidden states are kept in the
+ * graph's arena for it (no heap allocation).  pre (may be NULL) receives an
+ * arena view of the pre-activations [N, T, H], valid until the graph's reset.
+ * Errors: SL_ERR_SHAPE for shapes that do not fit, SL_ERR_INVALID for an
+ * unknown act, a non-finite alpha, or prelu without a slope.
+ */
+SL_API sl_tensor *sl_rnn(sl_graph *g, sl_tensor *x, sl_tensor *w_ih, sl_tensor *w_hh,
+                         sl_tensor *b_ih, sl_tensor *b_hh, sl_tensor *slope, sl_rnn_act act,
+                         float alpha, int sequence, sl_tensor **pre);
 
 #ifdef __cplusplus
 }
