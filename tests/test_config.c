@@ -385,7 +385,7 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                   "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                  "\"tanh\", \"gelu\"");
+                  "\"tanh\", \"gelu\", \"residual\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
@@ -548,7 +548,7 @@ static void test_unknown_enums(void **state)
                        "t.json: model.layers[0].type: unknown value \"softmax\"; valid values: "
                        "\"linear\", \"conv2d\", \"max_pool2d\", \"avg_pool2d\", \"flatten\", "
                        "\"dropout\", \"batch_norm\", \"relu\", \"leaky_relu\", \"prelu\", "
-                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\"");
+                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\", \"residual\"");
 }
 
 static void test_conflicts(void **state)
@@ -910,6 +910,8 @@ static void one_layer_config(const sl_layer_def *d, char *text, size_t size)
         if (d->keys[k].required)
             len += snprintf(text + len, size - (size_t)len, ",'%s':%.0f", d->keys[k].name,
                             d->keys[k].lo);
+    if (d->flags & SL_LAYER_CONTAINER) /* a block needs a layer of its own */
+        len += snprintf(text + len, size - (size_t)len, ",'layers':[{'type':'relu'}]");
     snprintf(text + len, size - (size_t)len, "}]}}");
 }
 
@@ -973,7 +975,7 @@ static void test_gelu_layer(void **state)
                        "\"gelu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                        "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                        "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                       "\"tanh\", \"gelu\"");
+                       "\"tanh\", \"gelu\", \"residual\"");
 }
 
 /* The rules a row adds to its keys' ranges, as the config reports them. */
