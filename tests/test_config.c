@@ -387,6 +387,11 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
                   "\"tanh\", \"gelu\", \"residual\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
+    /* The nested block is named by its JSON path, and the fix is in the message. */
+    check_fixture("bad_residual_shape.json", SL_ERR_SHAPE,
+                  "model.layers[2].layers[1]: layer 2.layers.1 (residual): identity shortcut "
+                  "needs the block's layers to keep its input shape [8, 28, 28], but they give "
+                  "[16, 14, 14]; use \"shortcut\": \"projection\"");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
                   "model.layers[1]: layer 1 (linear): more than 2147483648 parameters (the model "
