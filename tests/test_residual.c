@@ -394,6 +394,46 @@ static void test_init_gain_stays_in_block(void **state)
     sl_model_free(m);
 }
 
+/* The statistics count the activations inside blocks, under their paths, with the shape
+ * they see: a block's first layer sees the block's input, not its output. */
+static void test_stats_inside_blocks(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    int64_t in = 2;
+    sl_model *m = sl_model_new(1, &in, NULL);
+    add(m, SL_LAYER_LINEAR, 8);
+    open_block(m, 1);
+    add(m, SL_LAYER_RELU, 0); /* 2: layers.1.layers.0, sees [8] */
+    add(m, SL_LAYER_LINEAR, 4);
+    end_block(m);             /* the block gives [4] */
+    add(m, SL_LAYER_RELU, 0); /* 4: layers.2 */
+    add(m, SL_LAYER_LINEAR, 3);
+    init(m, 8);
+    sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
+    assert_non_null(ds);
+    sl_stats *st = sl_stats_new(m, ds, 16, SL_LOSS_CROSS_ENTROPY, &err);
+    if (!st)
+        fail_msg("%s", err.message);
+    assert_int_equal(sl_stats_measure(st, 0, 0, &err), SL_OK);
+    assert_int_equal(sl_stats_num_layers(st), 2);
+    const sl_layer_stats *a = sl_stats_layer(st, 0), *b = sl_stats_layer(st, 1);
+    assert_int_equal(a->layer, 2);
+    assert_string_equal(a->name, "layers.1.layers.0");
+    assert_int_equal(a->units, 8);
+    assert_int_equal(b->layer, 4);
+    assert_int_equal(b->units, 4);
+    char line[256];
+    assert_non_null(sl_stats_summary_line(st, 0, line, sizeof line));
+    if (strncmp(line, "layer 1.layers.0 relu: ", 23) != 0)
+        fail_msg("line: %s", line);
+    assert_non_null(sl_stats_summary_line(st, 1, line, sizeof line));
+    assert_true(strncmp(line, "layer 4 relu: ", 14) != 0 && strncmp(line, "layer 2 relu: ", 14) == 0);
+    sl_stats_free(st);
+    sl_dataset_free(ds);
+    sl_model_free(m);
+}
+
 /* ---- errors ------------------------------------------------------------------------------ */
 
 static void test_api_errors(void **state)
@@ -564,6 +604,7 @@ int main(void)
         cmocka_unit_test(test_matches_torch),
         cmocka_unit_test(test_layout),
         cmocka_unit_test(test_init_gain_stays_in_block),
+        cmocka_unit_test(test_stats_inside_blocks),
         cmocka_unit_test(test_api_errors),
         cmocka_unit_test(test_config_nesting),
         cmocka_unit_test(test_config_errors),
