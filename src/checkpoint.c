@@ -31,7 +31,7 @@
 #define FORMAT_MODEL "slope-model-1"
 #define FORMAT_MODEL_OPTIM "slope-model-optim-1"
 #define MAX_META 32
-#define OPT_NAME_MAX 96
+#define OPT_NAME_MAX 192
 #define KEY_NORM "slope.input_normalize"
 #define KEY_MEAN "slope.input_mean"
 #define KEY_STD "slope.input_std"

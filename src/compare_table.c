@@ -109,7 +109,10 @@ static void run_cells(table *t, const sl_compare_run *r, const sl_compare_layer 
     const sl_layer_stats *first = &k->first, *last = &k->last;
     table_row(t);
     cell(t, "%s", r->title);
-    cell(t, "%d", k->layer);
+    if (strncmp(first->name, "layers.", 7) == 0) /* "3", or "1.layers.2" in a block */
+        cell(t, "%s", first->name + 7);
+    else
+        cell(t, "%d", k->layer);
     cell(t, "%lld", (long long)(r->failed ? first : last)->units);
     cell(t, "%.1f%%", 100.0 * first->dead_frac);
     if (r->failed) {

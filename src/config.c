@@ -323,24 +323,99 @@ static const char *shape_text(const int64_t *shape, int ndim, char *buf, size_t 
     return buf;
 }
 
+/* The entries in [begin, end) of one level: a block spans itself and its body. */
+static size_t entry_span(const sl_layer_spec *l)
+{
+    return 1 + (l->type == SL_LAYER_RESIDUAL && l->body > 0 ? (size_t)l->body : 0);
+}
+
+/* Appends the JSON path of flat entry target, within entries [begin, end) of one level. */
+static void path_within(const sl_layer_spec *layers, size_t begin, size_t end, size_t target,
+                        char *buf, size_t size)
+{
+    size_t child = 0;
+    for (size_t j = begin; j < end; j += entry_span(&layers[j]), child++) {
+        size_t len = strlen(buf);
+        if (j == target) {
+            snprintf(buf + len, size - len, "[%zu]", child);
+            return;
+        }
+        if (target > j && target < j + entry_span(&layers[j])) {
+            snprintf(buf + len, size - len, "[%zu].layers", child);
+            path_within(layers, j + 1, j + entry_span(&layers[j]), target, buf, size);
+            return;
+        }
+    }
+}
+
+/* "model.layers[3].layers[1]": where flat entry i is in the config. */
+static const char *layer_path(const sl_config_model *model, size_t i, char *buf, size_t size)
+{
+    snprintf(buf, size, "model.layers");
+    path_within(model->layers, 0, model->num_layers, i, buf, size);
+    return buf;
+}
+
+/* The flat index of the last top-level layer (the one giving the output). */
+static size_t last_top_level(const sl_config_model *model)
+{
+    size_t last = 0;
+    for (size_t j = 0; j < model->num_layers; j += entry_span(&model->layers[j]))
+        last = j;
+    return last;
+}
+
 /* The output must be one vector per sample, of the class count when the config knows it. */
 static sl_status check_output(const sl_config *cfg, const sl_model *m, sl_error *err)
 {
     int64_t shape[8] = {0};
     int ndim = sl_model_output_shape(m, shape);
     int classes = cfg->data.spiral_classes ? cfg->data.spiral_classes : cfg->data.classes;
-    size_t last = cfg->model.num_layers - 1;
-    char text[96];
+    char text[96], where[160];
+    layer_path(&cfg->model, last_top_level(&cfg->model), where, sizeof where);
     if (ndim != 1)
         return sl_error_set(err, SL_ERR_SHAPE,
-                            "%s: model.layers[%zu]: the model's output per sample is %s; a "
+                            "%s: %s: the model's output per sample is %s; a "
                             "classifier needs one vector [classes] (end with flatten and linear)",
-                            cfg->origin, last, shape_text(shape, ndim, text, sizeof text));
+                            cfg->origin, where, shape_text(shape, ndim, text, sizeof text));
     if (classes > 0 && shape[0] != classes)
         return sl_error_set(err, SL_ERR_SHAPE,
-                            "%s: model.layers[%zu]: the model outputs %lld values per sample but "
+                            "%s: %s: the model outputs %lld values per sample but "
                             "the data has %d classes",
-                            cfg->origin, last, (long long)shape[0], classes);
+                            cfg->origin, where, (long long)shape[0], classes);
+    return SL_OK;
+}
+
+/* The flat list into m: each block closed after the last entry of its body. */
+static sl_status add_layers(const sl_config *cfg, sl_model *m, sl_error *err)
+{
+    const sl_config_model *model = &cfg->model;
+    size_t open[SL_MODEL_MAX_DEPTH + 1];
+    int depth = 0;
+    sl_error inner = {0};
+    char where[160];
+    for (size_t i = 0; i < model->num_layers; i++) {
+        const sl_layer_spec *s = &model->layers[i];
+        size_t outer = depth ? open[depth - 1] + entry_span(&model->layers[open[depth - 1]])
+                             : model->num_layers;
+        if (s->type == SL_LAYER_RESIDUAL && (s->body < 1 || i + entry_span(s) > outer))
+            return sl_error_set(err, SL_ERR_CONFIG, "%s: %s: residual: body of %d entries does "
+                                "not fit in the layer list",
+                                cfg->origin, layer_path(model, i, where, sizeof where), s->body);
+        if (sl_model_add(m, s, &inner) != SL_OK)
+            return sl_error_set(err, inner.status, "%s: %s: %s", cfg->origin,
+                                layer_path(model, i, where, sizeof where), inner.message);
+        if (s->type == SL_LAYER_RESIDUAL) {
+            open[depth++] = i; /* nesting is bounded by sl_model_add */
+            continue;
+        }
+        while (depth && open[depth - 1] + entry_span(&model->layers[open[depth - 1]]) == i + 1) {
+            size_t r = open[--depth];
+            if (sl_model_end_block(m, &inner) != SL_OK)
+                return sl_error_set(err, inner.status, "%s: %s: %s", cfg->origin,
+                                    layer_path(model, r, where, sizeof where), inner.message);
+        }
+    }
     return SL_OK;
 }
 
@@ -356,13 +431,9 @@ sl_model *sl_config_build_model(const sl_config *cfg, sl_error *err)
         sl_error_set(err, inner.status, "%s: model.input: %s", cfg->origin, inner.message);
         return NULL;
     }
-    for (size_t i = 0; i < cfg->model.num_layers; i++) {
-        if (sl_model_add(m, &cfg->model.layers[i], &inner) != SL_OK) {
-            sl_error_set(err, inner.status, "%s: model.layers[%zu]: %s", cfg->origin, i,
-                         inner.message);
-            sl_model_free(m);
-            return NULL;
-        }
+    if (add_layers(cfg, m, err) != SL_OK) {
+        sl_model_free(m);
+        return NULL;
     }
     if (check_output(cfg, m, err) != SL_OK) {
         sl_model_free(m);

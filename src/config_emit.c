@@ -147,6 +147,26 @@ static int emit_layer_settings(cJSON *o, const sl_layer_spec *spec)
     return ok;
 }
 
+/* Entries [begin, end) of the flat list as the array a, each block's body nested in its
+ * "layers" again. */
+static int emit_layers(cJSON *a, const sl_layer_spec *layers, size_t begin, size_t end)
+{
+    int ok = 1;
+    for (size_t i = begin; ok && i < end; i++) {
+        const sl_layer_spec *s = &layers[i];
+        cJSON *l = cJSON_CreateObject();
+        ok = append(a, l) && add_string(l, "type", sl_layer_type_name(s->type)) &&
+             emit_layer_settings(l, s);
+        if (ok && s->type == SL_LAYER_RESIDUAL) {
+            size_t body = s->body > 0 && (size_t)s->body < end - i ? (size_t)s->body : end - i - 1;
+            cJSON *inner = cJSON_AddArrayToObject(l, "layers");
+            ok = inner && emit_layers(inner, layers, i + 1, i + 1 + body);
+            i += body;
+        }
+    }
+    return ok;
+}
+
 static int emit_model(cJSON *root, const sl_config_model *m)
 {
     cJSON *o = cJSON_AddObjectToObject(root, "model");
@@ -156,13 +176,7 @@ static int emit_model(cJSON *root, const sl_config_model *m)
         ok = append(input, cJSON_CreateNumber((double)m->input[i]));
     ok = ok && add_string(o, "init", sl_init_name(m->init));
     cJSON *layers = ok ? cJSON_AddArrayToObject(o, "layers") : NULL;
-    ok = layers != NULL;
-    for (size_t i = 0; ok && i < m->num_layers; i++) {
-        cJSON *l = cJSON_CreateObject();
-        ok = append(layers, l) && add_string(l, "type", sl_layer_type_name(m->layers[i].type)) &&
-             emit_layer_settings(l, &m->layers[i]);
-    }
-    return ok;
+    return layers && emit_layers(layers, m->layers, 0, m->num_layers);
 }
 
 /* ---- optimizer, schedule, train, checkpoint, stats -------------------------------- */

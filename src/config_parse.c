@@ -293,23 +293,26 @@ static sl_status parse_data(sl_cfg_ctx *c, const cJSON *d, sl_config *cfg)
 
 /* Each layer's keys, types, ranges and cross-key rules are its row of the layer table. */
 
-/* "type" and the row's keys, NULL-terminated. */
+/* "type", the row's keys and a block's "layers", NULL-terminated. */
 static void row_key_names(const sl_layer_def *d, const char **names)
 {
     int n = 0;
     names[n++] = "type";
     for (int i = 0; i < d->n_keys; i++)
         names[n++] = d->keys[i].name;
+    if (d->flags & SL_LAYER_CONTAINER)
+        names[n++] = "layers";
     names[n] = NULL;
 }
 
-#define ANY_KEYS_MAX (SL_LAYER_TYPE_COUNT * SL_LAYER_MAX_KEYS + 2)
+#define ANY_KEYS_MAX (SL_LAYER_TYPE_COUNT * SL_LAYER_MAX_KEYS + 3)
 
 /* Every key of every row (for "not a setting of a relu layer"), NULL-terminated. */
 static void all_key_names(const char **names)
 {
     int n = 0;
     names[n++] = "type";
+    names[n++] = "layers";
     for (int t = 0; t < SL_LAYER_TYPE_COUNT; t++) {
         const sl_layer_def *d = sl_layer_def_of((sl_layer_type)t);
         for (int i = 0; i < d->n_keys; i++) {
@@ -408,7 +411,7 @@ static sl_status parse_layer(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
     if (st != SL_OK)
         return st;
     *s = sl_layer_defaults((sl_layer_type)type);
-    const char *keys[SL_LAYER_MAX_KEYS + 2], *any[ANY_KEYS_MAX];
+    const char *keys[SL_LAYER_MAX_KEYS + 3], *any[ANY_KEYS_MAX];
     row_key_names(sl_layer_def_of(s->type), keys);
     all_key_names(any);
     char what[64];
@@ -417,27 +420,74 @@ static sl_status parse_layer(sl_cfg_ctx *c, const cJSON *v, sl_layer_spec *s)
     return st == SL_OK ? parse_layer_settings(c, v, s) : st;
 }
 
+/* Entries a layers array makes in the flat list: one per layer, and a block's own. */
+static int count_entries(const cJSON *array, int depth)
+{
+    int n = 0;
+    for (const cJSON *item = array ? array->child : NULL; item && n <= LAYERS_MAX;
+         item = item->next) {
+        const cJSON *body = cJSON_IsObject(item) ? sl_cfg_member(item, "layers") : NULL;
+        n += 1 + (cJSON_IsArray(body) && depth < SL_MODEL_MAX_DEPTH
+                      ? count_entries(body, depth + 1)
+                      : 0);
+    }
+    return n;
+}
+
+static sl_status parse_list(sl_cfg_ctx *c, const cJSON *v, sl_config_model *model, int depth);
+
+/* A residual's "layers": its body, right after it in the flat list, counted in its spec. */
+static sl_status parse_body(sl_cfg_ctx *c, const cJSON *item, sl_config_model *model,
+                            size_t at, int depth)
+{
+    const cJSON *body = sl_cfg_member(item, "layers");
+    size_t mark = sl_cfg_push_key(c, "layers");
+    sl_status st = SL_OK;
+    if (depth >= SL_MODEL_MAX_DEPTH)
+        st = sl_cfg_fail(c, "residual blocks nest at most %d deep", SL_MODEL_MAX_DEPTH);
+    else if (!cJSON_IsArray(body) || cJSON_GetArraySize(body) < 1)
+        st = sl_cfg_fail(c, "a residual block needs its layers: an array [{\"type\": ...}, ...] "
+                            "of at least one layer");
+    sl_cfg_pop(c, mark);
+    if (st != SL_OK)
+        return st;
+    st = parse_list(c, body, model, depth + 1);
+    model->layers[at].body = (int)(model->num_layers - at - 1);
+    return st;
+}
+
+/* Appends the layers of array v (the path at v) and, depth first, the blocks' bodies. */
+static sl_status parse_list(sl_cfg_ctx *c, const cJSON *v, sl_config_model *model, int depth)
+{
+    size_t mark = sl_cfg_push_key(c, "layers"), i = 0;
+    sl_status st = SL_OK;
+    for (const cJSON *item = v->child; st == SL_OK && item; item = item->next, i++) {
+        size_t at = sl_cfg_push_index(c, i), entry = model->num_layers++;
+        st = parse_layer(c, item, &model->layers[entry]);
+        if (st == SL_OK && model->layers[entry].type == SL_LAYER_RESIDUAL)
+            st = parse_body(c, item, model, entry, depth);
+        sl_cfg_pop(c, at);
+    }
+    sl_cfg_pop(c, mark);
+    return st;
+}
+
 static sl_status parse_layers(sl_cfg_ctx *c, const cJSON *m, sl_config_model *model)
 {
     const cJSON *v = sl_cfg_member(m, "layers");
     size_t mark = sl_cfg_push_key(c, "layers");
     int n = cJSON_IsArray(v) ? cJSON_GetArraySize(v) : 0;
+    int entries = cJSON_IsArray(v) ? count_entries(v, 0) : 0;
     sl_status st = SL_OK;
     if (!cJSON_IsArray(v))
         st = sl_cfg_fail(c, "expected an array of layers [{\"type\": ...}, ...]");
-    else if (n < 1 || n > LAYERS_MAX)
-        st = sl_cfg_fail(c, "needs 1 to %d layers, got %d", LAYERS_MAX, n);
-    else if (!(model->layers = sl_calloc((size_t)n, sizeof *model->layers)))
+    else if (n < 1 || entries > LAYERS_MAX)
+        st = sl_cfg_fail(c, "needs 1 to %d layers (blocks' layers included), got %d",
+                         LAYERS_MAX, entries);
+    else if (!(model->layers = sl_calloc((size_t)entries, sizeof *model->layers)))
         st = no_memory(c);
-    size_t i = 0;
-    for (const cJSON *item = v ? v->child : NULL; st == SL_OK && item; item = item->next, i++) {
-        size_t at = sl_cfg_push_index(c, i);
-        st = parse_layer(c, item, &model->layers[i]);
-        sl_cfg_pop(c, at);
-        model->num_layers = i + 1;
-    }
     sl_cfg_pop(c, mark);
-    return st;
+    return st == SL_OK ? parse_list(c, v, model, 0) : st;
 }
 
 /* ---- model ---------------------------------------------------------------------- */

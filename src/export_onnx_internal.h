@@ -35,7 +35,7 @@ typedef struct sl_onnx_graph {
     Onnx__TensorProto **inits;
     size_t n_inits, cap_inits;
     const char *value;  /* the name of the value the next node reads */
-    char prefix[32];    /* "layers.3": names the current layer's nodes and constants */
+    char prefix[192];   /* "layers.3": names the current layer's nodes and constants */
     int counter;        /* numbers the current layer's intermediate values */
     int failed;         /* an allocation failed: every later call does nothing */
 } sl_onnx_graph;

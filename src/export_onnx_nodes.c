@@ -22,7 +22,7 @@ sl_status sl_onnx_layer_check(const sl_layer_spec *spec, int index, sl_error *er
     case SL_LAYER_AVG_POOL2D: case SL_LAYER_FLATTEN: case SL_LAYER_DROPOUT:
     case SL_LAYER_BATCH_NORM: case SL_LAYER_RELU: case SL_LAYER_LEAKY_RELU: case SL_LAYER_PRELU:
     case SL_LAYER_RRELU: case SL_LAYER_ELU: case SL_LAYER_SELU: case SL_LAYER_SIGMOID:
-    case SL_LAYER_TANH: case SL_LAYER_GELU:
+    case SL_LAYER_TANH: case SL_LAYER_GELU: case SL_LAYER_RESIDUAL:
         return SL_OK;
     default:
         /* A layer type added to slope/nn.h without a case below. */
@@ -39,8 +39,8 @@ sl_status sl_onnx_layer_check(const sl_layer_spec *spec, int index, sl_error *er
 static const char *param(sl_onnx_graph *g, const sl_model *m, size_t i, const char *slot,
                          const int64_t *dims, int ndim)
 {
-    char name[64], torch[64];
-    snprintf(name, sizeof name, "layers.%zu.%s", i, slot);
+    char name[256], torch[256];
+    snprintf(name, sizeof name, "%s.%s", sl_model_layer_name(m, i), slot);
     const sl_param *p = sl_model_find_param(m, name);
     if (!p)
         return NULL;
@@ -144,7 +144,7 @@ static void norm_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_l
 static void prelu_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_layer_spec *s)
 {
     int64_t in_shape[4], dims[3] = {1, 1, 1};
-    int ndim = sl_model_layer_shape(m, (int)i - 1, in_shape);
+    int ndim = sl_model_layer_input_shape(m, i, in_shape);
     int image = s->per_channel && ndim == 3;
     dims[0] = in_shape[0];
     const char *in[2] = {g->value, param(g, m, i, "weight", dims, image ? 3 : 0)};
@@ -185,6 +185,39 @@ static void selu_node(sl_onnx_graph *g)
     sl_onnx_attr_float(g, n, "gamma", SL_SELU_SCALE);
 }
 
+static void entries_nodes(sl_onnx_graph *g, const sl_model *m, size_t begin, size_t end);
+
+/* x + f(x): the body from the block's input, the shortcut (a 1x1 Conv, a Gemm, or x itself)
+ * from the same input, then an Add under the block's name. */
+static void residual_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_layer_spec *s)
+{
+    const char *x = g->value;
+    entries_nodes(g, m, i + 1, i + 1 + (size_t)s->body);
+    const char *add[2] = {g->value, x};
+    char prefix[sizeof g->prefix];
+    if (s->shortcut) {
+        snprintf(prefix, sizeof prefix, "%s.shortcut", sl_model_layer_name(m, i));
+        sl_onnx_graph_scope(g, prefix);
+        g->value = x;
+        static const char *const w[] = {"shortcut.weight"};
+        const char *in[3] = {x, NULL, NULL};
+        slots(g, m, i, in, w, 1, 0);
+        in[2] = param(g, m, i, "shortcut.bias", NULL, 0);
+        int64_t in_shape[3];
+        if (sl_model_layer_input_shape(m, i, in_shape) == 3) {
+            sl_layer_spec one = *s; /* kernel 1, no padding, the block's stride */
+            one.kernel = 1;
+            one.padding = 0;
+            window_attrs(g, sl_onnx_node(g, "Conv", in, 3), &one);
+        } else {
+            sl_onnx_attr_int(g, sl_onnx_node(g, "Gemm", in, 3), "transB", 1);
+        }
+        add[1] = g->value;
+    }
+    sl_onnx_graph_scope(g, sl_model_layer_name(m, i));
+    sl_onnx_node(g, "Add", add, 2);
+}
+
 static void layer_nodes(sl_onnx_graph *g, const sl_model *m, size_t i)
 {
     const sl_layer_spec *s = sl_model_layer(m, i);
@@ -206,7 +239,20 @@ static void layer_nodes(sl_onnx_graph *g, const sl_model *m, size_t i)
     case SL_LAYER_SIGMOID: sl_onnx_unary(g, "Sigmoid"); break;
     case SL_LAYER_TANH: sl_onnx_unary(g, "Tanh"); break;
     case SL_LAYER_GELU: gelu_nodes(g); break;
+    case SL_LAYER_RESIDUAL: residual_nodes(g, m, i, s); break;
     default: break; /* refused by sl_onnx_layer_check before */
+    }
+}
+
+/* Entries [begin, end) of one level, each under its own name; a block's body is its own. */
+static void entries_nodes(sl_onnx_graph *g, const sl_model *m, size_t begin, size_t end)
+{
+    for (size_t i = begin; i < end && !g->failed; i++) {
+        const sl_layer_spec *s = sl_model_layer(m, i);
+        sl_onnx_graph_scope(g, sl_model_layer_name(m, i));
+        layer_nodes(g, m, i);
+        if (s->type == SL_LAYER_RESIDUAL)
+            i += (size_t)s->body;
     }
 }
 
@@ -233,12 +279,7 @@ static void normalize_nodes(sl_onnx_graph *g, const sl_model *m)
 sl_status sl_onnx_build_nodes(sl_onnx_graph *g, const sl_model *m, int softmax, sl_error *err)
 {
     normalize_nodes(g, m);
-    for (size_t i = 0; i < sl_model_num_layers(m); i++) {
-        char prefix[32];
-        snprintf(prefix, sizeof prefix, "layers.%zu", i);
-        sl_onnx_graph_scope(g, prefix);
-        layer_nodes(g, m, i);
-    }
+    entries_nodes(g, m, 0, sl_model_num_layers(m));
     if (softmax) {
         sl_onnx_graph_scope(g, "output");
         sl_onnx_attr_int(g, sl_onnx_unary(g, "Softmax"), "axis", 1);

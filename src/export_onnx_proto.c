@@ -59,7 +59,7 @@ void sl_onnx_graph_scope(sl_onnx_graph *g, const char *prefix)
 /* "<prefix>.<Op>" for a layer's first node, "<prefix>.<Op>.<k>" after it. */
 static char *value_name(sl_onnx_graph *g, const char *op_type)
 {
-    char buf[96];
+    char buf[256];
     if (g->counter == 0)
         snprintf(buf, sizeof buf, "%s.%s", g->prefix, op_type);
     else
@@ -183,7 +183,7 @@ const char *sl_onnx_init(sl_onnx_graph *g, const char *name, const int64_t *dims
 const char *sl_onnx_init_i64(sl_onnx_graph *g, const char *what, const int64_t *v, size_t n)
 {
     int64_t *data = take(g, n * sizeof *data);
-    char full[96];
+    char full[256];
     snprintf(full, sizeof full, "%s.%s", g->prefix, what);
     /* A float initializer of one dimension, retyped. */
     const char *name = data ? sl_onnx_init(g, full, &(int64_t){0}, 1, NULL, 0) : NULL;
@@ -204,7 +204,7 @@ const char *sl_onnx_scalar(sl_onnx_graph *g, const char *what, float v)
     if (!data)
         return NULL;
     *data = v;
-    char name[96];
+    char name[256];
     snprintf(name, sizeof name, "%s.%s", g->prefix, what);
     const int64_t one = 1;
     return sl_onnx_init(g, name, &one, 1, data, 1);

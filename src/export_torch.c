@@ -18,7 +18,7 @@
 #include "slope/run.h"
 #include "slope/train.h"
 
-#define NAME_MAX_LEN 128
+#define NAME_MAX_LEN 160
 
 const char *sl_torch_name(const char *name, char *buf, size_t size)
 {
@@ -124,9 +124,9 @@ static int build_header(const sl_model *m, char *buf, size_t size, size_t *used,
         off = end;
         if (ok && ends_bn_layer(m, p)) {
             ok = put(buf, size, used,
-                     ",\"%d.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],"
+                     ",\"%s.num_batches_tracked\":{\"dtype\":\"I64\",\"shape\":[],"
                      "\"data_offsets\":[%llu,%llu]}",
-                     p->layer, (unsigned long long)off, (unsigned long long)(off + 8));
+                     sl_model_layer_name(m, (size_t)p->layer) + 7, (unsigned long long)off, (unsigned long long)(off + 8));
             off += 8;
         }
     }
@@ -219,10 +219,17 @@ static int known(const sl_model *m, const char *name)
             strcmp(name, sl_torch_name(p->name, buf, sizeof buf)) == 0)
             return 1;
     }
-    int layer, end = 0;
-    if (sscanf(name, "%d.num_batches_tracked%n", &layer, &end) == 1 && name[end] == '\0' &&
-        layer >= 0 && (size_t)layer < sl_model_num_layers(m))
-        return sl_model_layer(m, (size_t)layer)->type == SL_LAYER_BATCH_NORM;
+    /* "<layer's torch path>.num_batches_tracked" of a batch_norm ("3", "1.layers.0"). */
+    static const char tracked[] = ".num_batches_tracked";
+    size_t n = strlen(name), t = sizeof tracked - 1;
+    if (n <= t || strcmp(name + n - t, tracked) != 0)
+        return 0;
+    for (size_t i = 0; i < sl_model_num_layers(m); i++) {
+        const char *path = sl_model_layer_name(m, i) + 7;
+        if (sl_model_layer(m, i)->type == SL_LAYER_BATCH_NORM && strlen(path) == n - t &&
+            strncmp(name, path, n - t) == 0)
+            return 1;
+    }
     return 0;
 }
 

@@ -31,9 +31,9 @@ const char *sl_nn_key_range_text(const sl_layer_key *k, char *buf, size_t size);
 const sl_layer_key *sl_nn_key_find(const sl_layer_def *d, const char *name);
 
 /* Validates spec (filling derived defaults such as a pool's stride) and infers the output
- * shape; errors name "layer <index> (<type>)". */
-sl_status sl_nn_layer_prepare(sl_layer_spec *spec, int index, const sl_shape *in, sl_shape *out,
-                              sl_error *err);
+ * shape; errors name "layer <label> (<type>)", label "3" or "3.layers.1" in a block. */
+sl_status sl_nn_layer_prepare(sl_layer_spec *spec, const char *label, const sl_shape *in,
+                              sl_shape *out, sl_error *err);
 char *sl_nn_shape_str(const sl_shape *s, char *buf, size_t size);
 /* The init gain for a weight followed by activation act (NULL: none). */
 double sl_nn_gain_for(const sl_layer_spec *act);

@@ -207,19 +207,19 @@ sl_status sl_layer_spec_check(sl_layer_spec *spec, sl_error *err)
     return SL_OK;
 }
 
-sl_status sl_nn_layer_prepare(sl_layer_spec *spec, int index, const sl_shape *in, sl_shape *out,
-                              sl_error *err)
+sl_status sl_nn_layer_prepare(sl_layer_spec *spec, const char *label, const sl_shape *in,
+                              sl_shape *out, sl_error *err)
 {
     sl_error inner = {0};
     if (sl_layer_spec_check(spec, &inner) != SL_OK)
-        return sl_error_set(err, inner.status, "layer %d (%s): %s", index,
+        return sl_error_set(err, inner.status, "layer %s (%s): %s", label,
                             sl_layer_type_name(spec->type), inner.message);
     const sl_layer_def *d = sl_layer_def_of(spec->type);
     *out = *in;
     const char *misfit = d->shape ? d->shape(spec, in, out) : NULL;
     if (misfit) {
         char sin[64];
-        return sl_error_set(err, SL_ERR_SHAPE, "layer %d (%s): input %s: %s", index, d->name,
+        return sl_error_set(err, SL_ERR_SHAPE, "layer %s (%s): input %s: %s", label, d->name,
                             sl_nn_shape_str(in, sin, sizeof sin), misfit);
     }
     return SL_OK;

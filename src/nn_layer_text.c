@@ -330,6 +330,16 @@ static void put_row(text *t, const sl_layer_def *d)
             put(t, "%s `layers.<i>.%s` %s", k ? ";" : "", d->params[k].name, d->params[k].doc);
         put(t, ".\n\n");
     }
+    if (d->flags & SL_LAYER_CONTAINER)
+        put(t, "Its `layers` (required, at least one; blocks nest up to %d deep) are an array of "
+               "layers like the model's; their parameters are `layers.<i>.layers.<j>.<name>`. "
+               "The identity shortcut needs the body to keep the block's input shape (else a "
+               "shape error naming the block); the projection maps it to the body's output: a "
+               "1x1 conv2d with stride H_in / H_out on images (the body must shrink H and W by "
+               "one whole factor), a linear layer on flat inputs. The block's weights take the "
+               "gain of an activation inside the block only; the shortcut's, of the activation "
+               "after the block.\n\n",
+            SL_MODEL_MAX_DEPTH);
     if (is_activation(d)) {
         char form[TEXT_MAX];
         put(t, "Init gain of the weight layer before it: %s. `slope compare --act`: `%s`.\n\n",

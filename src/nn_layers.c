@@ -87,6 +87,20 @@ static const sl_layer_key elu_keys[] = {
     FLOAT_KEY("alpha", alpha, 1.0, 0.0, INFINITY, 1, 0, "-alpha is the limit for x -> -inf"),
 };
 
+static const sl_layer_choice shortcut_kinds[] = {
+    {.name = "identity", .json = "identity", .doc = "x itself; the body must keep its shape"},
+    {.name = "projection", .json = "projection",
+     .doc = "a 1x1 conv2d (strided when the body downsamples) or a linear layer"},
+};
+
+static const sl_layer_key residual_keys[] = {
+    {.name = "shortcut", .kind = SL_KEY_CHOICE, .offset = SPEC_OFFSET(shortcut), .def = 0,
+     .lo = 0, .hi = 1, .choices = shortcut_kinds, .n_choices = COUNT(shortcut_kinds),
+     .doc = "what is added to the body's output"},
+    {.name = "bias", .kind = SL_KEY_BOOL, .offset = SPEC_OFFSET(bias), .def = 1, .lo = 0,
+     .hi = 1, .doc = "projection: learn a bias, as torch's Conv2d/Linear default"},
+};
+
 /* ---- cross-key rules ----------------------------------------------------------------- */
 
 static const char *pool_check(sl_layer_spec *s, unsigned given, char *msg, size_t size)
@@ -175,6 +189,13 @@ static const sl_layer_param norm_params[] = {
     {"running_var", SL_PARAM_BUFFER, SL_FILL_ONE, "[channels], not trained"},
 };
 
+/* A residual's out and stride are filled when its block closes (sl_model_end_block). */
+static const sl_layer_param residual_params[] = {
+    {"shortcut.weight", SL_PARAM_WEIGHT, SL_FILL_WEIGHT,
+     "projection: [out, in channels, 1, 1], or [out, in]"},
+    {"shortcut.bias", SL_PARAM_BIAS, SL_FILL_BIAS, "[out], when projection and bias"},
+};
+
 static int vector(int64_t n, int64_t *shape)
 {
     shape[0] = n;
@@ -197,6 +218,20 @@ static int conv_param(const sl_layer_spec *s, int k, const sl_shape *in, int64_t
     shape[0] = s->out;
     shape[1] = in->dim[0];
     shape[2] = shape[3] = s->kernel;
+    return 4;
+}
+
+static int residual_param(const sl_layer_spec *s, int k, const sl_shape *in, int64_t *shape)
+{
+    if (!s->shortcut)
+        return 0;
+    if (k == 1)
+        return s->bias ? vector(s->out, shape) : 0;
+    shape[0] = s->out;
+    shape[1] = in->dim[0];
+    if (in->ndim != 3)
+        return 2;
+    shape[2] = shape[3] = 1;
     return 4;
 }
 
@@ -278,6 +313,18 @@ FORWARD(sigmoid_fwd, sl_sigmoid(g, x))
 FORWARD(tanh_fwd, sl_tanh(g, x))
 FORWARD(gelu_fwd, sl_gelu(g, x))
 
+/* A residual's own forward is its shortcut; the model adds the body's output to it. */
+static sl_tensor *residual_fwd(sl_graph *g, const sl_layer_spec *s, sl_tensor *x,
+                               sl_tensor *const *p, int in_place)
+{
+    (void)in_place;
+    if (!s->shortcut)
+        return x;
+    if (x->ndim == 4)
+        return sl_conv2d(g, x, p[0], p[1], s->stride, 0);
+    return sl_linear(g, x, p[0], p[1]);
+}
+
 /* ---- multiply-adds --------------------------------------------------------------------- */
 
 /* a * b for non-negative counts, saturating at INT64_MAX. */
@@ -296,6 +343,16 @@ static int64_t conv_macs(const sl_layer_spec *s, const sl_shape *in, const sl_sh
 {
     int64_t per_output = mul_sat(mul_sat(in->dim[0], s->kernel), s->kernel);
     return mul_sat(mul_sat(mul_sat(out->dim[0], out->dim[1]), out->dim[2]), per_output);
+}
+
+/* The projection (a 1x1 conv or a linear layer), then one addition per output value. */
+static int64_t residual_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out)
+{
+    int64_t values = out->dim[0];
+    for (int d = 1; d < out->ndim; d++)
+        values = mul_sat(values, out->dim[d]);
+    int64_t projection = s->shortcut ? mul_sat(values, in->dim[0]) : 0;
+    return projection > INT64_MAX - values ? INT64_MAX : projection + values;
 }
 
 /* ---- the table ------------------------------------------------------------------------- */
@@ -374,6 +431,15 @@ const sl_layer_def sl_nn_layer_table[] = {
                               "torch.nn.GELU().",
                        .forward = gelu_fwd, .gain = sqrt2_gain,
                        .gain_doc = "sqrt(2), as relu (GELU tends to relu away from 0)"},
+    /* Its backward (an addition) never reads its output: an activation after it runs in
+     * place.  Its shape is the model's business: the output of its body. */
+    [SL_LAYER_RESIDUAL] = {.type = SL_LAYER_RESIDUAL, .name = "residual",
+                           .doc = "x + f(x): f is the block's own \"layers\" (any types, "
+                                  "nested blocks too), x goes through the shortcut.",
+                           .flags = SL_LAYER_CONTAINER | SL_LAYER_OUTPUT_REUSABLE,
+                           KEYS(residual_keys), PARAMS(residual_params),
+                           .param_shape = residual_param, .forward = residual_fwd,
+                           .macs = residual_macs},
 };
 
 _Static_assert(sizeof sl_nn_layer_table / sizeof sl_nn_layer_table[0] == SL_LAYER_TYPE_COUNT,

@@ -1,6 +1,8 @@
 /*
- * nn_model.c - the sequential model: layers, parameters in flat buffers,
- * initialisation and forward, each as the layer's row (nn_layers.c) says.
+ * nn_model.c - the model: layers, parameters in flat buffers, initialisation
+ * and forward, each as the layer's row (nn_layers.c) says.  The layers are one
+ * flat list in prefix order; a residual entry is followed by its body's
+ * entries (spec.body of them), so walking a block is walking a range.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,7 +16,9 @@
 #include "slope/ops.h"
 #include "slope/rng.h"
 
-#define SL_PARAM_NAME_MAX 48
+/* "layers.4095" and SL_MODEL_MAX_DEPTH levels of ".layers.4095", then the slot's name. */
+#define SL_LAYER_NAME_MAX (12 + 13 * SL_MODEL_MAX_DEPTH)
+#define SL_PARAM_NAME_MAX (SL_LAYER_NAME_MAX + 24)
 
 typedef struct layer {
     sl_layer_spec spec;
@@ -23,6 +27,8 @@ typedef struct layer {
     int param[SL_LAYER_MAX_PARAMS]; /* the row's slots: indices into model->params, -1 absent */
     sl_tensor *captured;     /* pre-activation of the last forward (capture mode) */
     sl_tensor *captured_out; /* the activation's output of that forward (capture mode) */
+    int parent;              /* the flat index of the block holding it, -1 at the top */
+    char name[SL_LAYER_NAME_MAX]; /* "layers.3.layers.0" */
 } layer;
 
 struct sl_model {
@@ -30,6 +36,10 @@ struct sl_model {
     layer *layers;
     size_t n_layers, cap_layers;
     int64_t n_trainable; /* trainable scalars of the layers added: at most the model limit */
+    sl_shape cur;        /* what the next layer added takes: the last output, or a block's input */
+    int open[SL_MODEL_MAX_DEPTH];          /* flat indices of the open blocks, outermost first */
+    int depth;                             /* how many are open */
+    int children[SL_MODEL_MAX_DEPTH + 1];  /* layers added so far at each open level */
     sl_param *params;
     char (*names)[SL_PARAM_NAME_MAX];
     size_t n_params;
@@ -59,6 +69,7 @@ sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
         return NULL;
     }
     m->input.ndim = ndim;
+    m->depth = 0;
     m->norm = SL_NORMALIZE_NONE;
     m->norm_mean = 0.0;
     m->norm_std = 1.0;
@@ -73,6 +84,7 @@ sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err)
         }
         m->input.dim[i] = sample_shape[i];
     }
+    m->cur = m->input;
     return m;
 }
 
@@ -93,7 +105,13 @@ void sl_model_free(sl_model *m)
 
 static const sl_shape *last_shape(const sl_model *m)
 {
-    return m->n_layers ? &m->layers[m->n_layers - 1].out : &m->input;
+    return &m->cur;
+}
+
+/* "3", or "3.layers.1" inside the block at layers.3: how messages name a layer. */
+static const char *label_of(const layer *l)
+{
+    return l->name + strlen("layers.");
 }
 
 /* A layer's activations per sample must stay addressable; bound them like tensors. */
@@ -115,20 +133,81 @@ static int64_t layer_param_count(const layer *l, int index);
 static sl_status check_param_limit(const sl_model *m, const layer *l, int64_t *own_out,
                                    sl_error *err)
 {
-    int64_t own = layer_param_count(l, (int)m->n_layers);
+    int64_t own = layer_param_count(l, 0);
     *own_out = own;
     if (own <= SL_MODEL_MAX_PARAMS - m->n_trainable)
         return SL_OK;
     if (own > SL_MODEL_MAX_PARAMS)
         return sl_error_set(err, SL_ERR_CONFIG,
-                            "layer %zu (%s): more than %lld parameters (the model limit: 2^31)",
-                            m->n_layers, sl_layer_type_name(l->spec.type),
+                            "layer %s (%s): more than %lld parameters (the model limit: 2^31)",
+                            label_of(l), sl_layer_type_name(l->spec.type),
                             (long long)SL_MODEL_MAX_PARAMS);
     return sl_error_set(err, SL_ERR_CONFIG,
-                        "layer %zu (%s): its %lld parameters take the model past %lld "
+                        "layer %s (%s): its %lld parameters take the model past %lld "
                         "(the model limit: 2^31)",
-                        m->n_layers, sl_layer_type_name(l->spec.type), (long long)own,
+                        label_of(l), sl_layer_type_name(l->spec.type), (long long)own,
                         (long long)SL_MODEL_MAX_PARAMS);
+}
+
+/* Names entry l, about to be the next one, by its place among its block's layers. */
+static sl_status name_layer(const sl_model *m, layer *l, sl_error *err)
+{
+    l->parent = m->depth ? m->open[m->depth - 1] : -1;
+    int child = m->children[m->depth];
+    int n = l->parent < 0
+                ? snprintf(l->name, sizeof l->name, "layers.%d", child)
+                : snprintf(l->name, sizeof l->name, "%s.layers.%d", m->layers[l->parent].name,
+                           child);
+    if (n < 0 || (size_t)n >= sizeof l->name)
+        return sl_error_set(err, SL_ERR_CONFIG, "layer %zu: too many layers for its name",
+                            m->n_layers);
+    return SL_OK;
+}
+
+static sl_status grow_layers(sl_model *m, sl_error *err)
+{
+    if (m->n_layers < m->cap_layers)
+        return SL_OK;
+    size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
+    layer *grown = sl_realloc(m->layers, cap * sizeof *grown);
+    if (!grown)
+        return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a layer");
+    m->layers = grown;
+    m->cap_layers = cap;
+    return SL_OK;
+}
+
+/* A residual entry opens a block: its body takes its input; its output waits for the end. */
+static sl_status prepare_block(const sl_model *m, layer *l, sl_error *err)
+{
+    if (m->depth == SL_MODEL_MAX_DEPTH)
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "layer %s (residual): blocks nest at most %d deep", label_of(l),
+                            SL_MODEL_MAX_DEPTH);
+    sl_error inner = {0};
+    if (sl_layer_spec_check(&l->spec, &inner) != SL_OK)
+        return sl_error_set(err, inner.status, "layer %s (residual): %s", label_of(l),
+                            inner.message);
+    l->spec.body = 0; /* counted as the body is added; out and stride are set at the end */
+    l->spec.out = 0;
+    l->spec.stride = 1;
+    l->spec.kernel = 1;
+    l->out = l->in;
+    return SL_OK;
+}
+
+static sl_status prepare_layer(const sl_model *m, layer *l, int64_t *own_params, sl_error *err)
+{
+    *own_params = 0;
+    if (l->spec.type == SL_LAYER_RESIDUAL)
+        return prepare_block(m, l, err);
+    sl_status st = sl_nn_layer_prepare(&l->spec, label_of(l), &l->in, &l->out, err);
+    if (st != SL_OK)
+        return st;
+    if (shape_too_large(&l->out))
+        return sl_error_set(err, SL_ERR_SHAPE, "layer %s (%s): output is empty or too large",
+                            label_of(l), sl_layer_type_name(l->spec.type));
+    return check_param_limit(m, l, own_params, err);
 }
 
 sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
@@ -141,29 +220,97 @@ sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err)
     memset(&l, 0, sizeof l);
     l.spec = *spec;
     l.in = *last_shape(m);
-    sl_status st = sl_nn_layer_prepare(&l.spec, (int)m->n_layers, &l.in, &l.out, err);
-    if (st != SL_OK)
-        return st;
-    if (shape_too_large(&l.out))
-        return sl_error_set(err, SL_ERR_SHAPE, "layer %zu (%s): output is empty or too large",
-                            m->n_layers, sl_layer_type_name(spec->type));
     int64_t own_params;
-    st = check_param_limit(m, &l, &own_params, err);
+    sl_status st = name_layer(m, &l, err);
+    if (st == SL_OK)
+        st = prepare_layer(m, &l, &own_params, err);
+    if (st == SL_OK)
+        st = grow_layers(m, err);
     if (st != SL_OK)
         return st;
-    if (m->n_layers == m->cap_layers) {
-        size_t cap = m->cap_layers ? 2 * m->cap_layers : 8;
-        layer *grown = sl_realloc(m->layers, cap * sizeof *grown);
-        if (!grown)
-            return sl_error_set(err, SL_ERR_NOMEM, "out of memory for a layer");
-        m->layers = grown;
-        m->cap_layers = cap;
-    }
     l.def = sl_layer_def_of(l.spec.type);
     for (int k = 0; k < SL_LAYER_MAX_PARAMS; k++)
         l.param[k] = -1;
     m->layers[m->n_layers++] = l;
     m->n_trainable += own_params;
+    m->children[m->depth]++;
+    if (l.spec.type == SL_LAYER_RESIDUAL) {
+        m->open[m->depth++] = (int)m->n_layers - 1;
+        m->children[m->depth] = 0;
+    } else {
+        m->cur = l.out;
+    }
+    return SL_OK;
+}
+
+/* The projection's stride: the whole factor by which the body shrinks H and W, or 0. */
+static int64_t downsample_factor(const sl_shape *in, const sl_shape *out)
+{
+    if (out->dim[1] < 1 || out->dim[2] < 1 || in->dim[1] % out->dim[1] ||
+        in->dim[2] % out->dim[2])
+        return 0;
+    int64_t f = in->dim[1] / out->dim[1];
+    return f == in->dim[2] / out->dim[2] ? f : 0;
+}
+
+/* Whether the block's shortcut fits its body's output; why not in msg. */
+static int shortcut_fits(layer *r, const sl_shape *out, char *msg, size_t size)
+{
+    char si[64], so[64];
+    sl_nn_shape_str(&r->in, si, sizeof si);
+    sl_nn_shape_str(out, so, sizeof so);
+    int same = r->in.ndim == out->ndim;
+    for (int d = 0; same && d < out->ndim; d++)
+        same = r->in.dim[d] == out->dim[d];
+    if (!r->spec.shortcut) {
+        if (!same)
+            snprintf(msg, size,
+                     "identity shortcut needs the block's layers to keep its input shape %s, "
+                     "but they give %s; use \"shortcut\": \"projection\"",
+                     si, so);
+        return same;
+    }
+    if (r->in.ndim != out->ndim || (out->ndim != 1 && out->ndim != 3)) {
+        snprintf(msg, size, "projection shortcut maps %s to %s: it needs both flat [F] or both "
+                 "images [C, H, W]", si, so);
+        return 0;
+    }
+    int64_t f = out->ndim == 3 ? downsample_factor(&r->in, out) : 1;
+    if (f < 1 || f > 4096) {
+        snprintf(msg, size, "projection shortcut cannot map %s to %s: the block must shrink H "
+                 "and W by the same whole factor", si, so);
+        return 0;
+    }
+    r->spec.stride = (int)f;
+    r->spec.out = out->dim[0];
+    return 1;
+}
+
+sl_status sl_model_end_block(sl_model *m, sl_error *err)
+{
+    if (!m)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_model_end_block: model is NULL");
+    if (m->initialized || m->depth == 0)
+        return sl_error_set(err, SL_ERR_STATE, "sl_model_end_block: %s",
+                            m->initialized ? "the model is already initialised"
+                                           : "no residual block is open");
+    int at = m->open[m->depth - 1];
+    layer *r = &m->layers[at], trial = *r;
+    if (m->children[m->depth] == 0)
+        return sl_error_set(err, SL_ERR_CONFIG, "layer %s (residual): the block has no layers",
+                            label_of(r));
+    char msg[400];
+    if (!shortcut_fits(&trial, &m->cur, msg, sizeof msg))
+        return sl_error_set(err, SL_ERR_SHAPE, "layer %s (residual): %s", label_of(r), msg);
+    trial.out = m->cur;
+    int64_t own;
+    sl_status st = check_param_limit(m, &trial, &own, err);
+    if (st != SL_OK)
+        return st;
+    trial.spec.body = (int)(m->n_layers - (size_t)at - 1);
+    *r = trial;
+    m->n_trainable += own;
+    m->depth--;
     return SL_OK;
 }
 
@@ -268,7 +415,7 @@ static sl_status allocate_params(sl_model *m, sl_error *err)
             t->flags |= SL_TENSOR_REQUIRES_GRAD;
             off_train += t->size;
         }
-        snprintf(m->names[i], SL_PARAM_NAME_MAX, "layers.%d.%s", p->layer, p->suffix);
+        snprintf(m->names[i], SL_PARAM_NAME_MAX, "%s.%s", m->layers[p->layer].name, p->suffix);
         m->params[i] = (sl_param){m->names[i], t, p->role, p->layer};
         *p->slot = (int)i;
         m->n_params = i + 1;
@@ -279,10 +426,22 @@ static sl_status allocate_params(sl_model *m, sl_error *err)
 
 /* ---- initialisation ------------------------------------------------------------------- */
 
-/* The activation that follows layer i before the next weight layer, if any. */
+/* One past the last entry of the block holding entry i (the model's end at the top). */
+static size_t scope_end(const sl_model *m, size_t i)
+{
+    int p = m->layers[i].parent;
+    return p < 0 ? m->n_layers : (size_t)p + 1 + (size_t)m->layers[p].spec.body;
+}
+
+/* The activation that follows entry i before the next weight layer, if any, within i's own
+ * block: what comes after a block acts on the sum, not on one of its layers alone.  A
+ * residual's shortcut weight looks past its body, to what follows the block. */
 static const sl_layer_spec *next_activation(const sl_model *m, size_t i)
 {
-    for (size_t j = i + 1; j < m->n_layers; j++) {
+    size_t from = i + 1, end = scope_end(m, i);
+    if (m->layers[i].spec.type == SL_LAYER_RESIDUAL)
+        from += (size_t)m->layers[i].spec.body;
+    for (size_t j = from; j < end; j++) {
         unsigned flags = m->layers[j].def->flags;
         if (flags & SL_LAYER_ACTIVATION)
             return &m->layers[j].spec;
@@ -366,6 +525,10 @@ sl_status sl_model_init(sl_model *m, sl_init_kind init, uint64_t seed, sl_error 
         return sl_error_set(err, SL_ERR_CONFIG, "sl_model_init: unknown init %d", (int)init);
     if (m->n_layers == 0)
         return sl_error_set(err, SL_ERR_CONFIG, "the model has no layers");
+    if (m->depth > 0)
+        return sl_error_set(err, SL_ERR_STATE,
+                            "layer %s (residual): the block is still open (sl_model_end_block)",
+                            label_of(&m->layers[m->open[m->depth - 1]]));
     if (!m->initialized) {
         sl_status st = allocate_params(m, err);
         if (st != SL_OK)
@@ -380,7 +543,17 @@ sl_status sl_model_init(sl_model *m, sl_init_kind init, uint64_t seed, sl_error 
 
 /* ---- forward -------------------------------------------------------------------------- */
 
-static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x)
+/* How a forward pass runs: diagnosing, it stops at the first non-finite output. */
+typedef struct forward_run {
+    int diagnose;
+    int found; /* the first entry whose output is not finite, -1 for none */
+} forward_run;
+
+static int all_finite(const sl_tensor *t);
+
+/* x through one entry's own row; reusable: x is a fresh output nobody else reads, so an
+ * activation may overwrite it. */
+static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x, int reusable)
 {
     layer *l = &m->layers[i];
     sl_tensor *p[SL_LAYER_MAX_PARAMS] = {NULL};
@@ -389,14 +562,50 @@ static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x
     int in_place = 0;
     if (l->def->flags & SL_LAYER_ACTIVATION) {
         l->captured = m->capture ? x : NULL;
-        /* A fresh output of a layer whose backward never reads it may be overwritten. */
-        in_place = !m->capture && i > 0 &&
-                   (m->layers[i - 1].def->flags & SL_LAYER_OUTPUT_REUSABLE);
+        in_place = !m->capture && reusable;
     }
     sl_tensor *y = l->def->forward(g, &l->spec, x, p, in_place);
     if (l->def->flags & SL_LAYER_ACTIVATION)
         l->captured_out = m->capture ? y : NULL;
     return y;
+}
+
+static sl_tensor *run_range(sl_model *m, sl_graph *g, size_t begin, size_t end, sl_tensor *x,
+                            forward_run *run);
+
+/* x + f(x): the body must not overwrite x, which the shortcut reads too. */
+static sl_tensor *block_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x,
+                                forward_run *run)
+{
+    size_t end = i + 1 + (size_t)m->layers[i].spec.body;
+    sl_tensor *fx = run_range(m, g, i + 1, end, x, run);
+    if (!fx || run->found >= 0)
+        return fx;
+    sl_tensor *shortcut = layer_forward(m, g, i, x, 0);
+    return shortcut ? sl_add(g, fx, shortcut) : NULL;
+}
+
+/* Entries [begin, end) of one level, in order; the first gets x, which it may not overwrite. */
+static sl_tensor *run_range(sl_model *m, sl_graph *g, size_t begin, size_t end, sl_tensor *x,
+                            forward_run *run)
+{
+    int reusable = 0;
+    for (size_t i = begin; i < end && x; i++) {
+        layer *l = &m->layers[i];
+        x = l->spec.type == SL_LAYER_RESIDUAL ? block_forward(m, g, i, x, run)
+                                              : layer_forward(m, g, i, x, reusable);
+        if (run->found >= 0)
+            return x;
+        if (run->diagnose && x && !all_finite(x)) {
+            run->found = (int)i;
+            return x;
+        }
+        /* A fresh output of a layer whose backward never reads it may be overwritten. */
+        reusable = (l->def->flags & SL_LAYER_OUTPUT_REUSABLE) != 0;
+        if (l->spec.type == SL_LAYER_RESIDUAL)
+            i += (size_t)l->spec.body;
+    }
+    return x;
 }
 
 static int input_matches(const sl_model *m, const sl_tensor *x)
@@ -423,9 +632,8 @@ sl_tensor *sl_model_forward(sl_model *m, sl_graph *g, sl_tensor *x)
     }
     if (err.status != SL_OK)
         return sl_ag_fail(g, err.status, "%s", err.message);
-    for (size_t i = 0; i < m->n_layers && x; i++)
-        x = layer_forward(m, g, i, x);
-    return x;
+    forward_run run = {0, -1};
+    return run_range(m, g, 0, m->n_layers, x, &run);
 }
 
 /* ---- queries ---------------------------------------------------------------------------- */
@@ -435,6 +643,16 @@ size_t sl_model_num_layers(const sl_model *m) { return m ? m->n_layers : 0; }
 const sl_layer_spec *sl_model_layer(const sl_model *m, size_t i)
 {
     return m && i < m->n_layers ? &m->layers[i].spec : NULL;
+}
+
+const char *sl_model_layer_name(const sl_model *m, size_t i)
+{
+    return m && i < m->n_layers ? m->layers[i].name : NULL;
+}
+
+int sl_model_layer_parent(const sl_model *m, size_t i)
+{
+    return m && i < m->n_layers ? m->layers[i].parent : -1;
 }
 
 /* shape may be NULL: then only the rank is returned. */
@@ -452,6 +670,11 @@ int sl_model_layer_shape(const sl_model *m, int i, int64_t *shape)
     if (!m || i < -1 || i >= (int)m->n_layers)
         return 0;
     return copy_shape(i < 0 ? &m->input : &m->layers[i].out, shape);
+}
+
+int sl_model_layer_input_shape(const sl_model *m, size_t i, int64_t *shape)
+{
+    return m && i < m->n_layers ? copy_shape(&m->layers[i].in, shape) : 0;
 }
 
 int sl_model_output_shape(const sl_model *m, int64_t *shape)
@@ -574,15 +797,11 @@ int sl_nn_first_nonfinite_layer(sl_model *m, sl_graph *g, sl_tensor *x)
     int grad = sl_graph_set_grad_enabled(g, 0);
     int capture = m->capture;
     m->capture = 1; /* out of place, so each layer's output stays readable */
-    int found = -1;
-    for (size_t i = 0; i < m->n_layers && x && found < 0; i++) {
-        x = layer_forward(m, g, i, x);
-        if (x && !all_finite(x))
-            found = (int)i;
-    }
+    forward_run run = {1, -1};
+    (void)run_range(m, g, 0, m->n_layers, x, &run);
     m->capture = capture;
     sl_graph_set_grad_enabled(g, grad);
-    return found;
+    return run.found;
 }
 
 /* ---- input normalisation -------------------------------------------------------- */

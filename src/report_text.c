@@ -5,6 +5,7 @@
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "guard.h"
 #include "slope/data.h"
@@ -20,6 +21,15 @@ static void shape_text(const int64_t *shape, int ndim, char *buf, size_t size)
                                  (long long)shape[d]);
 }
 
+/* How many blocks hold entry i. */
+static int layer_depth(const sl_model *m, size_t i)
+{
+    int depth = 0;
+    for (int p = sl_model_layer_parent(m, i); p >= 0; p = sl_model_layer_parent(m, (size_t)p))
+        depth++;
+    return depth;
+}
+
 sl_status sl_model_print_summary(FILE *out, const sl_model *m, const char *name, sl_error *err)
 {
     SL_GUARD(out, err);
@@ -28,13 +38,22 @@ sl_status sl_model_print_summary(FILE *out, const sl_model *m, const char *name,
     char text[64];
     shape_text(shape, sl_model_layer_shape(m, -1, shape), text, sizeof text);
     fprintf(out, "%s: input %s\n\n", name ? name : "model", text);
-    fprintf(out, "%-4s %-12s %-14s %12s %14s\n", "#", "layer", "output", "parameters",
-            "MACs/example");
+    int name_w = 8, type_w = 12; /* the widest name and (indented) type */
+    for (size_t i = 0; i < sl_model_num_layers(m); i++) {
+        int n = (int)strlen(sl_model_layer_name(m, i)), t = 2 * layer_depth(m, i) + 12;
+        name_w = n > name_w ? n : name_w;
+        type_w = t > type_w ? t : type_w;
+    }
+    fprintf(out, "%-4s %-*s %-*s %-14s %12s %14s\n", "#", name_w, "name", type_w, "layer",
+            "output", "parameters", "MACs/example");
     for (size_t i = 0; i < sl_model_num_layers(m); i++) {
         shape_text(shape, sl_model_layer_shape(m, (int)i, shape), text, sizeof text);
         int64_t params = sl_model_layer_param_count(m, i), macs = sl_model_layer_flops(m, i);
-        fprintf(out, "%-4zu %-12s %-14s %12lld %14lld\n", i,
-                sl_layer_type_name(sl_model_layer(m, i)->type), text, (long long)params,
+        char type[64]; /* a block's layers are indented under it */
+        snprintf(type, sizeof type, "%*s%s", 2 * layer_depth(m, i), "",
+                 sl_layer_type_name(sl_model_layer(m, i)->type));
+        fprintf(out, "%-4zu %-*s %-*s %-14s %12lld %14lld\n", i, name_w,
+                sl_model_layer_name(m, i), type_w, type, text, (long long)params,
                 (long long)macs);
         total_params += params; /* at most 2^31 in all: sl_model_add checks */
         total_macs = macs > INT64_MAX - total_macs ? INT64_MAX : total_macs + macs;

@@ -41,9 +41,10 @@ static void stats_json(sl_text *out, const sl_stats *s)
     for (size_t i = 0; i < sl_stats_num_layers(s); i++) {
         const sl_layer_stats *l = sl_stats_layer(s, i);
         sl_text_printf(out,
-                    "%s{\"layer\": %d, \"type\": \"%s\", \"units\": %lld, \"dead\": %lld, "
-                    "\"died\": %lld, \"revived\": %lld",
-                    i ? ", " : "", l->layer, sl_layer_type_name(l->type), (long long)l->units,
+                    "%s{\"layer\": %d, \"name\": \"%s\", \"type\": \"%s\", \"units\": %lld, "
+                    "\"dead\": %lld, \"died\": %lld, \"revived\": %lld",
+                    i ? ", " : "", l->layer, l->name, sl_layer_type_name(l->type),
+                    (long long)l->units,
                     (long long)l->dead, (long long)l->died, (long long)l->revived);
         json_number(out, "dead_frac", l->dead_frac);
         json_number(out, "sparsity", l->sparsity);

@@ -73,10 +73,10 @@ static int64_t shape_product(const int64_t *shape, int from, int ndim)
 static const sl_tensor *find_slopes(const sl_model *m, int layer)
 {
     const sl_layer_def *d = sl_layer_def_of(sl_model_layer(m, (size_t)layer)->type);
-    char name[64];
+    char name[192];
     if (!d || !d->slope_param)
         return NULL;
-    snprintf(name, sizeof name, "layers.%d.%s", layer, d->slope_param);
+    snprintf(name, sizeof name, "%s.%s", sl_model_layer_name(m, (size_t)layer), d->slope_param);
     const sl_param *par = sl_model_find_param(m, name);
     return par ? par->tensor : NULL;
 }
@@ -85,9 +85,10 @@ static const sl_tensor *find_slopes(const sl_model *m, int layer)
 static int act_layer_init(act_layer *a, const sl_model *m, int index)
 {
     int64_t shape[4];
-    int ndim = sl_model_layer_shape(m, index - 1, shape);
+    int ndim = sl_model_layer_input_shape(m, (size_t)index, shape);
     memset(a, 0, sizeof *a);
     a->st.layer = index;
+    snprintf(a->st.name, sizeof a->st.name, "%s", sl_model_layer_name(m, (size_t)index));
     a->st.type = sl_model_layer(m, (size_t)index)->type;
     a->st.units = shape[0];
     a->st.positions = shape_product(shape, 1, ndim);

@@ -5,6 +5,7 @@
  */
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "slope/stats.h"
 
@@ -30,10 +31,16 @@ char *sl_stats_summary_line(const sl_stats *s, size_t i, char *buf, size_t size)
         snprintf(alpha, sizeof alpha, ", alpha %.3g [%.3g, %.3g]", l->alpha_mean, l->alpha_min,
                  l->alpha_max);
     const char *word = sl_stats_unit_word(l->type);
+    /* "layer 3", or "layer 1.layers.2" inside a block: the name without its "layers.". */
+    char where[160];
+    if (strncmp(l->name, "layers.", 7) == 0)
+        snprintf(where, sizeof where, "%s", l->name + 7);
+    else
+        snprintf(where, sizeof where, "%d", l->layer);
     snprintf(buf, size,
-             "layer %d %s: %lld/%lld %s (%.1f%%), %lld since init, died %lld, revived %lld, "
+             "layer %s %s: %lld/%lld %s (%.1f%%), %lld since init, died %lld, revived %lld, "
              "neg mean %s%s",
-             l->layer, sl_layer_type_name(l->type), (long long)l->dead, (long long)l->units,
+             where, sl_layer_type_name(l->type), (long long)l->dead, (long long)l->units,
              word ? word : "dead", 100.0 * l->dead_frac, (long long)l->born_dead,
              (long long)l->died, (long long)l->revived, neg, alpha);
     return buf;

@@ -5,9 +5,10 @@
  * allocates passes through its one allocation path, so no malloc
  * interposition is needed (allocations inside OpenBLAS, cJSON or libc are
  * theirs, not slope's, and are not seen).  Checked at the graph level (a
- * hand-written CNN step) and through the trainer (an MLP and a CNN model,
- * across an epoch boundary; the CNN also with data.augment's crop and flip),
- * plus: a cold step is counted, the arena merges and reuses, and sl_set_allocator's functions are the ones called.
+ * hand-written CNN step) and through the trainer (an MLP, a CNN and a residual model,
+ * across an epoch boundary; the CNN also with data.augment's crop and flip), plus: a
+ * cold step is counted, the arena merges and reuses, and sl_set_allocator's functions
+ * are the ones called.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,57 @@ static void test_trainer_cnn_step_allocates_nothing(void **state)
     sl_dataset_free(ds);
 }
 
+/* [1, 8, 8]: conv, relu, a downsampling projection block (conv stride 2, batch_norm,
+ * leaky_relu, a nested identity block of conv and relu), relu, flatten, linear. */
+static sl_model *residual_model(void)
+{
+    sl_error err = {0};
+    int64_t in[3] = {1, 8, 8};
+    sl_model *m = sl_model_new(3, in, &err);
+    assert_non_null(m);
+    sl_layer_spec conv = sl_layer_defaults(SL_LAYER_CONV2D), relu = sl_layer_defaults(SL_LAYER_RELU),
+                  block = sl_layer_defaults(SL_LAYER_RESIDUAL), proj = block,
+                  bn = sl_layer_defaults(SL_LAYER_BATCH_NORM),
+                  leaky = sl_layer_defaults(SL_LAYER_LEAKY_RELU),
+                  flat = sl_layer_defaults(SL_LAYER_FLATTEN), lin = sl_layer_defaults(SL_LAYER_LINEAR);
+    conv.out = 4;
+    conv.padding = 1;
+    sl_layer_spec down = conv;
+    down.stride = 2;
+    proj.shortcut = 1;
+    lin.out = 3;
+    /* NULL closes the innermost block. */
+    const sl_layer_spec *layers[] = {&conv, &relu, &proj, &down, &bn, &leaky, &block, &conv,
+                                     &relu, NULL, NULL, &relu, &flat, &lin};
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        assert_int_equal(layers[i] ? sl_model_add(m, layers[i], &err) : sl_model_end_block(m, &err),
+                         SL_OK);
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 7, &err), SL_OK);
+    return m;
+}
+
+static void test_trainer_residual_step_allocates_nothing(void **state)
+{
+    (void)state;
+    enum { COUNT = 100 };
+    static float images[COUNT * 64];
+    static int32_t labels[COUNT];
+    sl_rng rng;
+    sl_rng_seed(&rng, 10);
+    for (int i = 0; i < COUNT * 64; i++)
+        images[i] = sl_rng_uniform(&rng);
+    for (int i = 0; i < COUNT; i++)
+        labels[i] = i % 3;
+    sl_error err = {0};
+    int64_t shape[3] = {1, 8, 8};
+    sl_dataset *ds = sl_dataset_from_arrays(images, labels, COUNT, 3, shape, 3, &err);
+    assert_non_null(ds);
+    sl_model *m = residual_model();
+    check_trainer_steps(m, ds, "residual");
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
 /* ---- sl_set_allocator ------------------------------------------------------------------ */
 
 /* A counting allocator over the C library's: a header keeps each block's size. */
@@ -378,6 +430,7 @@ int main(void)
         cmocka_unit_test(test_arena_merges_and_reuses),
         cmocka_unit_test(test_trainer_mlp_step_allocates_nothing),
         cmocka_unit_test(test_trainer_cnn_step_allocates_nothing),
+        cmocka_unit_test(test_trainer_residual_step_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

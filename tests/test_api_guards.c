@@ -313,6 +313,10 @@ static void test_model(void **state)
     sl_model_set_capture(NULL, 1);
     assert_null(sl_model_captured(NULL, 0));
     assert_null(sl_model_captured_output(NULL, 0));
+    INVALID(sl_model_end_block(NULL, E));
+    assert_null(sl_model_layer_name(NULL, 0));
+    assert_int_equal(sl_model_layer_parent(NULL, 0), -1);
+    assert_int_equal(sl_model_layer_input_shape(NULL, 0, shape), 0);
 
     sl_model *m = small_model();
     INVALID(sl_model_add(m, NULL, E));
@@ -332,6 +336,11 @@ static void test_model(void **state)
     assert_non_null(sl_model_flat_params(m, NULL));
     assert_null(sl_model_captured(m, SIZE_MAX));
     assert_null(sl_model_captured_output(m, SIZE_MAX));
+    assert_null(sl_model_layer_name(m, SIZE_MAX));
+    assert_int_equal(sl_model_layer_parent(m, SIZE_MAX), -1);
+    assert_int_equal(sl_model_layer_input_shape(m, SIZE_MAX, shape), 0);
+    assert_int_equal(sl_model_layer_input_shape(m, 0, NULL), 1);
+    assert_int_equal(sl_model_end_block(m, NULL), SL_ERR_STATE); /* initialised, none open */
     sl_graph *g = sl_graph_new(1, NULL);
     assert_null(sl_model_forward(m, g, NULL));
     assert_null(sl_model_forward(m, NULL, NULL));

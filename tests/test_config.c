@@ -385,13 +385,18 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                   "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                  "\"tanh\", \"gelu\"");
+                  "\"tanh\", \"gelu\", \"residual\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
     check_fixture("bad_augment_spiral.json", SL_ERR_CONFIG,
                   "data.augment.crop: needs image data [C, H, W]; the spiral's samples are "
                   "points [2]");
     check_fixture("bad_augment_key.json", SL_ERR_CONFIG,
                   "data.augment.flips: unknown key (did you mean \"flip\"?)");
+    /* The nested block is named by its JSON path, and the fix is in the message. */
+    check_fixture("bad_residual_shape.json", SL_ERR_SHAPE,
+                  "model.layers[2].layers[1]: layer 2.layers.1 (residual): identity shortcut "
+                  "needs the block's layers to keep its input shape [8, 28, 28], but they give "
+                  "[16, 14, 14]; use \"shortcut\": \"projection\"");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
                   "model.layers[1]: layer 1 (linear): more than 2147483648 parameters (the model "
@@ -553,7 +558,7 @@ static void test_unknown_enums(void **state)
                        "t.json: model.layers[0].type: unknown value \"softmax\"; valid values: "
                        "\"linear\", \"conv2d\", \"max_pool2d\", \"avg_pool2d\", \"flatten\", "
                        "\"dropout\", \"batch_norm\", \"relu\", \"leaky_relu\", \"prelu\", "
-                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\"");
+                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\", \"residual\"");
 }
 
 static void test_conflicts(void **state)
@@ -1045,6 +1050,8 @@ static void one_layer_config(const sl_layer_def *d, char *text, size_t size)
         if (d->keys[k].required)
             len += snprintf(text + len, size - (size_t)len, ",'%s':%.0f", d->keys[k].name,
                             d->keys[k].lo);
+    if (d->flags & SL_LAYER_CONTAINER) /* a block needs a layer of its own */
+        len += snprintf(text + len, size - (size_t)len, ",'layers':[{'type':'relu'}]");
     snprintf(text + len, size - (size_t)len, "}]}}");
 }
 
@@ -1108,7 +1115,7 @@ static void test_gelu_layer(void **state)
                        "\"gelu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                        "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                        "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                       "\"tanh\", \"gelu\"");
+                       "\"tanh\", \"gelu\", \"residual\"");
 }
 
 /* The rules a row adds to its keys' ranges, as the config reports them. */

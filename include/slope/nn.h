@@ -12,6 +12,14 @@
  * nn.Sequential: "layers.<i>.weight" ([out, in] for linear, [O, C, kh, kw]
  * for conv2d), "layers.<i>.bias", "layers.<i>.weight" for PReLU slopes, and
  * "layers.<i>.running_mean" / "running_var" buffers for batch_norm.
+ * Inside a residual block the names nest as PyTorch nests modules: the
+ * block's own layers are "layers.<i>.layers.<j>.<param>" (its j-th layer),
+ * its projection shortcut "layers.<i>.shortcut.weight" / ".bias".
+ *
+ * The layers are one flat list in prefix order: a residual entry is followed
+ * by the entries of its body (recursively), and its sl_layer_spec.body
+ * counts them.  Layer indices (sl_model_layer, statistics, sl_param.layer)
+ * are positions in that list; sl_model_layer_name gives an entry's path.
  *
  * Ownership: the model owns its parameters; sl_model_param returns views
  * valid until sl_model_free.  Thread safety: one model is used by one thread
@@ -55,6 +63,7 @@ typedef enum sl_layer_type {
     SL_LAYER_SIGMOID,
     SL_LAYER_TANH,
     SL_LAYER_GELU,         /**< exact erf form, as torch.nn.GELU() */
+    SL_LAYER_RESIDUAL,     /**< x + f(x): a block holding its own layers (sl_model_end_block) */
     SL_LAYER_TYPE_COUNT    /**< the layer table (sl_layer_def_of) has one row per type */
 } sl_layer_type;
 
@@ -74,6 +83,13 @@ typedef struct sl_layer_spec {
     float p;                /**< dropout probability (0.5) */
     float lower, upper;     /**< rrelu slope range (1/8, 1/3) */
     float momentum, eps;    /**< batch_norm (0.1, 1e-5) */
+    int shortcut;           /**< residual: 0 = identity (default), 1 = projection */
+    /**
+     * residual: how many entries of the model's flat layer list form its body (the
+     * entries right after it, nested blocks counted with their bodies).  Set by
+     * sl_model_end_block and by the config reader; sl_model_add ignores it.
+     */
+    int body;
 } sl_layer_spec;
 
 typedef enum sl_init_kind {
@@ -186,6 +202,9 @@ typedef struct sl_layer_param {
 #define SL_LAYER_DIES 8u            /**< an activation giving 0 and no gradient for x <= 0
                                          (relu): a unit <= 0 on every input is "dead"; of the
                                          other activations such a unit is "inactive" */
+#define SL_LAYER_CONTAINER 16u      /**< a block (residual): the entries after it, up to its
+                                         sl_layer_spec.body, are its own layers; its forward is
+                                         the shortcut, added to the body's output */
 
 typedef struct sl_layer_def {
     sl_layer_type type;
@@ -290,6 +309,31 @@ SL_API void sl_model_free(sl_model *m);
 SL_API sl_status sl_model_add(sl_model *m, const sl_layer_spec *spec, sl_error *err);
 
 /**
+ * Residual blocks.  Adding an SL_LAYER_RESIDUAL spec opens a block: the
+ * layers added next (any types, nested blocks too) form its body and take
+ * the block's input; sl_model_end_block closes the innermost open block.
+ * The block's output is x + f(x), f the body, with the shortcut its spec
+ * chooses:
+ *   identity (shortcut 0): the body's output must have the block's input
+ *     shape, else SL_ERR_SHAPE "layer <path> (residual): identity shortcut
+ *     needs ...; use \"shortcut\": \"projection\"";
+ *   projection (shortcut 1): on images a 1x1 conv2d with stride in_H / out_H
+ *     (the body may shrink H and W by the same whole factor, else
+ *     SL_ERR_SHAPE), on flat inputs a linear layer; parameters
+ *     "layers.<i>.shortcut.weight" ([out C, in C, 1, 1] or [out, in]) and,
+ *     with spec.bias (default 1, as torch's Conv2d/Linear), ".bias".
+ * Closing fills the residual's out (output channels or features), stride
+ * and body.  Errors: SL_ERR_STATE when no block is open or after init,
+ * SL_ERR_CONFIG for an empty body, SL_ERR_SHAPE as above (the open block
+ * stays open and the model unchanged, so a caller may stop there).
+ * sl_model_init refuses (SL_ERR_STATE) a model with a block still open.
+ * Blocks nest at most SL_MODEL_MAX_DEPTH deep.
+ */
+SL_API sl_status sl_model_end_block(sl_model *m, sl_error *err);
+/** The deepest nesting of residual blocks a model accepts. */
+#define SL_MODEL_MAX_DEPTH 8
+
+/**
  * Allocates the parameters (first call) and draws them from seed: each
  * layer from its own stream (seed, layer index), so a layer's weights do not
  * depend on the layers around it.  Each slot is filled as its row says
@@ -332,14 +376,27 @@ SL_API sl_status sl_model_set_input_normalize(sl_model *m, sl_normalize kind, do
  *  (0 and 1 unless standardize).  SL_NORMALIZE_NONE for a NULL model. */
 SL_API sl_normalize sl_model_input_normalize(const sl_model *m, double *mean, double *std);
 
+/** Entries of the flat layer list, block entries and their bodies included. */
 SL_API size_t sl_model_num_layers(const sl_model *m);
 SL_API const sl_layer_spec *sl_model_layer(const sl_model *m, size_t i);
+/**
+ * Entry i's path, the prefix of its parameter names: "layers.3", or
+ * "layers.3.layers.0" inside the block at layers.3.  NULL for a NULL model
+ * or i out of range.  Valid until sl_model_free.
+ */
+SL_API const char *sl_model_layer_name(const sl_model *m, size_t i);
+/** The flat index of the block holding entry i, -1 at the top level (or out of range). */
+SL_API int sl_model_layer_parent(const sl_model *m, size_t i);
+/** Input shape of one sample of entry i (a block's first layer takes the block's input);
+ *  returns ndim, 0 for a NULL model or i out of range.  shape may be NULL. */
+SL_API int sl_model_layer_input_shape(const sl_model *m, size_t i, int64_t *shape);
 /** Output shape of one sample after layer i; returns ndim.  Layer -1: the input.  shape may be
  *  NULL (just the rank); 0 for a NULL model or i outside -1..layers-1. */
 SL_API int sl_model_layer_shape(const sl_model *m, int i, int64_t *shape);
 /** Output shape of one sample after the last layer; returns ndim. */
 SL_API int sl_model_output_shape(const sl_model *m, int64_t *shape);
-/** Multiply-adds per sample of layer i's forward pass (0 for layers that have none). */
+/** Multiply-adds per sample of layer i's forward pass (0 for layers that have none); a
+ *  residual entry counts its shortcut and the addition, its body's layers count apart. */
 SL_API int64_t sl_model_layer_flops(const sl_model *m, size_t i);
 /** Number of trainable scalars of layer i (buffers excluded). */
 SL_API int64_t sl_model_layer_param_count(const sl_model *m, size_t i);

@@ -91,6 +91,9 @@ typedef struct sl_layer_stats {
     int64_t n_alpha;       /**< PReLU: number of slopes (1 or units); 0 for other types */
     double alpha_mean, alpha_min, alpha_max; /**< PReLU slopes; 0 for other types */
     int64_t born_dead;     /**< units dead at the first report and at every report since */
+    /** The layer's path in the model (sl_model_layer_name): "layers.3", or
+     *  "layers.1.layers.2" inside a residual block; a copy, valid with the struct. */
+    char name[128];
 } sl_layer_stats;
 
 /** Log-spaced bins of the |x| histogram behind neg_p01: 256 a decade over [1e-8, 1e8). */

@@ -1,12 +1,13 @@
 """slope -> ONNX: `slope export --onnx` files pass onnx.checker and compute slope's logits.
 
 For fashion_mlp, fashion_mlp_prelu, fashion_cnn (trained one epoch on 1,000 images) and a
-small model with every exportable layer type (standardized inputs), each exported file must
+small model with every exportable layer type and one with residual blocks (standardized
+inputs), each exported file must
 pass onnx.checker.check_model(full_check=True), and on 1,000 RAW test images (0..255, the
 Fashion-MNIST test set when installed, else random bytes) its outputs must match slope's
 within 1e-4 (slope's from `slope predict --logits`): OpenCV's DNN (cv2.dnn.readNetFromONNX)
 for the three shipped models, and a numpy evaluation of the graph (written here from the
-ONNX operator specs) for all four.
+ONNX operator specs) for all five.
 Exits 77 (ctest SKIP) without onnx, cv2 or numpy.
 
 usage: onnx_roundtrip.py SLOPE SOURCE_DIR WORK_DIR"""
@@ -74,10 +75,20 @@ EVERY_LAYER = [  # every layer type the export writes, with non-default settings
     L("linear", out=16), L("relu"), L("linear", out=12), L("leaky_relu", alpha=0.1),
     L("prelu"), L("linear", out=10)]
 
+RESIDUAL = [  # blocks: a downsampling conv projection with a nested identity block, a Gemm one
+    L("conv2d", out=4, kernel=3, padding=1), L("relu"),
+    L("residual", shortcut="projection", layers=[
+        L("conv2d", out=8, kernel=3, stride=2, padding=1), L("batch_norm"), L("relu"),
+        L("residual", layers=[L("conv2d", out=8, kernel=3, padding=1), L("leaky_relu")])]),
+    L("relu"), L("max_pool2d", kernel=2), L("flatten"),
+    L("residual", shortcut="projection", bias=False, layers=[L("linear", out=32), L("tanh")]),
+    L("linear", out=10)]
+
 def config(name, files):
-    if name == "every_layer":
+    if name in ("every_layer", "residual"):
         cfg = json.load(open(os.path.join(src, "models", "fashion_cnn.json")))
-        cfg["name"], cfg["model"]["layers"] = "onnx-every-layer", EVERY_LAYER
+        cfg["name"] = "onnx-" + name
+        cfg["model"]["layers"] = EVERY_LAYER if name == "every_layer" else RESIDUAL
         normalize = "standardize"  # mean and std computed from the training images
     else:
         cfg = json.load(open(os.path.join(src, "models", name + ".json")))
@@ -193,5 +204,6 @@ files, x = data_files()
 for name in ("fashion_mlp", "fashion_mlp_prelu", "fashion_cnn"):
     check(name, files, x, need_cv2=True)
 check("every_layer", files, x, need_cv2=False)
+check("residual", files, x, need_cv2=False)
 check_cli()
 print("onnx round trip: checker passes, OpenCV and numpy give slope's logits")

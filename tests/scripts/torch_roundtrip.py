@@ -106,5 +106,42 @@ run("train", bn_path, "--epochs", "1", "--init-from", "bn_half.safetensors", "--
     "optimizer.lr=1e-20", "--set", "schedule.min_lr=1e-21", "--set", "model.layers[1].momentum=0",
     "--checkpoint", "bn2.safetensors", *common)
 d4 = check_logits(bn, "bn2.safetensors", "batch norm, torch (I64, float16) -> slope")
+
+# Residual blocks (a batch norm inside one, a projection shortcut): torch's nesting of names
+# ("1.layers.1.num_batches_tracked", "2.shortcut.weight"), a strict load, the same logits;
+# and the checkpoint (with its optimizer state) resumes.
+class Residual(torch.nn.Module):
+    def __init__(self, layers, shortcut=None):
+        super().__init__()
+        self.layers, self.shortcut = torch.nn.Sequential(*layers), shortcut
+
+    def forward(self, x):
+        return self.layers(x) + (self.shortcut(x) if self.shortcut is not None else x)
+
+res_cfg = json.load(open(cfg))
+res_cfg["model"]["layers"] = [
+    {"type": "linear", "out": 16},
+    {"type": "residual", "layers": [{"type": "linear", "out": 16}, {"type": "batch_norm"},
+                                    {"type": "relu"}, {"type": "linear", "out": 16}]},
+    {"type": "residual", "shortcut": "projection",
+     "layers": [{"type": "linear", "out": 8}, {"type": "tanh"}]},
+    {"type": "leaky_relu", "alpha": 0.1}, {"type": "linear", "out": 3}]
+res_path = os.path.join(work, "res.json")
+json.dump(res_cfg, open(res_path, "w"))
+run("train", res_path, "--epochs", "1", "--checkpoint", "res.safetensors", *common)
+run("train", res_path, "--epochs", "2", "--resume", "res.safetensors", "--allow-schedule-change",
+    "--checkpoint", "res.safetensors", *common)
+run("export", "res.safetensors", "-o", "res.torch.safetensors")
+res = torch.nn.Sequential(
+    torch.nn.Linear(2, 16),
+    Residual([torch.nn.Linear(16, 16), torch.nn.BatchNorm1d(16), torch.nn.ReLU(),
+              torch.nn.Linear(16, 16)]),
+    Residual([torch.nn.Linear(16, 8), torch.nn.Tanh()], torch.nn.Linear(16, 8)),
+    torch.nn.LeakyReLU(0.1), torch.nn.Linear(8, 3))
+res_sd = read(os.path.join(work, "res.torch.safetensors"))
+assert "1.layers.1.num_batches_tracked" in res_sd and "2.shortcut.bias" in res_sd, list(res_sd)
+res.load_state_dict(res_sd, strict=True)
+d5 = check_logits(res, "res.safetensors", "residual, slope -> torch")
 print("torch round trip: strict load, weights back exactly, shape error named; logits differ by "
-      f"{d1:.1e} (slope -> torch), {d2:.1e} (torch -> slope), {d3:.1e} and {d4:.1e} (batch norm)")
+      f"{d1:.1e} (slope -> torch), {d2:.1e} (torch -> slope), {d3:.1e} and {d4:.1e} (batch norm), "
+      f"{d5:.1e} (residual)")
