@@ -236,14 +236,15 @@ static void test_trainer_mlp_step_allocates_nothing(void **state)
     sl_dataset_free(ds);
 }
 
-static void test_trainer_cnn_step_allocates_nothing(void **state)
+/* 100 random [1, 8, 8] images of 3 classes, drawn from seed (the arrays are the caller's
+ * static storage: one dataset at a time). */
+static sl_dataset *random_images(uint64_t seed)
 {
-    (void)state;
     enum { COUNT = 100 };
     static float images[COUNT * 64];
     static int32_t labels[COUNT];
     sl_rng rng;
-    sl_rng_seed(&rng, 9);
+    sl_rng_seed(&rng, seed);
     for (int i = 0; i < COUNT * 64; i++)
         images[i] = sl_rng_uniform(&rng);
     for (int i = 0; i < COUNT; i++)
@@ -252,6 +253,13 @@ static void test_trainer_cnn_step_allocates_nothing(void **state)
     int64_t shape[3] = {1, 8, 8};
     sl_dataset *ds = sl_dataset_from_arrays(images, labels, COUNT, 3, shape, 3, &err);
     assert_non_null(ds);
+    return ds;
+}
+
+static void test_trainer_cnn_step_allocates_nothing(void **state)
+{
+    (void)state;
+    sl_dataset *ds = random_images(9);
     sl_model *m = cnn_model();
     check_trainer_steps(m, ds, "cnn");
     /* Crop and flip on every batch: the scratch image is the trainer's, made once. */
@@ -292,19 +300,7 @@ static sl_model *residual_model(void)
 static void test_trainer_residual_step_allocates_nothing(void **state)
 {
     (void)state;
-    enum { COUNT = 100 };
-    static float images[COUNT * 64];
-    static int32_t labels[COUNT];
-    sl_rng rng;
-    sl_rng_seed(&rng, 10);
-    for (int i = 0; i < COUNT * 64; i++)
-        images[i] = sl_rng_uniform(&rng);
-    for (int i = 0; i < COUNT; i++)
-        labels[i] = i % 3;
-    sl_error err = {0};
-    int64_t shape[3] = {1, 8, 8};
-    sl_dataset *ds = sl_dataset_from_arrays(images, labels, COUNT, 3, shape, 3, &err);
-    assert_non_null(ds);
+    sl_dataset *ds = random_images(10);
     sl_model *m = residual_model();
     check_trainer_steps(m, ds, "residual");
     sl_model_free(m);
