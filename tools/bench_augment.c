@@ -17,6 +17,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_timing.h"
+
 #include "slope/data.h"
 #include "slope/rng.h"
 
@@ -24,18 +26,6 @@
 #define BATCHES 200
 #define MAX_REPS 101
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* The median seconds per batch of reading (a == NULL) or reading then augmenting. */
 static double time_case(sl_batch_iter *it, const sl_augment_spec *a, float *x, int32_t *y,

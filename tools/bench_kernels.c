@@ -22,6 +22,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_timing.h"
+
 #include "kernels.h"
 
 /* From OpenBLAS (also in its cblas.h; declared here for other cblas.h headers). */
@@ -37,18 +39,6 @@ typedef struct timing {
     double median; /* seconds per call */
 } timing;
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 #define MAX_REPS 101
 static int g_reps = 7;

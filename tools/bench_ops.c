@@ -14,22 +14,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_timing.h"
+
 #include <cblas.h>
 
 #include "slope/slope.h"
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Median seconds of fn over reps runs, after warm-ups. */
 static double median_time(void (*fn)(void *), void *ctx, int reps)
