@@ -1,0 +1,53 @@
+# Trains two candidate small ResNets for models/fashion_resnet.json in torch (10 epochs,
+# crop 2 + flip 0.5, SGD nesterov 0.05 cosine, wd 5e-4, batch 64, 2 threads), to choose an
+# architecture before a slope run: /usr/bin/python3 tools/torch_resnet_candidates.py A|B [seed]
+import gzip, sys, time, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
+torch.manual_seed(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
+torch.set_num_threads(2)
+D = "/usr/share/datasets/fashion-mnist/"
+def idx(p, off): return np.frombuffer(gzip.open(D + p).read(), np.uint8, offset=off)
+xtr = torch.tensor(idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28) / 255.0, dtype=torch.float32)
+ytr = torch.tensor(idx("train-labels-idx1-ubyte.gz", 8).astype(np.int64))
+xte = torch.tensor(idx("t10k-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28) / 255.0, dtype=torch.float32)
+yte = torch.tensor(idx("t10k-labels-idx1-ubyte.gz", 8).astype(np.int64))
+A = 0.1
+class Res(nn.Module):
+    def __init__(s, cin, cout, stride):
+        super().__init__()
+        s.layers = nn.Sequential(nn.Conv2d(cin, cout, 3, stride, 1), nn.BatchNorm2d(cout), nn.LeakyReLU(A),
+                                 nn.Conv2d(cout, cout, 3, 1, 1), nn.BatchNorm2d(cout))
+        s.shortcut = nn.Conv2d(cin, cout, 1, stride) if (cin != cout or stride != 1) else None
+    def forward(s, x):
+        return s.layers(x) + (s.shortcut(x) if s.shortcut is not None else x)
+arch = sys.argv[1] if len(sys.argv) > 1 else "A"
+if arch == "A":
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.LeakyReLU(A), nn.MaxPool2d(2),
+                        Res(32, 32, 1), nn.LeakyReLU(A), Res(32, 64, 2), nn.LeakyReLU(A), Res(64, 64, 1), nn.LeakyReLU(A),
+                        nn.AvgPool2d(7), nn.Flatten(), nn.Linear(64, 10))
+else:
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.LeakyReLU(A), nn.MaxPool2d(2),
+                        Res(32, 64, 1), nn.LeakyReLU(A), Res(64, 128, 2), nn.LeakyReLU(A),
+                        nn.AvgPool2d(7), nn.Flatten(), nn.Linear(128, 10))
+E, B = 10, 64
+opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
+steps = E * (len(xtr) // B)
+sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
+def aug(x):
+    n = x.shape[0]
+    p = F.pad(x, (2, 2, 2, 2))
+    ox = torch.randint(0, 5, (n,)); oy = torch.randint(0, 5, (n,))
+    out = torch.stack([p[i, :, oy[i]:oy[i] + 28, ox[i]:ox[i] + 28] for i in range(n)])
+    flip = torch.rand(n) < 0.5
+    out[flip] = out[flip].flip(3)
+    return out
+t0 = time.time()
+for e in range(E):
+    net.train(); perm = torch.randperm(len(xtr))
+    for b in range(len(xtr) // B):
+        i = perm[b * B:(b + 1) * B]
+        loss = F.cross_entropy(net(aug(xtr[i])), ytr[i])
+        opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+    net.eval()
+    with torch.no_grad():
+        acc = sum((net(xte[j:j + 1000]).argmax(1) == yte[j:j + 1000]).sum().item() for j in range(0, 10000, 1000)) / 100
+    print(f"arch {arch} epoch {e+1} loss {loss.item():.3f} test {acc:.2f}% {time.time()-t0:.0f}s", flush=True)
