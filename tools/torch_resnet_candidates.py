@@ -1,9 +1,13 @@
-# Trains two candidate small ResNets for models/fashion_resnet.json in torch (10 epochs,
-# crop 2 + flip 0.5, SGD nesterov 0.05 cosine, wd 5e-4, batch 64, 2 threads), to choose an
-# architecture before a slope run: /usr/bin/python3 tools/torch_resnet_candidates.py A|B [seed]
+# Trains candidate small ResNets for models/fashion_resnet.json in torch (10 epochs,
+# crop 2 + flip 0.5, SGD nesterov cosine, wd 5e-4), to choose an architecture before a slope run:
+#   /usr/bin/python3 tools/torch_resnet_candidates.py ARCH [seed] [key=value ...]
+# ARCH: A, B (see below), C (A with a flatten head), D (C with an extra 32@14 block);
+# keys: lr (0.05), batch (64), threads (2), ls (label smoothing, 0), epochs (10).
 import gzip, sys, time, numpy as np, torch, torch.nn as nn, torch.nn.functional as F
 torch.manual_seed(int(sys.argv[2]) if len(sys.argv) > 2 else 0)
-torch.set_num_threads(2)
+opt_kv = dict(a.split("=") for a in sys.argv[3:])
+def knob(k, d): return type(d)(opt_kv.get(k, d))
+torch.set_num_threads(knob("threads", 2))
 D = "/usr/share/datasets/fashion-mnist/"
 def idx(p, off): return np.frombuffer(gzip.open(D + p).read(), np.uint8, offset=off)
 xtr = torch.tensor(idx("train-images-idx3-ubyte.gz", 16).reshape(-1, 1, 28, 28) / 255.0, dtype=torch.float32)
@@ -24,12 +28,17 @@ if arch == "A":
     net = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.LeakyReLU(A), nn.MaxPool2d(2),
                         Res(32, 32, 1), nn.LeakyReLU(A), Res(32, 64, 2), nn.LeakyReLU(A), Res(64, 64, 1), nn.LeakyReLU(A),
                         nn.AvgPool2d(7), nn.Flatten(), nn.Linear(64, 10))
+elif arch in ("C", "D"):
+    extra = [Res(32, 32, 1), nn.LeakyReLU(A)] if arch == "D" else []
+    net = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.LeakyReLU(A), nn.MaxPool2d(2),
+                        Res(32, 32, 1), nn.LeakyReLU(A), *extra, Res(32, 64, 2), nn.LeakyReLU(A),
+                        Res(64, 64, 1), nn.LeakyReLU(A), nn.Flatten(), nn.Dropout(0.3), nn.Linear(64 * 49, 10))
 else:
     net = nn.Sequential(nn.Conv2d(1, 32, 3, 1, 1), nn.BatchNorm2d(32), nn.LeakyReLU(A), nn.MaxPool2d(2),
                         Res(32, 64, 1), nn.LeakyReLU(A), Res(64, 128, 2), nn.LeakyReLU(A),
                         nn.AvgPool2d(7), nn.Flatten(), nn.Linear(128, 10))
-E, B = 10, 64
-opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4, nesterov=True)
+E, B = knob("epochs", 10), knob("batch", 64)
+opt = torch.optim.SGD(net.parameters(), lr=knob("lr", 0.05), momentum=0.9, weight_decay=5e-4, nesterov=True)
 steps = E * (len(xtr) // B)
 sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, steps)
 def aug(x):
@@ -45,7 +54,7 @@ for e in range(E):
     net.train(); perm = torch.randperm(len(xtr))
     for b in range(len(xtr) // B):
         i = perm[b * B:(b + 1) * B]
-        loss = F.cross_entropy(net(aug(xtr[i])), ytr[i])
+        loss = F.cross_entropy(net(aug(xtr[i])), ytr[i], label_smoothing=knob("ls", 0.0))
         opt.zero_grad(); loss.backward(); opt.step(); sched.step()
     net.eval()
     with torch.no_grad():
