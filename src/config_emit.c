@@ -250,6 +250,7 @@ static int emit_root(cJSON *root, const sl_config *cfg)
     return add_string(root, "name", cfg->name) && add_number(root, "seed", (double)cfg->seed) &&
            emit_data(root, &cfg->data) && emit_model(root, &cfg->model) &&
            add_string(root, "loss", sl_loss_name(cfg->loss)) &&
+           add_number(root, "label_smoothing", (double)cfg->label_smoothing) &&
            emit_optimizer(root, &cfg->optimizer) && emit_schedule(root, &cfg->schedule) &&
            emit_train(root, &cfg->train) && emit_checkpoint(root, &cfg->checkpoint) &&
            emit_stats(root, &cfg->stats);

@@ -734,8 +734,8 @@ static sl_status parse_stats(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 /* ---- the root ------------------------------------------------------------------- */
 
 static const char *const root_keys[] = {"name",      "seed",     "data",  "model",
-                                        "loss",      "optimizer", "schedule", "train",
-                                        "checkpoint", "stats",    NULL};
+                                        "loss",      "label_smoothing", "optimizer", "schedule",
+                                        "train",     "checkpoint", "stats",    NULL};
 
 static void set_defaults(sl_config *cfg)
 {
@@ -767,6 +767,11 @@ static sl_status parse_header(sl_cfg_ctx *c, const cJSON *root, sl_config *cfg)
     if (st == SL_OK)
         st = sl_cfg_get_enum(c, root, "loss", losses, 2, &loss);
     cfg->loss = (sl_loss_kind)loss;
+    if (st == SL_OK)
+        st = sl_cfg_get_float(c, root, "label_smoothing", &cfg->label_smoothing, UNIT_OPEN);
+    if (st == SL_OK && cfg->label_smoothing > 0.0f && cfg->loss != SL_LOSS_CROSS_ENTROPY)
+        st = sl_cfg_fail_at(c, "label_smoothing", "needs \"loss\": \"cross_entropy\", not \"%s\"",
+                            sl_loss_name(cfg->loss));
     return st;
 }
 

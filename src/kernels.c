@@ -585,7 +585,7 @@ void sl_k_avgpool_bwd(const float *dy, float *dx, int64_t planes, int H, int W, 
 /* ---- losses ---- */
 
 float sl_k_softmax_ce_fwd(const float *logits, const int32_t *labels, float *probs, int64_t N,
-                          int64_t C)
+                          int64_t C, float eps)
 {
     double loss = 0.0;
     for (int64_t n = 0; n < N; n++) {
@@ -600,21 +600,26 @@ float sl_k_softmax_ce_fwd(const float *logits, const int32_t *labels, float *pro
         float inv = (float)(1.0 / s);
         for (int64_t j = 0; j < C; j++)
             p[j] *= inv;
-        /* -log softmax(z)[label] = log(s) + m - z[label] */
-        loss += log(s) + (double)m - (double)z[labels[n]];
+        /* -log softmax(z)[j] = lse - z[j] with lse = log(s) + m; the smoothed target's
+         * share eps / C of every class sums to eps (lse - mean(z)). */
+        double lse = log(s) + (double)m;
+        loss += (1.0 - (double)eps) * (lse - (double)z[labels[n]]);
+        if (eps != 0.0f)
+            loss += (double)eps * (lse - sum_f(z, C) / (double)C);
     }
     return N > 0 ? (float)(loss / (double)N) : 0.0f;
 }
 
 void sl_k_softmax_ce_bwd(const float *probs, const int32_t *labels, float *dlogits, int64_t N,
-                         int64_t C, float scale)
+                         int64_t C, float eps, float scale)
 {
+    float spread = eps / (float)C;
     for (int64_t n = 0; n < N; n++) {
         const float *restrict p = probs + n * C;
         float *restrict d = dlogits + n * C;
         for (int64_t j = 0; j < C; j++)
-            d[j] += scale * p[j];
-        d[labels[n]] -= scale;
+            d[j] += scale * (p[j] - spread);
+        d[labels[n]] -= scale * (1.0f - eps);
     }
 }
 

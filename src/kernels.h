@@ -69,13 +69,14 @@ void sl_k_avgpool_bwd(const float *dy, float *dx, int64_t planes, int H, int W, 
                       int pad, int OH, int OW);
 
 /* ---- losses ---- */
-/* Stable log-softmax cross-entropy over logits[N, C]; labels in [0, C).
+/* Stable log-softmax cross-entropy over logits[N, C]; labels in [0, C), against the smoothed
+ * target q = (1 - eps) onehot(label) + eps / C (eps = 0: plain cross-entropy).
  * Writes probs[N, C] = softmax (for backward) and returns the MEAN loss (double accumulation). */
 float sl_k_softmax_ce_fwd(const float *logits, const int32_t *labels, float *probs, int64_t N,
-                          int64_t C);
-/* dlogits += scale * (probs - onehot(labels)), scale = dloss / N by the caller. */
+                          int64_t C, float eps);
+/* dlogits += scale * (probs - q), q as above; scale = dloss / N by the caller. */
 void sl_k_softmax_ce_bwd(const float *probs, const int32_t *labels, float *dlogits, int64_t N,
-                         int64_t C, float scale);
+                         int64_t C, float eps, float scale);
 /* Mean squared error over n elements (double accumulation). */
 float sl_k_mse_fwd(const float *pred, const float *target, int64_t n);
 /* dpred += scale * 2 * (pred - target), scale = dloss / n by the caller; dtarget likewise

@@ -9,10 +9,11 @@ static sl_tensor *scalar_output(sl_graph *g)
     return sl_ag_output(g, 1, &one);
 }
 
-/* Forward's softmax and a copy of the labels (arena memory). */
+/* Forward's softmax, a copy of the labels (arena memory) and the label smoothing. */
 typedef struct ce_state {
     const float *probs;
     const int32_t *labels;
+    float smoothing;
 } ce_state;
 
 static ce_state *ce_state_of(const sl_node *n) { return n->state; }
@@ -23,7 +24,7 @@ static void cross_entropy_backward(sl_node *n)
     const ce_state *s = ce_state_of(n);
     int64_t N = logits->shape[0], C = logits->shape[1];
     if (sl_ag_wants_grad(n, 0))
-        sl_k_softmax_ce_bwd(s->probs, s->labels, logits->grad, N, C,
+        sl_k_softmax_ce_bwd(s->probs, s->labels, logits->grad, N, C, s->smoothing,
                             n->out->grad[0] / (float)N);
 }
 
@@ -32,10 +33,20 @@ const sl_op_def sl_op_cross_entropy_row = {SL_OP_CROSS_ENTROPY, "cross_entropy",
 
 sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *labels)
 {
+    return sl_cross_entropy_smoothed(g, logits, labels, 0.0f);
+}
+
+sl_tensor *sl_cross_entropy_smoothed(sl_graph *g, sl_tensor *logits, const int32_t *labels,
+                                     float smoothing)
+{
     if (sl_ops_skip(g, logits))
         return NULL;
     if (!labels)
         return sl_ag_fail(g, SL_ERR_INVALID, "cross_entropy: labels are NULL");
+    if (!(smoothing >= 0.0f && smoothing < 1.0f))
+        return sl_ag_fail(g, SL_ERR_INVALID,
+                          "cross_entropy: label smoothing must be in [0, 1), got %g",
+                          (double)smoothing);
     if (logits->ndim != 2) {
         char sx[64];
         return sl_ag_fail(g, SL_ERR_SHAPE, "cross_entropy: logits must be [N, C], got %s",
@@ -53,10 +64,10 @@ sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *label
     if (!saved_labels)
         return NULL;
     memcpy(saved_labels, labels, (size_t)N * sizeof(int32_t));
-    loss->data[0] = sl_k_softmax_ce_fwd(logits->data, labels, probs, N, C);
+    loss->data[0] = sl_k_softmax_ce_fwd(logits->data, labels, probs, N, C, smoothing);
     sl_node *n = sl_ag_record(g, SL_OP_CROSS_ENTROPY, loss, &logits, 1);
     if (n)
-        *ce_state_of(n) = (ce_state){probs, saved_labels};
+        *ce_state_of(n) = (ce_state){probs, saved_labels, smoothing};
     return loss;
 }
 

@@ -129,6 +129,7 @@ sl_train_options sl_run_train_options(const sl_config *cfg)
     o.drop_last = cfg->train.drop_last;
     o.seed = cfg->seed;
     o.loss = cfg->loss;
+    o.label_smoothing = cfg->label_smoothing;
     o.optim = cfg->optimizer;
     o.schedule = cfg->schedule;
     o.augment = cfg->data.augment;

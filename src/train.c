@@ -161,6 +161,13 @@ static sl_status check_options(const sl_train_options *opt, sl_error *err)
     if ((int)opt->loss < (int)SL_LOSS_CROSS_ENTROPY || (int)opt->loss > (int)SL_LOSS_MSE)
         return sl_error_set(err, SL_ERR_CONFIG, "sl_trainer_new: unknown loss kind %d",
                             (int)opt->loss);
+    if (!(opt->label_smoothing >= 0.0f && opt->label_smoothing < 1.0f))
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "sl_trainer_new: label_smoothing must be in [0, 1), got %g",
+                            (double)opt->label_smoothing);
+    if (opt->label_smoothing > 0.0f && opt->loss != SL_LOSS_CROSS_ENTROPY)
+        return sl_error_set(err, SL_ERR_CONFIG,
+                            "sl_trainer_new: label_smoothing needs the cross_entropy loss");
     if ((int)opt->optim.kind < (int)SL_OPTIM_SGD || (int)opt->optim.kind > (int)SL_OPTIM_ADAMW)
         return sl_error_set(err, SL_ERR_CONFIG, "sl_trainer_new: unknown optimizer kind %d",
                             (int)opt->optim.kind);
@@ -269,7 +276,9 @@ static sl_status forward_backward(sl_trainer *t, sl_step_info *info, sl_error *e
     sl_rng_seed(sl_graph_rng(g), t->opt.seed * 0x9E3779B97F4A7C15ull + (uint64_t)t->steps +
                                      ((uint64_t)t->strategy.rank << 40)); /* own stream per replica */
     sl_tensor *out = sl_model_forward(t->model, g, t->input);
-    sl_tensor *loss = sl_loss(g, out, t->labels, t->opt.loss);
+    sl_tensor *loss = t->opt.label_smoothing > 0.0f
+                          ? sl_cross_entropy_smoothed(g, out, t->labels, t->opt.label_smoothing)
+                          : sl_loss(g, out, t->labels, t->opt.loss);
     if (!loss)
         return sl_graph_take_error(g, err);
     info->loss = loss->data[0];

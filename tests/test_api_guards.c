@@ -170,6 +170,8 @@ static void test_ops_null(void **state)
     assert_int_equal(sl_graph_status(g), SL_OK);
     /* NULL labels or running statistics (not a failed earlier op): an error. */
     OP_FAILS(g, SL_ERR_INVALID, sl_cross_entropy(g, f, NULL));
+    OP_FAILS(g, SL_ERR_INVALID, sl_cross_entropy_smoothed(g, f, NULL, 0.1f));
+    OP_FAILS(g, SL_ERR_INVALID, sl_cross_entropy_smoothed(g, f, (int32_t[4]){0}, INFINITY));
     OP_FAILS(g, SL_ERR_INVALID, sl_bce_with_logits(g, f, NULL));
     OP_FAILS(g, SL_ERR_INVALID, sl_reshape(g, x, 2, NULL));
     OP_FAILS(g, SL_ERR_INVALID, sl_loss(g, f, NULL, SL_LOSS_CROSS_ENTROPY));

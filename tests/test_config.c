@@ -172,6 +172,7 @@ static void test_defaults(void **state)
     assert_string_equal(cfg->name, "t");
     assert_string_equal(cfg->origin, "t.json");
     assert_int_equal(cfg->seed, 42);
+    assert_true(cfg->label_smoothing == 0.0f);
     assert_string_equal(cfg->data.dataset, "spiral");
     assert_null(cfg->data.train.images);
     assert_int_equal(cfg->data.normalize, SL_NORMALIZE_NONE);
@@ -415,8 +416,8 @@ static void test_unknown_keys(void **state)
     expect_section_error("'trian':{}", "t.json: trian: unknown key (did you mean \"train\"?)");
     expect_section_error("'colour':'red'",
                          "t.json: colour: unknown key (the keys of the config are \"name\", "
-                         "\"seed\", \"data\", \"model\", \"loss\", \"optimizer\", \"schedule\", "
-                         "\"train\", \"checkpoint\", \"stats\")");
+                         "\"seed\", \"data\", \"model\", \"loss\", \"label_smoothing\", "
+                         "\"optimizer\", \"schedule\", \"train\", \"checkpoint\", \"stats\")");
     expect_layer_error("{'type':'relu','alpha':0.1}",
                        "t.json: model.layers[0].alpha: not a setting of a \"relu\" layer (its "
                        "keys: \"type\"); remove it, e.g. with --set model.layers[0].alpha=null");
@@ -497,6 +498,10 @@ static void test_out_of_range(void **state)
                  "{'type':'linear','out':3}]}}",
                  "t.json: data.validation: must be in [0, 1), got 1");
     expect_section_error("'seed':-1", "t.json: seed: must be >= 0, got -1");
+    expect_section_error("'label_smoothing':1",
+                         "t.json: label_smoothing: must be in [0, 1), got 1");
+    expect_section_error("'label_smoothing':-0.1",
+                         "t.json: label_smoothing: must be in [0, 1), got -0.1");
     expect_section_error("'train':{'batch_size':0}",
                          "t.json: train.batch_size: must be >= 1, got 0");
     expect_section_error("'optimizer':{'lr':1e999}",
@@ -587,6 +592,8 @@ static void test_conflicts(void **state)
                  "'_' and '-', naming a descriptor in datasets/)");
     expect_section_error("'optimizer':{'nesterov':true}",
                          "t.json: optimizer.nesterov: needs momentum > 0 and dampening 0");
+    expect_section_error("'loss':'mse','label_smoothing':0.1",
+                         "t.json: label_smoothing: needs \"loss\": \"cross_entropy\", not \"mse\"");
     expect_section_error("'schedule':{'warmup_epochs':11}",
                          "t.json: schedule.warmup_epochs: 11 is more than train.epochs (10)");
     expect_section_error("'optimizer':{'lr':0.01},'schedule':{'type':'cosine','min_lr':0.1}",
@@ -894,6 +901,10 @@ static void test_to_json_round_trip(void **state)
     round_trip(MINIMAL "}");
     round_trip(MINIMAL ",'optimizer':{'type':'sgd','lr':0.05,'momentum':0.9,'nesterov':true},"
                        "'schedule':{'type':'cosine','min_lr':0.0001}}");
+    round_trip(MINIMAL ",'label_smoothing':0.1}");
+    sl_config *cfg = load_ok(MINIMAL ",'label_smoothing':0.1}");
+    assert_true(cfg->label_smoothing == 0.1f);
+    sl_config_free(cfg);
 }
 
 /* ---- data.augment ---------------------------------------------------------------- */

@@ -1052,7 +1052,7 @@ static void test_softmax_ce(void **state)
         loss += -(z[n * C + labels[n]] - m - log(s));
     }
     loss /= (double)N;
-    float got = sl_k_softmax_ce_fwd(z, labels, p, N, C);
+    float got = sl_k_softmax_ce_fwd(z, labels, p, N, C, 0.0f);
     assert_float_equal(got, (float)loss, 1e-5 * fabs(loss));
     tu_assert_close(p, want, N * C, 1e-7, 1e-5, "softmax probs");
 
@@ -1060,7 +1060,7 @@ static void test_softmax_ce(void **state)
     float *d = random_floats(N * C, -1.0f, 1.0f);
     float *d0 = copy_floats(d, N * C);
     const float scale = 0.7f / (float)N;
-    sl_k_softmax_ce_bwd(p, labels, d, N, C, scale);
+    sl_k_softmax_ce_bwd(p, labels, d, N, C, 0.0f, scale);
     for (int64_t n = 0; n < N; n++)
         for (int64_t j = 0; j < C; j++) {
             double onehot = j == labels[n] ? 1.0 : 0.0;
@@ -1082,7 +1082,7 @@ static void test_softmax_ce_huge_logits(void **state)
     const float z[3 * 3] = {1e4f, 0.0f, -1e4f, 1e4f, 1e4f, 0.0f, -1e4f, -1e4f, -1e4f};
     const int32_t labels[3] = {0, 2, 1};
     float p[9];
-    float loss = sl_k_softmax_ce_fwd(z, labels, p, 3, 3);
+    float loss = sl_k_softmax_ce_fwd(z, labels, p, 3, 3, 0.0f);
     assert_all_finite(p, 9, "softmax probs");
     assert_true(isfinite(loss));
     /* Row 0: loss 0.  Row 1: log 2 + 1e4.  Row 2: log 3. */
@@ -1093,6 +1093,54 @@ static void test_softmax_ce_huge_logits(void **state)
     assert_float_equal(p[3], 0.5f, 1e-7);
     assert_float_equal(p[4], 0.5f, 1e-7);
     assert_float_equal(p[6], 1.0f / 3.0f, 1e-7);
+}
+
+/* Label smoothing: the loss is -sum_j q_j log p_j with q = (1 - eps) onehot + eps / C, formed
+ * here in double from the definition; the gradient is scale * (p - q). */
+static void test_softmax_ce_smoothed(void **state)
+{
+    (void)state;
+    const int64_t N = 5, C = 7;
+    const float eps = 0.1f;
+    rng_reset(131);
+    float *z = random_floats(N * C, -6.0f, 6.0f);
+    int32_t labels[5] = {0, 6, 3, 2, 6};
+    float *p = alloc_floats(N * C);
+    double loss = 0.0;
+    for (int64_t n = 0; n < N; n++) {
+        double s = 0.0;
+        for (int64_t j = 0; j < C; j++)
+            s += exp((double)z[n * C + j]);
+        for (int64_t j = 0; j < C; j++) {
+            double q = (j == labels[n] ? 1.0 - eps : 0.0) + (double)eps / (double)C;
+            loss -= q * log(exp((double)z[n * C + j]) / s);
+        }
+    }
+    loss /= (double)N;
+    float got = sl_k_softmax_ce_fwd(z, labels, p, N, C, eps);
+    assert_float_equal(got, (float)loss, 1e-5 * fabs(loss));
+
+    float *d = alloc_floats(N * C), *want = alloc_floats(N * C);
+    memset(d, 0, (size_t)(N * C) * sizeof *d); /* the kernel accumulates */
+    const float scale = 1.0f / (float)N;
+    sl_k_softmax_ce_bwd(p, labels, d, N, C, eps, scale);
+    for (int64_t n = 0; n < N; n++)
+        for (int64_t j = 0; j < C; j++) {
+            double q = (j == labels[n] ? 1.0 - eps : 0.0) + (double)eps / (double)C;
+            want[n * C + j] = (float)((double)scale * ((double)p[n * C + j] - q));
+        }
+    tu_assert_close(d, want, N * C, 1e-7, 1e-5, "smoothed softmax_ce_bwd");
+
+    /* Huge logits stay finite: the smoothing term uses lse - mean(z), never log(0). */
+    const float zh[3] = {1e4f, 0.0f, -1e4f};
+    const int32_t yh[1] = {0};
+    float ph[3];
+    float lh = sl_k_softmax_ce_fwd(zh, yh, ph, 1, 3, 0.3f);
+    assert_float_equal(lh, 0.3f * 1e4f, 1e-1); /* 0.7 * 0 + 0.3 * (1e4 - 0) */
+    free(z);
+    free(p);
+    free(d);
+    free(want);
 }
 
 static void test_mse(void **state)
@@ -1190,6 +1238,7 @@ int main(void)
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_softmax_ce),
         cmocka_unit_test(test_softmax_ce_huge_logits),
+        cmocka_unit_test(test_softmax_ce_smoothed),
         cmocka_unit_test(test_mse),
         cmocka_unit_test(test_axpy_mul_acc),
     };

@@ -134,6 +134,11 @@ static sl_tensor *fn_ce(sl_graph *g, sl_tensor **in, void *ctx)
     op_args *a = ctx;
     return sl_cross_entropy(g, in[0], a->labels);
 }
+static sl_tensor *fn_ce_smoothed(sl_graph *g, sl_tensor **in, void *ctx)
+{
+    op_args *a = ctx;
+    return sl_cross_entropy_smoothed(g, in[0], a->labels, a->alpha);
+}
 static sl_tensor *fn_mse(sl_graph *g, sl_tensor **in, void *ctx)
 {
     (void)ctx;
@@ -352,6 +357,8 @@ static void test_grad_losses(void **state)
     op_args a = {.labels = {2, 0, 1, 1, 3}};
     sl_tensor *logits = shape2(5, 4, -3, 3, 31);
     tu_gradcheck(fn_ce, &a, &logits, 1, EPS, ATOL, RTOL, 0);
+    a.alpha = 0.2f; /* label smoothing */
+    tu_gradcheck(fn_ce_smoothed, &a, &logits, 1, EPS, ATOL, RTOL, 0);
     sl_tensor *in[2] = {shape2(3, 4, -1, 1, 32), shape2(3, 4, -1, 1, 33)};
     tu_gradcheck(fn_mse, NULL, in, 2, EPS, ATOL, RTOL, 0);
     free_all(in, 2);
@@ -898,6 +905,14 @@ static void test_errors_propagate_and_name_shapes(void **state)
 
     int32_t bad[2] = {0, 7};
     assert_null(sl_cross_entropy(g, x, bad));
+    assert_int_equal(sl_graph_status(g), SL_ERR_INVALID);
+    sl_graph_reset(g);
+    int32_t good[2] = {0, 1};
+    assert_null(sl_cross_entropy_smoothed(g, x, good, 1.0f)); /* smoothing must be < 1 */
+    assert_int_equal(sl_graph_status(g), SL_ERR_INVALID);
+    assert_non_null(strstr(sl_graph_errmsg(g), "label smoothing"));
+    sl_graph_reset(g);
+    assert_null(sl_cross_entropy_smoothed(g, x, good, NAN));
     assert_int_equal(sl_graph_status(g), SL_ERR_INVALID);
     sl_graph_reset(g);
     assert_null(sl_conv2d(g, x, w, NULL, 1, 0));

@@ -249,6 +249,9 @@ static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64
                 fail_msg("%s: labels[%d] is not a number", c->name, i);
             c->labels[i++] = (int32_t)v->valueint;
         }
+        if (cJSON_GetObjectItemCaseSensitive(params, "label_smoothing"))
+            return sl_cross_entropy_smoothed(g, input(c, "logits", 1), c->labels,
+                                             need_float(c, params, "label_smoothing"));
         return sl_cross_entropy(g, input(c, "logits", 1), c->labels);
     }
     if (strcmp(op, "mse") == 0)

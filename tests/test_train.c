@@ -717,6 +717,52 @@ static void test_bad_enums_are_refused(void **state)
     sl_dataset_free(ds);
 }
 
+/* The first step's loss with label smoothing eps, on a fresh copy of the same model. */
+static float first_step_loss(const sl_dataset *ds, float eps)
+{
+    sl_error err = {0};
+    sl_model *m = spiral_model("tanh", 0);
+    sl_train_options o = spiral_options(1);
+    o.shuffle = 0;
+    o.label_smoothing = eps;
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    assert_non_null(t);
+    sl_step_info info;
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    sl_trainer_free(t);
+    sl_model_free(m);
+    return info.loss;
+}
+
+/* Smoothing mixes the two terms linearly, (1 - eps) CE + eps mean_c(-log p_c), so the first
+ * step's loss moves from eps 0 to 0.1 by half what it moves to 0.2 (the op's values themselves
+ * are checked against torch in test_reference); out-of-range or MSE smoothing is refused. */
+static void test_label_smoothing_in_the_trainer(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
+    float l0 = first_step_loss(ds, 0.0f), l1 = first_step_loss(ds, 0.1f),
+          l2 = first_step_loss(ds, 0.2f);
+    print_message("  first-step loss: eps 0 %.6f, 0.1 %.6f, 0.2 %.6f\n", l0, l1, l2);
+    assert_true(fabsf(l1 - l0) > 1e-4f);
+    assert_float_equal(l2 - l0, 2.0f * (l1 - l0), 1e-5);
+    sl_model *m = spiral_model("tanh", 0);
+    const float bad[] = {1.0f, -0.1f, NAN};
+    for (int i = 0; i < 4; i++) {
+        sl_train_options o = spiral_options(1);
+        o.label_smoothing = i < 3 ? bad[i] : 0.1f;
+        if (i == 3)
+            o.loss = SL_LOSS_MSE;
+        memset(&err, 0, sizeof err);
+        assert_null(sl_trainer_new(m, ds, &o, &err));
+        assert_int_equal(err.status, SL_ERR_CONFIG);
+        assert_non_null(strstr(err.message, "label_smoothing"));
+    }
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
 /* A strategy of one rank that counts its calls and fails the third step. */
 typedef struct failing {
     int calls;
@@ -937,6 +983,7 @@ int main(void)
         cmocka_unit_test(test_input_normalize_survives_checkpoints),
         cmocka_unit_test(test_input_normalize_keys_are_checked),
         cmocka_unit_test(test_bad_enums_are_refused),
+        cmocka_unit_test(test_label_smoothing_in_the_trainer),
         cmocka_unit_test(test_strategy_failure_stops_the_step),
         cmocka_unit_test(test_two_simulated_ranks_train_as_one),
     };

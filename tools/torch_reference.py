@@ -446,6 +446,21 @@ def gen_rnn():
                       ("b_ih", b_ih, True), ("b_hh", b_hh, True)], fn)
 
 
+def gen_label_smoothing():
+    """Cross-entropy against smoothed targets (torch's label_smoothing); last, so the random
+    stream of every earlier case stays as it was."""
+    one = torch.ones(1, dtype=torch.float64)
+    for (n, c, eps) in [(4, 5, 0.1), (3, 10, 0.25), (2, 3, 0.5)]:
+        eps = float(torch.tensor(eps, dtype=torch.float32))
+        logits = randn((n, c), 2.0)
+        labels = torch.randint(0, c, (n,), generator=gen)
+        add_case(f"cross_entropy_smoothed_{n}x{c}", "cross_entropy", {"label_smoothing": eps},
+                 [("logits", logits, True)],
+                 lambda z, labels=labels, eps=eps: F.cross_entropy(
+                     z, labels, reduction="mean", label_smoothing=eps).reshape(1),
+                 r=one, labels=labels)
+
+
 def main():
     torch.set_num_threads(1)
     gen_matmul()
@@ -460,6 +475,7 @@ def main():
     gen_gelu()
     gen_bce_with_logits()
     gen_rnn()
+    gen_label_smoothing()
     WORST.sort(reverse=True)
     print("largest share of the tolerance used by torch float32:",
           ", ".join(f"{n} {u:.3f}" for u, n in WORST[:5]), file=sys.stderr)

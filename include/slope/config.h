@@ -125,6 +125,7 @@ typedef struct sl_config {
     sl_config_data data;
     sl_config_model model;
     sl_loss_kind loss;               /**< cross_entropy */
+    float label_smoothing;           /**< cross_entropy's target smoothing in [0, 1): 0 */
     sl_optim_spec optimizer;         /**< sl_optim_defaults(type) + what the file sets */
     sl_schedule_spec schedule;       /**< sl_schedule_defaults(type) + what the file sets */
     sl_config_train train;

@@ -188,6 +188,14 @@ SL_API sl_tensor *sl_gelu(sl_graph *g, sl_tensor *x);
  * SL_ERR_INVALID for a label out of range.
  */
 SL_API sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *labels);
+/**
+ * Cross-entropy against smoothed targets, as torch.nn.CrossEntropyLoss(label_smoothing=eps):
+ * the target of an example with label y is (1 - eps) onehot(y) + eps / C, so the loss is
+ * (1 - eps) (-log p_y) + eps mean_c(-log p_c) and the gradient to the logits (p - target) / N.
+ * eps = 0 is sl_cross_entropy exactly.  SL_ERR_INVALID for eps outside [0, 1) (or NaN).
+ */
+SL_API sl_tensor *sl_cross_entropy_smoothed(sl_graph *g, sl_tensor *logits,
+                                            const int32_t *labels, float smoothing);
 /** Mean of (pred - target)^2 over all elements; same shapes. */
 SL_API sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target);
 /**

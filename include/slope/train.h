@@ -61,6 +61,8 @@ typedef struct sl_train_options {
     sl_optim_spec optim;      /**< SGD, lr 0.01 */
     sl_schedule_spec schedule; /**< constant */
     sl_augment_spec augment;  /**< training batches only (slope/data.h): none */
+    float label_smoothing;    /**< training loss only, cross-entropy only, in [0, 1): 0
+                                   (sl_cross_entropy_smoothed; evaluation stays plain) */
 } sl_train_options;
 
 SL_API sl_train_options sl_train_defaults(void);
