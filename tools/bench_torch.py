@@ -226,6 +226,7 @@ def main():
             raise SystemExit(f"{a.init}: no tensors for {missing.missing_keys}")
     model.train()
     opt = make_optimizer(model, cfg.get("optimizer", {}))
+    smoothing = float(cfg.get("label_smoothing", 0.0))  # the training loss only, as slope's
 
     n_train = xtr.shape[0]
     starts = list(range(0, n_train, batch))
@@ -242,7 +243,7 @@ def main():
         x = to_float(xtr[i:i + batch])
         y = ytr[i:i + batch]
         opt.zero_grad(set_to_none=False)
-        loss = F.cross_entropy(model(x), y)
+        loss = F.cross_entropy(model(x), y, label_smoothing=smoothing)
         loss.backward()
         opt.step()
         losses.append(loss.item())
@@ -266,7 +267,7 @@ def main():
                 y = ytr[idx]
                 opt.zero_grad(set_to_none=False)
                 out = model(x)
-                loss = F.cross_entropy(out, y)
+                loss = F.cross_entropy(out, y, label_smoothing=smoothing)
                 loss.backward()
                 opt.step()
                 loss.item()

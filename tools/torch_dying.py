@@ -338,7 +338,8 @@ def run_one(torch, cfg, act, seed, data, to_float, log):
         loss_sum, steps = 0.0, 0
         for s in range(0, end, batch):
             idx = order[s:s + batch]
-            loss = F.cross_entropy(model(to_float(xtr[idx])), ytr[idx])
+            loss = F.cross_entropy(model(to_float(xtr[idx])), ytr[idx],
+                                   label_smoothing=float(cfg.get("label_smoothing", 0.0)))
             value = loss.item()
             if not math.isfinite(value):
                 log(f"  epoch {epoch + 1} step {steps + 1}: loss {value}: diverged")
