@@ -339,15 +339,12 @@ sl_status sl_dataset_check_input(const sl_dataset *ds, int ndim, const int64_t *
     int same = ds->ndim == ndim;
     for (int d = 0; same && d < ndim; d++)
         same = ds->shape[d] == shape[d];
-    /* Flat samples (CSV) are read row-major into any shape; a sequence input [T, F] (an
-     * rnn's) reads any sample row-major as T steps of F values. */
-    if (same || ds->ndim == 1 || ndim == 2)
+    if (same || ds->ndim == 1) /* flat samples (CSV) are read row-major into any shape */
         return SL_OK;
     char have[96], want[96];
     return sl_error_set(err, SL_ERR_SHAPE,
                         "%s: samples of shape %s do not fit the model's input %s (the same "
-                        "%lld features, another shape; only flat [N] samples, and any samples into a sequence input [T, F], are "
-                        "reshaped)",
+                        "%lld features, another shape; only flat [N] samples are reshaped)",
                         ds->name, sl_io_shape_str(ds->ndim, ds->shape, have, sizeof have),
                         sl_io_shape_str(ndim, shape, want, sizeof want), (long long)features);
 }

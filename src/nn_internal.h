@@ -57,6 +57,12 @@ void sl_nn_rnn_fill(const sl_layer_spec *s, int k, sl_tensor *t, struct sl_rng *
  * slopes): what `slope compare --act` does to rnn layers.  SL_ERR_CONFIG for another type. */
 sl_status sl_nn_rnn_set_activation(sl_layer_spec *rnn, const sl_layer_spec *act, sl_error *err);
 
+/* Whether ds feeds m (what training, evaluation and prediction check): as
+ * sl_dataset_check_input says, except that a model whose first layer is an rnn reads its
+ * input [T, F] as a sequence and so takes any samples of T * F values, row-major as T steps
+ * of F: [1, 28, 28] images as 28 rows of 28 pixels.  The only reshape beyond the data's. */
+sl_status sl_nn_check_data_input(const sl_model *m, const sl_dataset *ds, sl_error *err);
+
 /* Runs x through the model without recording and returns the index of the first layer
  * whose output holds a NaN or Inf: -2 if the input does, -1 if none does. */
 int sl_nn_first_nonfinite_layer(sl_model *m, sl_graph *g, sl_tensor *x);

@@ -102,10 +102,10 @@ static const sl_layer_key residual_keys[] = {
 };
 
 static const sl_layer_choice rnn_acts[] = {
-    {.name = "tanh", .json = "tanh", .doc = "tanh, torch.nn.RNN's default"},
+    {.name = "tanh", .json = "tanh", .doc = "torch's default"},
     {.name = "relu", .json = "relu", .doc = "max(x, 0)"},
-    {.name = "leaky_relu", .json = "leaky_relu", .doc = "x > 0 ? x : alpha x"},
-    {.name = "prelu", .json = "prelu", .doc = "leaky_relu with learned slopes, from alpha"},
+    {.name = "leaky_relu", .json = "leaky_relu", .doc = "slope alpha below 0"},
+    {.name = "prelu", .json = "prelu", .doc = "learned slopes, from alpha"},
 };
 
 static const sl_layer_choice rnn_slopes[] = {
@@ -114,11 +114,9 @@ static const sl_layer_choice rnn_slopes[] = {
 };
 
 static const sl_layer_choice rnn_inits[] = {
-    {.name = "default", .json = "default", .doc = "torch.nn.RNN's U(+-1/sqrt(hidden))"},
-    {.name = "identity", .json = "identity",
-     .doc = "W_hh = I and biases 0 (IRNN, Le et al. 2015); W_ih as default"},
-    {.name = "orthogonal", .json = "orthogonal",
-     .doc = "W_hh a random orthogonal matrix; the rest as default"},
+    {.name = "default", .json = "default", .doc = "all U(+-1/sqrt(hidden)), as torch"},
+    {.name = "identity", .json = "identity", .doc = "W_hh = I, biases 0 (IRNN)"},
+    {.name = "orthogonal", .json = "orthogonal", .doc = "W_hh random orthogonal"},
 };
 
 static const sl_layer_choice rnn_returns[] = {
@@ -139,7 +137,7 @@ static const sl_layer_key rnn_keys[] = {
      .hi = 1, .def_doc = "0.01 (leaky_relu), 0.25 (prelu)",
      .doc = "leaky_relu's slope for x < 0; prelu's initial slope"},
     CHOICE_KEY("num_parameters", per_channel, rnn_slopes, "prelu: how many slopes"),
-    CHOICE_KEY("init", recurrent_init, rnn_inits, "how weight_hh_l0 (and the biases) start"),
+    CHOICE_KEY("init", recurrent_init, rnn_inits, "W_hh's init; W_ih always as default"),
     CHOICE_KEY("return", sequence, rnn_returns, "what the layer outputs"),
     BIAS_KEY,
 };

@@ -645,6 +645,21 @@ sl_tensor *sl_model_forward(sl_model *m, sl_graph *g, sl_tensor *x)
     return run_range(m, g, 0, m->n_layers, x, &run);
 }
 
+/* ---- the data it reads -------------------------------------------------------------------- */
+
+sl_status sl_nn_check_data_input(const sl_model *m, const sl_dataset *ds, sl_error *err)
+{
+    int sequence = m->n_layers > 0 && m->layers[0].spec.type == SL_LAYER_RNN;
+    if (sequence && ds) {
+        int64_t features = 1;
+        for (int d = 0; d < m->input.ndim; d++)
+            features *= m->input.dim[d];
+        if (sl_dataset_sample_size(ds) == features)
+            return SL_OK;
+    }
+    return sl_dataset_check_input(ds, m->input.ndim, m->input.dim, err);
+}
+
 /* ---- queries ---------------------------------------------------------------------------- */
 
 size_t sl_model_num_layers(const sl_model *m) { return m ? m->n_layers : 0; }

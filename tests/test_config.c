@@ -385,7 +385,7 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                   "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                  "\"tanh\", \"gelu\", \"residual\"");
+                  "\"tanh\", \"gelu\", \"residual\", \"rnn\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
     check_fixture("bad_augment_spiral.json", SL_ERR_CONFIG,
                   "data.augment.crop: needs image data [C, H, W]; the spiral's samples are "
@@ -558,7 +558,8 @@ static void test_unknown_enums(void **state)
                        "t.json: model.layers[0].type: unknown value \"softmax\"; valid values: "
                        "\"linear\", \"conv2d\", \"max_pool2d\", \"avg_pool2d\", \"flatten\", "
                        "\"dropout\", \"batch_norm\", \"relu\", \"leaky_relu\", \"prelu\", "
-                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\", \"residual\"");
+                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\", \"residual\", "
+                       "\"rnn\"");
 }
 
 static void test_conflicts(void **state)
@@ -1115,7 +1116,7 @@ static void test_gelu_layer(void **state)
                        "\"gelu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                        "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                        "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                       "\"tanh\", \"gelu\", \"residual\"");
+                       "\"tanh\", \"gelu\", \"residual\", \"rnn\"");
 }
 
 /* The rules a row adds to its keys' ranges, as the config reports them. */

@@ -272,15 +272,12 @@ SL_API sl_status sl_dataset_reshape(sl_dataset *ds, int ndim, const int64_t *sha
 /**
  * Checks that the samples of ds fit a model input of shape [ndim] (what
  * sl_trainer_new and sl_evaluate check): the sample shape must equal it
- * exactly.  Two reshape rules apply, both reading a sample row-major:
- *   - a flat dataset, shape [N] (every CSV, a flat sl_dataset_from_arrays),
- *     feeds any input of N features: [C * H * W] into [C, H, W];
- *   - a sequence input [T, F] (two dims: an rnn's steps and features per
- *     step; no dataset stores sequences) reads any sample of T * F values as
- *     T steps of F: [1, 28, 28] images as 28 rows of 28 pixels.
- * Anything else with the same number of features, e.g. 4x4 images for an
- * input [1, 2, 8] or [1, 28, 28] images for [784], is refused: reshape the
- * dataset (sl_dataset_reshape, a descriptor's "input") or the model.
+ * exactly.  One reshape rule applies: a flat dataset, shape [N] (every CSV,
+ * a flat sl_dataset_from_arrays), feeds any input of N features, read
+ * row-major: [C * H * W] into [C, H, W].  Anything else with the same number
+ * of features, e.g. 4x4 images for an input [1, 2, 8] or [1, 28, 28] images
+ * for [784], is refused: reshape the dataset (sl_dataset_reshape, a
+ * descriptor's "input") or the model.
  * Errors: SL_ERR_SHAPE naming the dataset and both shapes ("tiny-images.idx:
  * samples of shape [1, 4, 4] do not fit the model's input [1, 2, 8]"),
  * SL_ERR_INVALID (NULL, ndim outside 1..4).
