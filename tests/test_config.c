@@ -397,6 +397,11 @@ static void test_fixtures(void **state)
                   "model.layers[2].layers[1]: layer 2.layers.1 (residual): identity shortcut "
                   "needs the block's layers to keep its input shape [8, 28, 28], but they give "
                   "[16, 14, 14]; use \"shortcut\": \"projection\"");
+    /* An rnn reads sequences [T, F]: on images it is refused, saying how to read them. */
+    check_fixture("bad_rnn_input.json", SL_ERR_SHAPE,
+                  "model.layers[0]: layer 0 (rnn): input [1, 28, 28]: rnn needs a sequence "
+                  "input [T, F] (steps, features per step); a model input of [28, 28] reads "
+                  "each [1, 28, 28] image as 28 rows of 28 pixels");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
                   "model.layers[1]: layer 1 (linear): more than 2147483648 parameters (the model "
