@@ -470,7 +470,9 @@ SL_API int sl_model_trainable(const sl_model *m);
  * does not run activations in place; sl_model_captured returns the input's
  * arena tensor for layer i and sl_model_captured_output the output's (NULL
  * if not an activation or not captured), valid until the graph's next
- * reset.  Off by default (no cost).
+ * reset.  An rnn layer keeps its pre-activations [N, T, H] (their gradient
+ * after backward) and its states h_t [N, T, H] the same way.  Off by default
+ * (no cost).
  */
 SL_API void sl_model_set_capture(sl_model *m, int on);
 SL_API sl_tensor *sl_model_captured(const sl_model *m, size_t i);
