@@ -10,6 +10,7 @@
 
 #include "alloc.h"
 #include "compare_internal.h"
+#include "nn_internal.h"
 
 /* What every run of one sl_compare_run_all shares. */
 typedef struct shared {
@@ -36,12 +37,23 @@ typedef struct run_ctx {
 
 /* ---- shared initial weights ----------------------------------------------------------------- */
 
-/* The config's model with act in every activation layer, initialised from the seed. */
+/* The config's model with act in every activation layer and as every rnn layer's own
+ * activation, initialised from the seed. */
 static sl_model *build_model(shared *s, const sl_layer_spec *act, sl_error *err)
 {
-    for (size_t i = 0; i < s->view.model.num_layers; i++)
-        if (sl_layer_is_activation(s->view.model.layers[i].type))
-            s->layers[i] = *act;
+    for (size_t i = 0; i < s->view.model.num_layers; i++) {
+        sl_layer_spec *l = &s->layers[i];
+        if (sl_layer_is_activation(l->type)) {
+            *l = *act;
+        } else if (l->type == SL_LAYER_RNN) {
+            sl_error inner = {0};
+            if (sl_nn_rnn_set_activation(l, act, &inner) != SL_OK) {
+                sl_error_set(err, SL_ERR_CONFIG, "compare: %s: model.layers entry %zu (rnn): %s",
+                             s->view.origin, i, inner.message);
+                return NULL;
+            }
+        }
+    }
     return sl_run_build_model(&s->view, err);
 }
 

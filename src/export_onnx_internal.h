@@ -57,6 +57,13 @@ void sl_onnx_attr_int(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name,
 void sl_onnx_attr_float(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name, float v);
 void sl_onnx_attr_ints(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name,
                        const int64_t *v, size_t n);
+void sl_onnx_attr_strings(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name,
+                          const char *const *v, size_t n);
+void sl_onnx_attr_floats(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name,
+                         const float *v, size_t n);
+/* n floats in the graph's arena (for an initializer built from several parameters); NULL
+ * when out of memory. */
+float *sl_onnx_floats(sl_onnx_graph *g, size_t n);
 
 /* A float initializer named name with dims (ndim of them) over data (size values, borrowed:
  * not copied).  Returns its name, NULL when out of memory. */

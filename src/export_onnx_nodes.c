@@ -3,6 +3,7 @@
  * semantics (see slope/export_model.h for the table), and the input normalisation in front.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "export_onnx_internal.h"
 #include "slope/ops.h"
@@ -24,6 +25,14 @@ sl_status sl_onnx_layer_check(const sl_layer_spec *spec, int index, sl_error *er
     case SL_LAYER_RRELU: case SL_LAYER_ELU: case SL_LAYER_SELU: case SL_LAYER_SIGMOID:
     case SL_LAYER_TANH: case SL_LAYER_GELU: case SL_LAYER_RESIDUAL:
         return SL_OK;
+    case SL_LAYER_RNN:
+        if (spec->act != SL_RNN_PRELU)
+            return SL_OK;
+        return sl_error_set(err, SL_ERR_INVALID,
+                            "layer %d (rnn): the ONNX export writes an ONNX RNN node, whose "
+                            "activations have no learned slopes: an rnn with the prelu "
+                            "activation cannot be exported (tanh, relu and leaky_relu can)",
+                            index);
     default:
         /* A layer type added to slope/nn.h without a case below. */
         return sl_error_set(err, SL_ERR_INVALID,
@@ -218,6 +227,62 @@ static void residual_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const 
     sl_onnx_node(g, "Add", add, 2);
 }
 
+/* B of ONNX's RNN: [1, 2H], b_ih then b_hh, copied into the graph. */
+static const char *rnn_bias(sl_onnx_graph *g, const sl_model *m, size_t i, int64_t H)
+{
+    char name[256];
+    const sl_param *b[2];
+    static const char *const slots[2] = {"bias_ih_l0", "bias_hh_l0"};
+    float *data = sl_onnx_floats(g, (size_t)(2 * H));
+    for (int k = 0; k < 2; k++) {
+        snprintf(name, sizeof name, "%s.%s", sl_model_layer_name(m, i), slots[k]);
+        b[k] = sl_model_find_param(m, name);
+        if (!b[k] || !data) {
+            g->failed = 1;
+            return NULL;
+        }
+        memcpy(data + k * H, b[k]->tensor->data, (size_t)H * sizeof *data);
+    }
+    snprintf(name, sizeof name, "%s.B", g->prefix);
+    const int64_t dims[2] = {1, 2 * H};
+    return sl_onnx_init(g, name, dims, 2, data, 2 * H);
+}
+
+/* An rnn as ONNX's RNN node, which opset 13 has time-major only ([T, N, F] in, Y [T, 1, N, H]
+ * out): a Transpose in, then the last step (Gather, Squeeze) or every step batch first again
+ * (Squeeze, Transpose).  W, R and B take ONNX's leading num_directions of 1. */
+static void rnn_nodes(sl_onnx_graph *g, const sl_model *m, size_t i, const sl_layer_spec *s)
+{
+    int64_t in_shape[2], H = s->out;
+    sl_model_layer_input_shape(m, i, in_shape);
+    const int64_t perm[3] = {1, 0, 2}, w_dims[3] = {1, H, in_shape[1]}, r_dims[3] = {1, H, H};
+    sl_onnx_attr_ints(g, sl_onnx_unary(g, "Transpose"), "perm", perm, 3);
+    const char *in[4] = {g->value, param(g, m, i, "weight_ih_l0", w_dims, 3),
+                         param(g, m, i, "weight_hh_l0", r_dims, 3),
+                         s->bias ? rnn_bias(g, m, i, H) : NULL};
+    if (!in[1] || !in[2])
+        g->failed = 1;
+    Onnx__NodeProto *n = sl_onnx_node(g, "RNN", in, 4);
+    sl_onnx_attr_int(g, n, "hidden_size", H);
+    const char *act = s->act == SL_RNN_RELU ? "Relu" : s->act == SL_RNN_LEAKY_RELU ? "LeakyRelu"
+                                                                                  : "Tanh";
+    sl_onnx_attr_strings(g, n, "activations", &act, 1);
+    if (s->act == SL_RNN_LEAKY_RELU)
+        sl_onnx_attr_floats(g, n, "activation_alpha", &s->alpha, 1);
+    if (s->sequence) {
+        const int64_t axes[1] = {1};
+        const char *sq[2] = {g->value, sl_onnx_init_i64(g, "axes", axes, 1)};
+        sl_onnx_node(g, "Squeeze", sq, 2);
+        sl_onnx_attr_ints(g, sl_onnx_unary(g, "Transpose"), "perm", perm, 3);
+    } else {
+        const int64_t last[1] = {in_shape[0] - 1}, axes[2] = {0, 1};
+        const char *ga[2] = {g->value, sl_onnx_init_i64(g, "last", last, 1)};
+        sl_onnx_attr_int(g, sl_onnx_node(g, "Gather", ga, 2), "axis", 0);
+        const char *sq[2] = {g->value, sl_onnx_init_i64(g, "axes", axes, 2)};
+        sl_onnx_node(g, "Squeeze", sq, 2);
+    }
+}
+
 static void layer_nodes(sl_onnx_graph *g, const sl_model *m, size_t i)
 {
     const sl_layer_spec *s = sl_model_layer(m, i);
@@ -240,6 +305,7 @@ static void layer_nodes(sl_onnx_graph *g, const sl_model *m, size_t i)
     case SL_LAYER_TANH: sl_onnx_unary(g, "Tanh"); break;
     case SL_LAYER_GELU: gelu_nodes(g); break;
     case SL_LAYER_RESIDUAL: residual_nodes(g, m, i, s); break;
+    case SL_LAYER_RNN: rnn_nodes(g, m, i, s); break;
     default: break; /* refused by sl_onnx_layer_check before */
     }
 }

@@ -155,7 +155,40 @@ void sl_onnx_attr_ints(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name
     }
 }
 
+void sl_onnx_attr_strings(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name,
+                          const char *const *v, size_t n)
+{
+    Onnx__AttributeProto *a = attr(g, node, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRINGS);
+    ProtobufCBinaryData *list = a ? take(g, n * sizeof *list) : NULL;
+    for (size_t i = 0; list && i < n; i++) {
+        char *copy = text(g, v[i]);
+        list[i].data = (uint8_t *)copy;
+        list[i].len = copy ? strlen(copy) : 0;
+    }
+    if (list && !g->failed) {
+        a->n_strings = n;
+        a->strings = list;
+    }
+}
+
+void sl_onnx_attr_floats(sl_onnx_graph *g, Onnx__NodeProto *node, const char *name,
+                         const float *v, size_t n)
+{
+    Onnx__AttributeProto *a = attr(g, node, name, ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__FLOATS);
+    float *copy = a ? take(g, n * sizeof *copy) : NULL;
+    if (copy) {
+        memcpy(copy, v, n * sizeof *copy);
+        a->n_floats = n;
+        a->floats = copy;
+    }
+}
+
 /* ---- initializers --------------------------------------------------------------------------- */
+
+float *sl_onnx_floats(sl_onnx_graph *g, size_t n)
+{
+    return take(g, n * sizeof(float));
+}
 
 const char *sl_onnx_init(sl_onnx_graph *g, const char *name, const int64_t *dims, int ndim,
                          const float *data, int64_t size)

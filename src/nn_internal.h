@@ -4,6 +4,7 @@
  *   nn_layer_def.c  reading the table: lookup, defaults, key values, validation
  *   nn_layer_text.c the table as text: short activation specs, the markdown reference
  *   nn_model.c      the sequential model, driven by the rows
+ *   nn_rnn.c        the rnn row's hooks: shapes, forward and capture, its init
  */
 #ifndef SLOPE_NN_INTERNAL_H
 #define SLOPE_NN_INTERNAL_H
@@ -39,6 +40,28 @@ char *sl_nn_shape_str(const sl_shape *s, char *buf, size_t size);
 double sl_nn_gain_for(const sl_layer_spec *act);
 /* Multiply-adds per sample. */
 int64_t sl_nn_layer_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out);
+
+/* nn_rnn.c: the rnn row's hooks (see sl_layer_def). */
+struct sl_rng;
+const char *sl_nn_rnn_check(sl_layer_spec *s, unsigned given, char *msg, size_t size);
+const char *sl_nn_rnn_shape(const sl_layer_spec *s, const sl_shape *in, sl_shape *out);
+int sl_nn_rnn_param(const sl_layer_spec *s, int k, const sl_shape *in, int64_t *shape);
+int64_t sl_nn_rnn_macs(const sl_layer_spec *s, const sl_shape *in, const sl_shape *out);
+sl_tensor *sl_nn_rnn_forward(sl_graph *g, const sl_layer_spec *s, sl_tensor *x,
+                             sl_tensor *const *p, int in_place);
+sl_tensor *sl_nn_rnn_forward_capture(sl_graph *g, const sl_layer_spec *s, sl_tensor *x,
+                                     sl_tensor *const *p, sl_tensor **pre, sl_tensor **post);
+sl_layer_type sl_nn_rnn_activation(const sl_layer_spec *s);
+void sl_nn_rnn_fill(const sl_layer_spec *s, int k, sl_tensor *t, struct sl_rng *r);
+/* Sets an rnn's activation to act's (tanh, relu, leaky_relu with its alpha, prelu with its
+ * slopes): what `slope compare --act` does to rnn layers.  SL_ERR_CONFIG for another type. */
+sl_status sl_nn_rnn_set_activation(sl_layer_spec *rnn, const sl_layer_spec *act, sl_error *err);
+
+/* Whether ds feeds m (what training, evaluation and prediction check): as
+ * sl_dataset_check_input says, except that a model whose first layer is an rnn reads its
+ * input [T, F] as a sequence and so takes any samples of T * F values, row-major as T steps
+ * of F: [1, 28, 28] images as 28 rows of 28 pixels.  The only reshape beyond the data's. */
+sl_status sl_nn_check_data_input(const sl_model *m, const sl_dataset *ds, sl_error *err);
 
 /* Runs x through the model without recording and returns the index of the first layer
  * whose output holds a NaN or Inf: -2 if the input does, -1 if none does. */

@@ -58,6 +58,16 @@ int sl_layer_is_activation(sl_layer_type type)
     return d && (d->flags & SL_LAYER_ACTIVATION) != 0;
 }
 
+sl_layer_type sl_layer_activation_of(const sl_layer_spec *spec)
+{
+    const sl_layer_def *d = spec ? sl_layer_def_of(spec->type) : NULL;
+    if (d && (d->flags & SL_LAYER_ACTIVATION))
+        return d->type;
+    if (d && (d->flags & SL_LAYER_OWN_ACTIVATION) && d->activation)
+        return d->activation(spec);
+    return SL_LAYER_TYPE_COUNT;
+}
+
 /* ---- key values ---------------------------------------------------------------------- */
 
 double sl_nn_key_value(const sl_layer_spec *spec, const sl_layer_key *k)

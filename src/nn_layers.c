@@ -101,6 +101,47 @@ static const sl_layer_key residual_keys[] = {
      .hi = 1, .doc = "projection: learn a bias, as torch's Conv2d/Linear default"},
 };
 
+static const sl_layer_choice rnn_acts[] = {
+    {.name = "tanh", .json = "tanh", .doc = "torch's default"},
+    {.name = "relu", .json = "relu", .doc = "max(x, 0)"},
+    {.name = "leaky_relu", .json = "leaky_relu", .doc = "slope alpha below 0"},
+    {.name = "prelu", .json = "prelu", .doc = "learned slopes, from alpha"},
+};
+
+static const sl_layer_choice rnn_slopes[] = {
+    {.name = "shared", .json = NULL, .number = 1, .doc = "one shared slope"},
+    {.name = "channel", .json = "channel", .doc = "one per hidden unit"},
+};
+
+static const sl_layer_choice rnn_inits[] = {
+    {.name = "default", .json = "default", .doc = "all U(+-1/sqrt(hidden)), as torch"},
+    {.name = "identity", .json = "identity", .doc = "W_hh = I, biases 0 (IRNN)"},
+    {.name = "orthogonal", .json = "orthogonal", .doc = "W_hh random orthogonal"},
+};
+
+static const sl_layer_choice rnn_returns[] = {
+    {.name = "last", .json = "last", .doc = "the last state h_T: [hidden]"},
+    {.name = "sequence", .json = "sequence", .doc = "every state: [T, hidden]"},
+};
+
+#define CHOICE_KEY(nm, field, ch, dc)                                                             \
+    {.name = nm, .kind = SL_KEY_CHOICE, .offset = SPEC_OFFSET(field), .def = 0, .lo = 0,         \
+     .hi = COUNT(ch) - 1, .choices = ch, .n_choices = COUNT(ch), .doc = dc}
+
+/* alpha's default depends on the activation: -1 (unset) until sl_nn_rnn_check fills it. */
+static const sl_layer_key rnn_keys[] = {
+    {.name = "hidden", .kind = SL_KEY_INT64, .offset = SPEC_OFFSET(out), .def = 0, .lo = 1,
+     .hi = INT32_LIMIT, .required = 1, .doc = "hidden units H"},
+    CHOICE_KEY("activation", act, rnn_acts, "the nonlinearity of h_t = act(pre_t)"),
+    {.name = "alpha", .kind = SL_KEY_FLOAT, .offset = SPEC_OFFSET(alpha), .def = -1, .lo = 0,
+     .hi = 1, .def_doc = "0.01 (leaky_relu), 0.25 (prelu)",
+     .doc = "leaky_relu's slope for x < 0; prelu's initial slope"},
+    CHOICE_KEY("num_parameters", per_channel, rnn_slopes, "prelu: how many slopes"),
+    CHOICE_KEY("init", recurrent_init, rnn_inits, "W_hh's init; W_ih always as default"),
+    CHOICE_KEY("return", sequence, rnn_returns, "what the layer outputs"),
+    BIAS_KEY,
+};
+
 /* ---- cross-key rules ----------------------------------------------------------------- */
 
 static const char *pool_check(sl_layer_spec *s, unsigned given, char *msg, size_t size)
@@ -187,6 +228,15 @@ static const sl_layer_param norm_params[] = {
     {"bias", SL_PARAM_NORM_SHIFT, SL_FILL_ZERO, "[channels] (beta)"},
     {"running_mean", SL_PARAM_BUFFER, SL_FILL_ZERO, "[channels], not trained"},
     {"running_var", SL_PARAM_BUFFER, SL_FILL_ONE, "[channels], not trained"},
+};
+
+/* torch.nn.RNN's names (one layer, "_l0"); the slopes of the prelu activation after them. */
+static const sl_layer_param rnn_params[] = {
+    {"weight_ih_l0", SL_PARAM_WEIGHT, SL_FILL_OWN, "[hidden, in features]"},
+    {"weight_hh_l0", SL_PARAM_WEIGHT, SL_FILL_OWN, "[hidden, hidden]"},
+    {"bias_ih_l0", SL_PARAM_BIAS, SL_FILL_OWN, "[hidden], when bias"},
+    {"bias_hh_l0", SL_PARAM_BIAS, SL_FILL_OWN, "[hidden], when bias"},
+    {"prelu.weight", SL_PARAM_PRELU_SLOPE, SL_FILL_ALPHA, "[1] or [hidden], when prelu"},
 };
 
 /* A residual's out and stride are filled when its block closes (sl_model_end_block). */
@@ -440,6 +490,18 @@ const sl_layer_def sl_nn_layer_table[] = {
                            KEYS(residual_keys), PARAMS(residual_params),
                            .param_shape = residual_param, .forward = residual_fwd,
                            .macs = residual_macs},
+    /* Its backward reads its states (the output itself, for "sequence"): not reusable.
+     * Weighted: an activation after it is not the gain of a layer before it. */
+    [SL_LAYER_RNN] = {.type = SL_LAYER_RNN, .name = "rnn",
+                      .doc = "Elman recurrence over a sequence [T, F], as torch.nn.RNN "
+                             "(batch_first, h_0 = 0): h_t = act(x_t W_ih^T + b_ih + h_{t-1} "
+                             "W_hh^T + b_hh).",
+                      .flags = SL_LAYER_WEIGHTED | SL_LAYER_OWN_ACTIVATION, KEYS(rnn_keys),
+                      PARAMS(rnn_params), .slope_param = "prelu.weight",
+                      .check = sl_nn_rnn_check, .shape = sl_nn_rnn_shape,
+                      .param_shape = sl_nn_rnn_param, .forward = sl_nn_rnn_forward,
+                      .macs = sl_nn_rnn_macs, .forward_capture = sl_nn_rnn_forward_capture,
+                      .activation = sl_nn_rnn_activation, .fill = sl_nn_rnn_fill},
 };
 
 _Static_assert(sizeof sl_nn_layer_table / sizeof sl_nn_layer_table[0] == SL_LAYER_TYPE_COUNT,

@@ -513,6 +513,10 @@ static void init_layer(sl_model *m, size_t i, sl_init_kind kind, uint64_t seed)
         case SL_FILL_ZERO: sl_tensor_fill(t, 0.0f); break;
         case SL_FILL_ONE: sl_tensor_fill(t, 1.0f); break;
         case SL_FILL_ALPHA: sl_tensor_fill(t, l->spec.alpha); break;
+        case SL_FILL_OWN:
+            if (l->def->fill)
+                l->def->fill(&l->spec, k, t, &r);
+            break;
         }
     }
 }
@@ -563,6 +567,11 @@ static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x
     if (l->def->flags & SL_LAYER_ACTIVATION) {
         l->captured = m->capture ? x : NULL;
         in_place = !m->capture && reusable;
+    }
+    if ((l->def->flags & SL_LAYER_OWN_ACTIVATION) && l->def->forward_capture) {
+        l->captured = l->captured_out = NULL;
+        if (m->capture)
+            return l->def->forward_capture(g, &l->spec, x, p, &l->captured, &l->captured_out);
     }
     sl_tensor *y = l->def->forward(g, &l->spec, x, p, in_place);
     if (l->def->flags & SL_LAYER_ACTIVATION)
@@ -634,6 +643,21 @@ sl_tensor *sl_model_forward(sl_model *m, sl_graph *g, sl_tensor *x)
         return sl_ag_fail(g, err.status, "%s", err.message);
     forward_run run = {0, -1};
     return run_range(m, g, 0, m->n_layers, x, &run);
+}
+
+/* ---- the data it reads -------------------------------------------------------------------- */
+
+sl_status sl_nn_check_data_input(const sl_model *m, const sl_dataset *ds, sl_error *err)
+{
+    int sequence = m->n_layers > 0 && m->layers[0].spec.type == SL_LAYER_RNN;
+    if (sequence && ds) {
+        int64_t features = 1;
+        for (int d = 0; d < m->input.ndim; d++)
+            features *= m->input.dim[d];
+        if (sl_dataset_sample_size(ds) == features)
+            return SL_OK;
+    }
+    return sl_dataset_check_input(ds, m->input.ndim, m->input.dim, err);
 }
 
 /* ---- queries ---------------------------------------------------------------------------- */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "ops_common.h"
+#include "ops_rnn_internal.h"
 
 typedef struct rnn_state {
     float *pre;  /* [N, T, H] pre-activations */
@@ -190,12 +191,13 @@ static void recur(const rnn_state *s, const sl_tensor *w_hh, const sl_tensor *sl
     }
 }
 
-sl_tensor *sl_rnn(sl_graph *g, sl_tensor *x, sl_tensor *w_ih, sl_tensor *w_hh, sl_tensor *b_ih,
-                  sl_tensor *b_hh, sl_tensor *slope, sl_rnn_act act, float alpha, int sequence,
-                  sl_tensor **pre_out)
+/* The recurrence; pre_out and hidden_out (may be NULL) receive views of the
+ * pre-activations and hidden states [N, T, H]; the pre view carries the gradient
+ * backward computes (zero until then). */
+static sl_tensor *rnn_run(sl_graph *g, sl_tensor *x, sl_tensor *w_ih, sl_tensor *w_hh,
+                          sl_tensor *b_ih, sl_tensor *b_hh, sl_tensor *slope, sl_rnn_act act,
+                          float alpha, int sequence, sl_tensor **pre_out, sl_tensor **hidden_out)
 {
-    if (pre_out)
-        *pre_out = NULL;
     if (sl_ops_skip(g, x) || !w_ih || !w_hh ||
         !check_args(g, x, w_ih, w_hh, b_ih, b_hh, slope, act, alpha))
         return NULL;
@@ -217,11 +219,36 @@ sl_tensor *sl_rnn(sl_graph *g, sl_tensor *x, sl_tensor *w_ih, sl_tensor *w_hh, s
         for (int n = 0; n < s.N; n++)
             memcpy(y->data + (size_t)n * s.H, s.h + ((size_t)n * s.T + s.T - 1) * s.H,
                    (size_t)s.H * sizeof(float));
-    if (pre_out)
-        *pre_out = sl_ag_view(g, 3, seq_shape, NTH, s.pre);
+    if (pre_out && (*pre_out = sl_ag_view(g, 3, seq_shape, NTH, s.pre)) && grad) {
+        (*pre_out)->grad = s.pre + 2 * NTH; /* dpre, which backward fills */
+        memset((*pre_out)->grad, 0, (size_t)NTH * sizeof(float));
+    }
+    if (hidden_out)
+        *hidden_out = sequence ? y : sl_ag_view(g, 3, seq_shape, NTH, s.h);
     sl_tensor *in[6] = {x, w_ih, w_hh, b_ih, b_hh, act == SL_RNN_PRELU ? slope : NULL};
     sl_node *nd = sl_ag_record(g, SL_OP_RNN, y, in, 6);
     if (nd)
         *rnn_state_of(nd) = s;
     return y;
+}
+
+sl_tensor *sl_rnn(sl_graph *g, sl_tensor *x, sl_tensor *w_ih, sl_tensor *w_hh, sl_tensor *b_ih,
+                  sl_tensor *b_hh, sl_tensor *slope, sl_rnn_act act, float alpha, int sequence,
+                  sl_tensor **pre_out)
+{
+    if (pre_out)
+        *pre_out = NULL;
+    sl_tensor *y = rnn_run(g, x, w_ih, w_hh, b_ih, b_hh, slope, act, alpha, sequence, pre_out,
+                           NULL);
+    if (pre_out && *pre_out)
+        (*pre_out)->grad = NULL; /* the documented view: values only */
+    return y;
+}
+
+sl_tensor *sl_rnn_capture(sl_graph *g, sl_tensor *x, sl_tensor *w_ih, sl_tensor *w_hh,
+                          sl_tensor *b_ih, sl_tensor *b_hh, sl_tensor *slope, sl_rnn_act act,
+                          float alpha, int sequence, sl_tensor **pre, sl_tensor **hidden)
+{
+    *pre = *hidden = NULL;
+    return rnn_run(g, x, w_ih, w_hh, b_ih, b_hh, slope, act, alpha, sequence, pre, hidden);
 }

@@ -9,6 +9,7 @@
 #include "alloc.h"
 #include "data_internal.h"
 #include "guard.h"
+#include "nn_internal.h"
 #include "slope/export_model.h"
 #include "slope/graph.h"
 #include "slope/predict.h"
@@ -134,9 +135,8 @@ static void batch_free(predict_batch *b)
 static sl_status check_model_fit(const sl_model *m, const sl_dataset *ds, int64_t *classes,
                                  sl_error *err)
 {
-    int64_t in[4], out[4];
-    int in_ndim = sl_model_layer_shape(m, -1, in);
-    sl_status st = sl_dataset_check_input(ds, in_ndim, in, err);
+    int64_t out[4];
+    sl_status st = sl_nn_check_data_input(m, ds, err);
     if (st != SL_OK)
         return st;
     if (sl_model_output_shape(m, out) != 1)

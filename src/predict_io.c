@@ -14,6 +14,7 @@
 #include "data_internal.h"
 #include "guard.h"
 #include "io_internal.h"
+#include "nn_internal.h"
 #include "slope/predict.h"
 
 typedef enum input_kind { INPUT_CSV, INPUT_IDX, INPUT_IMAGE } input_kind;
@@ -65,7 +66,8 @@ static sl_dataset *shape_error(sl_dataset *ds, const char *path, const char *wha
 }
 
 /* IDX [1, rows, cols] images: the model's input, or flat [rows * cols] (made so). */
-static sl_dataset *load_idx(const char *path, int ndim, const int64_t *in, sl_error *err)
+static sl_dataset *load_idx(const sl_model *m, const char *path, int ndim, const int64_t *in,
+                            sl_error *err)
 {
     sl_dataset *ds = sl_data_load_idx_images(path, err);
     int64_t features = sl_dataset_sample_size(ds);
@@ -74,7 +76,7 @@ static sl_dataset *load_idx(const char *path, int ndim, const int64_t *in, sl_er
         sl_dataset_free(ds);
         return NULL;
     }
-    if (ds && sl_dataset_check_input(ds, ndim, in, err) != SL_OK) {
+    if (ds && sl_nn_check_data_input(m, ds, err) != SL_OK) {
         sl_dataset_free(ds);
         return NULL;
     }
@@ -152,7 +154,7 @@ sl_dataset *sl_predict_load_inputs(const sl_model *m, const char *const *paths, 
     }
     if (kind == INPUT_IMAGE)
         return load_images(paths, n, ndim, in, err);
-    return kind == INPUT_IDX ? load_idx(paths[0], ndim, in, err)
+    return kind == INPUT_IDX ? load_idx(m, paths[0], ndim, in, err)
                              : load_csv(paths[0], ndim, in, err);
 }
 

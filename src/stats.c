@@ -29,6 +29,9 @@ typedef struct act_layer {
     float *alpha;               /* PReLU slopes at the last report (n_alpha) */
     const sl_tensor *slopes;    /* the model's PReLU parameter, or NULL */
     int has_grad;               /* some batch gave this layer a gradient */
+    /* Where value (example e, unit u, position p) is in a captured tensor, past e's:
+     * u * unit_stride + p * pos_stride ([N, C, H*W] for activations, [N, T, H] for an rnn). */
+    int64_t unit_stride, pos_stride;
     /* Negative growth, this report: pre-activations x < 0 and outputs < -1. */
     double neg_sum;
     int64_t neg_count, below;
@@ -89,9 +92,21 @@ static int act_layer_init(act_layer *a, const sl_model *m, int index)
     memset(a, 0, sizeof *a);
     a->st.layer = index;
     snprintf(a->st.name, sizeof a->st.name, "%s", sl_model_layer_name(m, (size_t)index));
-    a->st.type = sl_model_layer(m, (size_t)index)->type;
+    const sl_layer_spec *spec = sl_model_layer(m, (size_t)index);
+    a->st.type = spec->type;
+    a->st.act = sl_layer_activation_of(spec);
     a->st.units = shape[0];
     a->st.positions = shape_product(shape, 1, ndim);
+    a->unit_stride = a->st.positions;
+    a->pos_stride = 1;
+    if (!sl_layer_is_activation(spec->type)) {
+        /* A layer with its own activation (rnn): its out units, at each of its input's
+         * steps, captured as [N, T, units]. */
+        a->st.units = spec->out;
+        a->st.positions = shape[0];
+        a->unit_stride = 1;
+        a->pos_stride = spec->out;
+    }
     a->st.grad_mean_abs = NAN;
     a->slopes = find_slopes(m, index);
     a->st.n_alpha = a->slopes ? a->slopes->size : 0;
@@ -158,12 +173,12 @@ static sl_status alloc_layers(sl_stats *s, sl_error *err)
 {
     size_t n = sl_model_num_layers(s->model), k = 0;
     for (size_t i = 0; i < n; i++)
-        k += sl_layer_is_activation(sl_model_layer(s->model, i)->type) != 0;
+        k += sl_layer_activation_of(sl_model_layer(s->model, i)) != SL_LAYER_TYPE_COUNT;
     s->layers = sl_calloc(k ? k : 1, sizeof *s->layers);
     if (!s->layers)
         return sl_error_set(err, SL_ERR_NOMEM, "stats: out of memory");
     for (size_t i = 0; i < n; i++) {
-        if (!sl_layer_is_activation(sl_model_layer(s->model, i)->type))
+        if (sl_layer_activation_of(sl_model_layer(s->model, i)) == SL_LAYER_TYPE_COUNT)
             continue;
         int ok = act_layer_init(&s->layers[s->n_layers], s->model, (int)i);
         s->n_layers++;
@@ -245,16 +260,17 @@ static void reset_accumulators(sl_stats *s)
 static void accumulate(act_layer *a, const sl_tensor *pre, int64_t n, double scale)
 {
     int64_t units = a->st.units, pos = a->st.positions;
+    int64_t us = a->unit_stride, ps = a->pos_stride;
     const float *g = pre->grad;
     a->has_grad |= g != NULL;
     for (int64_t e = 0; e < n; e++) {
         for (int64_t u = 0; u < units; u++) {
-            int64_t off = (e * units + u) * pos, nonpos = 0;
+            int64_t off = e * units * pos + u * us, nonpos = 0;
             double gsum = 0.0;
             for (int64_t p = 0; p < pos; p++) {
-                nonpos += pre->data[off + p] <= 0.0f;
+                nonpos += pre->data[off + p * ps] <= 0.0f;
                 if (g)
-                    gsum += fabs((double)g[off + p]);
+                    gsum += fabs((double)g[off + p * ps]);
             }
             a->nonpos[u] += nonpos;
             a->grad_sum[u] += gsum * scale;

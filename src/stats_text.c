@@ -30,7 +30,7 @@ char *sl_stats_summary_line(const sl_stats *s, size_t i, char *buf, size_t size)
     else if (l->n_alpha > 1)
         snprintf(alpha, sizeof alpha, ", alpha %.3g [%.3g, %.3g]", l->alpha_mean, l->alpha_min,
                  l->alpha_max);
-    const char *word = sl_stats_unit_word(l->type);
+    const char *word = sl_stats_unit_word(l->act);
     /* "layer 3", or "layer 1.layers.2" inside a block: the name without its "layers.". */
     char where[160];
     if (strncmp(l->name, "layers.", 7) == 0)

@@ -94,18 +94,18 @@ sl_train_options sl_train_defaults(void)
     return o;
 }
 
-/* The dataset must feed the model: the input's shape (sl_dataset_check_input), enough
+/* The dataset must feed the model: the input's shape (sl_nn_check_data_input), enough
  * outputs for its classes. */
 static sl_status check_fit(const sl_model *m, const sl_dataset *ds, sl_loss_kind loss,
                            sl_error *err)
 {
     if ((unsigned)loss > (unsigned)SL_LOSS_MSE)
         return sl_error_set(err, SL_ERR_INVALID, "unknown loss kind %d", (int)loss);
-    int64_t in[4], out[4], outputs = 1;
-    int in_ndim = sl_model_layer_shape(m, -1, in), out_ndim = sl_model_output_shape(m, out);
+    int64_t out[4], outputs = 1;
+    int out_ndim = sl_model_output_shape(m, out);
     for (int d = 0; d < out_ndim; d++)
         outputs *= out[d];
-    sl_status st = sl_dataset_check_input(ds, in_ndim, in, err);
+    sl_status st = sl_nn_check_data_input(m, ds, err);
     if (st != SL_OK)
         return st;
     if (out_ndim != 1)

@@ -307,6 +307,42 @@ static void test_trainer_residual_step_allocates_nothing(void **state)
     sl_dataset_free(ds);
 }
 
+/* [8, 8] (each [1, 8, 8] image read as 8 rows of 8): an rnn returning every state (relu,
+ * identity init), an rnn returning the last (prelu per unit, orthogonal init), linear. */
+static sl_model *rnn_model(void)
+{
+    sl_error err = {0};
+    int64_t in[2] = {8, 8};
+    sl_model *m = sl_model_new(2, in, &err);
+    assert_non_null(m);
+    sl_layer_spec seq = sl_layer_defaults(SL_LAYER_RNN), last = seq,
+                  lin = sl_layer_defaults(SL_LAYER_LINEAR);
+    seq.out = 6;
+    seq.act = SL_RNN_RELU;
+    seq.recurrent_init = 1;
+    seq.sequence = 1;
+    last.out = 5;
+    last.act = SL_RNN_PRELU;
+    last.per_channel = 1;
+    last.recurrent_init = 2;
+    lin.out = 3;
+    const sl_layer_spec *layers[] = {&seq, &last, &lin};
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        assert_int_equal(sl_model_add(m, layers[i], &err), SL_OK);
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 8, &err), SL_OK);
+    return m;
+}
+
+static void test_trainer_rnn_step_allocates_nothing(void **state)
+{
+    (void)state;
+    sl_dataset *ds = random_images(11);
+    sl_model *m = rnn_model();
+    check_trainer_steps(m, ds, "rnn");
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
 /* ---- sl_set_allocator ------------------------------------------------------------------ */
 
 /* A counting allocator over the C library's: a header keeps each block's size. */
@@ -427,6 +463,7 @@ int main(void)
         cmocka_unit_test(test_trainer_mlp_step_allocates_nothing),
         cmocka_unit_test(test_trainer_cnn_step_allocates_nothing),
         cmocka_unit_test(test_trainer_residual_step_allocates_nothing),
+        cmocka_unit_test(test_trainer_rnn_step_allocates_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

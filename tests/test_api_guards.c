@@ -253,11 +253,16 @@ static void test_layers(void **state)
     (void)sl_layer_defaults((sl_layer_type)-1);
     assert_non_null(sl_layer_type_name((sl_layer_type)12345));
     sl_layer_type lt;
+    sl_layer_spec spec;
     INVALID(sl_layer_type_parse(NULL, &lt, E));
     INVALID(sl_layer_type_parse("relu", NULL, E));
     assert_int_equal(sl_layer_is_activation((sl_layer_type)-1), 0);
+    assert_int_equal(sl_layer_activation_of(NULL), SL_LAYER_TYPE_COUNT);
+    spec = sl_layer_defaults((sl_layer_type)-1);
+    assert_int_equal(sl_layer_activation_of(&spec), SL_LAYER_TYPE_COUNT);
+    spec.type = (sl_layer_type)12345;
+    assert_int_equal(sl_layer_activation_of(&spec), SL_LAYER_TYPE_COUNT);
     INVALID(sl_layer_spec_check(NULL, E));
-    sl_layer_spec spec;
     INVALID(sl_layer_spec_parse(NULL, &spec, E));
     INVALID(sl_layer_spec_parse("relu", NULL, E));
     spec = sl_layer_defaults(SL_LAYER_ELU);

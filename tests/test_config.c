@@ -386,7 +386,7 @@ static void test_fixtures(void **state)
                   "\"leaky_relu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                   "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                  "\"tanh\", \"gelu\", \"residual\"");
+                  "\"tanh\", \"gelu\", \"residual\", \"rnn\"");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
     check_fixture("bad_augment_spiral.json", SL_ERR_CONFIG,
                   "data.augment.crop: needs image data [C, H, W]; the spiral's samples are "
@@ -398,6 +398,11 @@ static void test_fixtures(void **state)
                   "model.layers[2].layers[1]: layer 2.layers.1 (residual): identity shortcut "
                   "needs the block's layers to keep its input shape [8, 28, 28], but they give "
                   "[16, 14, 14]; use \"shortcut\": \"projection\"");
+    /* An rnn reads sequences [T, F]: on images it is refused, saying how to read them. */
+    check_fixture("bad_rnn_input.json", SL_ERR_SHAPE,
+                  "model.layers[0]: layer 0 (rnn): input [1, 28, 28]: rnn needs a sequence "
+                  "input [T, F] (steps, features per step); a model input of [28, 28] reads "
+                  "each [1, 28, 28] image as 28 rows of 28 pixels");
     /* 784 x 4,000,000 weights: refused when the model is built, before any allocation. */
     check_fixture("bad_too_many_params.json", SL_ERR_CONFIG,
                   "model.layers[1]: layer 1 (linear): more than 2147483648 parameters (the model "
@@ -563,7 +568,8 @@ static void test_unknown_enums(void **state)
                        "t.json: model.layers[0].type: unknown value \"softmax\"; valid values: "
                        "\"linear\", \"conv2d\", \"max_pool2d\", \"avg_pool2d\", \"flatten\", "
                        "\"dropout\", \"batch_norm\", \"relu\", \"leaky_relu\", \"prelu\", "
-                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\", \"residual\"");
+                       "\"rrelu\", \"elu\", \"selu\", \"sigmoid\", \"tanh\", \"gelu\", \"residual\", "
+                       "\"rnn\"");
 }
 
 static void test_conflicts(void **state)
@@ -1126,7 +1132,7 @@ static void test_gelu_layer(void **state)
                        "\"gelu\"?); valid values: \"linear\", \"conv2d\", \"max_pool2d\", "
                        "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                        "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
-                       "\"tanh\", \"gelu\", \"residual\"");
+                       "\"tanh\", \"gelu\", \"residual\", \"rnn\"");
 }
 
 /* The rules a row adds to its keys' ranges, as the config reports them. */

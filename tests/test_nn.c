@@ -386,7 +386,7 @@ static void test_api_validation(void **state)
     sl_layer_type t;
     assert_int_equal(sl_layer_type_parse("selu_", &t, &err), SL_ERR_CONFIG);
     assert_non_null(strstr(err.message, "expected one of: linear, conv2d,"));
-    assert_non_null(strstr(err.message, "tanh, gelu, residual)"));
+    assert_non_null(strstr(err.message, "tanh, gelu, residual, rnn)"));
     sl_model_free(m);
 }
 

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """Writes tests/golden/model_reference.json: PyTorch forward and backward through small
-models with residual blocks, for tests/test_residual.c.
+models with residual blocks (cases "residual_*", for tests/test_residual.c) and with rnn
+layers as torch.nn.RNN (cases "rnn_*", for tests/test_rnn.c).
 
 Run by hand (not in CI) with a Python that has torch, e.g. Debian's python3-torch:
 
@@ -51,6 +52,45 @@ class Top(nn.Module):
 
     def forward(self, x):
         return self.layers(x)
+
+
+class RNN(nn.RNN):
+    """slope's rnn layer: torch.nn.RNN, batch first, h_0 = 0, giving every state (sequence)
+    or the last one; its parameters keep torch's names (weight_ih_l0, ...)."""
+
+    def __init__(self, features, hidden, nonlinearity, sequence, bias=True):
+        super().__init__(features, hidden, nonlinearity=nonlinearity, bias=bias,
+                         batch_first=True)
+        self.sequence = sequence
+
+    def forward(self, x):
+        y, _ = super().forward(x)
+        return y if self.sequence else y[:, -1]
+
+
+def rnn_cases():
+    # tanh returning every state, flattened; relu returning the last; both stacked (relu
+    # sequence into a tanh without biases, last), each into a linear head.
+    tanh_seq = {"input": [5, 3], "layers": [
+        {"type": "rnn", "hidden": 4, "return": "sequence"},
+        {"type": "flatten"},
+        {"type": "linear", "out": 3}]}
+    relu_last = {"input": [4, 3], "layers": [
+        {"type": "rnn", "hidden": 5, "activation": "relu"},
+        {"type": "linear", "out": 3}]}
+    stacked = {"input": [6, 2], "layers": [
+        {"type": "rnn", "hidden": 4, "activation": "relu", "return": "sequence"},
+        {"type": "rnn", "hidden": 3, "bias": False},
+        {"type": "linear", "out": 3}]}
+    return [
+        ("rnn_tanh_sequence", tanh_seq,
+         Top([RNN(3, 4, "tanh", True), nn.Flatten(), nn.Linear(20, 3)]), [4, 5, 3]),
+        ("rnn_relu_last", relu_last, Top([RNN(3, 5, "relu", False), nn.Linear(5, 3)]),
+         [5, 4, 3]),
+        ("rnn_stacked", stacked,
+         Top([RNN(2, 4, "relu", True), RNN(4, 3, "tanh", False, bias=False),
+              nn.Linear(3, 3)]), [3, 6, 2]),
+    ]
 
 
 def image_case():
@@ -135,6 +175,7 @@ def make_case(name, cfg, model, x_shape):
 
 def main():
     cases = [make_case(*image_case()), make_case(*flat_case())]
+    cases += [make_case(*c) for c in rnn_cases()]
     doc = {"generator": "tools/torch_model_reference.py", "torch": torch.__version__,
            "count": len(cases), "cases": cases}
     with open(OUT_PATH, "w") as f:

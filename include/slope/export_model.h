@@ -96,6 +96,11 @@ SL_API sl_status sl_model_init_from(sl_model *m, const char *path, sl_error *err
  *                [F] per feature
  *   elu, selu    Elu (alpha), Selu (alpha and gamma = SL_SELU_ALPHA, SL_SELU_SCALE)
  *   gelu         Mul, Erf, Add, Mul, Mul: x/2 (1 + erf(x / sqrt 2)) (no Gelu in opset 13)
+ *   rnn          Transpose to time first, RNN (W [1, H, F], R [1, H, H], B [1, 2H] =
+ *                b_ih then b_hh; activations Tanh, Relu, or LeakyRelu with activation_alpha),
+ *                then Gather of the last step and Squeeze, or Squeeze and Transpose back
+ *                for "sequence"; an rnn with the prelu activation is refused
+ *                (SL_ERR_INVALID: ONNX's RNN has no learned slopes)
  *
  * The graph input is "input", [N, ...the model's sample shape] float; the output is
  * "logits", the last layer's output (what sl_predict writes to outputs: no softmax), or

@@ -11,7 +11,10 @@
  * Parameters are named as PyTorch's state_dict names them for an
  * nn.Sequential: "layers.<i>.weight" ([out, in] for linear, [O, C, kh, kw]
  * for conv2d), "layers.<i>.bias", "layers.<i>.weight" for PReLU slopes, and
- * "layers.<i>.running_mean" / "running_var" buffers for batch_norm.
+ * "layers.<i>.running_mean" / "running_var" buffers for batch_norm; an rnn
+ * has torch.nn.RNN's "layers.<i>.weight_ih_l0" [H, F], "weight_hh_l0" [H, H],
+ * "bias_ih_l0", "bias_hh_l0" [H] and, with the prelu activation, its slopes
+ * "layers.<i>.prelu.weight" ([1] or [H]).
  * Inside a residual block the names nest as PyTorch nests modules: the
  * block's own layers are "layers.<i>.layers.<j>.<param>" (its j-th layer),
  * its projection shortcut "layers.<i>.shortcut.weight" / ".bias".
@@ -64,6 +67,7 @@ typedef enum sl_layer_type {
     SL_LAYER_TANH,
     SL_LAYER_GELU,         /**< exact erf form, as torch.nn.GELU() */
     SL_LAYER_RESIDUAL,     /**< x + f(x): a block holding its own layers (sl_model_end_block) */
+    SL_LAYER_RNN,          /**< Elman recurrence over [T, F] (torch.nn.RNN), its own activation */
     SL_LAYER_TYPE_COUNT    /**< the layer table (sl_layer_def_of) has one row per type */
 } sl_layer_type;
 
@@ -90,6 +94,10 @@ typedef struct sl_layer_spec {
      * sl_model_end_block and by the config reader; sl_model_add ignores it.
      */
     int body;
+    int act;                /**< rnn: its activation, an sl_rnn_act (0 tanh, 1 relu, 2 leaky_relu,
+                                 3 prelu) */
+    int recurrent_init;     /**< rnn: W_hh's init, 0 torch's default, 1 identity, 2 orthogonal */
+    int sequence;           /**< rnn: 0 returns the last state [H], 1 every state [T, H] */
 } sl_layer_spec;
 
 typedef enum sl_init_kind {
@@ -131,7 +139,7 @@ typedef struct sl_param {
  * read-only; programs may walk it with sl_layer_def_of(0 .. SL_LAYER_TYPE_COUNT-1).
  */
 
-/** The shape of one sample (no batch dimension): [F] or [C, H, W]. */
+/** The shape of one sample (no batch dimension): [F], [T, F] (a sequence) or [C, H, W]. */
 typedef struct sl_sample_shape {
     int ndim;
     int64_t dim[3];
@@ -176,7 +184,9 @@ typedef enum sl_param_fill {
     SL_FILL_BIAS,   /**< 0, or U(+-1/sqrt(fan_in)) of the layer's weight (slot 0) for pytorch */
     SL_FILL_ZERO,
     SL_FILL_ONE,
-    SL_FILL_ALPHA   /**< the spec's alpha (PReLU's initial slope) */
+    SL_FILL_ALPHA,  /**< the spec's alpha (PReLU's initial slope) */
+    SL_FILL_OWN     /**< the row's own fill (rnn: torch.nn.RNN's uniform, or W_hh's init key),
+                         whatever the model's init kind */
 } sl_param_fill;
 
 /** One parameter (or buffer) slot of a layer type: "layers.<i>.<name>". */
@@ -188,7 +198,7 @@ typedef struct sl_layer_param {
 } sl_layer_param;
 
 /** The most parameter slots, and keys, a layer type has. */
-#define SL_LAYER_MAX_PARAMS 4
+#define SL_LAYER_MAX_PARAMS 5
 #define SL_LAYER_MAX_KEYS 8
 
 /** Row flags. */
@@ -205,6 +215,11 @@ typedef struct sl_layer_param {
 #define SL_LAYER_CONTAINER 16u      /**< a block (residual): the entries after it, up to its
                                          sl_layer_spec.body, are its own layers; its forward is
                                          the shortcut, added to the body's output */
+#define SL_LAYER_OWN_ACTIVATION 32u /**< a layer applying an activation of its own (rnn): the
+                                         statistics count its units from the pre-activation
+                                         its capture gives, laid out [N, positions, units] */
+
+struct sl_rng;
 
 typedef struct sl_layer_def {
     sl_layer_type type;
@@ -238,6 +253,17 @@ typedef struct sl_layer_def {
                           int in_place);
     /** Multiply-adds per sample (NULL: 0). */
     int64_t (*macs)(const sl_layer_spec *s, const sl_sample_shape *in, const sl_sample_shape *out);
+    /**
+     * SL_LAYER_OWN_ACTIVATION rows: forward that also gives the pre-activation (*pre, with
+     * its gradient after backward) and the activation's output (*post), both arena tensors
+     * [N, positions, units]; NULL with the error in g.
+     */
+    sl_tensor *(*forward_capture)(sl_graph *g, const sl_layer_spec *s, sl_tensor *x,
+                                  sl_tensor *const *p, sl_tensor **pre, sl_tensor **post);
+    /** SL_LAYER_OWN_ACTIVATION rows: the activation it applies (SL_LAYER_TANH, ...). */
+    sl_layer_type (*activation)(const sl_layer_spec *s);
+    /** SL_FILL_OWN slots: fills slot k (shape in t) drawing from r. */
+    void (*fill)(const sl_layer_spec *s, int k, sl_tensor *t, struct sl_rng *r);
 } sl_layer_def;
 
 /** The row of a type; NULL for a value out of range. */
@@ -253,6 +279,12 @@ SL_API const char *sl_layer_type_name(sl_layer_type type);
 SL_API sl_status sl_layer_type_parse(const char *name, sl_layer_type *type, sl_error *err);
 /** 1 for the activation rows (SL_LAYER_ACTIVATION), else 0. */
 SL_API int sl_layer_is_activation(sl_layer_type type);
+/**
+ * The activation a layer applies, whose pre-activation the statistics watch: an
+ * activation layer's own type, an rnn's activation (SL_LAYER_TANH, SL_LAYER_RELU,
+ * SL_LAYER_LEAKY_RELU or SL_LAYER_PRELU); SL_LAYER_TYPE_COUNT for other layers and NULL.
+ */
+SL_API sl_layer_type sl_layer_activation_of(const sl_layer_spec *spec);
 
 /**
  * Checks spec against its row: every key in range, then the row's check
@@ -293,7 +325,8 @@ typedef struct sl_model sl_model;
 
 /**
  * An empty model for samples of the given shape (without the batch
- * dimension): [F] for features, [C, H, W] for images.  NULL on a bad shape.
+ * dimension): [F] for features, [T, F] for sequences (rnn), [C, H, W] for images.  NULL on
+ * a bad shape.
  */
 SL_API sl_model *sl_model_new(int ndim, const int64_t *sample_shape, sl_error *err);
 SL_API void sl_model_free(sl_model *m);
@@ -437,7 +470,9 @@ SL_API int sl_model_trainable(const sl_model *m);
  * does not run activations in place; sl_model_captured returns the input's
  * arena tensor for layer i and sl_model_captured_output the output's (NULL
  * if not an activation or not captured), valid until the graph's next
- * reset.  Off by default (no cost).
+ * reset.  An rnn layer keeps its pre-activations [N, T, H] (their gradient
+ * after backward) and its states h_t [N, T, H] the same way.  Off by default
+ * (no cost).
  */
 SL_API void sl_model_set_capture(sl_model *m, int on);
 SL_API sl_tensor *sl_model_captured(const sl_model *m, size_t i);

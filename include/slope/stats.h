@@ -94,6 +94,11 @@ typedef struct sl_layer_stats {
     /** The layer's path in the model (sl_model_layer_name): "layers.3", or
      *  "layers.1.layers.2" inside a residual block; a copy, valid with the struct. */
     char name[128];
+    /** The activation whose pre-activations these are: type itself for an activation
+     *  layer, an rnn's own activation (its units are the hidden units, its positions the
+     *  steps: a unit is dead when its pre-activation is <= 0 at every step of every probe
+     *  example).  sl_stats_unit_word takes it. */
+    sl_layer_type act;
 } sl_layer_stats;
 
 /** Log-spaced bins of the |x| histogram behind neg_p01: 256 a decade over [1e-8, 1e8). */

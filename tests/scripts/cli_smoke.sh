@@ -52,6 +52,11 @@ for bad in "$src"/tests/configs/bad_*.json; do
   expect_rc 3 "$(basename "$bad")"
   grep -q "$(basename "$bad")" err.txt || fail "$(basename "$bad"): message does not name the file: $(cat err.txt)"
 done
+# An rnn on images (not a sequence [T, F]): exit 3, naming the JSON path and the fix.
+run train "$src/tests/configs/bad_rnn_input.json" >out.txt 2>err.txt; rc=$?
+expect_rc 3 "rnn on [1, 28, 28]"
+grep -qF 'model.layers[0]: layer 0 (rnn): input [1, 28, 28]: rnn needs a sequence input [T, F]' \
+  err.txt || fail "rnn input: $(cat err.txt)"
 run train "$spiral" --set model.layers[1].alpah=0.1 >out.txt 2>err.txt; rc=$?
 expect_rc 3 "misspelt override"
 grep -q 'did you mean "alpha"' err.txt || fail "no suggestion: $(cat err.txt)"

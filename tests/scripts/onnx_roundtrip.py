@@ -84,11 +84,21 @@ RESIDUAL = [  # blocks: a downsampling conv projection with a nested identity bl
     L("residual", shortcut="projection", bias=False, layers=[L("linear", out=32), L("tanh")]),
     L("linear", out=10)]
 
+RNN = {  # rnn layers (input [28, 28]: each image as 28 rows): ONNX RNN nodes, batch first
+    "rnn_tanh": [L("rnn", hidden=16), L("linear", out=10)],
+    "rnn_relu_sequence": [L("rnn", hidden=12, activation="relu", init="identity",
+                            **{"return": "sequence"}), L("flatten"), L("linear", out=10)],
+    "rnn_leaky": [L("rnn", hidden=8, activation="leaky_relu", alpha=0.2, bias=False,
+                    init="orthogonal"), L("linear", out=10)]}
+
 def config(name, files):
-    if name in ("every_layer", "residual"):
+    if name in ("every_layer", "residual") or name in RNN:
         cfg = json.load(open(os.path.join(src, "models", "fashion_cnn.json")))
         cfg["name"] = "onnx-" + name
-        cfg["model"]["layers"] = EVERY_LAYER if name == "every_layer" else RESIDUAL
+        cfg["model"]["layers"] = RNN.get(name) or (EVERY_LAYER if name == "every_layer" else RESIDUAL)
+        if name in RNN:  # adam with clipping: an IRNN on standardized pixels diverges on sgd
+            cfg["model"]["input"] = [28, 28]
+            cfg["optimizer"] = {"type": "adam", "lr": 0.001, "clip_grad_norm": 1.0}
         normalize = "standardize"  # mean and std computed from the training images
     else:
         cfg = json.load(open(os.path.join(src, "models", name + ".json")))
@@ -144,6 +154,23 @@ def run_numpy(model, x):
         elif op == "BatchNormalization":
             b = lambda t: t.reshape((1, -1) + (1,) * (X.ndim - 2))
             y = (X - b(v[3])) / np.sqrt(b(v[4]) + a["epsilon"]) * b(v[1]) + b(v[2])
+        elif op == "RNN":  # layout 0 (time first), one direction, h_0 = 0
+            W, R, H = v[1][0], v[2][0], a["hidden_size"]
+            B = v[3][0] if len(v) > 3 else np.zeros(2 * H)
+            f = {b"Tanh": np.tanh, b"Relu": lambda z: np.maximum(z, 0),
+                 b"LeakyRelu": lambda z: np.where(z > 0, z, a["activation_alpha"][0] * z)}[
+                     a.get("activations", [b"Tanh"])[0]]
+            h, ys = np.zeros((X.shape[1], H)), []
+            for t in range(X.shape[0]):
+                h = f(X[t] @ W.T + B[:H] + h @ R.T + B[H:])
+                ys.append(h)
+            y = np.stack(ys)[:, None]
+        elif op == "Transpose":
+            y = X.transpose(a["perm"])
+        elif op == "Gather":
+            y = np.take(X, v[1].astype(int), axis=a.get("axis", 0))
+        elif op == "Squeeze":
+            y = np.squeeze(X, axis=tuple(v[1].astype(int)))
         else:
             y = {"Flatten": lambda: X.reshape(len(X), -1), "Identity": lambda: X,
                  "Mul": lambda: X * v[1], "Add": lambda: X + v[1], "Relu": lambda: np.maximum(X, 0),
@@ -205,5 +232,7 @@ for name in ("fashion_mlp", "fashion_mlp_prelu", "fashion_cnn"):
     check(name, files, x, need_cv2=True)
 check("every_layer", files, x, need_cv2=False)
 check("residual", files, x, need_cv2=False)
+for name in RNN:
+    check(name, files, x.reshape(len(x), 28, 28), need_cv2=False)
 check_cli()
 print("onnx round trip: checker passes, OpenCV and numpy give slope's logits")

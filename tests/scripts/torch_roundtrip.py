@@ -142,6 +142,31 @@ res_sd = read(os.path.join(work, "res.torch.safetensors"))
 assert "1.layers.1.num_batches_tracked" in res_sd and "2.shortcut.bias" in res_sd, list(res_sd)
 res.load_state_dict(res_sd, strict=True)
 d5 = check_logits(res, "res.safetensors", "residual, slope -> torch")
+
+# rnn layers under torch.nn.RNN's names (weight_ih_l0, ...): the spiral's points read as
+# 2 steps of 1 feature, a relu rnn giving every state into a tanh one giving the last.
+class RNN(torch.nn.RNN):
+    def __init__(self, f, h, nonlinearity, sequence):
+        super().__init__(f, h, nonlinearity=nonlinearity, batch_first=True)
+        self.sequence = sequence
+
+    def forward(self, x):
+        y, _ = super().forward(x.reshape(len(x), -1, self.input_size))
+        return y if self.sequence else y[:, -1]
+
+rnn_cfg = json.load(open(cfg))
+rnn_cfg["model"]["input"] = [2, 1]
+rnn_cfg["model"]["layers"] = [
+    {"type": "rnn", "hidden": 8, "activation": "relu", "init": "identity", "return": "sequence"},
+    {"type": "rnn", "hidden": 6, "init": "orthogonal"}, {"type": "linear", "out": 3}]
+rnn_path = os.path.join(work, "rnn.json")
+json.dump(rnn_cfg, open(rnn_path, "w"))
+run("train", rnn_path, "--epochs", "1", "--checkpoint", "rnn.safetensors", *common)
+run("export", "rnn.safetensors", "-o", "rnn.torch.safetensors")
+rnn = torch.nn.Sequential(RNN(1, 8, "relu", True), RNN(8, 6, "tanh", False),
+                          torch.nn.Linear(6, 3))
+rnn.load_state_dict(read(os.path.join(work, "rnn.torch.safetensors")), strict=True)
+d6 = check_logits(rnn, "rnn.safetensors", "rnn, slope -> torch")
 print("torch round trip: strict load, weights back exactly, shape error named; logits differ by "
       f"{d1:.1e} (slope -> torch), {d2:.1e} (torch -> slope), {d3:.1e} and {d4:.1e} (batch norm), "
-      f"{d5:.1e} (residual)")
+      f"{d5:.1e} (residual), {d6:.1e} (rnn)")

@@ -46,8 +46,9 @@ static int parse_compare_args(int argc, char **argv, compare_args *a)
         CLI_CONFIG_FLAGS(&a->cargs)};
     const cli_command cmd = {
         "compare", "CONFIG --act LIST [options]",
-        "Trains CONFIG once per activation in LIST (swapped into every activation layer),\n"
-        "with the same seed, data order and initial weights, and measures dying neurons.",
+        "Trains CONFIG once per activation in LIST (swapped into every activation layer,\n"
+        "and every rnn layer's own activation: tanh, relu, leaky_relu or prelu), with the\n"
+        "same seed, data order and initial weights, and measures dying neurons.",
         NULL, print_forms, flags, sizeof flags / sizeof flags[0], "CONFIG", &a->cargs.path, 1,
         NULL};
     int rc = cli_parse(&cmd, argc, argv);
