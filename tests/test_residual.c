@@ -57,39 +57,7 @@ static void end_block(sl_model *m)
         fail_msg("end block: %s", err.message);
 }
 
-static void init(sl_model *m, uint64_t seed)
-{
-    sl_error err = {0};
-    if (sl_model_init(m, SL_INIT_KAIMING_UNIFORM, seed, &err) != SL_OK)
-        fail_msg("init: %s", err.message);
-}
-
-static const sl_tensor *param(const sl_model *m, const char *name)
-{
-    const sl_param *p = sl_model_find_param(m, name);
-    if (!p)
-        fail_msg("no parameter %s", name);
-    return p->tensor;
-}
-
 /* ---- finite differences ------------------------------------------------------------------ */
-
-static sl_tensor *model_fwd(sl_graph *g, sl_tensor **inputs, void *ctx)
-{
-    return sl_model_forward(ctx, g, inputs[0]);
-}
-
-/* Every trainable parameter of m and the input x, checked against central differences. */
-static void gradcheck_model(sl_model *m, sl_tensor *x)
-{
-    sl_tensor *inputs[64] = {x};
-    int n = 1;
-    for (size_t i = 0; i < sl_model_num_params(m); i++)
-        if (sl_model_param(m, i)->role != SL_PARAM_BUFFER)
-            inputs[n++] = sl_model_param(m, i)->tensor;
-    assert_true(n < 64);
-    tu_gradcheck(model_fwd, m, inputs, n, 1e-2, 2e-3, 2e-2, 7);
-}
 
 static sl_tensor *input(int ndim, const int64_t *shape, uint64_t seed)
 {
@@ -112,9 +80,9 @@ static void test_gradcheck_identity_flat(void **state)
     end_block(m);
     add(m, SL_LAYER_GELU, 0);
     add(m, SL_LAYER_LINEAR, 3);
-    init(m, 3);
+    tu_model_init(m, 3);
     sl_tensor *x = input(2, xs, 11);
-    gradcheck_model(m, x);
+    tu_model_gradcheck(m, x);
     sl_tensor_free(x);
     sl_model_free(m);
 }
@@ -138,16 +106,16 @@ static void test_gradcheck_projection_nested(void **state)
     add(m, SL_LAYER_TANH, 0);
     add(m, SL_LAYER_FLATTEN, 0);
     add(m, SL_LAYER_LINEAR, 3);
-    init(m, 5);
+    tu_model_init(m, 5);
     int64_t w[4];
-    const sl_tensor *sw = param(m, "layers.1.shortcut.weight");
+    const sl_tensor *sw = tu_model_param(m, "layers.1.shortcut.weight");
     for (int d = 0; d < 4; d++)
         w[d] = sw->shape[d];
     assert_true(w[0] == 4 && w[1] == 3 && w[2] == 1 && w[3] == 1);
     assert_int_equal(sl_model_layer(m, 1)->stride, 2);
     assert_non_null(sl_model_find_param(m, "layers.1.layers.2.layers.0.weight"));
     sl_tensor *x = input(4, xs, 13);
-    gradcheck_model(m, x);
+    tu_model_gradcheck(m, x);
     sl_tensor_free(x);
     sl_model_free(m);
 }
@@ -165,12 +133,12 @@ static void test_gradcheck_projection_flat_no_bias(void **state)
     add(m, SL_LAYER_LINEAR, 3);
     add(m, SL_LAYER_SELU, 0);
     end_block(m);
-    init(m, 9);
+    tu_model_init(m, 9);
     assert_null(sl_model_find_param(m, "layers.0.shortcut.bias"));
-    assert_int_equal(param(m, "layers.0.shortcut.weight")->shape[0], 3);
+    assert_int_equal(tu_model_param(m, "layers.0.shortcut.weight")->shape[0], 3);
     assert_int_equal(sl_model_param_count(m), 5 * 3 + 3 + 5 * 3);
     sl_tensor *x = input(2, xs, 17);
-    gradcheck_model(m, x);
+    tu_model_gradcheck(m, x);
     sl_tensor_free(x);
     sl_model_free(m);
 }
@@ -190,14 +158,14 @@ static void test_block_input_survives_in_place(void **state)
     add(m, SL_LAYER_LINEAR, 4);
     end_block(m);
     add(m, SL_LAYER_RELU, 0);
-    init(m, 21);
+    tu_model_init(m, 21);
     sl_tensor *x = tu_tensor_uniform(2, xs, -1.0f, 1.0f, 23);
     sl_graph *g = sl_graph_new(1, NULL);
     sl_tensor *y = sl_model_forward(m, g, x);
     assert_non_null(y);
-    const sl_tensor *w0 = param(m, "layers.0.weight"), *b0 = param(m, "layers.0.bias");
-    const sl_tensor *w1 = param(m, "layers.1.layers.1.weight");
-    const sl_tensor *b1 = param(m, "layers.1.layers.1.bias");
+    const sl_tensor *w0 = tu_model_param(m, "layers.0.weight"), *b0 = tu_model_param(m, "layers.0.bias");
+    const sl_tensor *w1 = tu_model_param(m, "layers.1.layers.1.weight");
+    const sl_tensor *b1 = tu_model_param(m, "layers.1.layers.1.bias");
     int negative = 0;
     for (int n = 0; n < 2; n++) {
         double h[4], want[4];
@@ -243,7 +211,7 @@ static void test_layout(void **state)
     conv(m, 6, 1);        /* 3: layers.0.layers.2 */
     end_block(m);
     add(m, SL_LAYER_FLATTEN, 0); /* 4: layers.1 */
-    init(m, 2);
+    tu_model_init(m, 2);
     assert_int_equal(sl_model_num_layers(m), 5);
     assert_string_equal(sl_model_layer_name(m, 0), "layers.0");
     assert_string_equal(sl_model_layer_name(m, 3), "layers.0.layers.2");
@@ -290,11 +258,11 @@ static void test_init_gain_stays_in_block(void **state)
     add(m, SL_LAYER_LINEAR, 256);
     add(m, SL_LAYER_TANH, 0); /* layers.2.layers.0 takes 5/3 */
     end_block(m);
-    init(m, 4);
+    tu_model_init(m, 4);
     double bound = sqrt(3.0 / 256.0);
-    double body = max_abs(param(m, "layers.0.layers.0.weight"));
-    double shortcut = max_abs(param(m, "layers.0.shortcut.weight"));
-    double tanh_w = max_abs(param(m, "layers.2.layers.0.weight"));
+    double body = max_abs(tu_model_param(m, "layers.0.layers.0.weight"));
+    double shortcut = max_abs(tu_model_param(m, "layers.0.shortcut.weight"));
+    double tanh_w = max_abs(tu_model_param(m, "layers.2.layers.0.weight"));
     assert_true(body <= bound && body > 0.99 * bound);
     assert_true(shortcut <= sqrt(2.0) * bound && shortcut > 0.99 * sqrt(2.0) * bound);
     assert_true(tanh_w <= 5.0 / 3.0 * bound && tanh_w > 0.99 * 5.0 / 3.0 * bound);
@@ -316,7 +284,7 @@ static void test_stats_inside_blocks(void **state)
     end_block(m);             /* the block gives [4] */
     add(m, SL_LAYER_RELU, 0); /* 4: layers.2 */
     add(m, SL_LAYER_LINEAR, 3);
-    init(m, 8);
+    tu_model_init(m, 8);
     sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
     assert_non_null(ds);
     sl_stats *st = sl_stats_new(m, ds, 16, SL_LOSS_CROSS_ENTROPY, &err);
@@ -424,7 +392,7 @@ static void test_config_nesting(void **state)
     if (!m)
         fail_msg("%s", err.message);
     assert_int_equal(sl_model_layer(m, 1)->body, 5);
-    init(m, 1);
+    tu_model_init(m, 1);
     assert_non_null(sl_model_find_param(m, "layers.1.layers.2.shortcut.weight"));
     assert_non_null(sl_model_find_param(m, "layers.1.layers.2.layers.0.weight"));
     assert_non_null(sl_model_find_param(m, "layers.1.layers.3.bias"));

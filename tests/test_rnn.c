@@ -49,37 +49,7 @@ static sl_model *sequence_model(int64_t T, int64_t F)
     return m;
 }
 
-static void init(sl_model *m, uint64_t seed)
-{
-    sl_error err = {0};
-    if (sl_model_init(m, SL_INIT_KAIMING_UNIFORM, seed, &err) != SL_OK)
-        fail_msg("init: %s", err.message);
-}
-
-static const sl_tensor *param(const sl_model *m, const char *name)
-{
-    const sl_param *p = sl_model_find_param(m, name);
-    if (!p)
-        fail_msg("no parameter %s", name);
-    return p->tensor;
-}
-
 /* ---- gradients ------------------------------------------------------------------------- */
-
-static sl_tensor *model_fwd(sl_graph *g, sl_tensor **inputs, void *ctx)
-{
-    return sl_model_forward(ctx, g, inputs[0]);
-}
-
-static void gradcheck_model(sl_model *m, sl_tensor *x)
-{
-    sl_tensor *inputs[32] = {x};
-    int n = 1;
-    for (size_t i = 0; i < sl_model_num_params(m); i++)
-        inputs[n++] = sl_model_param(m, i)->tensor;
-    assert_true(n < 32);
-    tu_gradcheck(model_fwd, m, inputs, n, 1e-2, 2e-3, 2e-2, 7);
-}
 
 /* tanh returning every state into leaky_relu (orthogonal W_hh) returning the last, linear. */
 static void test_gradcheck_stacked(void **state)
@@ -92,10 +62,10 @@ static void test_gradcheck_stacked(void **state)
     leaky.recurrent_init = 2;
     add(m, leaky);
     add(m, linear(3));
-    init(m, 3);
+    tu_model_init(m, 3);
     int64_t xs[3] = {2, 4, 3};
     sl_tensor *x = tu_param_uniform(3, xs, -1.0f, 1.0f, 11);
-    gradcheck_model(m, x);
+    tu_model_gradcheck(m, x);
     sl_tensor_free(x);
     sl_model_free(m);
 }
@@ -112,13 +82,13 @@ static void test_gradcheck_prelu_no_bias(void **state)
     sl_layer_spec flat = sl_layer_defaults(SL_LAYER_FLATTEN);
     add(m, flat);
     add(m, linear(3));
-    init(m, 4);
+    tu_model_init(m, 4);
     assert_null(sl_model_find_param(m, "layers.0.bias_ih_l0"));
-    assert_int_equal(param(m, "layers.0.prelu.weight")->size, 4);
-    assert_true(param(m, "layers.0.prelu.weight")->data[0] == 0.25f); /* torch's PReLU init */
+    assert_int_equal(tu_model_param(m, "layers.0.prelu.weight")->size, 4);
+    assert_true(tu_model_param(m, "layers.0.prelu.weight")->data[0] == 0.25f); /* torch's PReLU init */
     int64_t xs[3] = {2, 3, 2};
     sl_tensor *x = tu_param_uniform(3, xs, -1.0f, 1.0f, 12);
-    gradcheck_model(m, x);
+    tu_model_gradcheck(m, x);
     sl_tensor_free(x);
     sl_model_free(m);
 }
@@ -180,7 +150,7 @@ static void test_init_default(void **state)
         for (int k = 0; k < 4; k++) {
             char name[64];
             snprintf(name, sizeof name, "layers.0.%s", names[k]);
-            double a = max_abs(param(m, name));
+            double a = max_abs(tu_model_param(m, name));
             assert_true(a <= 1.0 / 8.0 + 1e-7);
             assert_true(a > 0.9 / 8.0); /* spread over the whole range */
         }
@@ -193,13 +163,13 @@ static void test_init_identity(void **state)
 {
     (void)state;
     sl_model *m = one_rnn(16, 1, SL_INIT_KAIMING_NORMAL);
-    const sl_tensor *w = param(m, "layers.0.weight_hh_l0");
+    const sl_tensor *w = tu_model_param(m, "layers.0.weight_hh_l0");
     for (int64_t i = 0; i < 16; i++)
         for (int64_t j = 0; j < 16; j++)
             assert_true(w->data[i * 16 + j] == (i == j ? 1.0f : 0.0f));
-    assert_true(max_abs(param(m, "layers.0.bias_ih_l0")) == 0.0);
-    assert_true(max_abs(param(m, "layers.0.bias_hh_l0")) == 0.0);
-    double a = max_abs(param(m, "layers.0.weight_ih_l0"));
+    assert_true(max_abs(tu_model_param(m, "layers.0.bias_ih_l0")) == 0.0);
+    assert_true(max_abs(tu_model_param(m, "layers.0.bias_hh_l0")) == 0.0);
+    double a = max_abs(tu_model_param(m, "layers.0.weight_ih_l0"));
     assert_true(a <= 0.25 + 1e-7 && a > 0.2);
     sl_model_free(m);
 }
@@ -208,7 +178,7 @@ static void test_init_orthogonal(void **state)
 {
     (void)state;
     sl_model *m = one_rnn(128, 2, SL_INIT_KAIMING_UNIFORM);
-    const sl_tensor *w = param(m, "layers.0.weight_hh_l0");
+    const sl_tensor *w = tu_model_param(m, "layers.0.weight_hh_l0");
     double e = orthogonality_error(w);
     print_message("orthogonal 128x128: max |W W^T - I|, |W^T W - I| = %.3g\n", e);
     assert_true(e < 1e-5);
@@ -224,8 +194,8 @@ static void test_init_orthogonal(void **state)
     s.recurrent_init = 2;
     add(m2, s);
     add(m2, linear(3));
-    init(m2, 22);
-    assert_true(param(m2, "layers.0.weight_hh_l0")->data[0] != w->data[0]);
+    tu_model_init(m2, 22);
+    assert_true(tu_model_param(m2, "layers.0.weight_hh_l0")->data[0] != w->data[0]);
     sl_model_free(m2);
     sl_model_free(m);
 }
@@ -239,16 +209,16 @@ static void test_layout(void **state)
     add(m, rnn(16, SL_RNN_TANH, 1));
     add(m, rnn(8, SL_RNN_PRELU, 0));
     add(m, linear(10));
-    init(m, 1);
+    tu_model_init(m, 1);
     int64_t s[3];
     assert_int_equal(sl_model_layer_shape(m, 0, s), 2);
     assert_true(s[0] == 28 && s[1] == 16);
     assert_int_equal(sl_model_layer_shape(m, 1, s), 1);
     assert_true(s[0] == 8);
-    assert_int_equal(param(m, "layers.0.weight_ih_l0")->shape[1], 28);
-    assert_int_equal(param(m, "layers.1.weight_ih_l0")->shape[1], 16);
-    assert_int_equal(param(m, "layers.1.weight_hh_l0")->shape[0], 8);
-    assert_int_equal(param(m, "layers.1.prelu.weight")->size, 1);
+    assert_int_equal(tu_model_param(m, "layers.0.weight_ih_l0")->shape[1], 28);
+    assert_int_equal(tu_model_param(m, "layers.1.weight_ih_l0")->shape[1], 16);
+    assert_int_equal(tu_model_param(m, "layers.1.weight_hh_l0")->shape[0], 8);
+    assert_int_equal(tu_model_param(m, "layers.1.prelu.weight")->size, 1);
     assert_null(sl_model_find_param(m, "layers.0.prelu.weight"));
     assert_int_equal(sl_model_layer_param_count(m, 0), 16 * 28 + 16 * 16 + 2 * 16);
     assert_int_equal(sl_model_layer_param_count(m, 1), 8 * 16 + 8 * 8 + 2 * 8 + 1);
@@ -396,11 +366,11 @@ static void test_stats_dead_unit(void **state)
         sl_model *m = sequence_model(T, F);
         add(m, rnn(H, a == 0 ? SL_RNN_RELU : SL_RNN_TANH, 0));
         add(m, linear(3));
-        init(m, 2);
-        sl_tensor *w_ih = (sl_tensor *)param(m, "layers.0.weight_ih_l0");
-        sl_tensor *w_hh = (sl_tensor *)param(m, "layers.0.weight_hh_l0");
-        sl_tensor *b_ih = (sl_tensor *)param(m, "layers.0.bias_ih_l0");
-        sl_tensor *b_hh = (sl_tensor *)param(m, "layers.0.bias_hh_l0");
+        tu_model_init(m, 2);
+        sl_tensor *w_ih = (sl_tensor *)tu_model_param(m, "layers.0.weight_ih_l0");
+        sl_tensor *w_hh = (sl_tensor *)tu_model_param(m, "layers.0.weight_hh_l0");
+        sl_tensor *b_ih = (sl_tensor *)tu_model_param(m, "layers.0.bias_ih_l0");
+        sl_tensor *b_hh = (sl_tensor *)tu_model_param(m, "layers.0.bias_hh_l0");
         for (int j = 0; j < H; j++) {
             for (int f = 0; f < F; f++)
                 w_ih->data[j * F + f] = j == 2 ? 0.0f : 0.5f;
@@ -469,7 +439,7 @@ static void test_onnx_refuses_prelu(void **state)
     sl_model *m = sequence_model(3, 2);
     add(m, rnn(4, SL_RNN_PRELU, 0));
     add(m, linear(3));
-    init(m, 1);
+    tu_model_init(m, 1);
     char path[4096];
     snprintf(path, sizeof path, "%s/test_rnn_prelu.onnx", SLOPE_BINARY_DIR);
     sl_error err = {0};

@@ -1,7 +1,8 @@
 /*
  * model_golden.c - the model-level PyTorch reference (tests/golden/model_reference.json,
  * written by tools/torch_model_reference.py): each case's config is built, torch's weights
- * are loaded by name, and the logits, the loss and every parameter's gradient must match.
+ * are loaded by name, and the logits, the loss and every parameter's gradient must match;
+ * and the helpers the model tests share (init, parameter lookup, finite differences).
  */
 #include "testutil.h"
 
@@ -114,4 +115,37 @@ void tu_model_golden_check(const char *prefix, int expected)
     }
     assert_int_equal(run, expected);
     cJSON_Delete(ref.doc);
+}
+
+/* ---- helpers for model tests ------------------------------------------------------- */
+
+void tu_model_init(sl_model *m, uint64_t seed)
+{
+    sl_error err = {0};
+    if (sl_model_init(m, SL_INIT_KAIMING_UNIFORM, seed, &err) != SL_OK)
+        fail_msg("init: %s", err.message);
+}
+
+const sl_tensor *tu_model_param(const sl_model *m, const char *name)
+{
+    const sl_param *p = sl_model_find_param(m, name);
+    if (!p)
+        fail_msg("no parameter %s", name);
+    return p->tensor;
+}
+
+static sl_tensor *model_forward_fn(sl_graph *g, sl_tensor **inputs, void *ctx)
+{
+    return sl_model_forward(ctx, g, inputs[0]);
+}
+
+void tu_model_gradcheck(sl_model *m, sl_tensor *x)
+{
+    sl_tensor *inputs[64] = {x};
+    int n = 1;
+    for (size_t i = 0; i < sl_model_num_params(m); i++)
+        if (sl_model_param(m, i)->role != SL_PARAM_BUFFER && n < 64)
+            inputs[n++] = sl_model_param(m, i)->tensor;
+    assert_true(n < 64);
+    tu_gradcheck(model_forward_fn, m, inputs, n, 1e-2, 2e-3, 2e-2, 7);
 }
