@@ -20,7 +20,7 @@
  * products and of the double sums).  The model's gradient buffer is saved
  * before and restored after, so a report taken between two training steps
  * changes nothing in training.  When no sl_stats exists nothing is measured
- * and training pays nothing: capture is on only during a report.
+ * and training pays nothing: the model is watched only during a report.
  *
  * Per activation layer a report gives: the dead units (a mask, and their
  * count and fraction), the sparsity (the fraction of all pre-activations
@@ -131,8 +131,8 @@ SL_API sl_status sl_stats_share_graph(sl_stats *s, sl_graph *g, sl_error *err);
  * Takes a report now; epoch and step are the caller's labels for it (for
  * example epochs completed and optimizer steps taken).  The previous
  * report's dead masks become the reference for died/revived.  Leaves the
- * model's parameters, buffers and gradients as they were, and activation
- * capture off.  Errors: those of the ops and the probe's reading (the model
+ * model's parameters, buffers and gradients as they were (activation
+ * capture, sl_model_set_capture, is not used).  Errors: those of the ops and the probe's reading (the model
  * is left unchanged then too).
  */
 SL_API sl_status sl_stats_measure(sl_stats *s, int epoch, int64_t step, sl_error *err);
