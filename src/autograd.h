@@ -53,6 +53,9 @@ struct sl_node {
 sl_tensor *sl_ag_output(sl_graph *g, int ndim, const int64_t *shape);
 /* An arena tensor header over data (a valid shape of size elements; data not copied). */
 sl_tensor *sl_ag_view(sl_graph *g, int ndim, const int64_t *shape, int64_t size, float *data);
+/* sl_graph_reset that also frees the arena's blocks, for a graph used now and then (the
+ * statistics' own): the next use grows it again.  g is not checked. */
+void sl_ag_release_arena(sl_graph *g);
 /* Arena bytes; records SL_ERR_NOMEM in g and returns NULL on failure. */
 void *sl_ag_alloc(sl_graph *g, size_t bytes);
 /* Records an error in g (the first one wins) and returns NULL, for `return sl_ag_fail(...)`. */

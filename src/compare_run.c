@@ -108,16 +108,15 @@ static void check_shared(const sl_model *ref, const sl_model *m, sl_compare_run 
 /* Measures now and records one row per activation layer. */
 static sl_status report(run_ctx *r)
 {
-    const sl_config *cfg = r->c->cfg;
     int epoch = sl_trainer_epoch(r->trainer);
     int64_t step = sl_trainer_steps(r->trainer);
     if (sl_stats_measure(r->stats, epoch, step, r->err) != SL_OK)
         return r->err->status;
     double acc = NAN;
     if (r->s->eval) {
+        /* In the trainer's graph at the training batch: no memory of its own. */
         sl_eval_result res = {0};
-        int64_t batch = cfg->train.batch_size > 256 ? cfg->train.batch_size : 256;
-        if (sl_evaluate(r->model, r->s->eval, batch, cfg->loss, &res, r->err) != SL_OK)
+        if (sl_trainer_evaluate(r->trainer, r->s->eval, &res, r->err) != SL_OK)
             return r->err->status;
         acc = res.accuracy;
     }
@@ -198,7 +197,8 @@ static sl_status setup_and_train(run_ctx *r)
         return r->err->status;
     r->stats = sl_stats_new(r->model, r->s->probe, sl_run_probe_batch(r->c->cfg),
                             r->c->cfg->loss, r->err);
-    if (!r->stats)
+    if (!r->stats ||
+        sl_stats_share_graph(r->stats, sl_trainer_graph(r->trainer), r->err) != SL_OK)
         return r->err->status;
     check_shared(r->s->ref, r->model, pub);
     if (pub->shared_equal != pub->shared_tensors)

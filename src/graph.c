@@ -59,6 +59,12 @@ void sl_graph_reset(sl_graph *g)
     sl_error_clear(&g->error);
 }
 
+void sl_ag_release_arena(sl_graph *g)
+{
+    sl_graph_reset(g);
+    sl_arena_release(&g->arena);
+}
+
 int sl_graph_set_grad_enabled(sl_graph *g, int enabled)
 {
     if (!g)

@@ -63,6 +63,18 @@ sl_status sl_nn_rnn_set_activation(sl_layer_spec *rnn, const sl_layer_spec *act,
  * of F: [1, 28, 28] images as 28 rows of 28 pixels.  The only reshape beyond the data's. */
 sl_status sl_nn_check_data_input(const sl_model *m, const sl_dataset *ds, sl_error *err);
 
+/*
+ * A watcher of the activation layers as forward runs (the dying-neuron statistics): fn(user,
+ * i, x, 0) sees activation layer i's input x just before the activation runs, fn(user, i, y,
+ * 1) its output.  Activations still run in place where forward would run them (unlike
+ * capture), so a watched forward needs no more memory than an unwatched one: y may be x
+ * itself, its values overwritten; either way, after backward x->grad holds the gradient at
+ * the layer's input (an in-place activation turns its output's gradient into it).  fn NULL:
+ * off.  m is not checked.
+ */
+typedef void (*sl_nn_watch_fn)(void *user, size_t layer, const sl_tensor *t, int output);
+void sl_nn_set_watch(sl_model *m, sl_nn_watch_fn fn, void *user);
+
 /* Runs x through the model without recording and returns the index of the first layer
  * whose output holds a NaN or Inf: -2 if the input does, -1 if none does. */
 int sl_nn_first_nonfinite_layer(sl_model *m, sl_graph *g, sl_tensor *x);

@@ -48,6 +48,8 @@ struct sl_model {
     float *buffer_data;           /* running statistics */
     int initialized;
     int capture;
+    sl_nn_watch_fn watch;         /* sl_nn_set_watch's, or NULL */
+    void *watch_user;
     /* How raw inputs become what forward expects: applied by sl_predict, saved in
      * checkpoints; forward itself never applies it (datasets normalise as they are read). */
     sl_normalize norm;
@@ -555,6 +557,26 @@ typedef struct forward_run {
 
 static int all_finite(const sl_tensor *t);
 
+/* A layer with its own activation (rnn) when captured or watched: its row gives views of the
+ * pre-activations and outputs of every step (no extra memory), which the watch sees after
+ * forward (the pre view's gradient is filled by backward). */
+static sl_tensor *own_activation_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x,
+                                         sl_tensor *const *p)
+{
+    layer *l = &m->layers[i];
+    sl_tensor *pre = NULL, *post = NULL;
+    sl_tensor *y = l->def->forward_capture(g, &l->spec, x, p, &pre, &post);
+    if (m->capture) {
+        l->captured = pre;
+        l->captured_out = post;
+    }
+    if (m->watch && pre && post) {
+        m->watch(m->watch_user, i, pre, 0);
+        m->watch(m->watch_user, i, post, 1);
+    }
+    return y;
+}
+
 /* x through one entry's own row; reusable: x is a fresh output nobody else reads, so an
  * activation may overwrite it. */
 static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x, int reusable)
@@ -563,19 +585,24 @@ static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x
     sl_tensor *p[SL_LAYER_MAX_PARAMS] = {NULL};
     for (int k = 0; k < l->def->n_params; k++)
         p[k] = l->param[k] >= 0 ? m->params[l->param[k]].tensor : NULL;
-    int in_place = 0;
-    if (l->def->flags & SL_LAYER_ACTIVATION) {
+    int in_place = 0, act = (l->def->flags & SL_LAYER_ACTIVATION) != 0;
+    if (act) {
         l->captured = m->capture ? x : NULL;
         in_place = !m->capture && reusable;
+        if (m->watch)
+            m->watch(m->watch_user, i, x, 0); /* before an in-place forward overwrites x */
     }
     if ((l->def->flags & SL_LAYER_OWN_ACTIVATION) && l->def->forward_capture) {
         l->captured = l->captured_out = NULL;
-        if (m->capture)
-            return l->def->forward_capture(g, &l->spec, x, p, &l->captured, &l->captured_out);
+        if (m->capture || m->watch)
+            return own_activation_forward(m, g, i, x, p);
     }
     sl_tensor *y = l->def->forward(g, &l->spec, x, p, in_place);
-    if (l->def->flags & SL_LAYER_ACTIVATION)
+    if (act) {
         l->captured_out = m->capture ? y : NULL;
+        if (m->watch && y)
+            m->watch(m->watch_user, i, y, 1);
+    }
     return y;
 }
 
@@ -792,6 +819,12 @@ void sl_model_set_capture(sl_model *m, int on)
 {
     if (m)
         m->capture = on != 0;
+}
+
+void sl_nn_set_watch(sl_model *m, sl_nn_watch_fn fn, void *user)
+{
+    m->watch = fn;
+    m->watch_user = fn ? user : NULL;
 }
 
 sl_tensor *sl_model_captured(const sl_model *m, size_t i)

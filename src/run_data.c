@@ -158,7 +158,9 @@ sl_dataset *sl_run_probe_open(const sl_config *cfg, const sl_run_data *d, sl_err
 
 int64_t sl_run_probe_batch(const sl_config *cfg)
 {
-    /* Larger than the training batch when that is small: fewer, fuller products. */
-    int64_t train = cfg ? cfg->train.batch_size : 0;
-    return train > 256 ? train : 256;
+    /* The training batch: in the trainer's graph (sl_stats_share_graph) a report then needs
+     * no more arena than a step.  (A batch of at least 256, as before, held 190 MiB more for
+     * the CNN, in a graph of its own.) */
+    return cfg && cfg->train.batch_size > 0 ? cfg->train.batch_size
+                                           : sl_train_defaults().batch_size;
 }

@@ -168,22 +168,14 @@ sl_status sl_run_metrics_close(sl_run *r, sl_error *err)
 sl_status sl_run_stats_open(sl_run *r, sl_error *err)
 {
     const sl_config *cfg = r->cfg;
-    int test = cfg->stats.probe_split == SL_SPLIT_TEST;
-    const sl_dataset *train = r->data->train_all ? r->data->train_all : r->data->train;
-    const sl_dataset *split = test ? r->data->test : train;
-    if (!split)
-        return sl_error_set(err, SL_ERR_CONFIG, "%s: stats.probe.split: the data has no %s split",
-                            cfg->origin, test ? "test" : "train");
-    int64_t count = sl_dataset_count(split);
-    if (cfg->stats.probe_count < count)
-        count = cfg->stats.probe_count;
-    r->probe = sl_dataset_subset(split, count, err);
+    r->probe = sl_run_probe_open(cfg, r->data, err);
     if (!r->probe)
         return err->status;
-    /* Larger than the training batch when that is small: fewer, fuller products. */
-    int64_t batch = cfg->train.batch_size > 256 ? cfg->train.batch_size : 256;
-    r->stats = sl_stats_new(r->model, r->probe, batch, cfg->loss, err);
-    return r->stats ? SL_OK : err->status;
+    /* At the training batch in the trainer's graph: a report adds no memory to a run. */
+    r->stats = sl_stats_new(r->model, r->probe, sl_run_probe_batch(cfg), cfg->loss, err);
+    if (!r->stats)
+        return err->status;
+    return sl_stats_share_graph(r->stats, sl_trainer_graph(r->trainer), err);
 }
 
 void sl_run_stats_close(sl_run *r)

@@ -1,12 +1,17 @@
 /*
  * stats.c - dying-neuron statistics over a fixed probe set (see slope/stats.h).
  *
- * A report runs the probe through the model with capture on, batch by
- * batch, and accumulates per unit: how many of its pre-activations were
- * <= 0, and the sum of |dl/dx| over them; per layer: the sum, count, range
- * and |x| histogram of the negative pre-activations, and how many outputs
- * were < -1.  The model's gradient buffer is
- * saved before and copied back after, so training never sees the probe.
+ * A report runs the probe through the model batch by batch, watching each
+ * activation layer as forward runs (sl_nn_set_watch: the layers still run in
+ * place, so a batch needs no more arena than a training step of that size),
+ * and accumulates per unit: how many of its pre-activations were <= 0 (seen
+ * before the activation runs), and the sum of |dl/dx| over them (after
+ * backward); per layer: the sum, count, range and |x| histogram of the
+ * negative pre-activations, and how many outputs were < -1.  The model's
+ * gradient buffer is saved before and copied back after, so training never
+ * sees the probe.  The batches run in the stats' own graph, whose arena is
+ * given back after each report, or in a shared one (sl_stats_share_graph:
+ * the trainer's), which is reset and has its modes put back.
  */
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +19,8 @@
 #include <string.h>
 
 #include "alloc.h"
+#include "autograd.h"
+#include "nn_internal.h"
 #include "progress.h"
 #include "slope/graph.h"
 #include "slope/stats.h"
@@ -29,9 +36,11 @@ typedef struct act_layer {
     float *alpha;               /* PReLU slopes at the last report (n_alpha) */
     const sl_tensor *slopes;    /* the model's PReLU parameter, or NULL */
     int has_grad;               /* some batch gave this layer a gradient */
-    /* Where value (example e, unit u, position p) is in a captured tensor, past e's:
+    /* Where value (example e, unit u, position p) is in a watched tensor, past e's:
      * u * unit_stride + p * pos_stride ([N, C, H*W] for activations, [N, T, H] for an rnn). */
     int64_t unit_stride, pos_stride;
+    const sl_tensor *pre;       /* this batch's input tensor, seen by the watch: its grad */
+    int seen;                   /* the watch saw this batch's input and output */
     /* Negative growth, this report: pre-activations x < 0 and outputs < -1. */
     double neg_sum;
     int64_t neg_count, below;
@@ -50,7 +59,10 @@ struct sl_stats {
     const sl_dataset *probe;    /* borrowed */
     int64_t batch_size, count;
     sl_loss_kind loss;
-    sl_graph *graph;
+    sl_graph *own_graph;        /* sl_stats_new's; NULL while sharing one */
+    sl_graph *graph;            /* where reports run: own_graph or the shared graph */
+    int64_t batch_n;            /* examples in the batch forward is running */
+    int watch_failed;           /* the watch saw a layer tensor of another size */
     float *x;                   /* one batch of inputs */
     int32_t *labels;
     sl_tensor *input;           /* view over x */
@@ -216,7 +228,7 @@ sl_stats *sl_stats_new(sl_model *model, const sl_dataset *probe, int64_t batch_s
     s->batch_size = batch_size < s->count ? batch_size : s->count;
     s->loss = loss;
     sl_model_flat_grads(model, &s->n_grad);
-    s->graph = sl_graph_new(0, err);
+    s->graph = s->own_graph = sl_graph_new(0, err);
     if (!s->graph || alloc_batch(s, err) != SL_OK || alloc_layers(s, err) != SL_OK) {
         sl_stats_free(s);
         return NULL;
@@ -235,8 +247,25 @@ void sl_stats_free(sl_stats *s)
     sl_free(s->x);
     sl_free(s->labels);
     sl_free(s->saved_grad);
-    sl_graph_free(s->graph);
+    sl_graph_free(s->own_graph);
     sl_free(s);
+}
+
+sl_status sl_stats_share_graph(sl_stats *s, sl_graph *g, sl_error *err)
+{
+    if (!s)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_stats_share_graph: stats is NULL");
+    if (!g && !s->own_graph) {
+        s->own_graph = sl_graph_new(0, err);
+        if (!s->own_graph)
+            return err ? err->status : SL_ERR_NOMEM;
+    }
+    if (g) {
+        sl_graph_free(s->own_graph);
+        s->own_graph = NULL;
+    }
+    s->graph = g ? g : s->own_graph;
+    return SL_OK;
 }
 
 /* ---- one report ----------------------------------------------------------------- */
@@ -256,23 +285,33 @@ static void reset_accumulators(sl_stats *s)
     }
 }
 
-/* Adds one batch's captured pre-activations (and gradients, scaled per example). */
-static void accumulate(act_layer *a, const sl_tensor *pre, int64_t n, double scale)
+/* Adds one batch's pre-activations x <= 0 per unit (n examples). */
+static void accumulate_nonpos(act_layer *a, const float *x, int64_t n)
 {
     int64_t units = a->st.units, pos = a->st.positions;
     int64_t us = a->unit_stride, ps = a->pos_stride;
-    const float *g = pre->grad;
-    a->has_grad |= g != NULL;
     for (int64_t e = 0; e < n; e++) {
         for (int64_t u = 0; u < units; u++) {
             int64_t off = e * units * pos + u * us, nonpos = 0;
-            double gsum = 0.0;
-            for (int64_t p = 0; p < pos; p++) {
-                nonpos += pre->data[off + p * ps] <= 0.0f;
-                if (g)
-                    gsum += fabs((double)g[off + p * ps]);
-            }
+            for (int64_t p = 0; p < pos; p++)
+                nonpos += x[off + p * ps] <= 0.0f;
             a->nonpos[u] += nonpos;
+        }
+    }
+}
+
+/* Adds one batch's |dl/dx| per unit (n examples), scaled per example; g may be NULL. */
+static void accumulate_grad(act_layer *a, const float *g, int64_t n, double scale)
+{
+    int64_t units = a->st.units, pos = a->st.positions;
+    int64_t us = a->unit_stride, ps = a->pos_stride;
+    a->has_grad |= g != NULL;
+    for (int64_t e = 0; g && e < n; e++) {
+        for (int64_t u = 0; u < units; u++) {
+            int64_t off = e * units * pos + u * us;
+            double gsum = 0.0;
+            for (int64_t p = 0; p < pos; p++)
+                gsum += fabs((double)g[off + p * ps]);
             a->grad_sum[u] += gsum * scale;
         }
     }
@@ -291,14 +330,13 @@ static int neg_slot(float v)
     return 1 + b;
 }
 
-/* Adds one batch's negative pre-activations x and outputs y < -1 (count values each). */
-static void accumulate_negative(act_layer *a, const float *x, const float *y, int64_t count)
+/* Adds one batch's negative pre-activations x (count values). */
+static void accumulate_negative(act_layer *a, const float *x, int64_t count)
 {
     double sum = 0.0;
-    int64_t neg = 0, below = 0;
+    int64_t neg = 0;
     for (int64_t i = 0; i < count; i++) {
         float v = x[i];
-        below += y[i] < -1.0f;
         if (!(v < 0.0f))
             continue;
         sum += v;
@@ -309,7 +347,45 @@ static void accumulate_negative(act_layer *a, const float *x, const float *y, in
     }
     a->neg_sum += sum;
     a->neg_count += neg;
+}
+
+/* Adds one batch's outputs y < -1 (count values). */
+static void accumulate_below(act_layer *a, const float *y, int64_t count)
+{
+    int64_t below = 0;
+    for (int64_t i = 0; i < count; i++)
+        below += y[i] < -1.0f;
     a->below += below;
+}
+
+static act_layer *layer_of(sl_stats *s, size_t model_layer)
+{
+    for (size_t i = 0; i < s->n_layers; i++)
+        if ((size_t)s->layers[i].st.layer == model_layer)
+            return &s->layers[i];
+    return NULL;
+}
+
+/* The model's watch (sl_nn_set_watch): an activation's input before it runs, then its output. */
+static void watch(void *user, size_t layer, const sl_tensor *t, int output)
+{
+    sl_stats *s = user;
+    act_layer *a = layer_of(s, layer);
+    if (!a)
+        return;
+    int64_t size = s->batch_n * a->st.units * a->st.positions;
+    if (t->size != size) {
+        s->watch_failed = 1;
+        return;
+    }
+    if (!output) {
+        a->pre = t;
+        accumulate_nonpos(a, t->data, s->batch_n);
+        accumulate_negative(a, t->data, size);
+    } else if (a->pre) {
+        accumulate_below(a, t->data, size);
+        a->seen = 1;
+    }
 }
 
 static sl_status probe_batch(sl_stats *s, int64_t first, int64_t n, sl_error *err)
@@ -321,6 +397,12 @@ static sl_status probe_batch(sl_stats *s, int64_t first, int64_t n, sl_error *er
     sl_graph_reset(g);
     s->input->size = s->input->size / s->input->shape[0] * n;
     s->input->shape[0] = n;
+    s->batch_n = n;
+    s->watch_failed = 0;
+    for (size_t i = 0; i < s->n_layers; i++) {
+        s->layers[i].pre = NULL;
+        s->layers[i].seen = 0;
+    }
     sl_tensor *out = sl_model_forward(s->model, g, s->input);
     sl_tensor *loss = sl_loss(g, out, s->labels, s->loss);
     if (!loss)
@@ -329,23 +411,21 @@ static sl_status probe_batch(sl_stats *s, int64_t first, int64_t n, sl_error *er
         return sl_graph_take_error(g, err);
     for (size_t i = 0; i < s->n_layers; i++) {
         act_layer *a = &s->layers[i];
-        const sl_tensor *pre = sl_model_captured(s->model, (size_t)a->st.layer);
-        const sl_tensor *post = sl_model_captured_output(s->model, (size_t)a->st.layer);
-        int64_t size = n * a->st.units * a->st.positions;
-        if (!pre || pre->size != size || !post || post->size != size)
-            return sl_error_set(err, SL_ERR_STATE, "stats: layer %d was not captured",
+        if (s->watch_failed || !a->seen)
+            return sl_error_set(err, SL_ERR_STATE, "stats: layer %d was not seen in forward",
                                 a->st.layer);
-        accumulate(a, pre, n, (double)n);
-        accumulate_negative(a, pre->data, post->data, size);
+        accumulate_grad(a, a->pre->grad, n, (double)n);
     }
     return SL_OK;
 }
 
+/* The probe in batches; a shared graph gets its modes back, the own graph gives its arena
+ * back (a report is rare: its memory is not held between reports). */
 static sl_status run_probe(sl_stats *s, sl_error *err)
 {
-    sl_graph_set_training(s->graph, 0);
-    sl_graph_set_grad_enabled(s->graph, 1);
-    sl_model_set_capture(s->model, 1);
+    int training = sl_graph_set_training(s->graph, 0);
+    int grad = sl_graph_set_grad_enabled(s->graph, 1);
+    sl_nn_set_watch(s->model, watch, s);
     sl_status st = SL_OK;
     for (int64_t first = 0; st == SL_OK && first < s->count; first += s->batch_size) {
         int64_t n = s->count - first < s->batch_size ? s->count - first : s->batch_size;
@@ -353,8 +433,12 @@ static sl_status run_probe(sl_stats *s, sl_error *err)
         if (st == SL_OK)
             sl_progress_report(first + n, s->count);
     }
-    sl_model_set_capture(s->model, 0);
+    sl_nn_set_watch(s->model, NULL, NULL);
     sl_graph_reset(s->graph);
+    sl_graph_set_training(s->graph, training);
+    sl_graph_set_grad_enabled(s->graph, grad);
+    if (s->graph == s->own_graph)
+        sl_ag_release_arena(s->graph);
     return st;
 }
 

@@ -450,12 +450,14 @@ const sl_train_strategy *sl_trainer_strategy(const sl_trainer *t)
 
 /* ---- evaluation and prediction ---------------------------------------------------------------- */
 
-/* A no-grad, evaluation-mode graph and one batch of buffers. */
+/* A no-grad, evaluation-mode graph and one batch of buffers: evaluation's own, or a
+ * trainer's (borrowed: then nothing is freed). */
 typedef struct eval_buffers {
     sl_graph *graph;
     float *x;
     int32_t *labels;
     sl_tensor *input;
+    int64_t batch;
 } eval_buffers;
 
 static void eval_buffers_free(eval_buffers *b)
@@ -470,6 +472,7 @@ static sl_status eval_buffers_init(eval_buffers *b, const sl_model *m, int64_t b
                                    int64_t sample, sl_error *err)
 {
     memset(b, 0, sizeof *b);
+    b->batch = batch;
     b->graph = sl_graph_new(0, err);
     if (!b->graph)
         return err ? err->status : SL_ERR_NOMEM;
@@ -495,52 +498,71 @@ static void tally(sl_eval_result *r, const float *out, const int32_t *labels, in
     }
 }
 
-sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
-                      sl_loss_kind loss_kind, sl_eval_result *result, sl_error *err)
+/* The batches of ds through b (fit checked), in b->batch samples at a time. */
+static sl_status evaluate_batches(sl_model *model, const sl_dataset *ds, sl_loss_kind loss_kind,
+                                  eval_buffers *b, sl_eval_result *result, sl_error *err)
 {
-    if (!model || !ds || !result || batch_size < 1)
-        return sl_error_set(err, SL_ERR_INVALID, "sl_evaluate: bad argument");
-    sl_status st = check_fit(model, ds, loss_kind, err);
-    if (st != SL_OK)
-        return st;
-    int64_t out[4], count = sl_dataset_count(ds), sample = sl_dataset_sample_size(ds);
+    int64_t out[4], count = sl_dataset_count(ds), batch_size = b->batch;
     sl_model_output_shape(model, out);
     int64_t classes = out[0];
     if (result->confusion)
         memset(result->confusion, 0, (size_t)(classes * classes) * sizeof(int64_t));
-    eval_buffers b;
-    st = eval_buffers_init(&b, model, batch_size, sample, err);
+    sl_status st = SL_OK;
     double loss_sum = 0.0;
     int64_t correct = 0;
     for (int64_t first = 0; st == SL_OK && first < count; first += batch_size) {
         int64_t n = count - first < batch_size ? count - first : batch_size;
-        st = sl_dataset_read(ds, first, n, b.x, b.labels, err);
+        st = sl_dataset_read(ds, first, n, b->x, b->labels, err);
         if (st != SL_OK)
             break;
-        sl_graph_reset(b.graph);
-        sl_batch_view_resize(b.input, n);
-        sl_tensor *y = sl_model_forward(model, b.graph, b.input);
-        sl_tensor *loss = sl_loss(b.graph, y, b.labels, loss_kind);
+        sl_graph_reset(b->graph);
+        sl_batch_view_resize(b->input, n);
+        sl_tensor *y = sl_model_forward(model, b->graph, b->input);
+        sl_tensor *loss = sl_loss(b->graph, y, b->labels, loss_kind);
         if (!loss) {
-            st = sl_graph_take_error(b.graph, err);
+            st = sl_graph_take_error(b->graph, err);
             break;
         }
         loss_sum += (double)loss->data[0] * (double)n;
-        tally(result, y->data, b.labels, n, classes, &correct);
+        tally(result, y->data, b->labels, n, classes, &correct);
         sl_progress_report(first + n, count);
     }
+    sl_graph_reset(b->graph);
     if (st == SL_OK) {
         result->samples = count;
         result->loss = loss_sum / (double)count;
         result->accuracy = (double)correct / (double)count;
     }
+    return st;
+}
+
+/* sl_evaluate in shared buffers (a trainer's), or in buffers of its own when shared is NULL. */
+static sl_status evaluate_in(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                             sl_loss_kind loss_kind, eval_buffers *shared,
+                             sl_eval_result *result, sl_error *err)
+{
+    if (!model || !ds || !result || batch_size < 1)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_evaluate: bad argument");
+    sl_status st = check_fit(model, ds, loss_kind, err);
+    if (st != SL_OK || shared)
+        return st != SL_OK ? st : evaluate_batches(model, ds, loss_kind, shared, result, err);
+    eval_buffers b;
+    st = eval_buffers_init(&b, model, batch_size, sl_dataset_sample_size(ds), err);
+    if (st == SL_OK)
+        st = evaluate_batches(model, ds, loss_kind, &b, result, err);
     eval_buffers_free(&b);
     return st;
 }
 
+sl_status sl_evaluate(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                      sl_loss_kind loss_kind, sl_eval_result *result, sl_error *err)
+{
+    return evaluate_in(model, ds, batch_size, loss_kind, NULL, result, err);
+}
+
 /* sl_evaluate of this replica's shard of ds (an empty shard: zero sums and confusion). */
 static sl_status evaluate_shard(sl_model *model, const sl_dataset *ds, int64_t batch_size,
-                                sl_loss_kind loss, const sl_train_strategy *s,
+                                sl_loss_kind loss, const sl_train_strategy *s, eval_buffers *b,
                                 sl_eval_result *local, int64_t classes, sl_error *err)
 {
     int64_t count = sl_dataset_count(ds);
@@ -551,18 +573,19 @@ static sl_status evaluate_shard(sl_model *model, const sl_dataset *ds, int64_t b
         return SL_OK;
     }
     sl_dataset *view = sl_data_range_view(ds, first, n, err);
-    sl_status st = view ? sl_evaluate(model, view, batch_size, loss, local, err)
+    sl_status st = view ? evaluate_in(model, view, batch_size, loss, b, local, err)
                         : (err ? err->status : SL_ERR_NOMEM);
     sl_dataset_free(view);
     return st;
 }
 
-sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int64_t batch_size,
-                              sl_loss_kind loss, const sl_train_strategy *s,
-                              sl_eval_result *result, sl_error *err)
+/* sl_evaluate_sharded in b (shared buffers, or NULL for its own). */
+static sl_status evaluate_sharded_in(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                                     sl_loss_kind loss, const sl_train_strategy *s,
+                                     eval_buffers *b, sl_eval_result *result, sl_error *err)
 {
     if (!s || (s->ranks == 1 && !s->reduce_eval))
-        return sl_evaluate(model, ds, batch_size, loss, result, err);
+        return evaluate_in(model, ds, batch_size, loss, b, result, err);
     sl_status st = check_strategy(s, "sl_evaluate_sharded", err);
     if (st == SL_OK && !s->reduce_eval)
         st = sl_error_set(err, SL_ERR_INVALID, "sl_evaluate_sharded: the strategy lacks reduce_eval");
@@ -579,7 +602,7 @@ sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int64_t bat
     memset(&local, 0, sizeof local);
     local.confusion = result ? result->confusion : NULL;
     if (st == SL_OK)
-        st = evaluate_shard(model, ds, batch_size, loss, s, &local, classes, err);
+        st = evaluate_shard(model, ds, batch_size, loss, s, b, &local, classes, err);
     double sums[3] = {local.loss * (double)local.samples,
                       (double)llround(local.accuracy * (double)local.samples),
                       (double)local.samples};
@@ -591,6 +614,28 @@ sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int64_t bat
     result->loss = result->samples ? sums[0] / sums[2] : 0.0;
     result->accuracy = result->samples ? sums[1] / sums[2] : 0.0;
     return SL_OK;
+}
+
+sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int64_t batch_size,
+                              sl_loss_kind loss, const sl_train_strategy *s,
+                              sl_eval_result *result, sl_error *err)
+{
+    return evaluate_sharded_in(model, ds, batch_size, loss, s, NULL, result, err);
+}
+
+sl_status sl_trainer_evaluate(sl_trainer *t, const sl_dataset *ds, sl_eval_result *result,
+                              sl_error *err)
+{
+    if (!t)
+        return sl_error_set(err, SL_ERR_INVALID, "sl_trainer_evaluate: trainer is NULL");
+    eval_buffers b = {t->graph, t->x, t->labels, t->input, t->opt.batch_size};
+    int grad = sl_graph_set_grad_enabled(t->graph, 0);
+    int training = sl_graph_set_training(t->graph, 0);
+    sl_status st = evaluate_sharded_in(t->model, ds, t->opt.batch_size, t->opt.loss,
+                                       sl_trainer_strategy(t), &b, result, err);
+    sl_graph_set_grad_enabled(t->graph, grad);
+    sl_graph_set_training(t->graph, training);
+    return st;
 }
 
 static int64_t model_sample_size(const sl_model *m)

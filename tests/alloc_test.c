@@ -7,8 +7,9 @@
  * theirs, not slope's, and are not seen).  Checked at the graph level (a
  * hand-written CNN step) and through the trainer (an MLP, a CNN and a residual model,
  * across an epoch boundary; the CNN also with data.augment's crop and flip), plus: a
- * cold step is counted, the arena merges and reuses, and sl_set_allocator's functions
- * are the ones called.
+ * cold step is counted, the arena merges and reuses, a statistics report and an evaluation
+ * in the trainer's graph allocate nothing either, and sl_set_allocator's functions are the
+ * ones called.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -343,6 +344,50 @@ static void test_trainer_rnn_step_allocates_nothing(void **state)
     sl_dataset_free(ds);
 }
 
+/*
+ * What a run does between steps, in the trainer's graph: a dying-neuron report at the
+ * training batch (sl_stats_share_graph) and an evaluation (sl_trainer_evaluate) allocate
+ * nothing once a step has grown the arena, and the steps after them allocate nothing either.
+ */
+static void test_report_and_evaluation_between_steps_allocate_nothing(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = random_images(11);
+    sl_model *m = cnn_model();
+    sl_train_options o = sl_train_defaults();
+    o.epochs = 100;
+    o.batch_size = 16;
+    sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+    sl_stats *st = sl_stats_new(m, ds, o.batch_size, o.loss, &err);
+    assert_non_null(t);
+    assert_non_null(st);
+    assert_int_equal(sl_stats_share_graph(st, sl_trainer_graph(t), &err), SL_OK);
+    sl_step_info info;
+    sl_eval_result res = {0};
+    assert_int_equal(sl_stats_measure(st, 0, 0, &err), SL_OK); /* a run's first, before any step */
+    for (int i = 0; i < 3; i++)
+        assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    size_t capacity = sl_graph_arena_capacity(sl_trainer_graph(t));
+    sl_alloc_reset();
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal(sl_stats_measure(st, round, sl_trainer_steps(t), &err), SL_OK);
+        assert_int_equal(sl_trainer_evaluate(t, ds, &res, &err), SL_OK);
+        for (int i = 0; i < 5; i++)
+            assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    }
+    uint64_t n = allocs_since_reset();
+    print_message("reports, evaluations and steps: %llu library allocations\n",
+                  (unsigned long long)n);
+    assert_int_equal(n, 0);
+    assert_int_equal(sl_graph_arena_capacity(sl_trainer_graph(t)), capacity);
+    assert_int_equal(res.samples, 100);
+    sl_stats_free(st);
+    sl_trainer_free(t);
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
 /* ---- sl_set_allocator ------------------------------------------------------------------ */
 
 /* A counting allocator over the C library's: a header keeps each block's size. */
@@ -464,6 +509,7 @@ int main(void)
         cmocka_unit_test(test_trainer_cnn_step_allocates_nothing),
         cmocka_unit_test(test_trainer_residual_step_allocates_nothing),
         cmocka_unit_test(test_trainer_rnn_step_allocates_nothing),
+        cmocka_unit_test(test_report_and_evaluation_between_steps_allocate_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

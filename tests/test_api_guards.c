@@ -650,6 +650,7 @@ static void test_train(void **state)
     INVALID(sl_evaluate(m, ds, 2, (sl_loss_kind)99, &res, E)); /* was SL_OK */
     INVALID(sl_evaluate_sharded(NULL, ds, 2, SL_LOSS_CROSS_ENTROPY, NULL, &res, E));
     INVALID(sl_evaluate_sharded(m, ds, 2, SL_LOSS_CROSS_ENTROPY, NULL, NULL, E));
+    INVALID(sl_trainer_evaluate(NULL, ds, &res, E));
     float out[4];
     int32_t cls[2];
     INVALID(sl_predict(NULL, (const float[6]){0}, 2, out, cls, E));
@@ -658,6 +659,8 @@ static void test_train(void **state)
 
     sl_trainer *t = sl_trainer_new(m, ds, &o, NULL);
     assert_non_null(t);
+    INVALID(sl_trainer_evaluate(t, NULL, &res, E));
+    INVALID(sl_trainer_evaluate(t, ds, NULL, E));
     INVALID(sl_trainer_save(t, NULL, NULL, 0, E));
     INVALID(sl_trainer_save(t, "x.safetensors", NULL, 2, E));
     const sl_kv nullkey[1] = {{NULL, "v"}};
@@ -764,6 +767,7 @@ static void test_stats(void **state)
     NULL_INVALID(sl_stats_new(m, ds, 2, (sl_loss_kind)99, E));
     sl_stats_free(NULL);
     INVALID(sl_stats_measure(NULL, 0, 0, E));
+    INVALID(sl_stats_share_graph(NULL, NULL, E));
     assert_int_equal(sl_stats_reports(NULL), 0);
     assert_int_equal(sl_stats_epoch(NULL), 0);
     assert_int_equal(sl_stats_step(NULL), 0);

@@ -559,6 +559,123 @@ static void test_probe_leaves_training_untouched(void **state)
     sl_dataset_free(p.ds);
 }
 
+/* ---- the probe's batches ---------------------------------------------------------- */
+
+/* input [2, 5, 5] -> conv 4 -> leaky_relu 0.1 (in place) -> max_pool 2 -> conv 3 -> prelu per
+ * channel (out of place) -> flatten -> linear 6 -> relu (in place) -> linear 3; channel 0 of
+ * the first conv is wholly negative. */
+static sl_model *batching_net(void)
+{
+    sl_error err = {0};
+    int64_t shape[3] = {2, 5, 5};
+    sl_model *m = sl_model_new(3, shape, &err);
+    sl_layer_spec conv = sl_layer_defaults(SL_LAYER_CONV2D), pool = sl_layer_defaults(SL_LAYER_MAX_POOL2D);
+    conv.out = 4;
+    conv.kernel = 3;
+    conv.padding = 1;
+    pool.kernel = 2;
+    add(m, conv);
+    add(m, act(SL_LAYER_LEAKY_RELU, 0.1f));
+    add(m, pool);
+    conv.out = 3;
+    add(m, conv);
+    add(m, act(SL_LAYER_PRELU, 0.25f));
+    add(m, sl_layer_defaults(SL_LAYER_FLATTEN));
+    add(m, linear(6));
+    add(m, act(SL_LAYER_RELU, 0.0f));
+    add(m, linear(3));
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 11, &err), SL_OK);
+    param(m, "layers.0.bias")->data[0] = -10.0f;
+    return m;
+}
+
+static void assert_close(double a, double b, double rel)
+{
+    if (isnan(a) || isnan(b)) {
+        assert_true(isnan(a) && isnan(b));
+        return;
+    }
+    assert_float_equal(a, b, 1e-12 + rel * fabs(b));
+}
+
+/* The two reports agree: counts and masks exactly, the float figures to rounding. */
+static void assert_same_figures(const sl_stats *a, const sl_stats *b)
+{
+    assert_int_equal(sl_stats_num_layers(a), sl_stats_num_layers(b));
+    for (size_t i = 0; i < sl_stats_num_layers(a); i++) {
+        const sl_layer_stats *x = sl_stats_layer(a, i), *y = sl_stats_layer(b, i);
+        assert_int_equal(x->dead, y->dead);
+        assert_int_equal(x->died, y->died);
+        assert_int_equal(x->revived, y->revived);
+        assert_int_equal(x->born_dead, y->born_dead);
+        assert_true(x->sparsity == y->sparsity);
+        assert_true(x->below_minus1 == y->below_minus1);
+        assert_memory_equal(sl_stats_dead_mask(a, i), sl_stats_dead_mask(b, i), (size_t)x->units);
+        assert_close(x->grad_mean_abs, y->grad_mean_abs, 1e-6);
+        assert_close(x->neg_mean, y->neg_mean, 1e-6);
+        assert_close(x->neg_p01, y->neg_p01, 1e-6);
+        for (int64_t u = 0; u < x->units; u++)
+            assert_close(sl_stats_unit_grad(a, i)[u], sl_stats_unit_grad(b, i)[u], 1e-6);
+    }
+}
+
+/*
+ * A report's figures do not depend on how the probe is cut into batches: one batch of all
+ * 32, batches of 5 (and a last of 2), and batches of 8 in a trainer's graph (what a run
+ * does) agree, at the first report and at a second one after a channel died.  Sharing the
+ * trainer's graph grows its arena no further and leaves its modes as they were.
+ */
+static void test_probe_batching_does_not_matter(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    int64_t shape[3] = {2, 5, 5};
+    probe_data p;
+    make_probe(&p, 3, shape, 0);
+    sl_model *m = batching_net();
+    sl_train_options o = sl_train_defaults();
+    o.batch_size = 8;
+    o.optim.lr = 0.01f;
+    sl_trainer *t = sl_trainer_new(m, p.ds, &o, &err);
+    assert_non_null(t);
+    sl_step_info info;
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK); /* the arena holds a step */
+    sl_graph *g = sl_trainer_graph(t);
+    size_t capacity = sl_graph_arena_capacity(g);
+    sl_stats *whole = new_stats(m, p.ds, N_PROBE), *fives = new_stats(m, p.ds, 5);
+    sl_stats *shared = new_stats(m, p.ds, 8);
+    assert_int_equal(sl_stats_share_graph(shared, g, &err), SL_OK);
+    for (int report = 0; report < 2; report++) {
+        if (report == 1)
+            param(m, "layers.0.bias")->data[1] = -10.0f; /* channel 1 dies */
+        measure(whole, report);
+        measure(fives, report);
+        measure(shared, report);
+        assert_same_figures(fives, whole);
+        assert_same_figures(shared, whole);
+    }
+    const sl_layer_stats *first = sl_stats_layer(whole, 0);
+    assert_int_equal(first->dead, 2); /* channels 0 and 1: not a degenerate case */
+    assert_int_equal(first->died, 1);
+    assert_true(first->grad_mean_abs > 0.0 && first->neg_mean < 0.0);
+    assert_true(sl_stats_layer(whole, 1)->n_alpha == 3);
+    assert_int_equal(sl_graph_arena_capacity(g), capacity);
+    assert_int_equal(sl_graph_training(g), 1);
+    assert_int_equal(sl_graph_grad_enabled(g), 1);
+    /* The trainer goes on in the graph the reports used; back to a graph of its own too. */
+    assert_int_equal(sl_trainer_step(t, &info, &err), SL_OK);
+    assert_int_equal(sl_stats_share_graph(shared, NULL, &err), SL_OK);
+    measure(shared, 2);
+    measure(whole, 2);
+    assert_same_figures(shared, whole);
+    sl_stats_free(whole);
+    sl_stats_free(fives);
+    sl_stats_free(shared);
+    sl_trainer_free(t);
+    sl_model_free(m);
+    sl_dataset_free(p.ds);
+}
+
 static void test_bad_arguments(void **state)
 {
     (void)state;
@@ -845,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_gradient_statistic_by_hand),
         cmocka_unit_test(test_prelu_slopes),
         cmocka_unit_test(test_probe_leaves_training_untouched),
+        cmocka_unit_test(test_probe_batching_does_not_matter),
         cmocka_unit_test(test_bad_arguments),
         cmocka_unit_test(test_gelu_is_an_activation),
         cmocka_unit_test(test_negative_growth_by_brute_force),

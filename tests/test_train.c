@@ -223,6 +223,56 @@ static void test_evaluate_confusion(void **state)
     sl_dataset_free(ds);
 }
 
+/*
+ * sl_trainer_evaluate is sl_evaluate at the trainer's batch size, in the trainer's graph:
+ * the same figures bit for bit, the arena no larger, the graph's modes back, and training
+ * afterwards exactly what it is without the evaluations (dropout included).
+ */
+static void test_trainer_evaluate_in_its_graph(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 40, 0.2f, 1, &err);
+    sl_model *a = spiral_model("leaky_relu", 1), *b = spiral_model("leaky_relu", 1);
+    sl_train_options o = spiral_options(10);
+    sl_trainer *ta = sl_trainer_new(a, ds, &o, &err), *tb = sl_trainer_new(b, ds, &o, &err);
+    assert_non_null(ta);
+    assert_non_null(tb);
+    sl_step_info info;
+    for (int i = 0; i < 5; i++) {
+        assert_int_equal(sl_trainer_step(ta, &info, &err), SL_OK);
+        assert_int_equal(sl_trainer_step(tb, &info, &err), SL_OK);
+    }
+    sl_graph *g = sl_trainer_graph(ta);
+    size_t capacity = sl_graph_arena_capacity(g);
+    int64_t conf[9], conf_ref[9];
+    sl_eval_result r = {.confusion = conf}, ref = {.confusion = conf_ref};
+    assert_int_equal(sl_trainer_evaluate(ta, ds, &r, &err), SL_OK);
+    assert_int_equal(sl_evaluate(a, ds, o.batch_size, o.loss, &ref, &err), SL_OK);
+    assert_int_equal(r.samples, 120);
+    assert_true(r.loss == ref.loss && r.accuracy == ref.accuracy);
+    assert_memory_equal(conf, conf_ref, sizeof conf);
+    assert_int_equal(sl_graph_arena_capacity(g), capacity);
+    assert_int_equal(sl_graph_training(g), 1);
+    assert_int_equal(sl_graph_grad_enabled(g), 1);
+    /* Evaluating between steps (and at an epoch's end) changes nothing training does. */
+    for (int i = 0; i < 20; i++) {
+        assert_int_equal(sl_trainer_step(ta, &info, &err), SL_OK);
+        assert_int_equal(sl_trainer_step(tb, &info, &err), SL_OK);
+        if (i % 3 == 0)
+            assert_int_equal(sl_trainer_evaluate(ta, ds, &r, &err), SL_OK);
+    }
+    int64_t n = 0;
+    const float *pa = sl_model_flat_params(a, &n), *pb = sl_model_flat_params(b, NULL);
+    assert_memory_equal(pa, pb, (size_t)n * sizeof(float));
+    assert_int_equal(sl_graph_arena_capacity(g), capacity);
+    sl_trainer_free(ta);
+    sl_trainer_free(tb);
+    sl_model_free(a);
+    sl_model_free(b);
+    sl_dataset_free(ds);
+}
+
 /* ---- checkpoints that do not fit: refused, all or nothing -------------------------- */
 
 /* What rewrite changes in a copy of a checkpoint. */
@@ -959,6 +1009,18 @@ static void test_two_simulated_ranks_train_as_one(void **state)
     assert_true(fabs(e0.loss - whole.loss) < 1e-6);
     assert_true(fabs(e0.accuracy - whole.accuracy) < 1e-12);
     assert_memory_equal(conf0, conf, sizeof conf);
+    /* The same through the trainers (their strategies, graphs and batch of 20). */
+    sl_eval_result m0_whole = {.confusion = conf};
+    assert_int_equal(sl_evaluate(m0, ds, o.batch_size, o.loss, &m0_whole, &err), SL_OK);
+    assert_int_equal(sl_trainer_set_strategy(t0, &s0, &err), SL_OK);
+    assert_int_equal(sl_trainer_set_strategy(t1, &s1, &err), SL_OK);
+    assert_int_equal(sl_trainer_evaluate(t1, ds, &e1, &err), SL_OK);
+    assert_int_equal(e1.samples, 75);
+    assert_int_equal(sl_trainer_evaluate(t0, ds, &e0, &err), SL_OK);
+    assert_int_equal(e0.samples, m0_whole.samples);
+    assert_true(fabs(e0.loss - m0_whole.loss) < 1e-6);
+    assert_true(fabs(e0.accuracy - m0_whole.accuracy) < 1e-12);
+    assert_memory_equal(conf0, conf, sizeof conf);
 
     sl_trainer_free(t);
     sl_trainer_free(t0);
@@ -986,6 +1048,7 @@ int main(void)
         cmocka_unit_test(test_label_smoothing_in_the_trainer),
         cmocka_unit_test(test_strategy_failure_stops_the_step),
         cmocka_unit_test(test_two_simulated_ranks_train_as_one),
+        cmocka_unit_test(test_trainer_evaluate_in_its_graph),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

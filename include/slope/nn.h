@@ -465,7 +465,8 @@ SL_API void sl_model_set_trainable(sl_model *m, int on);
 SL_API int sl_model_trainable(const sl_model *m);
 
 /**
- * Activation capture, for the dying-neuron statistics.  When on, forward
+ * Activation capture (sl_born_dead uses it; the dying-neuron reports of
+ * slope/stats.h look at the activations without it, in place).  When on, forward
  * keeps each activation layer's input (its pre-activation) and output, and
  * does not run activations in place; sl_model_captured returns the input's
  * arena tensor for layer i and sl_model_captured_output the output's (NULL

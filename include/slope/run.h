@@ -100,7 +100,9 @@ SL_API void sl_run_data_close(sl_run_data *d);
  */
 SL_API sl_dataset *sl_run_probe_open(const sl_config *cfg, const sl_run_data *d,
                                      sl_error *err);
-/** The batch size of a statistics report: max(train.batch_size, 256). */
+/** The batch size of a statistics report: train.batch_size (64, the default, for NULL).  A
+ *  run's reports take place in its trainer's graph (sl_stats_share_graph), whose arena a
+ *  training step of that size has grown already. */
 SL_API int64_t sl_run_probe_batch(const sl_config *cfg);
 
 /**

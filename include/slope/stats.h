@@ -11,12 +11,16 @@
  *
  * One measurement (a "report") runs the probe set through the model in
  * batches, in evaluation mode (dropout off, batch_norm on its running
- * statistics, which are not updated), with activation capture on, and a
- * backward pass of the training loss so that the gradient arriving at each
- * activation's input can be measured.  The model's gradient buffer is saved
+ * statistics, which are not updated), looking at each activation's input
+ * and output as forward runs (activations still run in place where training
+ * runs them, so a batch needs no more memory than a training step of that
+ * size), and a backward pass of the training loss so that the gradient
+ * arriving at each activation's input can be measured.  The figures do not
+ * depend on how the probe is cut into batches (up to the rounding of the
+ * products and of the double sums).  The model's gradient buffer is saved
  * before and restored after, so a report taken between two training steps
  * changes nothing in training.  When no sl_stats exists nothing is measured
- * and training pays nothing: capture is on only during a report.
+ * and training pays nothing: the model is watched only during a report.
  *
  * Per activation layer a report gives: the dead units (a mask, and their
  * count and fraction), the sparsity (the fraction of all pre-activations
@@ -119,11 +123,21 @@ SL_API sl_stats *sl_stats_new(sl_model *model, const sl_dataset *probe, int64_t 
 SL_API void sl_stats_free(sl_stats *s);
 
 /**
+ * Runs the reports in g from now on: the trainer's graph (sl_trainer_graph), whose arena
+ * already holds a training step, so that reports at the training batch size add no memory
+ * (with a graph of its own, a report grows an arena and gives it back at its end).  g is
+ * borrowed and must outlive s (or the next call); every report resets it, so never measure
+ * while its arena tensors are still needed, and puts its training and gradient modes back.
+ * g NULL: back to a graph of its own.  Errors: SL_ERR_INVALID (s NULL), SL_ERR_NOMEM.
+ */
+SL_API sl_status sl_stats_share_graph(sl_stats *s, sl_graph *g, sl_error *err);
+
+/**
  * Takes a report now; epoch and step are the caller's labels for it (for
  * example epochs completed and optimizer steps taken).  The previous
  * report's dead masks become the reference for died/revived.  Leaves the
- * model's parameters, buffers and gradients as they were, and activation
- * capture off.  Errors: those of the ops and the probe's reading (the model
+ * model's parameters, buffers and gradients as they were (activation
+ * capture, sl_model_set_capture, is not used).  Errors: those of the ops and the probe's reading (the model
  * is left unchanged then too).
  */
 SL_API sl_status sl_stats_measure(sl_stats *s, int epoch, int64_t step, sl_error *err);

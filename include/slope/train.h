@@ -303,6 +303,18 @@ SL_API sl_status sl_evaluate_sharded(sl_model *model, const sl_dataset *ds, int6
                                      sl_eval_result *result, sl_error *err);
 
 /**
+ * sl_evaluate_sharded of the trainer's model on ds with its loss, its batch size and its
+ * strategy (sl_trainer_set_strategy; without one, the whole of ds), in the trainer's graph
+ * and batch buffers: a forward-only batch fits in the arena a training step has grown, so
+ * evaluating during training holds no memory of its own.  The graph is reset (its arena
+ * tensors become invalid) and gets its modes back.  Under MPI sync the buffers first
+ * (sl_dist_sync_buffers), as sl_dist_evaluate does.  Errors: those of
+ * sl_evaluate_sharded, SL_ERR_INVALID for a NULL trainer.
+ */
+SL_API sl_status sl_trainer_evaluate(sl_trainer *t, const sl_dataset *ds, sl_eval_result *result,
+                                     sl_error *err);
+
+/**
  * Runs model on n samples x (n * sample size floats) in evaluation mode.
  * x holds RAW inputs, as the dataset stores them (0..255 for uint8 images):
  * the model's input normalisation (sl_model_set_input_normalize, restored
