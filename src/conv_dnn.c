@@ -501,6 +501,7 @@ struct sl_dnn_conv_saved {
     char *regions;          /* threads x thread_bytes */
     float *wf, *wd;         /* w in the forward and backward-data layouts */
     float *stage_x, *stage_y, *stage_dx; /* a short last part, padded with zero images */
+    char *x_kept;           /* parts x x's oneDNN layout, kept for backward weights (or NULL) */
     char *dww;              /* parts x the plan's dW size: dW of each part, in its layout */
     float *dbp;             /* parts x O: db of each part */
     atomic_int status;      /* the first failed oneDNN call's status */
@@ -562,6 +563,18 @@ static void part_buffers(const conv_run *r, int64_t k, int t, void **buf)
         buf[S_YF] = buf[S_Y];
 }
 
+/* Whether backward weights reads x in the layout forward reorders it into: then forward
+ * keeps each part's reordered x in the arena and backward skips its own reorder. */
+static int keeps_x(const dnn_plan *p)
+{
+    return p->prim[P_X] && p->prim[P_XW] && dnnl_memory_desc_equal(&p->md[S_XF], &p->md[S_XW]);
+}
+
+static void *kept_x(const conv_run *r, int64_t k)
+{
+    return r->x_kept + (size_t)k * round_up(slot_bytes(r->plan, S_XF));
+}
+
 static void forward_part(void *ctx, int64_t k, int t)
 {
     conv_run *r = ctx;
@@ -570,6 +583,8 @@ static void forward_part(void *ctx, int64_t k, int t)
     void *buf[S_COUNT];
     omp_single();
     part_buffers(r, k, t, buf);
+    if (r->x_kept)
+        buf[S_XF] = kept_x(r, k);
     dnnl_status_t st = reorder_or_alias(p, th, P_X, buf);
     if (st == dnnl_success)
         st = run(p, th, P_FWD, buf);
@@ -597,8 +612,10 @@ static dnnl_status_t backward_weights_part(const conv_run *r, dnn_thread *th, in
     const dnn_plan *p = r->plan;
     buf[S_DWW] = r->dww + (size_t)k * round_up(slot_bytes(p, S_DWW));
     buf[S_DB] = r->dbp ? r->dbp + (size_t)k * r->a.O : NULL;
-    dnnl_status_t st = reorder_or_alias(p, th, P_XW, buf);
-    if (st != dnnl_success)
+    dnnl_status_t st = dnnl_success;
+    if (r->x_kept)
+        buf[S_XW] = kept_x(r, k);
+    else if ((st = reorder_or_alias(p, th, P_XW, buf)) != dnnl_success)
         return st;
     if (p->prim[P_DYW] && p->prim[P_DYD] && buf[S_DYD] &&
         dnnl_memory_desc_equal(&p->md[S_DYD], &p->md[S_DYW]))
@@ -723,6 +740,8 @@ static int take_buffers(sl_graph *g, conv_run *r, int saving)
         if (saving && a->need_dx)
             r->stage_dx = take(g, SL_DNN_PART * x_image(a) * sizeof(float), &ok);
     }
+    if (saving && a->need_dw && keeps_x(p))
+        r->x_kept = take(g, round_up(slot_bytes(p, S_XF)) * (size_t)r->parts, &ok);
     if (saving && a->need_dw) {
         r->dww = take(g, round_up(slot_bytes(p, S_DWW)) * (size_t)r->parts, &ok);
         if (a->b)
