@@ -5,7 +5,9 @@
  * and, if sl_ag_record returns a node, fills the node's typed state (its own
  * struct, reached through node->state) with what backward needs.
  * Backward functions ACCUMULATE into in[k]->grad for each input k with
- * sl_ag_wants_grad(node, k); the walker has made those buffers already.
+ * sl_ag_wants_grad(node, k); the walker has made those buffers already.  A backward
+ * function that fails (a library call it makes) records the error with sl_ag_fail on the
+ * graph it kept in its state: sl_backward returns that status.
  */
 #ifndef SLOPE_AUTOGRAD_H
 #define SLOPE_AUTOGRAD_H
@@ -74,6 +76,10 @@ void *sl_ag_fail(sl_graph *g, sl_status status, const char *fmt, ...)
 sl_node *sl_ag_record(sl_graph *g, sl_op_kind kind, sl_tensor *out, sl_tensor **in, int n_in);
 /* The last node recorded this step (walk ->prev for earlier ones), or NULL: for tests. */
 const sl_node *sl_ag_tape(const sl_graph *g);
+/* State an op family keeps across steps (sl_graph_reset leaves it; sl_graph_free calls
+ * cache_free on it): conv2d's oneDNN primitives.  One slot per graph, NULL at first. */
+void *sl_ag_cache(const sl_graph *g);
+void sl_ag_set_cache(sl_graph *g, void *cache, void (*cache_free)(void *));
 /* Whether backward must produce a gradient for input k. */
 int sl_ag_wants_grad(const sl_node *node, int k);
 /* 1 if the graph has an error already (ops return NULL at once then). */

@@ -21,6 +21,8 @@ struct sl_graph {
     int backward_done;
     sl_rng rng;
     sl_error error;
+    void *cache;                /* an op family's state across steps (sl_ag_cache) */
+    void (*cache_free)(void *); /* frees it with the graph */
 };
 
 sl_graph *sl_graph_new(uint64_t seed, sl_error *err)
@@ -44,6 +46,8 @@ void sl_graph_free(sl_graph *g)
 {
     if (!g)
         return;
+    if (g->cache_free)
+        g->cache_free(g->cache);
     sl_arena_release(&g->arena);
     sl_free(g);
 }
@@ -225,6 +229,14 @@ sl_node *sl_ag_record(sl_graph *g, sl_op_kind kind, sl_tensor *out, sl_tensor **
 
 const sl_node *sl_ag_tape(const sl_graph *g) { return g ? g->tape : NULL; }
 
+void *sl_ag_cache(const sl_graph *g) { return g->cache; }
+
+void sl_ag_set_cache(sl_graph *g, void *cache, void (*cache_free)(void *))
+{
+    g->cache = cache;
+    g->cache_free = cache_free;
+}
+
 int sl_ag_wants_grad(const sl_node *node, int k)
 {
     const sl_tensor *t = node->in[k];
@@ -294,5 +306,6 @@ sl_status sl_backward(sl_graph *g, sl_tensor *loss)
         }
         node->op->backward(node);
     }
-    return SL_OK;
+    /* A backward function may record an error (a library it calls failed). */
+    return g->error.status;
 }

@@ -2,6 +2,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "conv_dnn.h"
 #include "ops_common.h"
 #include "parallel.h"
 
@@ -250,6 +251,7 @@ typedef struct conv2d_state {
     int group;    /* images per task (G) */
     int threads;  /* threads forward's scratch serves */
     float *scratch, *partial;
+    const sl_dnn_conv_saved *dnn; /* set when forward ran on oneDNN (conv_dnn.h) */
 } conv2d_state;
 
 static conv2d_state *conv_state_of(const sl_node *n) { return n->state; }
@@ -258,6 +260,13 @@ static void conv2d_backward(sl_node *n)
 {
     sl_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2], *y = n->out;
     const conv2d_state *s = conv_state_of(n);
+    if (s->dnn) {
+        sl_dnn_conv_backward(s->dnn, x->data, w->data, y->grad,
+                             sl_ag_wants_grad(n, 0) ? x->grad : NULL,
+                             sl_ag_wants_grad(n, 1) ? w->grad : NULL,
+                             b && sl_ag_wants_grad(n, 2) ? b->grad : NULL);
+        return;
+    }
     conv_job j;
     memset(&j, 0, sizeof j);
     j.c = geom_of(x, w, s->stride, s->pad);
@@ -318,16 +327,33 @@ static const char *conv_shape_problem(const sl_tensor *x, const sl_tensor *w, co
     return NULL;
 }
 
-sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, int stride, int pad)
+static int wants(const sl_tensor *t) { return t && (t->flags & SL_TENSOR_REQUIRES_GRAD); }
+
+/* The forward on oneDNN (conv_dnn.h): 1 done (node recorded), 0 not taken, -1 failed. */
+static int conv2d_dnn(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, sl_tensor *y,
+                      int stride, int pad)
 {
-    if (sl_ops_skip(g, x) || !w)
-        return NULL;
-    const char *problem = conv_shape_problem(x, w, b, stride, pad);
-    if (problem) {
-        char sx[64], sw[64];
-        return sl_ag_fail(g, SL_ERR_SHAPE, "conv2d: input %s, weight %s, stride %d, pad %d: %s",
-                          SL_SHAPE(x, sx), SL_SHAPE(w, sw), stride, pad, problem);
-    }
+    const conv_geom c = geom_of(x, w, stride, pad);
+    sl_dnn_conv_args a = {c.N, c.C, c.H, c.W, c.O, c.kh, c.kw, stride, pad, c.OH, c.OW,
+                          x->data, w->data, b ? b->data : NULL, y->data,
+                          wants(x), wants(w) || wants(b)};
+    /* sl_ag_record records a node exactly when this holds. */
+    int records = sl_graph_grad_enabled(g) && (a.need_dx || a.need_dw);
+    sl_dnn_conv_saved *saved = NULL;
+    int done = sl_dnn_conv_forward(g, &a, records, &saved);
+    if (done != 1)
+        return done;
+    sl_tensor *inputs[3] = {x, w, b};
+    sl_node *n = sl_ag_record(g, SL_OP_CONV2D, y, inputs, 3);
+    if (n)
+        *conv_state_of(n) = (conv2d_state){stride, pad, 0, 0, NULL, NULL, saved};
+    return 1;
+}
+
+/* The forward on im2col + sgemm, recording the node. */
+static sl_tensor *conv2d_im2col(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b,
+                                sl_tensor *y, int stride, int pad)
+{
     conv_job j;
     memset(&j, 0, sizeof j);
     j.c = geom_of(x, w, stride, pad);
@@ -337,9 +363,7 @@ sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, int 
     int threads = sl_par_threads();
     if (threads > j.groups)
         threads = j.groups;
-    int64_t shape[4] = {j.c.N, j.c.O, j.c.OH, j.c.OW};
-    sl_tensor *y = sl_ag_output(g, 4, shape);
-    j.scratch = y ? sl_ag_alloc(g, j.scratch_floats * (size_t)threads * sizeof(float)) : NULL;
+    j.scratch = sl_ag_alloc(g, j.scratch_floats * (size_t)threads * sizeof(float));
     if (!j.scratch)
         return NULL;
     j.x = x->data;
@@ -354,7 +378,28 @@ sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, int 
                                             sizeof(float));
         if (!partial)
             return NULL;
-        *conv_state_of(n) = (conv2d_state){stride, pad, j.G, threads, j.scratch, partial};
+        *conv_state_of(n) = (conv2d_state){stride, pad, j.G, threads, j.scratch, partial, NULL};
     }
     return y;
+}
+
+sl_tensor *sl_conv2d(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, int stride, int pad)
+{
+    if (sl_ops_skip(g, x) || !w)
+        return NULL;
+    const char *problem = conv_shape_problem(x, w, b, stride, pad);
+    if (problem) {
+        char sx[64], sw[64];
+        return sl_ag_fail(g, SL_ERR_SHAPE, "conv2d: input %s, weight %s, stride %d, pad %d: %s",
+                          SL_SHAPE(x, sx), SL_SHAPE(w, sw), stride, pad, problem);
+    }
+    conv_geom c = geom_of(x, w, stride, pad);
+    int64_t shape[4] = {c.N, c.O, c.OH, c.OW};
+    sl_tensor *y = sl_ag_output(g, 4, shape);
+    if (!y)
+        return NULL;
+    int done = conv2d_dnn(g, x, w, b, y, stride, pad);
+    if (done < 0)
+        return NULL;
+    return done ? y : conv2d_im2col(g, x, w, b, y, stride, pad);
 }

@@ -22,10 +22,14 @@
  *   case uses under a quarter of this tolerance (it uses under 5% in practice), so
  *   a failure here points at slope, not at an ill-conditioned case.
  *
+ * conv2d runs on the backend SLOPE_CONV selects (src/conv_dnn.h): ctest runs this program
+ * as test_reference (oneDNN, when built) and test_reference_im2col.
+ *
  * The test fails, rather than passing vacuously, if the file is missing or
  * malformed, has no cases, or its "count" disagrees with the cases present or
  * with the number of cases that ran to the end.
  */
+#include "conv_dnn.h"
 #include "golden.h"
 #include "testutil.h"
 
@@ -189,6 +193,21 @@ static sl_tensor *run_rnn(case_ctx *c, const cJSON *params)
                   strcmp(ret, "sequence") == 0, NULL);
 }
 
+/* conv2d on the backend SLOPE_CONV selects (ctest runs this program twice, default and
+ * SLOPE_CONV=im2col); on oneDNN even at these small batches, and checked to run there. */
+static sl_tensor *run_conv2d(case_ctx *c, const cJSON *params)
+{
+    sl_conv_dnn_set_min_batch(1);
+    uint64_t before = sl_conv_dnn_count();
+    sl_tensor *y = sl_conv2d(c->g, input(c, "x", 1), input(c, "w", 1), input(c, "b", 0),
+                             need_int(c, params, "stride"), need_int(c, params, "pad"));
+    int on_dnn = sl_conv_dnn_count() > before;
+    if (y && on_dnn != (sl_conv_backend_get() == SL_CONV_ONEDNN))
+        fail_msg("%s: conv2d ran on %s, not on the backend in force", c->name,
+                 on_dnn ? "oneDNN" : "im2col");
+    return y;
+}
+
 static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64_t n_out_rows)
 {
     sl_graph *g = c->g;
@@ -197,8 +216,7 @@ static sl_tensor *run_op(case_ctx *c, const char *op, const cJSON *params, int64
     if (strcmp(op, "linear") == 0)
         return sl_linear(g, input(c, "x", 1), input(c, "w", 1), input(c, "b", 0));
     if (strcmp(op, "conv2d") == 0)
-        return sl_conv2d(g, input(c, "x", 1), input(c, "w", 1), input(c, "b", 0),
-                         need_int(c, params, "stride"), need_int(c, params, "pad"));
+        return run_conv2d(c, params);
     if (strcmp(op, "max_pool2d") == 0)
         return sl_max_pool2d(g, input(c, "x", 1), need_int(c, params, "k"),
                              need_int(c, params, "stride"), need_int(c, params, "pad"));

@@ -4,6 +4,8 @@
 set -euo pipefail
 # g++ and binutils (nm, readelf): the consumer and public-API tests (tests/consumer).
 packages=(build-essential g++ binutils cmake pkg-config libopenblas-dev libcjson-dev libpng-dev zlib1g-dev libcmocka-dev valgrind)
+# libdnnl-dev: conv2d on oneDNN (SLOPE_ONEDNN, cmake/onednn.cmake; without it, im2col + sgemm).
+packages+=(libdnnl-dev)
 # protoc-c, libprotobuf-c and onnx.proto: the ONNX export (SLOPE_ONNX, cmake/onnx.cmake).
 packages+=(protobuf-c-compiler libprotobuf-c-dev libonnx-dev)
 packages+=("$@")

@@ -1,0 +1,253 @@
+/*
+ * test_conv_dnn.c - conv2d's two backends (src/conv_dnn.h) against each other.
+ *
+ * Every case runs conv2d forward and backward once on im2col + sgemm and once on oneDNN,
+ * from the same inputs, with L = sum(r * y) for fixed random r (so every output's gradient
+ * matters), and compares y, dx, dW and db.  The cases cover batches shorter than, equal to
+ * and not a multiple of oneDNN's part (SL_DNN_PART, so the zero-padded stage runs), strides
+ * 1-3, paddings 0-2, square and rectangular kernels, with and without a bias, channel counts
+ * below and at oneDNN's block of 16, and inputs that need no gradient (the first layer).
+ * Gradients accumulate: each input's gradient starts at a known nonzero value.
+ *
+ * Tolerance: both compute in float32 with different summation orders.  A float32 sum of n
+ * terms is accurate to about sqrt(n) * 6e-8 times its largest partial sums, and those are
+ * bounded by the largest result of the same array, not by each element (dW's elements are
+ * sums of N*OH*OW ~ 12500 terms of |x * r| <= 1 that cancel to anything from 0 to ~100).
+ * So each array is compared with |a - b| <= 2e-5 * max|b| + 1e-4 * |b|: ~20x the rounding
+ * seen (1.8e-4 at max|dW| ~ 60), and far below a real difference (a wrong tap, image or
+ * channel moves values by O(1) of their scale).
+ *
+ * Also: with oneDNN the results do not depend on slope's thread count (bitwise), a batch
+ * below SL_DNN_MIN_BATCH runs on im2col (the fallback path: oneDNN takes every shape
+ * slope's conv2d allows on x86, down to a negative right padding), and SLOPE_CONV's values.  test_reference runs the torch goldens
+ * on both backends (ctest test_reference and test_reference_im2col).
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_dnn.h"
+#include "testutil.h"
+
+#define ATOL_OF_MAX 2e-5
+#define RTOL 1e-4
+
+typedef struct conv_case {
+    int N, C, H, W, O, kh, kw, stride, pad, bias, x_grad;
+} conv_case;
+
+static const conv_case CASES[] = {
+    /* N  C   H   W   O  kh kw  s  p  b  dx */
+    {64, 1, 28, 28, 32, 3, 3, 1, 1, 1, 0},  /* fashion_cnn's layers */
+    {64, 32, 14, 14, 64, 3, 3, 1, 1, 1, 1},
+    {37, 3, 11, 9, 8, 3, 3, 1, 1, 1, 1},    /* 2 full parts + a short one */
+    {5, 3, 9, 9, 4, 3, 3, 2, 0, 0, 1},      /* one short part, stride 2, no bias */
+    {16, 16, 8, 8, 16, 1, 1, 1, 0, 1, 1},   /* 1x1, channels at the block size */
+    {3, 2, 7, 6, 3, 3, 2, 2, 1, 1, 1},      /* rectangular kernel, stride 2 */
+    {20, 4, 10, 10, 5, 5, 5, 1, 2, 1, 1},   /* 5x5, pad 2 */
+    {18, 3, 13, 13, 6, 3, 3, 3, 1, 0, 1},   /* stride 3 */
+    {17, 8, 6, 6, 24, 3, 3, 1, 0, 1, 1},    /* pad 0, channels across two blocks */
+    {2, 1, 5, 5, 2, 3, 3, 1, 0, 1, 1},      /* tiny (as the torch goldens) */
+    {9, 2, 6, 6, 3, 3, 3, 2, 0, 1, 1},      /* the last row unused: right padding -1 */
+};
+#define N_CASES (sizeof CASES / sizeof CASES[0])
+
+typedef struct conv_result {
+    float *y, *dx, *dw, *db;
+    int64_t ny, nx, nw, nb;
+} conv_result;
+
+static void result_free(conv_result *r)
+{
+    free(r->y);
+    free(r->dx);
+    free(r->dw);
+    free(r->db);
+}
+
+static float *copy_of(const float *src, int64_t n)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, src, (size_t)n * sizeof *p);
+    return p;
+}
+
+/* Gradients start at 0.5 everywhere: backward must add to them, not overwrite. */
+static void preset_grad(sl_tensor *t)
+{
+    sl_error err = {0};
+    assert_int_equal(sl_tensor_ensure_grad(t, &err), SL_OK);
+    for (int64_t i = 0; i < t->size; i++)
+        t->grad[i] = 0.5f;
+}
+
+/* conv2d forward + backward of sum(r * y) on backend b; the inputs come from fixed seeds. */
+static conv_result run_case(const conv_case *c, sl_conv_backend b)
+{
+    assert_int_equal(sl_conv_set_backend(b), b);
+    int64_t xs[4] = {c->N, c->C, c->H, c->W}, ws[4] = {c->O, c->C, c->kh, c->kw}, bs[1] = {c->O};
+    sl_tensor *x = c->x_grad ? tu_param_uniform(4, xs, -1, 1, 11) : tu_tensor_uniform(4, xs, -1, 1, 11);
+    sl_tensor *w = tu_param_uniform(4, ws, -0.5f, 0.5f, 12);
+    sl_tensor *bias = c->bias ? tu_param_uniform(1, bs, -0.5f, 0.5f, 13) : NULL;
+    if (c->x_grad)
+        preset_grad(x);
+    preset_grad(w);
+    if (bias)
+        preset_grad(bias);
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_non_null(g);
+    sl_tensor *y = sl_conv2d(g, x, w, bias, c->stride, c->pad);
+    assert_non_null(y);
+    int64_t rs[2] = {y->size, 1}, flat[2] = {1, y->size};
+    sl_tensor *r = tu_tensor_uniform(2, rs, -1, 1, 14);
+    sl_tensor *loss = sl_matmul(g, sl_reshape(g, y, 2, flat), r);
+    assert_int_equal(sl_backward(g, loss), SL_OK);
+    conv_result out = {copy_of(y->data, y->size), c->x_grad ? copy_of(x->grad, x->size) : NULL,
+                       copy_of(w->grad, w->size), bias ? copy_of(bias->grad, bias->size) : NULL,
+                       y->size, x->size, w->size, bias ? bias->size : 0};
+    sl_graph_free(g);
+    sl_tensor_free(x);
+    sl_tensor_free(w);
+    sl_tensor_free(bias);
+    sl_tensor_free(r);
+    return out;
+}
+
+/* a against b, with the absolute tolerance scaled by b's largest magnitude (see the top). */
+static void assert_close_scaled(const float *a, const float *b, int64_t n, const char *name,
+                                const char *array)
+{
+    double scale = 0.0;
+    for (int64_t i = 0; i < n; i++)
+        scale = fmax(scale, fabs((double)b[i]));
+    char what[128];
+    snprintf(what, sizeof what, "%s %s", name, array);
+    tu_assert_close(a, b, n, ATOL_OF_MAX * scale, RTOL, what);
+}
+
+static void assert_results_close(const conv_result *a, const conv_result *b, const char *name)
+{
+    assert_close_scaled(a->y, b->y, a->ny, name, "y");
+    if (a->dx)
+        assert_close_scaled(a->dx, b->dx, a->nx, name, "dx");
+    assert_close_scaled(a->dw, b->dw, a->nw, name, "dw");
+    if (a->db)
+        assert_close_scaled(a->db, b->db, a->nb, name, "db");
+}
+
+static void case_name(const conv_case *c, char *buf, size_t n)
+{
+    snprintf(buf, n, "N%d C%d %dx%d O%d k%dx%d s%d p%d%s", c->N, c->C, c->H, c->W, c->O, c->kh,
+             c->kw, c->stride, c->pad, c->bias ? " bias" : "");
+}
+
+static void test_backends_agree(void **state)
+{
+    (void)state;
+    if (!sl_conv_dnn_built())
+        skip();
+    int was = sl_conv_dnn_set_min_batch(1); /* the tiny cases too */
+    for (size_t i = 0; i < N_CASES; i++) {
+        char name[96];
+        case_name(&CASES[i], name, sizeof name);
+        uint64_t before = sl_conv_dnn_count();
+        conv_result dnn = run_case(&CASES[i], SL_CONV_ONEDNN);
+        if (sl_conv_dnn_count() != before + 1)
+            fail_msg("%s: oneDNN did not take the case", name);
+        conv_result ref = run_case(&CASES[i], SL_CONV_IM2COL);
+        assert_results_close(&dnn, &ref, name);
+        result_free(&dnn);
+        result_free(&ref);
+    }
+    sl_conv_dnn_set_min_batch(was);
+}
+
+/* The parts are fixed by the batch, not by the thread count: the same bits on 1 and 2. */
+static void test_threads_do_not_change_results(void **state)
+{
+    (void)state;
+    if (!sl_conv_dnn_built())
+        skip();
+    const conv_case *c = &CASES[2]; /* 3 parts, the last one short */
+    sl_set_num_threads(1);
+    conv_result one = run_case(c, SL_CONV_ONEDNN);
+    sl_set_num_threads(2);
+    conv_result two = run_case(c, SL_CONV_ONEDNN);
+    sl_set_num_threads(1);
+    assert_memory_equal(one.y, two.y, (size_t)one.ny * sizeof(float));
+    assert_memory_equal(one.dx, two.dx, (size_t)one.nx * sizeof(float));
+    assert_memory_equal(one.dw, two.dw, (size_t)one.nw * sizeof(float));
+    assert_memory_equal(one.db, two.db, (size_t)one.nb * sizeof(float));
+    result_free(&one);
+    result_free(&two);
+}
+
+/* A batch below the minimum runs on im2col: the same result as im2col's, bit for bit. */
+static void test_small_batch_falls_back(void **state)
+{
+    (void)state;
+    if (!sl_conv_dnn_built())
+        skip();
+    const conv_case c = {SL_DNN_MIN_BATCH - 1, 2, 6, 6, 3, 3, 3, 2, 0, 1, 1};
+    uint64_t before = sl_conv_dnn_count();
+    conv_result dnn = run_case(&c, SL_CONV_ONEDNN);
+    assert_true(sl_conv_dnn_count() == before);
+    conv_result ref = run_case(&c, SL_CONV_IM2COL);
+    assert_memory_equal(dnn.y, ref.y, (size_t)ref.ny * sizeof(float));
+    assert_memory_equal(dnn.dx, ref.dx, (size_t)ref.nx * sizeof(float));
+    assert_memory_equal(dnn.dw, ref.dw, (size_t)ref.nw * sizeof(float));
+    assert_memory_equal(dnn.db, ref.db, (size_t)ref.nb * sizeof(float));
+    result_free(&dnn);
+    result_free(&ref);
+    /* ... and with the minimum lowered, oneDNN takes the same case (N < one part: staged). */
+    int was = sl_conv_dnn_set_min_batch(1);
+    conv_result low = run_case(&c, SL_CONV_ONEDNN);
+    sl_conv_dnn_set_min_batch(was);
+    assert_true(sl_conv_dnn_count() == before + 1);
+    ref = run_case(&c, SL_CONV_IM2COL);
+    assert_results_close(&low, &ref, "below the minimum batch");
+    result_free(&low);
+    result_free(&ref);
+}
+
+/* Without oneDNN (or with SLOPE_CONV=im2col) every case runs on im2col: the switch says
+ * so, and the cases still run (test_ops checks im2col's gradients by finite differences). */
+static void test_switch(void **state)
+{
+    (void)state;
+    assert_int_equal(sl_conv_set_backend(SL_CONV_IM2COL), SL_CONV_IM2COL);
+    assert_int_equal(sl_conv_backend_get(), SL_CONV_IM2COL);
+    uint64_t before = sl_conv_dnn_count();
+    conv_result r = run_case(&CASES[2], SL_CONV_IM2COL);
+    assert_true(sl_conv_dnn_count() == before);
+    result_free(&r);
+    sl_conv_backend want = sl_conv_dnn_built() ? SL_CONV_ONEDNN : SL_CONV_IM2COL;
+    assert_int_equal(sl_conv_set_backend(SL_CONV_ONEDNN), want);
+    assert_int_equal(sl_conv_backend_get(), want);
+}
+
+/* SLOPE_CONV as the environment gives it (ctest runs this program with it unset). */
+static void test_env_default(void **state)
+{
+    (void)state;
+    const char *v = getenv("SLOPE_CONV");
+    sl_conv_backend b = sl_conv_backend_get(); /* the first call reads the environment */
+    if (v && strcmp(v, "im2col") == 0)
+        assert_int_equal(b, SL_CONV_IM2COL);
+    else
+        assert_int_equal(b, sl_conv_dnn_built() ? SL_CONV_ONEDNN : SL_CONV_IM2COL);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_env_default), /* first: before any test sets the backend */
+        cmocka_unit_test(test_backends_agree),
+        cmocka_unit_test(test_threads_do_not_change_results),
+        cmocka_unit_test(test_small_batch_falls_back),
+        cmocka_unit_test(test_switch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
