@@ -126,9 +126,11 @@ static void check_shipped(const char *path)
 static void test_shipped_configs(void **state)
 {
     (void)state;
-    static const char *const expected[] = {"spiral_mlp.json", "fashion_mlp.json",
-                                           "fashion_mlp_prelu.json", "fashion_cnn.json"};
-    int found[4] = {0};
+    static const char *const expected[] = {"spiral_mlp.json",       "fashion_mlp.json",
+                                           "fashion_mlp_prelu.json", "fashion_cnn.json",
+                                           "fashion_resnet.json",    "fashion_rnn.json"};
+    enum { N_EXPECTED = sizeof expected / sizeof expected[0] };
+    int found[N_EXPECTED] = {0};
     char dir[4096], path[4352];
     snprintf(dir, sizeof dir, "%s", tu_source_path("models"));
     DIR *d = opendir(dir);
@@ -139,11 +141,11 @@ static void test_shipped_configs(void **state)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
         check_shipped(path);
-        for (int i = 0; i < 4; i++)
+        for (int i = 0; i < N_EXPECTED; i++)
             found[i] |= strcmp(e->d_name, expected[i]) == 0;
     }
     closedir(d);
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < N_EXPECTED; i++)
         if (!found[i])
             fail_msg("models/%s is missing", expected[i]);
 }
