@@ -27,6 +27,11 @@ cmake --build "$BUILD_DIR" -j2
 # One BLAS thread: valgrind serialises threads anyway, and a pool idling at exit only
 # adds noise.
 export OPENBLAS_NUM_THREADS=1
+# Convolutions on im2col: memcheck translates every kernel oneDNN JIT-compiles, which makes one
+# 10-epoch fashion_cnn run on 16 images take some 5 minutes (readme_commands has several).
+# oneDNN stays under memcheck where it is tested: test_conv_dnn selects each path with
+# sl_conv_set_backend, whatever this variable says.
+export SLOPE_CONV=im2col
 opts="--leak-check=full --show-leak-kinds=definite,indirect,possible"
 opts+=" --errors-for-leak-kinds=definite,indirect,possible --error-exitcode=99"
 opts+=" --trace-children=yes --trace-children-skip=/usr/bin/*,/bin/*,/usr/sbin/*,/sbin/*"
