@@ -147,10 +147,15 @@ typedef struct dnn_plan {
     dnn_thread *thr[SL_PAR_MAX_THREADS];
 } dnn_plan;
 
+/* work is the threads' regions of the call running now: every convolution of the graph, in
+ * forward and in backward, uses the same bytes (the calls run one after another, and nothing
+ * in a region outlives its call), so a step holds one region set, not one per convolution. */
 typedef struct dnn_cache {
     dnnl_engine_t engine;
     dnnl_primitive_attr_t attr, attr_sum; /* user scratchpad; and + sum post-op */
     dnn_plan *plans;
+    char *work;        /* the regions of the running call; grows, never shrinks */
+    size_t work_bytes;
 } dnn_cache;
 
 static void thread_free(dnn_thread *t)
@@ -191,6 +196,7 @@ static void cache_free(void *ptr)
         dnnl_primitive_attr_destroy(c->attr_sum);
     if (c->engine)
         dnnl_engine_destroy(c->engine);
+    sl_free(c->work);
     sl_free(c);
 }
 
@@ -466,28 +472,35 @@ static size_t slot_bytes(const dnn_plan *p, int slot)
     return p->used[slot] ? dnnl_memory_desc_get_size(&p->md[slot]) : 0;
 }
 
-/* The per-thread buffers, in this order in each thread's region: the scratchpad, then the
- * oneDNN layouts of the part's images. */
-static const int THREAD_SLOTS[] = {S_SCRATCH, S_XF, S_YF, S_DYD, S_DXD, S_XW, S_DYW};
-#define N_THREAD_SLOTS ((int)(sizeof THREAD_SLOTS / sizeof THREAD_SLOTS[0]))
+/* The per-thread buffers of each phase, in this order in a thread's region: the scratchpad,
+ * then the oneDNN layouts of the part's images. Forward and backward are separate calls, so
+ * their slots share the region. */
+typedef enum { PHASE_FORWARD, PHASE_BACKWARD } dnn_phase;
+static const int FORWARD_SLOTS[] = {S_SCRATCH, S_XF, S_YF, -1};
+static const int BACKWARD_SLOTS[] = {S_SCRATCH, S_DYD, S_DXD, S_XW, S_DYW, -1};
+
+static const int *phase_slots(dnn_phase phase)
+{
+    return phase == PHASE_FORWARD ? FORWARD_SLOTS : BACKWARD_SLOTS;
+}
 
 static size_t round_up(size_t n) { return (n + 63) & ~(size_t)63; }
 
-/* The bytes one thread's region needs for plan p (only the slots p reorders into). */
-static size_t thread_bytes(const dnn_plan *p)
+/* The bytes one thread's region needs for plan p in phase (only the slots p reorders into). */
+static size_t thread_bytes(const dnn_plan *p, dnn_phase phase)
 {
     size_t total = 0;
-    for (int i = 0; i < N_THREAD_SLOTS; i++)
-        total += round_up(slot_bytes(p, THREAD_SLOTS[i]));
+    for (const int *slot = phase_slots(phase); *slot >= 0; slot++)
+        total += round_up(slot_bytes(p, *slot));
     return total;
 }
 
-/* Points buf's per-thread slots into region. */
-static void thread_buffers(const dnn_plan *p, char *region, void **buf)
+/* Points buf's per-thread slots of phase into region. */
+static void thread_buffers(const dnn_plan *p, dnn_phase phase, char *region, void **buf)
 {
-    for (int i = 0; i < N_THREAD_SLOTS; i++) {
-        buf[THREAD_SLOTS[i]] = region;
-        region += round_up(slot_bytes(p, THREAD_SLOTS[i]));
+    for (const int *slot = phase_slots(phase); *slot >= 0; slot++) {
+        buf[*slot] = region;
+        region += round_up(slot_bytes(p, *slot));
     }
 }
 
@@ -497,8 +510,9 @@ struct sl_dnn_conv_saved {
     dnn_plan *plan;         /* for parts of SL_DNN_PART images */
     int parts, threads;
     int last;               /* images in the last part: SL_DNN_PART, or fewer */
-    size_t thread_bytes;    /* per thread: the plan's thread_bytes */
-    char *regions;          /* threads x thread_bytes */
+    dnn_phase phase;        /* of the call running now */
+    size_t thread_bytes;    /* per thread, in that phase: the plan's thread_bytes */
+    char *regions;          /* threads x thread_bytes: the cache's work, during the call */
     float *wf, *wd;         /* w in the forward and backward-data layouts */
     float *stage_x, *stage_y, *stage_dx; /* a short last part, padded with zero images */
     char *x_kept;           /* parts x x's oneDNN layout, kept for backward weights (or NULL) */
@@ -547,7 +561,7 @@ static void part_buffers(const conv_run *r, int64_t k, int t, void **buf)
     const dnn_plan *p = r->plan;
     size_t n0 = (size_t)k * SL_DNN_PART;
     memset(buf, 0, S_COUNT * sizeof *buf);
-    thread_buffers(p, r->regions + (size_t)t * r->thread_bytes, buf);
+    thread_buffers(p, r->phase, r->regions + (size_t)t * r->thread_bytes, buf);
     buf[S_X] = (void *)(a->x + n0 * x_image(a));
     buf[S_Y] = a->y + n0 * y_image(a);
     if (is_short(r, k)) {
@@ -722,14 +736,30 @@ static void *take(sl_graph *g, size_t bytes, int *ok)
     return p;
 }
 
-/* Arena buffers: the threads' regions, w's layouts, the stages, the partial gradients. */
+/* Points r's regions at the cache's work, grown to threads regions of phase if smaller (only
+ * the first steps grow it); 0 if out of memory. */
+static int take_regions(dnn_cache *c, conv_run *r, dnn_phase phase, int threads)
+{
+    r->phase = phase;
+    r->thread_bytes = thread_bytes(r->plan, phase);
+    size_t bytes = r->thread_bytes * (size_t)threads;
+    if (bytes > c->work_bytes) {
+        sl_free(c->work);
+        c->work_bytes = 0;
+        if ((c->work = sl_aligned_alloc(64, bytes)) == NULL)
+            return 0;
+        c->work_bytes = bytes;
+    }
+    r->regions = c->work;
+    return 1;
+}
+
+/* Arena buffers: w's layouts, the stages, the partial gradients. */
 static int take_buffers(sl_graph *g, conv_run *r, int saving)
 {
     const dnn_plan *p = r->plan;
     const sl_dnn_conv_args *a = &r->a;
     int ok = 1;
-    r->thread_bytes = thread_bytes(p);
-    r->regions = take(g, r->thread_bytes * (size_t)r->threads, &ok);
     if (p->prim[P_W])
         r->wf = take(g, slot_bytes(p, S_WF), &ok);
     if (saving && p->prim[P_WD])
@@ -757,7 +787,7 @@ static void reorder_weights(conv_run *r, int prim, float *into)
     if (!p->prim[prim])
         return;
     void *buf[S_COUNT] = {0};
-    thread_buffers(p, r->regions, buf);
+    thread_buffers(p, r->phase, r->regions, buf);
     buf[S_W] = (void *)r->a.w;
     buf[prim == P_W ? S_WF : S_WD] = into;
     note_failure(r, run(p, p->thr[0], prim, buf), "weights reorder");
@@ -778,8 +808,8 @@ static int forward_run(sl_graph *g, conv_run *r, int saving)
     dnn_cache *c = cache_of(g);
     if (!c || !plan_ready(c, r, saving))
         return 0;
-    if (!take_buffers(g, r, saving))
-        return -1;
+    if (!take_buffers(g, r, saving) || !take_regions(c, r, PHASE_FORWARD, r->threads))
+        return sl_ag_fail(g, SL_ERR_NOMEM, "conv2d: out of memory for oneDNN's buffers"), -1;
     reorder_weights(r, P_W, r->wf);
     if (atomic_load(&r->status) == dnnl_success)
         sl_par_run(r->parts, forward_part, r);
@@ -820,7 +850,7 @@ static void reduce_weights(conv_run *r, float *dw, float *db)
     for (int k = 0; k < r->parts; k++) {
         if (dw) {
             void *buf[S_COUNT] = {0};
-            thread_buffers(p, r->regions, buf);
+            thread_buffers(p, r->phase, r->regions, buf);
             buf[S_DWW] = r->dww + (size_t)k * round_up(slot_bytes(p, S_DWW));
             buf[S_DW] = dw;
             note_failure(r, run(p, p->thr[0], P_DW, buf), "weights gradient reorder");
@@ -844,9 +874,15 @@ void sl_dnn_conv_backward(const sl_dnn_conv_saved *saved, const float *x, const 
     r->a.w = w;
     backward_job j = {r, dy, dx, dw || db};
     int prev = omp_enter();
+    int threads = sl_par_threads() < r->parts ? sl_par_threads() : r->parts;
+    int region_threads = threads <= r->threads ? threads : 1;
+    if (!take_regions(sl_ag_cache(r->g), r, PHASE_BACKWARD, region_threads)) {
+        omp_leave(prev);
+        sl_ag_fail(r->g, SL_ERR_NOMEM, "conv2d: out of memory for oneDNN's buffers");
+        return;
+    }
     if (dx)
         reorder_weights(r, P_WD, r->wd);
-    int threads = sl_par_threads() < r->parts ? sl_par_threads() : r->parts;
     if (atomic_load(&r->status) == dnnl_success) {
         if (threads <= r->threads)
             sl_par_run(r->parts, backward_part, &j);

@@ -184,6 +184,73 @@ static void test_threads_do_not_change_results(void **state)
     result_free(&two);
 }
 
+/* Two convolutions of different shapes in one graph, x -> conv a -> conv b: their oneDNN
+ * calls share one set of per-thread buffers, which grows from a's forward to b's and again in
+ * backward (b's backward runs before a's, and reads nothing a left there).  Each result must
+ * match im2col's, on 1 and 2 threads. */
+typedef struct chain_result {
+    float *y, *dx, *dwa, *dwb;
+    int64_t ny, nx, nwa, nwb;
+} chain_result;
+
+static chain_result run_chain(sl_conv_backend backend)
+{
+    assert_int_equal(sl_conv_set_backend(backend), backend);
+    int64_t xs[4] = {37, 3, 11, 9}, was[4] = {8, 3, 3, 3}, wbs[4] = {24, 8, 3, 3};
+    sl_tensor *x = tu_param_uniform(4, xs, -1, 1, 21);
+    sl_tensor *wa = tu_param_uniform(4, was, -0.5f, 0.5f, 22);
+    sl_tensor *wb = tu_param_uniform(4, wbs, -0.5f, 0.5f, 23);
+    preset_grad(x);
+    preset_grad(wa);
+    preset_grad(wb);
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_non_null(g);
+    sl_tensor *h = sl_conv2d(g, x, wa, NULL, 1, 1);
+    sl_tensor *y = sl_conv2d(g, h, wb, NULL, 1, 1);
+    assert_non_null(y);
+    int64_t rs[2] = {y->size, 1}, flat[2] = {1, y->size};
+    sl_tensor *r = tu_tensor_uniform(2, rs, -1, 1, 24);
+    assert_int_equal(sl_backward(g, sl_matmul(g, sl_reshape(g, y, 2, flat), r)), SL_OK);
+    chain_result out = {copy_of(y->data, y->size), copy_of(x->grad, x->size),
+                        copy_of(wa->grad, wa->size), copy_of(wb->grad, wb->size),
+                        y->size, x->size, wa->size, wb->size};
+    sl_graph_free(g);
+    sl_tensor_free(x);
+    sl_tensor_free(wa);
+    sl_tensor_free(wb);
+    sl_tensor_free(r);
+    return out;
+}
+
+static void chain_free(chain_result *c)
+{
+    free(c->y);
+    free(c->dx);
+    free(c->dwa);
+    free(c->dwb);
+}
+
+static void test_chained_convs_share_buffers(void **state)
+{
+    (void)state;
+    if (!sl_conv_dnn_built())
+        skip();
+    chain_result ref = run_chain(SL_CONV_IM2COL);
+    for (int threads = 1; threads <= 2; threads++) {
+        sl_set_num_threads(threads);
+        uint64_t before = sl_conv_dnn_count();
+        chain_result dnn = run_chain(SL_CONV_ONEDNN);
+        assert_true(sl_conv_dnn_count() == before + 2);
+        assert_close_scaled(dnn.y, ref.y, ref.ny, "chain", "y");
+        assert_close_scaled(dnn.dx, ref.dx, ref.nx, "chain", "dx");
+        assert_close_scaled(dnn.dwa, ref.dwa, ref.nwa, "chain", "dW of the first conv");
+        assert_close_scaled(dnn.dwb, ref.dwb, ref.nwb, "chain", "dW of the second conv");
+        chain_free(&dnn);
+    }
+    sl_set_num_threads(1);
+    chain_free(&ref);
+}
+
 /* A batch below the minimum runs on im2col: the same result as im2col's, bit for bit. */
 static void test_small_batch_falls_back(void **state)
 {
@@ -246,6 +313,7 @@ int main(void)
         cmocka_unit_test(test_env_default), /* first: before any test sets the backend */
         cmocka_unit_test(test_backends_agree),
         cmocka_unit_test(test_threads_do_not_change_results),
+        cmocka_unit_test(test_chained_convs_share_buffers),
         cmocka_unit_test(test_small_batch_falls_back),
         cmocka_unit_test(test_switch),
     };
