@@ -27,6 +27,8 @@ cmake --build "$BUILD_DIR" -j2
 # One BLAS thread: valgrind serialises threads anyway, and a pool idling at exit only
 # adds noise.
 export OPENBLAS_NUM_THREADS=1
+# ... and one slope thread for the commands that choose none (sl_default_threads).
+export OMP_NUM_THREADS=1
 # Convolutions on im2col: memcheck translates every kernel oneDNN JIT-compiles, which makes one
 # 10-epoch fashion_cnn run on 16 images take some 5 minutes (readme_commands has several).
 # oneDNN stays under memcheck where it is tested: test_conv_dnn selects each path with

@@ -29,6 +29,10 @@ void sl_par_set_threads(int n);
 
 #define SL_PAR_MAX_THREADS 64
 
+/* The pool size for a caller that sets none: OMP_NUM_THREADS when it is a positive integer
+ * (its first value), else the CPUs this process may run on; 1..SL_PAR_MAX_THREADS. */
+int sl_par_default_threads(void);
+
 /* fn(ctx, task, thread) for every task in 0..ntasks-1, spread over the pool; thread is
  * in 0..sl_par_threads()-1 and no two tasks with the same thread index run at once
  * (for per-thread scratch).  Returns when all are done. */

@@ -64,6 +64,8 @@ static sl_status check_augment(const sl_run *r, sl_error *err)
 static sl_status setup(sl_run *r, sl_error *err)
 {
     int threads = r->opt.threads > 0 ? r->opt.threads : r->cfg->train.threads;
+    if (threads <= 0 && r->opt.threads == SL_RUN_THREADS_AUTO)
+        threads = sl_default_threads();
     if (threads > 0)
         sl_set_num_threads(threads);
     r->cfg_json = sl_config_to_json(r->cfg);

@@ -61,6 +61,8 @@ void sl_set_num_threads(int n)
         sl_par_set_threads(n); /* slope's threads; OpenBLAS then runs single-threaded */
 }
 
+int sl_default_threads(void) { return sl_par_default_threads(); }
+
 int64_t sl_count_correct(const float *out, const int32_t *labels, int64_t n, int64_t classes)
 {
     int64_t correct = 0;

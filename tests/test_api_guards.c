@@ -72,6 +72,34 @@ static void test_basics(void **state)
     sl_set_num_threads(0);
 }
 
+/* sl_default_threads: OMP_NUM_THREADS when it is a positive integer (a list's first value),
+ * capped at 64; otherwise (unset, 0, not a number) the affinity mask's CPUs, 1..64. */
+static void test_default_threads(void **state)
+{
+    (void)state;
+    const char *was = getenv("OMP_NUM_THREADS");
+    char *saved = was ? strdup(was) : NULL;
+    unsetenv("OMP_NUM_THREADS");
+    int cpus = sl_default_threads();
+    assert_true(cpus >= 1 && cpus <= 64);
+    setenv("OMP_NUM_THREADS", "3", 1);
+    assert_int_equal(sl_default_threads(), 3);
+    setenv("OMP_NUM_THREADS", "5,2", 1);
+    assert_int_equal(sl_default_threads(), 5);
+    setenv("OMP_NUM_THREADS", "100000", 1);
+    assert_int_equal(sl_default_threads(), 64);
+    const char *ignored[] = {"0", "-2", "two", "3x", ""};
+    for (size_t i = 0; i < sizeof ignored / sizeof ignored[0]; i++) {
+        setenv("OMP_NUM_THREADS", ignored[i], 1);
+        assert_int_equal(sl_default_threads(), cpus);
+    }
+    if (saved)
+        setenv("OMP_NUM_THREADS", saved, 1);
+    else
+        unsetenv("OMP_NUM_THREADS");
+    free(saved);
+}
+
 /* ---- tensors and graphs ---------------------------------------------------------------- */
 
 static void test_tensor(void **state)
@@ -980,7 +1008,8 @@ static void test_run_compare_dist(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics),         cmocka_unit_test(test_tensor),
+        cmocka_unit_test(test_basics),         cmocka_unit_test(test_default_threads),
+        cmocka_unit_test(test_tensor),
         cmocka_unit_test(test_graph),          cmocka_unit_test(test_ops_null),
         cmocka_unit_test(test_ops_ranges),     cmocka_unit_test(test_layers),
         cmocka_unit_test(test_model),          cmocka_unit_test(test_data),

@@ -129,6 +129,9 @@ typedef struct sl_run_epoch {
     int has_val, has_test;
 } sl_run_epoch;
 
+/** sl_run_options.threads: the config's train.threads, else sl_default_threads(). */
+#define SL_RUN_THREADS_AUTO (-1)
+
 /**
  * How to run.  Zero-initialise it ({0}) for the defaults; a NULL options
  * pointer is the same.  Every pointer is borrowed for the run's lifetime.
@@ -152,8 +155,10 @@ typedef struct sl_run_options {
     sl_model *model;
     /** Datasets to use instead of opening the config's (borrowed), or NULL: sl_run_data_open. */
     const sl_run_data *data;
-    /** > 0: sl_set_num_threads(threads); 0: the config's train.threads when it is > 0.
-     *  The thread count is process-wide and stays set after the run. */
+    /** > 0: sl_set_num_threads(threads); 0: the config's train.threads when it is > 0, else
+     *  the process's setting as it is; SL_RUN_THREADS_AUTO: train.threads when it is > 0,
+     *  else sl_default_threads().  The thread count is process-wide and stays set after the
+     *  run. */
     int threads;
     /** After every optimizer step. */
     sl_step_callback on_step;

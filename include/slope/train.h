@@ -51,6 +51,12 @@ SL_API sl_tensor *sl_loss(sl_graph *g, sl_tensor *outputs, const int32_t *labels
  *  thread so the two never compete for the cores. */
 SL_API void sl_set_num_threads(int n);
 
+/** The thread count for a program that chooses none (what `slope` uses without --threads or
+ *  train.threads): OMP_NUM_THREADS when it is a positive integer (the first of a list), else
+ *  the CPUs this process may run on (its affinity mask); between 1 and 64.  Until a program
+ *  calls sl_set_num_threads, slope runs on one thread and OpenBLAS on its own threads. */
+SL_API int sl_default_threads(void);
+
 typedef struct sl_train_options {
     int epochs;               /**< 10 */
     int64_t batch_size;       /**< 64 */

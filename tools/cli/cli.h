@@ -47,7 +47,12 @@ typedef struct cli_config_args {
     int threads;
 } cli_config_args;
 
+/* Loads the config and sets the threads: --threads, else train.threads, else
+ * sl_default_threads(). */
 sl_config *cli_load_config(const cli_config_args *a, sl_error *err);
+/* sl_run_options.threads for `slope train`: --threads, else SL_RUN_THREADS_AUTO (0 under
+ * mpirun, where every rank runs on one thread). */
+int cli_run_threads(const cli_config_args *a);
 
 /* The last report: one line per activation layer (cli_stats.c), after a line saying when
  * it was taken when own_line (a report not printed under its epoch's line). */

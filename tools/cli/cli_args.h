@@ -36,7 +36,8 @@ typedef struct cli_flag {
     {"--epochs", "N", CLI_EPOCHS, (args), 0, 0, NULL, "train N epochs (overrides train.epochs)"}, \
     {"--threads", "N", CLI_THREADS, (args), 0, 0, NULL,                                          \
      "slope's worker threads, which split products, convolutions and\n"                        \
-     "pooling; OpenBLAS then runs on one (overrides train.threads)"}
+     "pooling; OpenBLAS then runs on one (overrides train.threads; default:\n"                 \
+     "OMP_NUM_THREADS, else the CPUs available)"}
 
 typedef struct cli_command {
     const char *name;  /* "train" */

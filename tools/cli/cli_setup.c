@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include "cli.h"
+#include "slope/dist.h"
 
 int cli_exit_code(sl_status st)
 {
@@ -46,9 +47,16 @@ sl_config *cli_load_config(const cli_config_args *a, sl_error *err)
     if (!cfg)
         return NULL;
     int threads = a->threads ? a->threads : cfg->train.threads;
-    if (threads > 0)
-        sl_set_num_threads(threads);
+    sl_set_num_threads(threads > 0 ? threads : sl_default_threads());
     return cfg;
+}
+
+int cli_run_threads(const cli_config_args *a)
+{
+    if (a->threads)
+        return a->threads;
+    /* Under mpirun each rank already runs on one thread (cmd_train). */
+    return sl_dist_size() > 1 ? 0 : SL_RUN_THREADS_AUTO;
 }
 
 void cli_print_activation_forms(FILE *out, const char *indent)

@@ -197,7 +197,7 @@ int cmd_train(int argc, char **argv)
     train_ui ui = {.args = &a};
     sl_run_options opt = {.checkpoint = a.checkpoint, .resume = a.resume, .metrics = a.metrics,
                           .init_from = a.init_from, .datasets_dir = sl_datasets_dir(),
-                          .threads = a.cfg.threads, .on_step = ui_step, .on_epoch = ui_epoch,
+                          .threads = cli_run_threads(&a.cfg), .on_step = ui_step, .on_epoch = ui_epoch,
                           .on_stats = ui_stats, .on_phase = ui_phase, .on_progress = ui_progress,
                           .on_note = ui_note, .user = &ui,
                           .allow_schedule_change = a.allow_schedule_change};
