@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "parallel.h" /* sl_par_threads: the pool size a run set */
 #include "testutil.h"
 
 static char g_dir[512]; /* a scratch directory, also the current directory */
@@ -134,6 +135,47 @@ static unsigned char *slurp(const char *path, size_t *len)
 }
 
 /* ---- tests --------------------------------------------------------------------------- */
+
+/* sl_run_options.threads: > 0 sets it; SL_RUN_THREADS_AUTO takes train.threads, else
+ * sl_default_threads() (here OMP_NUM_THREADS=3); 0 takes train.threads, else leaves it. */
+static int threads_after_setup(const char *train_threads, int threads)
+{
+    const char *set[1] = {train_threads};
+    sl_config *cfg = spiral(set, train_threads ? 1 : 0);
+    sl_run_options o = {.threads = threads};
+    sl_run *r = must_run(cfg, &o);
+    int got = sl_par_threads();
+    sl_run_free(r);
+    sl_config_free(cfg);
+    return got;
+}
+
+static void test_thread_options(void **state)
+{
+    (void)state;
+    const char *was = getenv("OMP_NUM_THREADS");
+    char *saved = was ? strdup(was) : NULL;
+    setenv("OMP_NUM_THREADS", "3", 1);
+    struct { const char *train_threads; int threads, before, want; } cases[] = {
+        {NULL, SL_RUN_THREADS_AUTO, 1, 3},
+        {"train.threads=2", SL_RUN_THREADS_AUTO, 1, 2},
+        {"train.threads=2", 1, 3, 1},
+        {NULL, 0, 2, 2},
+        {"train.threads=1", 0, 2, 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        sl_set_num_threads(cases[i].before);
+        int got = threads_after_setup(cases[i].train_threads, cases[i].threads);
+        if (got != cases[i].want)
+            fail_msg("case %zu: %d threads, want %d", i, got, cases[i].want);
+    }
+    sl_set_num_threads(1);
+    if (saved)
+        setenv("OMP_NUM_THREADS", saved, 1);
+    else
+        unsetenv("OMP_NUM_THREADS");
+    free(saved);
+}
 
 static void test_trains_and_reports_epochs(void **state)
 {
@@ -969,6 +1011,7 @@ int main(void)
         cmocka_unit_test(test_outputs_checked_first),
         cmocka_unit_test(test_stale_temps_removed),
         cmocka_unit_test(test_bad_arguments),
+        cmocka_unit_test(test_thread_options),
     };
     return cmocka_run_group_tests(tests, setup_dir, remove_dir);
 }
