@@ -137,6 +137,15 @@ static void assert_results_close(const conv_result *a, const conv_result *b, con
         assert_close_scaled(a->db, b->db, a->nb, name, "db");
 }
 
+/* a and b bit for bit (both cases have every array). */
+static void assert_results_equal(const conv_result *a, const conv_result *b)
+{
+    assert_memory_equal(a->y, b->y, (size_t)b->ny * sizeof(float));
+    assert_memory_equal(a->dx, b->dx, (size_t)b->nx * sizeof(float));
+    assert_memory_equal(a->dw, b->dw, (size_t)b->nw * sizeof(float));
+    assert_memory_equal(a->db, b->db, (size_t)b->nb * sizeof(float));
+}
+
 static void case_name(const conv_case *c, char *buf, size_t n)
 {
     snprintf(buf, n, "N%d C%d %dx%d O%d k%dx%d s%d p%d%s", c->N, c->C, c->H, c->W, c->O, c->kh,
@@ -176,10 +185,7 @@ static void test_threads_do_not_change_results(void **state)
     sl_set_num_threads(2);
     conv_result two = run_case(c, SL_CONV_ONEDNN);
     sl_set_num_threads(1);
-    assert_memory_equal(one.y, two.y, (size_t)one.ny * sizeof(float));
-    assert_memory_equal(one.dx, two.dx, (size_t)one.nx * sizeof(float));
-    assert_memory_equal(one.dw, two.dw, (size_t)one.nw * sizeof(float));
-    assert_memory_equal(one.db, two.db, (size_t)one.nb * sizeof(float));
+    assert_results_equal(&one, &two);
     result_free(&one);
     result_free(&two);
 }
@@ -262,10 +268,7 @@ static void test_small_batch_falls_back(void **state)
     conv_result dnn = run_case(&c, SL_CONV_ONEDNN);
     assert_true(sl_conv_dnn_count() == before);
     conv_result ref = run_case(&c, SL_CONV_IM2COL);
-    assert_memory_equal(dnn.y, ref.y, (size_t)ref.ny * sizeof(float));
-    assert_memory_equal(dnn.dx, ref.dx, (size_t)ref.nx * sizeof(float));
-    assert_memory_equal(dnn.dw, ref.dw, (size_t)ref.nw * sizeof(float));
-    assert_memory_equal(dnn.db, ref.db, (size_t)ref.nb * sizeof(float));
+    assert_results_equal(&dnn, &ref);
     result_free(&dnn);
     result_free(&ref);
     /* ... and with the minimum lowered, oneDNN takes the same case (N < one part: staged). */
