@@ -5,11 +5,15 @@
  * Training-mode backward, with M = N * inner elements per channel:
  *   dx = gamma * inv_std / M * (M * dy - sum(dy) - xhat * sum(dy * xhat))
  * Evaluation mode uses fixed statistics, so dx = gamma * inv_std * dy.
+ * Channels are independent (each one's sums, outputs and gradients), so forward and backward
+ * split the channels over slope's threads; every channel is computed in the same order on
+ * any thread count, so the results do not depend on it.
  */
 #include <math.h>
 #include <string.h>
 
 #include "ops_common.h"
+#include "parallel.h"
 
 /* What backward reads: forward's normalised input, per-channel scale and mode (arena memory). */
 typedef struct bn_state {
@@ -30,14 +34,24 @@ static bn_state *bn_state_of(const sl_node *n) { return n->state; }
         }                                                                                      \
     }
 
-static void batch_norm_backward(sl_node *n)
+/* Channels below this many values each run on one thread (a thread's wake-up costs more). */
+#define BN_PAR_MIN_VALUES 16384
+
+/* Channels per task: enough that a task holds BN_PAR_MIN_VALUES values. */
+static int64_t bn_min_chunk(int64_t values_per_channel)
 {
+    return values_per_channel >= BN_PAR_MIN_VALUES ? 1 : BN_PAR_MIN_VALUES / values_per_channel;
+}
+
+static void bn_backward_channels(void *ctx, int64_t c0, int64_t c1)
+{
+    sl_node *n = ctx;
     sl_tensor *x = n->in[0], *gamma = n->in[1], *beta = n->in[2], *y = n->out;
     const bn_state *s = bn_state_of(n);
     int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
     double M = (double)(N * inner);
     int training = s->training;
-    for (int64_t c = 0; c < C; c++) {
+    for (int64_t c = c0; c < c1; c++) {
         double sum_dy = 0.0, sum_dy_xhat = 0.0;
         BN_FOR_CHANNEL(x, c, N, C, inner, i, {
             sum_dy += y->grad[i];
@@ -59,6 +73,13 @@ static void batch_norm_backward(sl_node *n)
             BN_FOR_CHANNEL(x, c, N, C, inner, i, { x->grad[i] += scale * y->grad[i]; });
         }
     }
+}
+
+static void batch_norm_backward(sl_node *n)
+{
+    sl_tensor *x = n->in[0];
+    int64_t C = x->shape[1];
+    sl_par_for(C, bn_min_chunk(x->size / C), 1, bn_backward_channels, n);
 }
 
 const sl_op_def sl_op_batch_norm_row = {SL_OP_BATCH_NORM, "batch_norm", batch_norm_backward,
@@ -101,6 +122,37 @@ static void bn_batch_stats(const sl_tensor *x, int64_t c, sl_tensor *rm, sl_tens
     *var_out = var;
 }
 
+typedef struct bn_forward_job {
+    const sl_tensor *x, *gamma, *beta;
+    sl_tensor *rm, *rv, *y;
+    float *xhat, *inv_stds;
+    float momentum, eps;
+    int training;
+} bn_forward_job;
+
+static void bn_forward_channels(void *ctx, int64_t c0, int64_t c1)
+{
+    const bn_forward_job *j = ctx;
+    const sl_tensor *x = j->x;
+    int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
+    for (int64_t c = c0; c < c1; c++) {
+        double mean, var;
+        if (j->training)
+            bn_batch_stats(x, c, j->rm, j->rv, j->momentum, &mean, &var);
+        else {
+            mean = j->rm->data[c];
+            var = j->rv->data[c];
+        }
+        float inv_std = (float)(1.0 / sqrt(var + j->eps)), fmean = (float)mean;
+        float gm = j->gamma ? j->gamma->data[c] : 1.0f, bt = j->beta ? j->beta->data[c] : 0.0f;
+        j->inv_stds[c] = inv_std;
+        BN_FOR_CHANNEL(x, c, N, C, inner, i, {
+            j->xhat[i] = (x->data[i] - fmean) * inv_std;
+            j->y->data[i] = gm * j->xhat[i] + bt;
+        });
+    }
+}
+
 sl_tensor *sl_batch_norm(sl_graph *g, sl_tensor *x, sl_tensor *gamma, sl_tensor *beta,
                          sl_tensor *running_mean, sl_tensor *running_var, float momentum,
                          float eps)
@@ -114,28 +166,15 @@ sl_tensor *sl_batch_norm(sl_graph *g, sl_tensor *x, sl_tensor *gamma, sl_tensor 
         char sx[64];
         return sl_ag_fail(g, SL_ERR_SHAPE, "batch_norm: input %s: %s", SL_SHAPE(x, sx), problem);
     }
-    int64_t N = x->shape[0], C = x->shape[1], inner = x->size / (N * C);
+    int64_t C = x->shape[1];
     sl_tensor *y = sl_ag_output(g, x->ndim, x->shape);
     float *xhat = y ? sl_ag_alloc(g, (size_t)x->size * sizeof(float)) : NULL;
     float *inv_stds = xhat ? sl_ag_alloc(g, (size_t)C * sizeof(float)) : NULL;
     if (!inv_stds)
         return NULL;
-    for (int64_t c = 0; c < C; c++) {
-        double mean, var;
-        if (training)
-            bn_batch_stats(x, c, running_mean, running_var, momentum, &mean, &var);
-        else {
-            mean = running_mean->data[c];
-            var = running_var->data[c];
-        }
-        float inv_std = (float)(1.0 / sqrt(var + eps)), fmean = (float)mean;
-        float gm = gamma ? gamma->data[c] : 1.0f, bt = beta ? beta->data[c] : 0.0f;
-        inv_stds[c] = inv_std;
-        BN_FOR_CHANNEL(x, c, N, C, inner, i, {
-            xhat[i] = (x->data[i] - fmean) * inv_std;
-            y->data[i] = gm * xhat[i] + bt;
-        });
-    }
+    bn_forward_job j = {x, gamma, beta, running_mean, running_var, y, xhat, inv_stds,
+                        momentum, eps, training};
+    sl_par_for(C, bn_min_chunk(x->size / C), 1, bn_forward_channels, &j);
     sl_tensor *in[3] = {x, gamma, beta};
     sl_node *n = sl_ag_record(g, SL_OP_BATCH_NORM, y, in, 3);
     if (n)

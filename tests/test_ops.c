@@ -16,6 +16,7 @@
  *   tolerances hold for the input ranges used here.
  */
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "autograd.h"
@@ -296,6 +297,73 @@ static void test_grad_batch_norm(void **state)
     free_all(img, 3);
     sl_tensor_free(a.rm);
     sl_tensor_free(a.rv);
+}
+
+/* Batch norm splits its channels over slope's threads: on 1 and 2 threads, training and
+ * evaluation, every output, gradient and running statistic is the same bit for bit.  The
+ * input is large enough ([32, 16, 8, 8]: 2048 values a channel) to be split. */
+typedef struct bn_run {
+    float *y, *dx, *dgamma, *dbeta, *rm, *rv;
+} bn_run;
+
+static float *copy_floats(const float *src, int64_t n)
+{
+    float *p = malloc((size_t)n * sizeof *p);
+    assert_non_null(p);
+    memcpy(p, src, (size_t)n * sizeof *p);
+    return p;
+}
+
+static bn_run bn_once(int threads, int training)
+{
+    sl_set_num_threads(threads);
+    int64_t c16 = 16;
+    sl_tensor *x = shape4(32, 16, 8, 8, 41), *gamma = vec(16, 0.5f, 1.5f, 42);
+    sl_tensor *beta = vec(16, -1, 1, 43), *rm = sl_tensor_new(1, &c16, NULL);
+    int64_t n = 32 * 16 * 8 * 8, rs[2] = {n, 1}, flat[2] = {1, n};
+    sl_tensor *rv = sl_tensor_new(1, &c16, NULL), *r = tu_tensor_uniform(2, rs, -1, 1, 44);
+    sl_tensor_fill(rm, 0.25f);
+    sl_tensor_fill(rv, 2.0f);
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_non_null(g);
+    sl_graph_set_training(g, training);
+    sl_tensor *y = sl_batch_norm(g, x, gamma, beta, rm, rv, 0.1f, 1e-5f);
+    assert_non_null(y);
+    assert_int_equal(sl_backward(g, sl_matmul(g, sl_reshape(g, y, 2, flat), r)), SL_OK);
+    bn_run out = {copy_floats(y->data, y->size), copy_floats(x->grad, x->size),
+                  copy_floats(gamma->grad, 16), copy_floats(beta->grad, 16),
+                  copy_floats(rm->data, 16), copy_floats(rv->data, 16)};
+    sl_graph_free(g);
+    sl_tensor *all[6] = {x, gamma, beta, rm, rv, r};
+    free_all(all, 6);
+    sl_set_num_threads(1);
+    return out;
+}
+
+static void bn_run_free(bn_run *b)
+{
+    float *all[6] = {b->y, b->dx, b->dgamma, b->dbeta, b->rm, b->rv};
+    for (int i = 0; i < 6; i++)
+        free(all[i]);
+}
+
+static void test_batch_norm_threads(void **state)
+{
+    (void)state;
+    for (int training = 0; training <= 1; training++) {
+        bn_run one = bn_once(1, training), two = bn_once(2, training);
+        size_t big = 32 * 16 * 8 * 8 * sizeof(float), small = 16 * sizeof(float);
+        assert_memory_equal(one.y, two.y, big);
+        assert_memory_equal(one.dx, two.dx, big);
+        assert_memory_equal(one.dgamma, two.dgamma, small);
+        assert_memory_equal(one.dbeta, two.dbeta, small);
+        assert_memory_equal(one.rm, two.rm, small);
+        assert_memory_equal(one.rv, two.rv, small);
+        if (training) /* the running statistics moved */
+            assert_true(one.rm[0] != 0.25f && one.rv[0] != 2.0f);
+        bn_run_free(&one);
+        bn_run_free(&two);
+    }
 }
 
 static void test_grad_leaky_family(void **state)
@@ -1050,6 +1118,7 @@ int main(void)
         cmocka_unit_test(test_grad_pooling),
         cmocka_unit_test(test_grad_elementwise),
         cmocka_unit_test(test_grad_batch_norm),
+        cmocka_unit_test(test_batch_norm_threads),
         cmocka_unit_test(test_grad_leaky_family),
         cmocka_unit_test(test_grad_smooth_activations),
         cmocka_unit_test(test_grad_losses),
