@@ -288,14 +288,21 @@ static int make_prim(dnn_plan *p, int prim, dnnl_primitive_desc_t pd, int keep)
     return ok;
 }
 
+/* x's, w's and y's (or their gradients') descriptors with the layout left to oneDNN. */
+static int any_layouts(const conv_shape *s, dnnl_memory_desc_t *x, dnnl_memory_desc_t *w,
+                       dnnl_memory_desc_t *y)
+{
+    return plain_md(x, 4, s->src, dnnl_format_tag_any) &&
+           plain_md(w, 4, s->wei, dnnl_format_tag_any) &&
+           plain_md(y, 4, s->dst, dnnl_format_tag_any);
+}
+
 static int make_forward(dnn_plan *p, const dnn_cache *c, const conv_shape *s)
 {
     dnnl_memory_desc_t src, wei, dst;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
-    if (!plain_md(&src, 4, s->src, dnnl_format_tag_any) ||
-        !plain_md(&wei, 4, s->wei, dnnl_format_tag_any) ||
-        !plain_md(&dst, 4, s->dst, dnnl_format_tag_any) ||
+    if (!any_layouts(s, &src, &wei, &dst) ||
         dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
                                            &src, &wei, p->key.bias ? &p->md[S_B] : NULL, &dst,
                                            s->strides, s->pad_l, s->pad_r) != dnnl_success ||
@@ -315,9 +322,7 @@ static int make_bwd_data(dnn_plan *p, const dnn_cache *c, const conv_shape *s)
     dnnl_memory_desc_t dsrc, wei, ddst;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
-    if (!plain_md(&dsrc, 4, s->src, dnnl_format_tag_any) ||
-        !plain_md(&wei, 4, s->wei, dnnl_format_tag_any) ||
-        !plain_md(&ddst, 4, s->dst, dnnl_format_tag_any) ||
+    if (!any_layouts(s, &dsrc, &wei, &ddst) ||
         dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &dsrc, &wei, &ddst,
                                                  s->strides, s->pad_l, s->pad_r) != dnnl_success ||
         dnnl_primitive_desc_create(&pd, &cd, c->attr, c->engine, p->fwd_pd) != dnnl_success)
@@ -334,9 +339,7 @@ static int make_bwd_weights(dnn_plan *p, const dnn_cache *c, const conv_shape *s
     dnnl_memory_desc_t src, dwei, ddst;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
-    if (!plain_md(&src, 4, s->src, dnnl_format_tag_any) ||
-        !plain_md(&dwei, 4, s->wei, dnnl_format_tag_any) ||
-        !plain_md(&ddst, 4, s->dst, dnnl_format_tag_any) ||
+    if (!any_layouts(s, &src, &dwei, &ddst) ||
         dnnl_convolution_backward_weights_desc_init(
             &cd, dnnl_convolution_direct, &src, &dwei, p->key.bias ? &p->md[S_DB] : NULL, &ddst,
             s->strides, s->pad_l, s->pad_r) != dnnl_success ||
