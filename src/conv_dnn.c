@@ -811,8 +811,10 @@ static int forward_run(sl_graph *g, conv_run *r, int saving)
     dnn_cache *c = cache_of(g);
     if (!c || !plan_ready(c, r, saving))
         return 0;
-    if (!take_buffers(g, r, saving) || !take_regions(c, r, PHASE_FORWARD, r->threads))
-        return sl_ag_fail(g, SL_ERR_NOMEM, "conv2d: out of memory for oneDNN's buffers"), -1;
+    if (!take_buffers(g, r, saving) || !take_regions(c, r, PHASE_FORWARD, r->threads)) {
+        sl_ag_fail(g, SL_ERR_NOMEM, "conv2d: out of memory for oneDNN's buffers");
+        return -1;
+    }
     reorder_weights(r, P_W, r->wf);
     if (atomic_load(&r->status) == dnnl_success)
         sl_par_run(r->parts, forward_part, r);
@@ -878,8 +880,9 @@ void sl_dnn_conv_backward(const sl_dnn_conv_saved *saved, const float *x, const 
     backward_job j = {r, dy, dx, dw || db};
     int prev = omp_enter();
     int threads = sl_par_threads() < r->parts ? sl_par_threads() : r->parts;
-    int region_threads = threads <= r->threads ? threads : 1;
-    if (!take_regions(sl_ag_cache(r->g), r, PHASE_BACKWARD, region_threads)) {
+    /* More threads than forward prepared for: its resources serve one. */
+    int pooled = threads <= r->threads;
+    if (!take_regions(sl_ag_cache(r->g), r, PHASE_BACKWARD, pooled ? threads : 1)) {
         omp_leave(prev);
         sl_ag_fail(r->g, SL_ERR_NOMEM, "conv2d: out of memory for oneDNN's buffers");
         return;
@@ -887,9 +890,9 @@ void sl_dnn_conv_backward(const sl_dnn_conv_saved *saved, const float *x, const 
     if (dx)
         reorder_weights(r, P_WD, r->wd);
     if (atomic_load(&r->status) == dnnl_success) {
-        if (threads <= r->threads)
+        if (pooled)
             sl_par_run(r->parts, backward_part, &j);
-        else /* more threads than forward prepared for: its resources serve one */
+        else
             for (int k = 0; k < r->parts; k++)
                 backward_part(&j, k, 0);
     }

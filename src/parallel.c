@@ -163,28 +163,26 @@ static void run_serial(int64_t ntasks, sl_par_fn fn, void *ctx)
     in_task = was;
 }
 
-/* OMP_NUM_THREADS as a count (0 when unset or not a positive integer). */
-static int omp_num_threads_env(void)
+/* OMP_NUM_THREADS's first value (0 when unset or not a positive integer). */
+static long omp_num_threads_env(void)
 {
     const char *v = getenv("OMP_NUM_THREADS");
     if (!v || !*v)
         return 0;
     char *end = NULL;
     long n = strtol(v, &end, 10);
-    return (*end == '\0' || *end == ',') && n >= 1 ? (n > 1024 ? 1024 : (int)n) : 0;
+    return (*end == '\0' || *end == ',') && n >= 1 ? n : 0;
 }
 
 int sl_par_default_threads(void)
 {
-    int n = omp_num_threads_env();
+    long n = omp_num_threads_env();
     if (n == 0) {
         cpu_set_t set;
         CPU_ZERO(&set);
         n = sched_getaffinity(0, sizeof set, &set) == 0 ? CPU_COUNT(&set) : 1;
     }
-    if (n < 1)
-        n = 1;
-    return n > SL_PAR_MAX_THREADS ? SL_PAR_MAX_THREADS : n;
+    return n < 1 ? 1 : n > SL_PAR_MAX_THREADS ? SL_PAR_MAX_THREADS : (int)n;
 }
 
 void sl_par_run(int64_t ntasks, sl_par_fn fn, void *ctx)
