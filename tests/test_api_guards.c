@@ -77,8 +77,7 @@ static void test_basics(void **state)
 static void test_default_threads(void **state)
 {
     (void)state;
-    const char *was = getenv("OMP_NUM_THREADS");
-    char *saved = was ? strdup(was) : NULL;
+    char *saved = tu_env_save("OMP_NUM_THREADS");
     unsetenv("OMP_NUM_THREADS");
     int cpus = sl_default_threads();
     assert_true(cpus >= 1 && cpus <= 64);
@@ -93,11 +92,7 @@ static void test_default_threads(void **state)
         setenv("OMP_NUM_THREADS", ignored[i], 1);
         assert_int_equal(sl_default_threads(), cpus);
     }
-    if (saved)
-        setenv("OMP_NUM_THREADS", saved, 1);
-    else
-        unsetenv("OMP_NUM_THREADS");
-    free(saved);
+    tu_env_restore("OMP_NUM_THREADS", saved);
 }
 
 /* ---- tensors and graphs ---------------------------------------------------------------- */

@@ -153,8 +153,7 @@ static int threads_after_setup(const char *train_threads, int threads)
 static void test_thread_options(void **state)
 {
     (void)state;
-    const char *was = getenv("OMP_NUM_THREADS");
-    char *saved = was ? strdup(was) : NULL;
+    char *saved = tu_env_save("OMP_NUM_THREADS");
     setenv("OMP_NUM_THREADS", "3", 1);
     struct { const char *train_threads; int threads, before, want; } cases[] = {
         {NULL, SL_RUN_THREADS_AUTO, 1, 3},
@@ -170,11 +169,7 @@ static void test_thread_options(void **state)
             fail_msg("case %zu: %d threads, want %d", i, got, cases[i].want);
     }
     sl_set_num_threads(1);
-    if (saved)
-        setenv("OMP_NUM_THREADS", saved, 1);
-    else
-        unsetenv("OMP_NUM_THREADS");
-    free(saved);
+    tu_env_restore("OMP_NUM_THREADS", saved);
 }
 
 static void test_trains_and_reports_epochs(void **state)

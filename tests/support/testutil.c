@@ -133,6 +133,23 @@ void tu_push_from_zero(sl_tensor *x, float margin)
     }
 }
 
+char *tu_env_save(const char *name)
+{
+    const char *v = getenv(name);
+    char *copy = v ? strdup(v) : NULL;
+    assert_true(!v || copy);
+    return copy;
+}
+
+void tu_env_restore(const char *name, char *saved)
+{
+    if (saved)
+        setenv(name, saved, 1);
+    else
+        unsetenv(name);
+    free(saved);
+}
+
 const char *tu_source_path(const char *rel)
 {
     static char buf[4096];

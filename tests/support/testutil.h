@@ -47,6 +47,11 @@ void tu_assert_close(const float *a, const float *b, int64_t n, double atol, dou
 /* Moves x away from [-margin, margin] (keeps finite differences off kinks). */
 void tu_push_from_zero(sl_tensor *x, float margin);
 
+/* An environment variable's value, to put back after a test sets it: tu_env_save returns a
+ * copy (NULL when unset); tu_env_restore sets it back (or unsets it) and frees the copy. */
+char *tu_env_save(const char *name);
+void tu_env_restore(const char *name, char *saved);
+
 /* Path of a file in the source tree: SLOPE_SOURCE_DIR "/" rel (static buffer). */
 const char *tu_source_path(const char *rel);
 
