@@ -32,7 +32,29 @@ typedef struct sl_op_def {
     const char *name;                /* for messages and tests */
     void (*backward)(sl_node *node);
     size_t state_size;
+    unsigned bwd_skips;              /* SL_BWD_SKIPS_* of data backward never reads; 0: reads all */
 } sl_op_def;
+
+/*
+ * bwd_skips says which tensors' data an op's backward does not read (through the node or
+ * through pointers in its state): a max pool reads its arg-max, not x; a convolution reads
+ * x and w, not y.  A graph with sl_graph_set_grad_over_data on puts a step tensor's gradient
+ * over its data when no node on the tape reads that data (see ag_grad_fits_over_data in
+ * graph.c).  Leave a bit out when unsure: 0 is always correct, only less thrifty.
+ */
+#define SL_BWD_SKIPS_IN(k) (1u << (k))
+#define SL_BWD_SKIPS_OUT (1u << SL_NODE_MAX_INPUTS)
+
+/*
+ * Tensor flags of the graph's own, above the public ones of slope/tensor.h:
+ * SL_TENSOR_AG_OWN_DATA  the data is an op output's own arena buffer (sl_ag_output);
+ * SL_TENSOR_AG_SHARED    something else reads the data too: a view of it (reshape), or a
+ *                        caller who keeps it past backward (sl_ag_share);
+ * SL_TENSOR_AG_READ      some backward on this step's tape reads it (set by sl_backward).
+ */
+#define SL_TENSOR_AG_OWN_DATA (1u << 16)
+#define SL_TENSOR_AG_SHARED (1u << 17)
+#define SL_TENSOR_AG_READ (1u << 18)
 
 /*
  * The rows, one per kind (sl_op_<name>_row for each X(KIND, name) of
@@ -53,6 +75,9 @@ struct sl_node {
 
 /* A new arena tensor, uninitialised data (forward kernels overwrite it). */
 sl_tensor *sl_ag_output(sl_graph *g, int ndim, const int64_t *shape);
+/* Keeps t's data as it is through backward: a view's base, a tensor a caller reads after
+ * the step (the model's capture).  NULL and a caller's (non-arena) tensor are no-ops. */
+void sl_ag_share(sl_tensor *t);
 /* An arena tensor header over data (a valid shape of size elements; data not copied). */
 sl_tensor *sl_ag_view(sl_graph *g, int ndim, const int64_t *shape, int64_t size, float *data);
 /* sl_graph_reset that also frees the arena's blocks, for a graph used now and then (the

@@ -19,6 +19,7 @@ struct sl_graph {
     int grad_enabled;
     int training;
     int backward_done;
+    int grad_over_data; /* sl_graph_set_grad_over_data */
     sl_rng rng;
     sl_error error;
     void *cache;                /* an op family's state across steps (sl_ag_cache) */
@@ -79,6 +80,17 @@ int sl_graph_set_grad_enabled(sl_graph *g, int enabled)
 }
 
 int sl_graph_grad_enabled(const sl_graph *g) { return g ? g->grad_enabled : 0; }
+
+int sl_graph_set_grad_over_data(sl_graph *g, int on)
+{
+    if (!g)
+        return 0;
+    int prev = g->grad_over_data;
+    g->grad_over_data = on != 0;
+    return prev;
+}
+
+int sl_graph_grad_over_data(const sl_graph *g) { return g ? g->grad_over_data : 0; }
 
 int sl_graph_set_training(sl_graph *g, int training)
 {
@@ -167,7 +179,10 @@ static sl_tensor *arena_tensor(sl_graph *g, int ndim, const int64_t *shape, int 
 
 sl_tensor *sl_ag_output(sl_graph *g, int ndim, const int64_t *shape)
 {
-    return arena_tensor(g, ndim, shape, 0);
+    sl_tensor *t = arena_tensor(g, ndim, shape, 0);
+    if (t)
+        t->flags |= SL_TENSOR_AG_OWN_DATA;
+    return t;
 }
 
 sl_tensor *sl_graph_tensor(sl_graph *g, int ndim, const int64_t *shape)
@@ -245,11 +260,61 @@ int sl_ag_wants_grad(const sl_node *node, int k)
 
 /* ---- backward ---------------------------------------------------------- */
 
-/* Gives t a zeroed gradient if it has none: arena memory for step tensors, heap for leaves. */
+void sl_ag_share(sl_tensor *t)
+{
+    if (t && (t->flags & SL_TENSOR_ARENA)) /* a caller's tensor never gets a step gradient */
+        t->flags |= SL_TENSOR_AG_SHARED;
+}
+
+/* Sets or clears SL_TENSOR_AG_READ on a step tensor (a caller's tensors keep their flags). */
+static void mark_read(sl_tensor *t, int read)
+{
+    if (!t || !(t->flags & SL_TENSOR_ARENA))
+        return;
+    if (read)
+        t->flags |= SL_TENSOR_AG_READ;
+    else
+        t->flags &= ~SL_TENSOR_AG_READ;
+}
+
+/* Marks SL_TENSOR_AG_READ on every step tensor of the tape whose data some backward reads. */
+static void mark_data_read_by_backward(sl_graph *g)
+{
+    for (sl_node *node = g->tape; node; node = node->prev) {
+        mark_read(node->out, 0);
+        for (int k = 0; k < node->n_in; k++)
+            mark_read(node->in[k], 0);
+    }
+    for (sl_node *node = g->tape; node; node = node->prev) {
+        unsigned skips = node->op->bwd_skips;
+        if (!(skips & SL_BWD_SKIPS_OUT))
+            mark_read(node->out, 1);
+        for (int k = 0; k < node->n_in; k++)
+            if (!(skips & SL_BWD_SKIPS_IN(k)))
+                mark_read(node->in[k], 1);
+    }
+}
+
+/* Whether t's gradient may lie over its data: an op output's own buffer, which nothing
+ * shares and no backward reads (so nothing misses the values the gradient overwrites). */
+static int ag_grad_fits_over_data(const sl_graph *g, const sl_tensor *t)
+{
+    const unsigned need = SL_TENSOR_ARENA | SL_TENSOR_AG_OWN_DATA;
+    const unsigned refuse = SL_TENSOR_AG_SHARED | SL_TENSOR_AG_READ;
+    return g->grad_over_data && (t->flags & (need | refuse)) == need;
+}
+
+/* Gives t a zeroed gradient if it has none: arena memory for step tensors (maybe over their
+ * own data, see ag_grad_fits_over_data), heap for leaves. */
 static int ensure_grad(sl_graph *g, sl_tensor *t)
 {
     if (t->grad)
         return 1;
+    if (ag_grad_fits_over_data(g, t)) {
+        t->grad = t->data;
+        memset(t->grad, 0, (size_t)t->size * sizeof(float));
+        return 1;
+    }
     if (t->flags & SL_TENSOR_ARENA) {
         t->grad = sl_ag_alloc(g, (size_t)t->size * sizeof(float));
         if (!t->grad)
@@ -291,6 +356,8 @@ sl_status sl_backward(sl_graph *g, sl_tensor *loss)
                    "requires a gradient");
         return g->error.status;
     }
+    if (g->grad_over_data)
+        mark_data_read_by_backward(g);
     if (!ensure_grad(g, loss))
         return g->error.status;
     loss->grad[0] += 1.0f;

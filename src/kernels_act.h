@@ -19,6 +19,10 @@
 #include <stdint.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 /*
  * sl_k_pick(c, t, f) is c ? t : f without a branch: both values are computed
  * and one is chosen with integer masks.  GCC keeps a float ?: whose arms do
@@ -128,6 +132,102 @@ static inline void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t
     }
     for (int64_t i = 0; i < n; i++)
         gg[i] *= sl_k_pick(yy[i] > 0.0f, 1.0f, a);
+}
+
+/*
+ * The in-place op's record for backward, one bit per element (bit i % 32 of word i / 32):
+ * set where f'(y) is 1 by the rules above (y > 0; for relu also where y is NaN).  Backward
+ * then reads the bits, not y, so the graph may put the gradient over y.  A whole word runs
+ * on SSE2 (x86-64's baseline: movemask makes the bits, four at a time), the rest and other
+ * CPUs on the plain loops, which give the same bits and values.
+ */
+#define SL_K_PASS_WORD 32
+
+/* Plain: y = leaky_relu(x) in place for n <= 32 elements, and their bits. */
+static inline uint32_t sl_k_leaky_word_fwd_plain(float *x, int64_t n, float a)
+{
+    sl_k_leaky_relu_fwd(x, x, n, a);
+    uint32_t bits = 0;
+    for (int j = 0; j < n; j++)
+        bits |= (uint32_t)(a == 0.0f ? !(x[j] <= 0.0f) : x[j] > 0.0f) << j;
+    return bits;
+}
+
+/* Plain: g *= f'(y) for n <= 32 elements from their bits. */
+static inline void sl_k_leaky_word_bwd_plain(uint32_t bits, float *g, int64_t n, float a)
+{
+    for (int j = 0; j < n; j++)
+        g[j] = a == 0.0f ? sl_k_pick((bits >> j) & 1u, g[j], 0.0f)
+                         : g[j] * sl_k_pick((bits >> j) & 1u, 1.0f, a);
+}
+
+#if defined(__SSE2__)
+/* One whole word: for x > 0 (relu: !(x <= 0), true at NaN) as leaky_relu_'s y > 0 is, since
+ * a >= 0 keeps the sign (and NaN) of x. */
+static inline uint32_t sl_k_leaky_word_fwd(float *x, float a)
+{
+    const __m128 zero = _mm_setzero_ps(), av = _mm_set1_ps(a);
+    uint32_t bits = 0;
+    for (int k = 0; k < SL_K_PASS_WORD / 4; k++) {
+        __m128 v = _mm_loadu_ps(x + 4 * k), m, y;
+        if (a == 0.0f) {
+            m = _mm_cmpnle_ps(v, zero);
+            y = _mm_and_ps(m, v);
+        } else {
+            m = _mm_cmpgt_ps(v, zero);
+            y = _mm_or_ps(_mm_and_ps(m, v), _mm_andnot_ps(m, _mm_mul_ps(av, v)));
+        }
+        _mm_storeu_ps(x + 4 * k, y);
+        bits |= (uint32_t)_mm_movemask_ps(m) << (4 * k);
+    }
+    return bits;
+}
+
+static inline void sl_k_leaky_word_bwd(uint32_t bits, float *g, float a)
+{
+    const __m128 one = _mm_set1_ps(1.0f), av = _mm_set1_ps(a);
+    const __m128i lane = _mm_set_epi32(8, 4, 2, 1);
+    for (int k = 0; k < SL_K_PASS_WORD / 4; k++) {
+        __m128i nib = _mm_set1_epi32((int)((bits >> (4 * k)) & 15u));
+        __m128 m = _mm_castsi128_ps(_mm_cmpeq_epi32(_mm_and_si128(nib, lane), lane));
+        __m128 v = _mm_loadu_ps(g + 4 * k);
+        v = a == 0.0f ? _mm_and_ps(m, v)
+                      : _mm_mul_ps(v, _mm_or_ps(_mm_and_ps(m, one), _mm_andnot_ps(m, av)));
+        _mm_storeu_ps(g + 4 * k, v);
+    }
+}
+#else
+static inline uint32_t sl_k_leaky_word_fwd(float *x, float a)
+{
+    return sl_k_leaky_word_fwd_plain(x, SL_K_PASS_WORD, a);
+}
+
+static inline void sl_k_leaky_word_bwd(uint32_t bits, float *g, float a)
+{
+    sl_k_leaky_word_bwd_plain(bits, g, SL_K_PASS_WORD, a);
+}
+#endif
+
+/* x = leaky_relu(x) in place (a >= 0), and pass[] its bits; x starts a word of the whole
+ * tensor (a range of the parallel loop starts at a multiple of 32). */
+static inline void sl_k_leaky_relu_fwd_pass(float *x, uint32_t *pass, int64_t n, float a)
+{
+    int64_t i = 0;
+    for (; i + SL_K_PASS_WORD <= n; i += SL_K_PASS_WORD)
+        pass[i / SL_K_PASS_WORD] = sl_k_leaky_word_fwd(x + i, a);
+    if (i < n)
+        pass[i / SL_K_PASS_WORD] = sl_k_leaky_word_fwd_plain(x + i, n - i, a);
+}
+
+/* g[i] *= f'(y[i]) from the bits: bit for bit sl_k_leaky_relu_bwd_inplace on the y the
+ * bits were taken from. */
+static inline void sl_k_leaky_relu_bwd_pass(const uint32_t *pass, float *g, int64_t n, float a)
+{
+    int64_t i = 0;
+    for (; i + SL_K_PASS_WORD <= n; i += SL_K_PASS_WORD)
+        sl_k_leaky_word_bwd(pass[i / SL_K_PASS_WORD], g + i, a);
+    if (i < n)
+        sl_k_leaky_word_bwd_plain(pass[i / SL_K_PASS_WORD], g + i, n - i, a);
 }
 
 /* ---- per-element slopes (rrelu) ---- */

@@ -569,6 +569,8 @@ static sl_tensor *own_activation_forward(sl_model *m, sl_graph *g, size_t i, sl_
     if (m->capture) {
         l->captured = pre;
         l->captured_out = post;
+        sl_ag_share(pre); /* the caller reads them after backward */
+        sl_ag_share(post);
     }
     if (m->watch && pre && post) {
         m->watch(m->watch_user, i, pre, 0);
@@ -600,6 +602,10 @@ static sl_tensor *layer_forward(sl_model *m, sl_graph *g, size_t i, sl_tensor *x
     sl_tensor *y = l->def->forward(g, &l->spec, x, p, in_place);
     if (act) {
         l->captured_out = m->capture ? y : NULL;
+        if (m->capture) {
+            sl_ag_share(x); /* the caller reads them after backward */
+            sl_ag_share(y);
+        }
         if (m->watch && y)
             m->watch(m->watch_user, i, y, 1);
     }

@@ -31,10 +31,23 @@ static void leaky_bwd_range(void *ctx, int64_t b, int64_t e)
     sl_k_leaky_relu_bwd(j->x + b, j->dy + b, j->y + b, e - b, j->a);
 }
 
-static void leaky_bwd_inplace_range(void *ctx, int64_t b, int64_t e)
+/* The in-place op's job: x overwritten, its pass bits (kernels_act.h) written or read. */
+typedef struct leaky_pass_job {
+    float *x;
+    uint32_t *pass;
+    float a;
+} leaky_pass_job;
+
+static void leaky_fwd_pass_range(void *ctx, int64_t b, int64_t e)
 {
-    const leaky_job *j = ctx;
-    sl_k_leaky_relu_bwd_inplace(j->x + b, j->y + b, e - b, j->a);
+    const leaky_pass_job *j = ctx;
+    sl_k_leaky_relu_fwd_pass(j->x + b, j->pass + b / SL_K_PASS_WORD, e - b, j->a);
+}
+
+static void leaky_bwd_pass_range(void *ctx, int64_t b, int64_t e)
+{
+    const leaky_pass_job *j = ctx;
+    sl_k_leaky_relu_bwd_pass(j->pass + b / SL_K_PASS_WORD, j->x + b, e - b, j->a);
 }
 
 /* y = leaky_relu(x) (y may be x); dx += dy * f'(v); g *= f'(y) in place. */
@@ -50,15 +63,18 @@ static void leaky_bwd(const float *v, const float *dy, float *dx, int64_t n, flo
     sl_par_for(n, SL_PAR_ELEMWISE_MIN, 16, leaky_bwd_range, &j);
 }
 
-static void leaky_bwd_inplace(const float *y, float *g, int64_t n, float a)
+/* Ranges start at multiples of a pass word, so each writes or reads whole words. */
+static void leaky_pass(sl_par_range_fn fn, float *x, uint32_t *pass, int64_t n, float a)
 {
-    leaky_job j = {y, NULL, g, a};
-    sl_par_for(n, SL_PAR_ELEMWISE_MIN, 16, leaky_bwd_inplace_range, &j);
+    leaky_pass_job j = {x, pass, a};
+    sl_par_for(n, SL_PAR_ELEMWISE_MIN, SL_K_PASS_WORD, fn, &j);
 }
 
-/* The saved state of leaky_relu and leaky_relu_: the negative slope. */
+/* The saved state of leaky_relu and leaky_relu_: the negative slope, and for the in-place
+ * op the pass bits of its output (arena memory). */
 typedef struct leaky_state {
     float alpha;
+    const uint32_t *pass;
 } leaky_state;
 
 static leaky_state *leaky_state_of(const sl_node *n) { return n->state; }
@@ -71,7 +87,7 @@ static void leaky_relu_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_leaky_relu_row = {SL_OP_LEAKY_RELU, "leaky_relu", leaky_relu_backward,
-                                        sizeof(leaky_state)};
+                                        sizeof(leaky_state), SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha)
 {
@@ -95,14 +111,17 @@ sl_tensor *sl_relu(sl_graph *g, sl_tensor *x)
     return sl_leaky_relu(g, x, 0.0f);
 }
 
-/* In place: out and in are one tensor, so backward turns dL/dy into dL/dx where it lies. */
+/* In place: out and in are one tensor, so backward turns dL/dy into dL/dx where it lies,
+ * from the pass bits: it reads neither x nor y, and the gradient may lie over them. */
 static void leaky_relu_inplace_backward(sl_node *n)
 {
-    leaky_bwd_inplace(n->out->data, n->out->grad, n->out->size, leaky_state_of(n)->alpha);
+    const leaky_state *s = leaky_state_of(n);
+    leaky_pass(leaky_bwd_pass_range, n->out->grad, (uint32_t *)s->pass, n->out->size, s->alpha);
 }
 
 const sl_op_def sl_op_leaky_relu_inplace_row = {SL_OP_LEAKY_RELU_INPLACE, "leaky_relu_",
-                                                leaky_relu_inplace_backward, sizeof(leaky_state)};
+                                                leaky_relu_inplace_backward, sizeof(leaky_state),
+                                                SL_BWD_SKIPS_IN(0) | SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha)
 {
@@ -117,11 +136,19 @@ sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha)
         return sl_ag_fail(g, SL_ERR_INVALID,
                           "leaky_relu_: in place works on a tensor made by an op this step, not "
                           "on a caller's tensor");
-    leaky_fwd(x->data, x->data, x->size, alpha);
-    if (x->flags & SL_TENSOR_REQUIRES_GRAD) {
-        sl_node *n = sl_ag_record(g, SL_OP_LEAKY_RELU_INPLACE, x, &x, 1);
-        if (n)
-            leaky_state_of(n)->alpha = alpha;
+    if (!sl_graph_grad_enabled(g) || !(x->flags & SL_TENSOR_REQUIRES_GRAD)) {
+        leaky_fwd(x->data, x->data, x->size, alpha);
+        return x;
+    }
+    int64_t words = (x->size + SL_K_PASS_WORD - 1) / SL_K_PASS_WORD;
+    uint32_t *pass = sl_ag_alloc(g, (size_t)words * sizeof *pass);
+    if (!pass)
+        return NULL;
+    leaky_pass(leaky_fwd_pass_range, x->data, pass, x->size, alpha);
+    sl_node *n = sl_ag_record(g, SL_OP_LEAKY_RELU_INPLACE, x, &x, 1);
+    if (n) {
+        leaky_state_of(n)->alpha = alpha;
+        leaky_state_of(n)->pass = pass;
     }
     return x;
 }
@@ -142,7 +169,7 @@ static void prelu_backward(sl_node *n)
                    alpha->data, alpha->size);
 }
 
-const sl_op_def sl_op_prelu_row = {SL_OP_PRELU, "prelu", prelu_backward, 0};
+const sl_op_def sl_op_prelu_row = {SL_OP_PRELU, "prelu", prelu_backward, 0, 0};
 
 sl_tensor *sl_prelu(sl_graph *g, sl_tensor *x, sl_tensor *alpha)
 {
@@ -181,7 +208,7 @@ static void rrelu_backward(sl_node *n)
                        n->out->size);
 }
 
-const sl_op_def sl_op_rrelu_row = {SL_OP_RRELU, "rrelu", rrelu_backward, sizeof(rrelu_state)};
+const sl_op_def sl_op_rrelu_row = {SL_OP_RRELU, "rrelu", rrelu_backward, sizeof(rrelu_state), 0};
 
 sl_tensor *sl_rrelu(sl_graph *g, sl_tensor *x, float lower, float upper)
 {
@@ -223,7 +250,7 @@ static void elu_backward(sl_node *n)
                      s->scale);
 }
 
-const sl_op_def sl_op_elu_row = {SL_OP_ELU, "elu", elu_backward, sizeof(elu_state)};
+const sl_op_def sl_op_elu_row = {SL_OP_ELU, "elu", elu_backward, sizeof(elu_state), 0};
 
 static sl_tensor *scaled_elu(sl_graph *g, sl_tensor *x, float alpha, float scale)
 {
@@ -265,8 +292,8 @@ static void tanh_backward(sl_node *n)
         sl_k_tanh_bwd(n->out->data, n->out->grad, n->in[0]->grad, n->out->size);
 }
 
-const sl_op_def sl_op_sigmoid_row = {SL_OP_SIGMOID, "sigmoid", sigmoid_backward, 0};
-const sl_op_def sl_op_tanh_row = {SL_OP_TANH, "tanh", tanh_backward, 0};
+const sl_op_def sl_op_sigmoid_row = {SL_OP_SIGMOID, "sigmoid", sigmoid_backward, 0, 0};
+const sl_op_def sl_op_tanh_row = {SL_OP_TANH, "tanh", tanh_backward, 0, 0};
 
 sl_tensor *sl_sigmoid(sl_graph *g, sl_tensor *x)
 {
@@ -300,7 +327,7 @@ static void gelu_backward(sl_node *n)
         sl_k_gelu_bwd(n->in[0]->data, n->out->grad, n->in[0]->grad, n->out->size);
 }
 
-const sl_op_def sl_op_gelu_row = {SL_OP_GELU, "gelu", gelu_backward, 0};
+const sl_op_def sl_op_gelu_row = {SL_OP_GELU, "gelu", gelu_backward, 0, 0};
 
 sl_tensor *sl_gelu(sl_graph *g, sl_tensor *x)
 {

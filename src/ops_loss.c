@@ -29,7 +29,7 @@ static void cross_entropy_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_cross_entropy_row = {SL_OP_CROSS_ENTROPY, "cross_entropy",
-                                           cross_entropy_backward, sizeof(ce_state)};
+                                           cross_entropy_backward, sizeof(ce_state), 0};
 
 sl_tensor *sl_cross_entropy(sl_graph *g, sl_tensor *logits, const int32_t *labels)
 {
@@ -79,7 +79,7 @@ static void mse_backward(sl_node *n)
                  sl_ag_wants_grad(n, 1) ? target->grad : NULL, pred->size, scale);
 }
 
-const sl_op_def sl_op_mse_row = {SL_OP_MSE, "mse", mse_backward, 0};
+const sl_op_def sl_op_mse_row = {SL_OP_MSE, "mse", mse_backward, 0, 0};
 
 sl_tensor *sl_mse(sl_graph *g, sl_tensor *pred, sl_tensor *target)
 {
@@ -111,7 +111,7 @@ static void bce_with_logits_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_bce_with_logits_row = {SL_OP_BCE_WITH_LOGITS, "bce_with_logits",
-                                             bce_with_logits_backward, 0};
+                                             bce_with_logits_backward, 0, 0};
 
 sl_tensor *sl_bce_with_logits(sl_graph *g, sl_tensor *logits, sl_tensor *targets)
 {

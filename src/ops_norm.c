@@ -83,7 +83,7 @@ static void batch_norm_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_batch_norm_row = {SL_OP_BATCH_NORM, "batch_norm", batch_norm_backward,
-                                        sizeof(bn_state)};
+                                        sizeof(bn_state), 0};
 
 static const char *bn_check(const sl_tensor *x, const sl_tensor *gamma, const sl_tensor *beta,
                             const sl_tensor *rm, const sl_tensor *rv, float momentum, float eps,

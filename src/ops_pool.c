@@ -94,7 +94,8 @@ static void maxpool_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_max_pool2d_row = {SL_OP_MAX_POOL2D, "max_pool2d", maxpool_backward,
-                                        sizeof(maxpool_state)};
+                                        sizeof(maxpool_state),
+                                        SL_BWD_SKIPS_IN(0) | SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_max_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
 {
@@ -137,7 +138,8 @@ static void avgpool_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_avg_pool2d_row = {SL_OP_AVG_POOL2D, "avg_pool2d", avgpool_backward,
-                                        sizeof(avgpool_state)};
+                                        sizeof(avgpool_state),
+                                        SL_BWD_SKIPS_IN(0) | SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_avg_pool2d(sl_graph *g, sl_tensor *x, int k, int stride, int pad)
 {

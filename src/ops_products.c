@@ -21,7 +21,7 @@ static void matmul_backward(sl_node *n)
         sl_k_sgemm(1, 0, K, N, M, 1.0f, a->data, K, y->grad, N, 1.0f, b->grad, N);
 }
 
-const sl_op_def sl_op_matmul_row = {SL_OP_MATMUL, "matmul", matmul_backward, 0};
+const sl_op_def sl_op_matmul_row = {SL_OP_MATMUL, "matmul", matmul_backward, 0, SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_matmul(sl_graph *g, sl_tensor *a, sl_tensor *b)
 {
@@ -58,7 +58,7 @@ static void linear_backward(sl_node *n)
         sl_k_bias_grad_rows(y->grad, b->grad, N, out);
 }
 
-const sl_op_def sl_op_linear_row = {SL_OP_LINEAR, "linear", linear_backward, 0};
+const sl_op_def sl_op_linear_row = {SL_OP_LINEAR, "linear", linear_backward, 0, SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_linear(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b)
 {
@@ -298,7 +298,7 @@ static void conv2d_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_conv2d_row = {SL_OP_CONV2D, "conv2d", conv2d_backward,
-                                    sizeof(conv2d_state)};
+                                    sizeof(conv2d_state), SL_BWD_SKIPS_OUT};
 
 static const char *conv_shape_problem(const sl_tensor *x, const sl_tensor *w, const sl_tensor *b,
                                       int stride, int pad)

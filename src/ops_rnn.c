@@ -131,7 +131,7 @@ static void rnn_backward(sl_node *nd)
             sl_k_bias_grad_rows(dpre, nd->in[k]->grad, NT, H);
 }
 
-const sl_op_def sl_op_rnn_row = {SL_OP_RNN, "rnn", rnn_backward, sizeof(rnn_state)};
+const sl_op_def sl_op_rnn_row = {SL_OP_RNN, "rnn", rnn_backward, sizeof(rnn_state), 0};
 
 /* ---- forward ------------------------------------------------------------------------- */
 

@@ -11,7 +11,7 @@ static void reshape_backward(sl_node *n)
         sl_k_axpy(n->out->size, 1.0f, n->out->grad, n->in[0]->grad);
 }
 
-const sl_op_def sl_op_reshape_row = {SL_OP_RESHAPE, "reshape", reshape_backward, 0};
+const sl_op_def sl_op_reshape_row = {SL_OP_RESHAPE, "reshape", reshape_backward, 0, 0};
 
 sl_tensor *sl_reshape(sl_graph *g, sl_tensor *x, int ndim, const int64_t *shape)
 {
@@ -31,6 +31,7 @@ sl_tensor *sl_reshape(sl_graph *g, sl_tensor *x, int ndim, const int64_t *shape)
     sl_tensor *y = sl_ag_view(g, ndim, shape, size, x->data); /* x (or the arena) owns the data */
     if (!y)
         return NULL;
+    sl_ag_share(x); /* y reads x's data */
     sl_ag_record(g, SL_OP_RESHAPE, y, &x, 1);
     return y;
 }
@@ -62,7 +63,8 @@ static void add_backward(sl_node *n)
             sl_k_axpy(n->out->size, 1.0f, n->out->grad, n->in[k]->grad);
 }
 
-const sl_op_def sl_op_add_row = {SL_OP_ADD, "add", add_backward, 0};
+const sl_op_def sl_op_add_row = {SL_OP_ADD, "add", add_backward, 0,
+                                 SL_BWD_SKIPS_IN(0) | SL_BWD_SKIPS_IN(1) | SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_add(sl_graph *g, sl_tensor *a, sl_tensor *b)
 {
@@ -87,7 +89,7 @@ static void mul_backward(sl_node *n)
         sl_k_mul_acc(y->grad, a->data, b->grad, y->size);
 }
 
-const sl_op_def sl_op_mul_row = {SL_OP_MUL, "mul", mul_backward, 0};
+const sl_op_def sl_op_mul_row = {SL_OP_MUL, "mul", mul_backward, 0, 0};
 
 sl_tensor *sl_mul(sl_graph *g, sl_tensor *a, sl_tensor *b)
 {
@@ -119,7 +121,7 @@ static void dropout_backward(sl_node *n)
 }
 
 const sl_op_def sl_op_dropout_row = {SL_OP_DROPOUT, "dropout", dropout_backward,
-                                     sizeof(dropout_state)};
+                                     sizeof(dropout_state), SL_BWD_SKIPS_IN(0) | SL_BWD_SKIPS_OUT};
 
 sl_tensor *sl_dropout(sl_graph *g, sl_tensor *x, float p)
 {

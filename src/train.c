@@ -210,6 +210,10 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
     t->classes = out[0];
     sl_batch_options bo = {opt->batch_size, opt->shuffle, opt->seed, opt->drop_last};
     t->graph = sl_graph_new(opt->seed, err);
+    /* Nothing reads a step's activations after backward here (the statistics read their
+     * gradients), so gradients may lie over the activations no backward needs. */
+    if (t->graph)
+        sl_graph_set_grad_over_data(t->graph, 1);
     t->iter = t->graph ? sl_batch_iter_new(train, &bo, err) : NULL;
     t->optim = t->iter ? sl_optimizer_new(model_params(model), sl_model_num_params(model),
                                           &opt->optim, err)

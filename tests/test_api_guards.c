@@ -134,6 +134,15 @@ static void test_graph(void **state)
     assert_int_equal(sl_graph_grad_enabled(NULL), 0);
     assert_int_equal(sl_graph_set_training(NULL, 1), 0);
     assert_int_equal(sl_graph_training(NULL), 0);
+    assert_int_equal(sl_graph_set_grad_over_data(NULL, 1), 0);
+    assert_int_equal(sl_graph_grad_over_data(NULL), 0);
+    sl_graph *og = sl_graph_new(0, NULL);
+    assert_non_null(og);
+    assert_int_equal(sl_graph_grad_over_data(og), 0); /* off unless asked for */
+    assert_int_equal(sl_graph_set_grad_over_data(og, 7), 0);
+    assert_int_equal(sl_graph_grad_over_data(og), 1);
+    assert_int_equal(sl_graph_set_grad_over_data(og, 0), 1);
+    sl_graph_free(og);
     assert_null(sl_graph_rng(NULL));
     assert_int_equal(sl_graph_status(NULL), SL_ERR_INVALID);
     assert_non_null(sl_graph_errmsg(NULL));

@@ -476,6 +476,56 @@ static void test_leaky_relu_bwd(void **state)
     free(want);
 }
 
+/*
+ * The in-place op's pass bits (sl_k_leaky_relu_fwd_pass / _bwd_pass): its y bit for bit as
+ * sl_k_leaky_relu_fwd, one bit per element set exactly where the in-place backward passes
+ * dy, and that backward bit for bit as sl_k_leaky_relu_bwd_inplace on y, at lengths that
+ * end inside a word, at a word's end and past it (the SSE2 words and the plain tail), with
+ * NaN, infinities, both zeros and subnormals among the inputs and the gradients.
+ */
+static void test_leaky_relu_pass_bits(void **state)
+{
+    (void)state;
+    enum { MAX_N = 3 * SL_K_PASS_WORD + 5 };
+    const int64_t lengths[] = {1, 31, 32, 33, 64, MAX_N};
+    rng_reset(43);
+    float *x = random_floats(MAX_N, -4.0f, 4.0f);
+    memcpy(x + 40, special, sizeof special);
+    x[3] = NAN;
+    x[35] = -INFINITY;
+    x[36] = INFINITY;
+    float *dy = random_floats(MAX_N, -2.0f, 2.0f);
+    dy[5] = INFINITY;
+    dy[6] = NAN;
+    dy[44] = -INFINITY;
+    float y_want[MAX_N], y[MAX_N], g_want[MAX_N], g[MAX_N];
+    uint32_t pass[MAX_N / SL_K_PASS_WORD + 1];
+    const float slopes[] = {0.0f, 0.01f, 0.2f, 1.0f};
+    for (size_t s = 0; s < sizeof slopes / sizeof slopes[0]; s++)
+        for (size_t l = 0; l < sizeof lengths / sizeof lengths[0]; l++) {
+            int64_t n = lengths[l];
+            float a = slopes[s];
+            sl_k_leaky_relu_fwd(x, y_want, n, a);
+            memcpy(y, x, (size_t)n * sizeof *y);
+            sl_k_leaky_relu_fwd_pass(y, pass, n, a);
+            assert_memory_equal(y, y_want, (size_t)n * sizeof *y);
+            for (int64_t i = 0; i < n; i++) {
+                int bit = (pass[i / SL_K_PASS_WORD] >> (i % SL_K_PASS_WORD)) & 1u;
+                int passes = a == 0.0f ? !(y_want[i] <= 0.0f) : y_want[i] > 0.0f;
+                if (bit != passes)
+                    fail_msg("a %g, n %lld: bit %lld is %d for y %g", (double)a, (long long)n,
+                             (long long)i, bit, (double)y_want[i]);
+            }
+            memcpy(g_want, dy, (size_t)n * sizeof *g);
+            sl_k_leaky_relu_bwd_inplace(y_want, g_want, n, a);
+            memcpy(g, dy, (size_t)n * sizeof *g);
+            sl_k_leaky_relu_bwd_pass(pass, g, n, a);
+            assert_memory_equal(g, g_want, (size_t)n * sizeof *g);
+        }
+    free(x);
+    free(dy);
+}
+
 /* ---- prelu and per-element slopes ---- */
 
 static void check_prelu(int64_t N, int64_t C, int64_t inner, int64_t nalpha, uint64_t seed)
@@ -1235,6 +1285,7 @@ int main(void)
         cmocka_unit_test(test_maxpool_ties),
         cmocka_unit_test(test_maxpool_nan_as_torch),
         cmocka_unit_test(test_activation_nan_as_torch),
+        cmocka_unit_test(test_leaky_relu_pass_bits),
         cmocka_unit_test(test_avgpool),
         cmocka_unit_test(test_softmax_ce),
         cmocka_unit_test(test_softmax_ce_huge_logits),

@@ -13,6 +13,7 @@
 
 #include "testutil.h"
 
+#include "autograd.h"    /* the tape: which tensors a step's gradients lie over */
 #include "nn_internal.h" /* the table's key readers */
 
 static sl_model *mlp(const char *act, float alpha, sl_error *err)
@@ -198,6 +199,129 @@ static void test_forward_matches_ops(void **state)
     sl_tensor_free(x);
     sl_graph_free(g);
     sl_model_free(m);
+}
+
+/* ---- gradients over dead data (sl_graph_set_grad_over_data) ---------------------------- */
+
+/* conv -> leaky_relu -> max_pool -> conv -> leaky_relu -> max_pool -> flatten -> linear, as
+ * fashion_cnn is, on 1x8x8 images. */
+static sl_model *small_cnn(void)
+{
+    sl_error err = {0};
+    int64_t in[3] = {1, 8, 8};
+    sl_model *m = sl_model_new(3, in, &err);
+    assert_non_null(m);
+    sl_layer_spec c1 = sl_layer_defaults(SL_LAYER_CONV2D), c2 = c1;
+    sl_layer_spec act = sl_layer_defaults(SL_LAYER_LEAKY_RELU);
+    sl_layer_spec pool = sl_layer_defaults(SL_LAYER_MAX_POOL2D);
+    sl_layer_spec flat = sl_layer_defaults(SL_LAYER_FLATTEN), lin = sl_layer_defaults(SL_LAYER_LINEAR);
+    c1.out = 4;
+    c1.padding = 1;
+    c2.out = 6;
+    c2.padding = 1;
+    pool.kernel = 2;
+    lin.out = 3;
+    const sl_layer_spec layers[] = {c1, act, pool, c2, act, pool, flat, lin};
+    for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
+        assert_int_equal(sl_model_add(m, &layers[i], &err), SL_OK);
+    assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 7, &err), SL_OK);
+    return m;
+}
+
+/* The tape's tensors, by op: the outputs of the two convolutions and of the first pool. */
+typedef struct cnn_tensors {
+    sl_tensor *conv[2], *pool1;
+} cnn_tensors;
+
+static cnn_tensors find_cnn_tensors(const sl_graph *g)
+{
+    cnn_tensors t = {{NULL, NULL}, NULL};
+    int convs = 0, pools = 0;
+    for (const sl_node *n = sl_ag_tape(g); n; n = n->prev) { /* last recorded first */
+        if (n->op == sl_op_def_of(SL_OP_CONV2D))
+            t.conv[1 - convs++] = n->out;
+        if (n->op == sl_op_def_of(SL_OP_MAX_POOL2D) && ++pools == 2)
+            t.pool1 = n->out;
+    }
+    assert_int_equal(convs, 2);
+    assert_non_null(t.pool1);
+    return t;
+}
+
+/* One step of small_cnn with the option on or off: the flat parameter gradients (caller
+ * frees), the arena used, and whether each tensor's gradient lay over its data. */
+typedef struct cnn_step {
+    float *grads;
+    size_t arena;
+    int conv_over[2], pool1_over, logits_kept, captured_kept;
+} cnn_step;
+
+static cnn_step run_cnn_step(int over, int capture)
+{
+    sl_model *m = small_cnn();
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_int_equal(sl_graph_set_grad_over_data(g, over), 0);
+    sl_model_set_capture(m, capture);
+    int64_t xs[4] = {5, 1, 8, 8};
+    sl_tensor *x = tu_tensor_uniform(4, xs, -1, 1, 11);
+    int32_t labels[5] = {0, 2, 1, 1, 0};
+    sl_tensor *y = sl_model_forward(m, g, x);
+    assert_non_null(y);
+    float logits[15], captured[5 * 4 * 8 * 8];
+    memcpy(logits, y->data, sizeof logits);
+    sl_tensor *cap = sl_model_captured_output(m, 1); /* leaky_relu's output, into the pool */
+    assert_true(capture ? cap != NULL && cap->size == 5 * 4 * 8 * 8 : cap == NULL);
+    if (cap)
+        memcpy(captured, cap->data, sizeof captured);
+    sl_model_zero_grad(m);
+    assert_int_equal(sl_backward(g, sl_cross_entropy(g, y, labels)), SL_OK);
+    cnn_tensors t = find_cnn_tensors(g);
+    cnn_step r = {NULL, sl_graph_arena_used(g),
+                  {t.conv[0]->grad == t.conv[0]->data, t.conv[1]->grad == t.conv[1]->data},
+                  t.pool1->grad == t.pool1->data, memcmp(y->data, logits, sizeof logits) == 0,
+                  cap && cap->grad != cap->data && memcmp(cap->data, captured, sizeof captured) == 0};
+    int64_t n;
+    const float *grads = sl_model_flat_grads(m, &n);
+    r.grads = malloc((size_t)n * sizeof(float));
+    assert_non_null(r.grads);
+    memcpy(r.grads, grads, (size_t)n * sizeof(float));
+    sl_tensor_free(x);
+    sl_graph_free(g);
+    sl_model_free(m);
+    return r;
+}
+
+/* With the option, the gradient of each convolution's output (read only by its in-place
+ * leaky_relu and a max pool) lies over its data and the arena shrinks by exactly those two
+ * tensors; the first pool's output (the second convolution reads it) and the logits (the
+ * loss reads them) keep their data; the gradients are bit for bit the same. */
+static void test_grad_over_data(void **state)
+{
+    (void)state;
+    cnn_step off = run_cnn_step(0, 0), on = run_cnn_step(1, 0);
+    int64_t n = 4 * 9 + 4 + 6 * 4 * 9 + 6 + 3 * 6 * 2 * 2 + 3;
+    assert_memory_equal(on.grads, off.grads, (size_t)n * sizeof(float));
+    assert_true(!off.conv_over[0] && !off.conv_over[1] && !off.pool1_over);
+    assert_true(on.conv_over[0] && on.conv_over[1]);
+    assert_false(on.pool1_over);
+    assert_true(on.logits_kept && off.logits_kept);
+    size_t conv_bytes = (5 * 4 * 8 * 8 + 5 * 6 * 4 * 4) * sizeof(float); /* multiples of 64 */
+    assert_int_equal(off.arena - on.arena, conv_bytes);
+    free(off.grads);
+    free(on.grads);
+}
+
+/* Captured activations (sl_model_set_capture) are for reading after the step: their data
+ * stays, though the pool after them never reads it; the gradients do not change. */
+static void test_grad_over_data_keeps_captured(void **state)
+{
+    (void)state;
+    cnn_step off = run_cnn_step(0, 1), on = run_cnn_step(1, 1);
+    int64_t n = 4 * 9 + 4 + 6 * 4 * 9 + 6 + 3 * 6 * 2 * 2 + 3;
+    assert_memory_equal(on.grads, off.grads, (size_t)n * sizeof(float));
+    assert_true(on.captured_kept && off.captured_kept);
+    free(off.grads);
+    free(on.grads);
 }
 
 /* ---- the layer table ------------------------------------------------------------------ */
@@ -521,6 +645,8 @@ int main(void)
         cmocka_unit_test(test_init_statistics_and_seeding),
         cmocka_unit_test(test_layer_streams_are_independent),
         cmocka_unit_test(test_forward_matches_ops),
+        cmocka_unit_test(test_grad_over_data),
+        cmocka_unit_test(test_grad_over_data_keeps_captured),
         cmocka_unit_test(test_table_rows),
         cmocka_unit_test(test_defaults_unchanged),
         cmocka_unit_test(test_every_activation_trains),

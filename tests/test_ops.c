@@ -650,6 +650,109 @@ static int records_kind(const op_case *c, sl_tensor **in)
     return found;
 }
 
+/* Whether a node other than skip reads t's data in backward, by the rows' bwd_skips. */
+static int read_by_another(const sl_graph *g, const sl_node *skip, const sl_tensor *t)
+{
+    for (const sl_node *n = sl_ag_tape(g); n; n = n->prev) {
+        if (n == skip)
+            continue;
+        if (n->out == t && !(n->op->bwd_skips & SL_BWD_SKIPS_OUT))
+            return 1;
+        for (int k = 0; k < n->n_in; k++)
+            if (n->in[k] == t && !(n->op->bwd_skips & SL_BWD_SKIPS_IN(k)))
+                return 1;
+    }
+    return 0;
+}
+
+/* NaN over the data of every tensor that c's node says its backward skips (and no other
+ * node reads); leaves' data saved in saved[] to be put back. */
+static void clobber_skipped(sl_graph *g, const op_case *c, float **saved, sl_tensor **which)
+{
+    const sl_node *node = NULL;
+    for (const sl_node *n = sl_ag_tape(g); n && !node; n = n->prev)
+        node = n->op == sl_op_def_of(c->kind) ? n : NULL;
+    assert_non_null(node);
+    sl_tensor *slots[SL_NODE_MAX_INPUTS + 1];
+    unsigned bits[SL_NODE_MAX_INPUTS + 1];
+    for (int k = 0; k < node->n_in; k++) {
+        slots[k] = node->in[k];
+        bits[k] = SL_BWD_SKIPS_IN(k);
+    }
+    slots[node->n_in] = node->out;
+    bits[node->n_in] = SL_BWD_SKIPS_OUT;
+    for (int k = 0; k <= node->n_in; k++) {
+        sl_tensor *t = slots[k];
+        saved[k] = NULL;
+        which[k] = NULL;
+        if (!t || !(node->op->bwd_skips & bits[k]) || read_by_another(g, node, t))
+            continue;
+        which[k] = t;
+        saved[k] = copy_floats(t->data, t->size);
+        for (int64_t i = 0; i < t->size; i++)
+            t->data[i] = NAN;
+    }
+}
+
+/* Input gradients of c through y * r (r fixed, needing no gradient) and an MSE against 0,
+ * so that nothing downstream reads c's output; with clobber, the data c's row says its
+ * backward never reads is NaN before backward.  Returns the gradients, inputs in order. */
+static float *grads_through(const op_case *c, sl_tensor **in, int n_in, int clobber)
+{
+    int64_t total = 0;
+    for (int k = 0; k < n_in; k++)
+        if (in[k] && (in[k]->flags & SL_TENSOR_REQUIRES_GRAD)) {
+            sl_tensor_zero_grad(in[k]);
+            total += in[k]->size;
+        }
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_non_null(g);
+    sl_rng_seed(sl_graph_rng(g), c->seed);
+    sl_tensor *y = c->fn(g, in, c->ctx);
+    assert_non_null(y);
+    sl_tensor *r = tu_tensor_uniform(y->ndim, y->shape, -1.0f, 1.0f, 71);
+    sl_tensor *loss = sl_mse(g, sl_mul(g, y, r), sl_graph_tensor(g, y->ndim, y->shape));
+    assert_non_null(loss);
+    float *saved[SL_NODE_MAX_INPUTS + 1] = {0};
+    sl_tensor *which[SL_NODE_MAX_INPUTS + 1] = {0};
+    if (clobber)
+        clobber_skipped(g, c, saved, which);
+    assert_int_equal(sl_backward(g, loss), SL_OK);
+    for (int k = 0; k <= SL_NODE_MAX_INPUTS; k++)
+        if (saved[k] && !(which[k]->flags & SL_TENSOR_ARENA))
+            memcpy(which[k]->data, saved[k], (size_t)which[k]->size * sizeof(float));
+    float *grads = malloc((size_t)(total > 0 ? total : 1) * sizeof(float));
+    assert_non_null(grads);
+    int64_t at = 0;
+    for (int k = 0; k < n_in; k++)
+        if (in[k] && (in[k]->flags & SL_TENSOR_REQUIRES_GRAD)) {
+            memcpy(grads + at, in[k]->grad, (size_t)in[k]->size * sizeof(float));
+            at += in[k]->size;
+        }
+    for (int k = 0; k <= SL_NODE_MAX_INPUTS; k++)
+        free(saved[k]);
+    sl_tensor_free(r);
+    sl_graph_free(g);
+    return grads;
+}
+
+/* The row's bwd_skips is a promise (sl_graph_set_grad_over_data relies on it): the
+ * gradients are bit for bit the same when what it names is NaN before backward. */
+static void check_bwd_skips(const op_case *c, sl_tensor **in, int n_in)
+{
+    int64_t total = 0;
+    for (int k = 0; k < n_in; k++)
+        if (in[k] && (in[k]->flags & SL_TENSOR_REQUIRES_GRAD))
+            total += in[k]->size;
+    float *plain = grads_through(c, in, n_in, 0);
+    float *clobbered = grads_through(c, in, n_in, 1);
+    if (memcmp(plain, clobbered, (size_t)total * sizeof(float)) != 0)
+        fail_msg("op %s reads data its row's bwd_skips (0x%x) says it does not",
+                 sl_op_name((int)c->kind), sl_op_def_of(c->kind)->bwd_skips);
+    free(plain);
+    free(clobbered);
+}
+
 static void check_op_table(void)
 {
     assert_null(sl_op_def_of(-1));
@@ -726,6 +829,7 @@ static void test_every_op_kind(void **state)
             if (!records_kind(&cases[c], in))
                 fail_msg("case %zu for op %s does not record that op", c, sl_op_name(k));
             tu_gradcheck(cases[c].fn, cases[c].ctx, in, n, EPS, ATOL, RTOL, cases[c].seed);
+            check_bwd_skips(&cases[c], in, n);
             free_all(in, n);
             covered++;
         }

@@ -58,6 +58,19 @@ SL_API int sl_graph_grad_enabled(const sl_graph *g);
 /** Training (1) or evaluation (0) mode, for dropout, batch_norm and rrelu.  Returns the previous mode. */
 SL_API int sl_graph_set_training(sl_graph *g, int training);
 SL_API int sl_graph_training(const sl_graph *g);
+/**
+ * Lets sl_backward write a step tensor's gradient over the tensor's own data when no
+ * backward on the tape reads that data (1), or gives every step tensor a gradient buffer of
+ * its own (0, the default).  A convolution's output that only an in-place leaky_relu and a
+ * max pool read is such a tensor: its gradient then takes no memory of its own, and a CNN
+ * step needs about a third less arena.  The price: after sl_backward, such a tensor's data
+ * holds its gradient.  Parameters, inputs made with sl_graph_tensor, tensors that an op
+ * still needs (a linear layer's input, the logits a loss reads) and a model's captured
+ * activations (sl_model_set_capture) keep their data.  The trainer turns this on for its
+ * graph.  Returns the previous setting.
+ */
+SL_API int sl_graph_set_grad_over_data(sl_graph *g, int on);
+SL_API int sl_graph_grad_over_data(const sl_graph *g);
 /** The graph's generator (dropout masks, rrelu slopes). */
 SL_API sl_rng *sl_graph_rng(sl_graph *g);
 
