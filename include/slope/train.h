@@ -200,6 +200,9 @@ SL_API int sl_trainer_epoch(const sl_trainer *t);
 SL_API int64_t sl_trainer_steps(const sl_trainer *t);
 SL_API int sl_trainer_done(const sl_trainer *t);
 SL_API sl_optimizer *sl_trainer_optimizer(sl_trainer *t);
+/** The graph the trainer's steps run in.  It has sl_graph_set_grad_over_data on: after a
+ *  backward in it, an activation no backward needed may hold its gradient instead of its
+ *  values (turn it off for a graph you read intermediate tensors from after backward). */
 SL_API sl_graph *sl_trainer_graph(sl_trainer *t);
 /** The model, the training set and the options t was made with (NULL for a NULL t). */
 SL_API sl_model *sl_trainer_model(sl_trainer *t);
