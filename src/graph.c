@@ -70,35 +70,31 @@ void sl_ag_release_arena(sl_graph *g)
     sl_arena_release(&g->arena);
 }
 
+/* Sets a mode flag to on (0 or 1) and returns what it was. */
+static int swap_mode(int *mode, int on)
+{
+    int prev = *mode;
+    *mode = on != 0;
+    return prev;
+}
+
 int sl_graph_set_grad_enabled(sl_graph *g, int enabled)
 {
-    if (!g)
-        return 0;
-    int prev = g->grad_enabled;
-    g->grad_enabled = enabled != 0;
-    return prev;
+    return g ? swap_mode(&g->grad_enabled, enabled) : 0;
 }
 
 int sl_graph_grad_enabled(const sl_graph *g) { return g ? g->grad_enabled : 0; }
 
 int sl_graph_set_grad_over_data(sl_graph *g, int on)
 {
-    if (!g)
-        return 0;
-    int prev = g->grad_over_data;
-    g->grad_over_data = on != 0;
-    return prev;
+    return g ? swap_mode(&g->grad_over_data, on) : 0;
 }
 
 int sl_graph_grad_over_data(const sl_graph *g) { return g ? g->grad_over_data : 0; }
 
 int sl_graph_set_training(sl_graph *g, int training)
 {
-    if (!g)
-        return 0;
-    int prev = g->training;
-    g->training = training != 0;
-    return prev;
+    return g ? swap_mode(&g->training, training) : 0;
 }
 
 /* The getters answer 0 / NULL for a NULL graph; sl_graph_status says SL_ERR_INVALID. */

@@ -203,25 +203,28 @@ static void test_forward_matches_ops(void **state)
 
 /* ---- gradients over dead data (sl_graph_set_grad_over_data) ---------------------------- */
 
+/* A layer of the given type with out (when it has one) set, the rest the defaults. */
+static sl_layer_spec layer_out(sl_layer_type type, int out)
+{
+    sl_layer_spec l = sl_layer_defaults(type);
+    l.out = out;
+    return l;
+}
+
 /* conv -> leaky_relu -> max_pool -> conv -> leaky_relu -> max_pool -> flatten -> linear, as
- * fashion_cnn is, on 1x8x8 images. */
+ * fashion_cnn is, on 1x8x8 images (3x3 convolutions padded by 1, 2x2 pools). */
 static sl_model *small_cnn(void)
 {
     sl_error err = {0};
     int64_t in[3] = {1, 8, 8};
     sl_model *m = sl_model_new(3, in, &err);
     assert_non_null(m);
-    sl_layer_spec c1 = sl_layer_defaults(SL_LAYER_CONV2D), c2 = c1;
-    sl_layer_spec act = sl_layer_defaults(SL_LAYER_LEAKY_RELU);
-    sl_layer_spec pool = sl_layer_defaults(SL_LAYER_MAX_POOL2D);
-    sl_layer_spec flat = sl_layer_defaults(SL_LAYER_FLATTEN), lin = sl_layer_defaults(SL_LAYER_LINEAR);
-    c1.out = 4;
-    c1.padding = 1;
-    c2.out = 6;
-    c2.padding = 1;
+    sl_layer_spec act = sl_layer_defaults(SL_LAYER_LEAKY_RELU), pool = layer_out(SL_LAYER_MAX_POOL2D, 0);
+    sl_layer_spec c1 = layer_out(SL_LAYER_CONV2D, 4), c2 = layer_out(SL_LAYER_CONV2D, 6);
+    c1.padding = c2.padding = 1;
     pool.kernel = 2;
-    lin.out = 3;
-    const sl_layer_spec layers[] = {c1, act, pool, c2, act, pool, flat, lin};
+    const sl_layer_spec layers[] = {c1, act, pool, c2, act, pool, sl_layer_defaults(SL_LAYER_FLATTEN),
+                                    layer_out(SL_LAYER_LINEAR, 3)};
     for (size_t i = 0; i < sizeof layers / sizeof layers[0]; i++)
         assert_int_equal(sl_model_add(m, &layers[i], &err), SL_OK);
     assert_int_equal(sl_model_init(m, SL_INIT_KAIMING_UNIFORM, 7, &err), SL_OK);
