@@ -665,12 +665,15 @@ static int read_by_another(const sl_graph *g, const sl_node *skip, const sl_tens
     return 0;
 }
 
-/* NaN over the data of every tensor that c's node says its backward skips (and no other
- * node reads); leaves' data saved in saved[] to be put back. */
-static void clobber_skipped(sl_graph *g, const op_case *c, float **saved, sl_tensor **which)
+/* NaN over the data of every tensor that c's node (the last of its kind from top down)
+ * says its backward skips (and no other node reads); leaves' data saved in saved[] to be put back.  Returns the bwd_skips bits of
+ * the slots it overwrote. */
+static unsigned clobber_skipped(sl_graph *g, const sl_node *top, const op_case *c, float **saved,
+                                sl_tensor **which)
 {
+    unsigned done = 0;
     const sl_node *node = NULL;
-    for (const sl_node *n = sl_ag_tape(g); n && !node; n = n->prev)
+    for (const sl_node *n = top; n && !node; n = n->prev) /* c's own, not the loss's */
         node = n->op == sl_op_def_of(c->kind) ? n : NULL;
     assert_non_null(node);
     sl_tensor *slots[SL_NODE_MAX_INPUTS + 1];
@@ -691,13 +694,17 @@ static void clobber_skipped(sl_graph *g, const op_case *c, float **saved, sl_ten
         saved[k] = copy_floats(t->data, t->size);
         for (int64_t i = 0; i < t->size; i++)
             t->data[i] = NAN;
+        done |= bits[k];
     }
+    return done;
 }
 
-/* Input gradients of c through y * r (r fixed, needing no gradient) and an MSE against 0,
- * so that nothing downstream reads c's output; with clobber, the data c's row says its
- * backward never reads is NaN before backward.  Returns the gradients, inputs in order. */
-static float *grads_through(const op_case *c, sl_tensor **in, int n_in, int clobber)
+/* Input gradients of c through (y + s) * r (s and r fixed, needing no gradient) and an MSE
+ * against 0: add's backward reads no data, so nothing downstream reads c's output; with
+ * clobber, the data c's row says its backward never reads is NaN before backward.  Returns
+ * the gradients, inputs in order. */
+static float *grads_through(const op_case *c, sl_tensor **in, int n_in, int clobber,
+                            unsigned *clobbered)
 {
     int64_t total = 0;
     for (int k = 0; k < n_in; k++)
@@ -710,13 +717,16 @@ static float *grads_through(const op_case *c, sl_tensor **in, int n_in, int clob
     sl_rng_seed(sl_graph_rng(g), c->seed);
     sl_tensor *y = c->fn(g, in, c->ctx);
     assert_non_null(y);
+    const sl_node *top = sl_ag_tape(g);
     sl_tensor *r = tu_tensor_uniform(y->ndim, y->shape, -1.0f, 1.0f, 71);
-    sl_tensor *loss = sl_mse(g, sl_mul(g, y, r), sl_graph_tensor(g, y->ndim, y->shape));
+    sl_tensor *shift = tu_tensor_uniform(y->ndim, y->shape, -1.0f, 1.0f, 72);
+    sl_tensor *loss =
+        sl_mse(g, sl_mul(g, sl_add(g, y, shift), r), sl_graph_tensor(g, y->ndim, y->shape));
     assert_non_null(loss);
     float *saved[SL_NODE_MAX_INPUTS + 1] = {0};
     sl_tensor *which[SL_NODE_MAX_INPUTS + 1] = {0};
     if (clobber)
-        clobber_skipped(g, c, saved, which);
+        *clobbered = clobber_skipped(g, top, c, saved, which);
     assert_int_equal(sl_backward(g, loss), SL_OK);
     for (int k = 0; k <= SL_NODE_MAX_INPUTS; k++)
         if (saved[k] && !(which[k]->flags & SL_TENSOR_ARENA))
@@ -732,25 +742,29 @@ static float *grads_through(const op_case *c, sl_tensor **in, int n_in, int clob
     for (int k = 0; k <= SL_NODE_MAX_INPUTS; k++)
         free(saved[k]);
     sl_tensor_free(r);
+    sl_tensor_free(shift);
     sl_graph_free(g);
     return grads;
 }
 
 /* The row's bwd_skips is a promise (sl_graph_set_grad_over_data relies on it): the
- * gradients are bit for bit the same when what it names is NaN before backward. */
-static void check_bwd_skips(const op_case *c, sl_tensor **in, int n_in)
+ * gradients are bit for bit the same when what it names is NaN before backward.  Returns
+ * the bits this case put to the test. */
+static unsigned check_bwd_skips(const op_case *c, sl_tensor **in, int n_in)
 {
+    unsigned clobbered = 0;
     int64_t total = 0;
     for (int k = 0; k < n_in; k++)
         if (in[k] && (in[k]->flags & SL_TENSOR_REQUIRES_GRAD))
             total += in[k]->size;
-    float *plain = grads_through(c, in, n_in, 0);
-    float *clobbered = grads_through(c, in, n_in, 1);
-    if (memcmp(plain, clobbered, (size_t)total * sizeof(float)) != 0)
+    float *plain = grads_through(c, in, n_in, 0, NULL);
+    float *with_nan = grads_through(c, in, n_in, 1, &clobbered);
+    if (memcmp(plain, with_nan, (size_t)total * sizeof(float)) != 0)
         fail_msg("op %s reads data its row's bwd_skips (0x%x) says it does not",
                  sl_op_name((int)c->kind), sl_op_def_of(c->kind)->bwd_skips);
     free(plain);
-    free(clobbered);
+    free(with_nan);
+    return clobbered;
 }
 
 static void check_op_table(void)
@@ -821,6 +835,7 @@ static void test_every_op_kind(void **state)
     const size_t n_cases = sizeof cases / sizeof cases[0];
     for (int k = 0; k < SL_OP_COUNT; k++) {
         int covered = 0;
+        unsigned tested = 0;
         for (size_t c = 0; c < n_cases; c++) {
             if ((int)cases[c].kind != k)
                 continue;
@@ -829,13 +844,16 @@ static void test_every_op_kind(void **state)
             if (!records_kind(&cases[c], in))
                 fail_msg("case %zu for op %s does not record that op", c, sl_op_name(k));
             tu_gradcheck(cases[c].fn, cases[c].ctx, in, n, EPS, ATOL, RTOL, cases[c].seed);
-            check_bwd_skips(&cases[c], in, n);
+            tested |= check_bwd_skips(&cases[c], in, n);
             free_all(in, n);
             covered++;
         }
         if (!covered)
             fail_msg("op %s (kind %d) has no case in test_every_op_kind: add one", sl_op_name(k),
                      k);
+        if (tested != sl_op_def_of(k)->bwd_skips)
+            fail_msg("op %s: its cases put bwd_skips bits 0x%x to the test, the row claims 0x%x",
+                     sl_op_name(k), tested, sl_op_def_of(k)->bwd_skips);
     }
     sl_tensor_free(bn.rm);
     sl_tensor_free(bn.rv);
