@@ -11,6 +11,7 @@
  */
 #include "guard.h"
 #include "alloc.h"
+#include "parallel.h"
 #include "slope/optim.h"
 
 #include <math.h>
@@ -318,22 +319,32 @@ static void clip_grads(sl_optimizer *opt, double norm)
 
 /* ---- the updates ---------------------------------------------------------------- */
 
-static void sgd_update(const sl_optimizer *opt, opt_entry *e, float lr)
+/* One entry's update over elements [b, e) of its buffers: every element on its own, so the
+ * results are the same however the elements are split over threads. */
+typedef struct update_job {
+    const sl_optimizer *opt;
+    const opt_entry *entry;
+    float lr;
+    const struct adam_scalars *adam;
+} update_job;
+
+static void sgd_update(void *ctx, int64_t b, int64_t end)
 {
-    const sl_optim_spec *s = &opt->spec;
-    sl_tensor *t = e->param->tensor;
+    const update_job *j = ctx;
+    const sl_optim_spec *s = &j->opt->spec;
+    sl_tensor *t = j->entry->param->tensor;
     /* Parameters, gradients and momentum are separate buffers: restrict lets the
      * loops vectorise, and each case gets its own branch-free loop. */
-    float *restrict p = t->data;
-    const float *restrict grad = t->grad;
-    const int64_t n = t->size;
-    const float wd = e->decay ? s->weight_decay : 0.0f;
+    float *restrict p = t->data + b;
+    const float *restrict grad = t->grad + b;
+    const int64_t n = end - b;
+    const float lr = j->lr, wd = j->entry->decay ? s->weight_decay : 0.0f;
     const float mom = s->momentum, keep = 1.0f - s->dampening;
-    float *restrict buf = opt->n_slots ? e->slot[0]->data : NULL;
+    float *restrict buf = j->opt->n_slots ? j->entry->slot[0]->data + b : NULL;
     if (!buf) {
         for (int64_t i = 0; i < n; i++)
             p[i] -= lr * (grad[i] + wd * p[i]);
-    } else if (opt->steps == 0) { /* torch starts the buffer at the first gradient */
+    } else if (j->opt->steps == 0) { /* torch starts the buffer at the first gradient */
         if (s->nesterov)
             for (int64_t i = 0; i < n; i++) {
                 float g = grad[i] + wd * p[i];
@@ -349,16 +360,16 @@ static void sgd_update(const sl_optimizer *opt, opt_entry *e, float lr)
     } else if (s->nesterov) {
         for (int64_t i = 0; i < n; i++) {
             float g = grad[i] + wd * p[i];
-            float b = mom * buf[i] + keep * g;
-            buf[i] = b;
-            p[i] -= lr * (g + mom * b);
+            float m = mom * buf[i] + keep * g;
+            buf[i] = m;
+            p[i] -= lr * (g + mom * m);
         }
     } else {
         for (int64_t i = 0; i < n; i++) {
             float g = grad[i] + wd * p[i];
-            float b = mom * buf[i] + keep * g;
-            buf[i] = b;
-            p[i] -= lr * b;
+            float m = mom * buf[i] + keep * g;
+            buf[i] = m;
+            p[i] -= lr * m;
         }
     }
 }
@@ -381,17 +392,19 @@ static adam_scalars adam_scalars_for(const sl_optimizer *opt, float lr)
     return a;
 }
 
-static void adam_update(const sl_optimizer *opt, opt_entry *e, const adam_scalars *a)
+static void adam_update(void *ctx, int64_t b, int64_t end)
 {
-    const sl_optim_spec *s = &opt->spec;
-    int adamw = s->kind == SL_OPTIM_ADAMW;
-    sl_tensor *t = e->param->tensor;
-    float *p = t->data, *m = e->slot[0]->data, *v = e->slot[1]->data;
+    const update_job *j = ctx;
+    const sl_optim_spec *s = &j->opt->spec;
+    const adam_scalars *a = j->adam;
+    int adamw = s->kind == SL_OPTIM_ADAMW, decay = j->entry->decay;
+    sl_tensor *t = j->entry->param->tensor;
+    float *p = t->data, *m = j->entry->slot[0]->data, *v = j->entry->slot[1]->data;
     const float *grad = t->grad;
-    float l2 = e->decay && !adamw ? s->weight_decay : 0.0f;
+    float l2 = decay && !adamw ? s->weight_decay : 0.0f;
     float b1 = s->beta1, b2 = s->beta2, eps = s->eps;
-    float keep = e->decay && adamw ? a->decay_keep : 1.0f;
-    for (int64_t i = 0; i < t->size; i++) {
+    float keep = decay && adamw ? a->decay_keep : 1.0f;
+    for (int64_t i = b; i < end; i++) {
         float g = grad[i] + l2 * p[i];
         p[i] *= keep;
         m[i] = b1 * m[i] + (1.0f - b1) * g;
@@ -400,6 +413,9 @@ static void adam_update(const sl_optimizer *opt, opt_entry *e, const adam_scalar
         p[i] -= a->step_size * (m[i] / denom);
     }
 }
+
+/* Entries this large are updated in ranges on slope's threads (parallel.h). */
+#define SL_OPTIM_PAR_MIN ((int64_t)1 << 15)
 
 sl_status sl_optimizer_step(sl_optimizer *opt, float lr, sl_error *err)
 {
@@ -419,14 +435,13 @@ sl_status sl_optimizer_step(sl_optimizer *opt, float lr, sl_error *err)
     if (opt->spec.clip_grad_norm > 0.0f)
         clip_grads(opt, norm);
     adam_scalars a = adam_scalars_for(opt, lr);
+    sl_par_range_fn update = opt->spec.kind == SL_OPTIM_SGD ? sgd_update : adam_update;
     for (size_t i = 0; i < opt->n_entries; i++) {
-        opt_entry *e = &opt->entries[i];
-        if (!e->param->tensor->grad)
+        const sl_tensor *t = opt->entries[i].param->tensor;
+        if (!t->grad)
             continue;
-        if (opt->spec.kind == SL_OPTIM_SGD)
-            sgd_update(opt, e, lr);
-        else
-            adam_update(opt, e, &a);
+        update_job j = {opt, &opt->entries[i], lr, &a};
+        sl_par_for(t->size, SL_OPTIM_PAR_MIN, 16, update, &j);
     }
     opt->steps++;
     return SL_OK;

@@ -624,6 +624,58 @@ static void check_resume(const sl_optim_spec *spec, int at, int total)
     ps_free(&second);
 }
 
+/* A parameter large enough that its update is split over slope's threads, 3 steps from the
+ * same start on `threads` threads: its data and state slots, concatenated (caller frees). */
+static float *big_param_after_steps(const sl_optim_spec *spec, int threads)
+{
+    enum { N = 100003 }; /* above SL_OPTIM_PAR_MIN, odd: the split is uneven */
+    sl_set_num_threads(threads);
+    param_set s = {0};
+    sl_tensor *t = ps_add(&s, "w", SL_PARAM_WEIGHT, N, 0, NULL, NULL);
+    sl_error err = {0};
+    assert_int_equal(sl_tensor_ensure_grad(t, &err), SL_OK);
+    for (int64_t k = 0; k < N; k++)
+        t->data[k] = (float)cos(0.37 * (double)k);
+    sl_optimizer *opt = new_opt(&s, spec);
+    for (int step = 0; step < 3; step++) {
+        for (int64_t k = 0; k < N; k++)
+            t->grad[k] = (float)sin(1.0 + 0.7 * step + 1.3 * (double)k);
+        step_ok(opt, 0.05f);
+    }
+    size_t slots = sl_optimizer_state_count(opt);
+    float *out = malloc((1 + slots) * N * sizeof *out);
+    assert_non_null(out);
+    memcpy(out, t->data, N * sizeof *out);
+    for (size_t i = 0; i < slots; i++)
+        memcpy(out + (1 + i) * N, sl_optimizer_state(opt, i, NULL)->data, N * sizeof *out);
+    sl_optimizer_free(opt);
+    ps_free(&s);
+    sl_set_num_threads(1);
+    return out;
+}
+
+/* Every update is elementwise, so splitting it over two threads changes no bit. */
+static void test_update_split_over_threads_is_exact(void **state)
+{
+    (void)state;
+    sl_optim_spec specs[5] = {sl_optim_defaults(SL_OPTIM_SGD), sl_optim_defaults(SL_OPTIM_SGD),
+                              sl_optim_defaults(SL_OPTIM_SGD), sl_optim_defaults(SL_OPTIM_ADAM),
+                              sl_optim_defaults(SL_OPTIM_ADAMW)};
+    specs[1].momentum = 0.9f;
+    specs[1].weight_decay = 0.01f;
+    specs[2].momentum = 0.9f;
+    specs[2].nesterov = 1;
+    specs[3].weight_decay = 0.01f;
+    for (int i = 0; i < 5; i++) {
+        size_t floats = (1 + (size_t)(i == 0 ? 0 : i < 3 ? 1 : 2)) * 100003;
+        float *one = big_param_after_steps(&specs[i], 1);
+        float *two = big_param_after_steps(&specs[i], 2);
+        assert_memory_equal(one, two, floats * sizeof(float));
+        free(one);
+        free(two);
+    }
+}
+
 static void test_resume_is_exact(void **state)
 {
     (void)state;
@@ -720,6 +772,7 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_buffers_and_missing_grads_skipped),
         cmocka_unit_test(test_state_slots_per_kind),
+        cmocka_unit_test(test_update_split_over_threads_is_exact),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_schedule_constant_with_warmup),
         cmocka_unit_test(test_schedule_step),
