@@ -147,9 +147,11 @@ SL_API sl_tensor *sl_relu(sl_graph *g, sl_tensor *x);
  */
 SL_API sl_tensor *sl_leaky_relu(sl_graph *g, sl_tensor *x, float alpha);
 /**
- * In-place leaky ReLU: overwrites x and returns it.  Backward reads the
- * sign of y, so alpha must be >= 0 (SL_ERR_INVALID otherwise).  x must be an
- * arena tensor made by an op this step, consumed by nothing else before.
+ * In-place leaky ReLU: overwrites x and returns it.  Backward needs the
+ * sign of y, which forward keeps as one bit per element (n / 8 bytes of the
+ * arena), so alpha must be >= 0 (SL_ERR_INVALID otherwise) and backward reads
+ * neither x nor y.  x must be an arena tensor made by an op this step,
+ * consumed by nothing else before.
  */
 SL_API sl_tensor *sl_leaky_relu_(sl_graph *g, sl_tensor *x, float alpha);
 /** In-place ReLU (sl_leaky_relu_ with alpha 0). */
