@@ -74,7 +74,7 @@ static void leaky_pass(sl_par_range_fn fn, float *x, uint32_t *pass, int64_t n, 
  * op the pass bits of its output (arena memory). */
 typedef struct leaky_state {
     float alpha;
-    const uint32_t *pass;
+    uint32_t *pass;
 } leaky_state;
 
 static leaky_state *leaky_state_of(const sl_node *n) { return n->state; }
@@ -116,7 +116,7 @@ sl_tensor *sl_relu(sl_graph *g, sl_tensor *x)
 static void leaky_relu_inplace_backward(sl_node *n)
 {
     const leaky_state *s = leaky_state_of(n);
-    leaky_pass(leaky_bwd_pass_range, n->out->grad, (uint32_t *)s->pass, n->out->size, s->alpha);
+    leaky_pass(leaky_bwd_pass_range, n->out->grad, s->pass, n->out->size, s->alpha);
 }
 
 const sl_op_def sl_op_leaky_relu_inplace_row = {SL_OP_LEAKY_RELU_INPLACE, "leaky_relu_",
