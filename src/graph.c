@@ -354,6 +354,7 @@ sl_status sl_backward(sl_graph *g, sl_tensor *loss)
     }
     if (g->grad_over_data)
         mark_data_read_by_backward(g);
+    sl_ag_share(loss); /* the caller may read the loss after backward, whatever made it */
     if (!ensure_grad(g, loss))
         return g->error.status;
     loss->grad[0] += 1.0f;

@@ -314,6 +314,27 @@ static void test_grad_over_data(void **state)
     free(on.grads);
 }
 
+/* The loss keeps its value through backward even when the op that made it (an add of two
+ * losses) reads nothing in backward: the caller reads it after the step. */
+static void test_grad_over_data_keeps_the_loss(void **state)
+{
+    (void)state;
+    sl_graph *g = sl_graph_new(1, NULL);
+    sl_graph_set_grad_over_data(g, 1);
+    int64_t shape[2] = {2, 3};
+    sl_tensor *x = tu_param_uniform(2, shape, -1, 1, 5);
+    sl_tensor *zero = sl_graph_tensor(g, 2, shape);
+    sl_tensor *loss = sl_add(g, sl_mse(g, x, zero), sl_mse(g, sl_mul(g, x, x), zero));
+    assert_non_null(loss);
+    float before = loss->data[0];
+    assert_true(before > 0.0f);
+    assert_int_equal(sl_backward(g, loss), SL_OK);
+    assert_true(loss->data[0] == before);
+    assert_ptr_not_equal(loss->grad, loss->data);
+    sl_tensor_free(x);
+    sl_graph_free(g);
+}
+
 /* Captured activations (sl_model_set_capture) are for reading after the step: their data
  * stays, though the pool after them never reads it; the gradients do not change. */
 static void test_grad_over_data_keeps_captured(void **state)
@@ -650,6 +671,7 @@ int main(void)
         cmocka_unit_test(test_forward_matches_ops),
         cmocka_unit_test(test_grad_over_data),
         cmocka_unit_test(test_grad_over_data_keeps_captured),
+        cmocka_unit_test(test_grad_over_data_keeps_the_loss),
         cmocka_unit_test(test_table_rows),
         cmocka_unit_test(test_defaults_unchanged),
         cmocka_unit_test(test_every_activation_trains),
