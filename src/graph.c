@@ -262,32 +262,24 @@ void sl_ag_share(sl_tensor *t)
         t->flags |= SL_TENSOR_AG_SHARED;
 }
 
-/* Sets or clears SL_TENSOR_AG_READ on a step tensor (a caller's tensors keep their flags). */
-static void mark_read(sl_tensor *t, int read)
+/* Marks a step tensor's data as read by some backward (a caller's tensors keep their flags). */
+static void mark_read(sl_tensor *t)
 {
-    if (!t || !(t->flags & SL_TENSOR_ARENA))
-        return;
-    if (read)
+    if (t && (t->flags & SL_TENSOR_ARENA))
         t->flags |= SL_TENSOR_AG_READ;
-    else
-        t->flags &= ~SL_TENSOR_AG_READ;
 }
 
-/* Marks SL_TENSOR_AG_READ on every step tensor of the tape whose data some backward reads. */
+/* Marks SL_TENSOR_AG_READ on every step tensor of the tape whose data some backward reads.
+ * Step tensors are made this step without it (sl_ag_view), and backward runs once a step. */
 static void mark_data_read_by_backward(sl_graph *g)
 {
     for (sl_node *node = g->tape; node; node = node->prev) {
-        mark_read(node->out, 0);
-        for (int k = 0; k < node->n_in; k++)
-            mark_read(node->in[k], 0);
-    }
-    for (sl_node *node = g->tape; node; node = node->prev) {
         unsigned skips = node->op->bwd_skips;
         if (!(skips & SL_BWD_SKIPS_OUT))
-            mark_read(node->out, 1);
+            mark_read(node->out);
         for (int k = 0; k < node->n_in; k++)
             if (!(skips & SL_BWD_SKIPS_IN(k)))
-                mark_read(node->in[k], 1);
+                mark_read(node->in[k]);
     }
 }
 

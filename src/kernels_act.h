@@ -120,7 +120,8 @@ static inline void sl_k_leaky_relu_bwd(const float *v, const float *dy, float *d
         sl_k_leaky_relu_bwd_loop(v, dy, dx, n, a);
 }
 
-/* In-place backward for the in-place op: g[i] *= f'(y[i]), NaN as above. */
+/* g[i] *= f'(y[i]) from y, NaN as above: the rule the in-place op's pass bits keep (below),
+ * and the tests' reference for them; the op itself no longer reads y. */
 static inline void sl_k_leaky_relu_bwd_inplace(const float *y, float *g, int64_t n, float a)
 {
     const float *restrict yy = y;

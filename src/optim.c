@@ -319,13 +319,20 @@ static void clip_grads(sl_optimizer *opt, double norm)
 
 /* ---- the updates ---------------------------------------------------------------- */
 
+/* Adam's step-dependent scalars, as torch computes them. */
+typedef struct adam_scalars {
+    float step_size;  /* lr / (1 - beta1^t) */
+    float bc2_sqrt;   /* sqrt(1 - beta2^t) */
+    float decay_keep; /* adamw: 1 - lr * weight_decay */
+} adam_scalars;
+
 /* One entry's update over elements [b, e) of its buffers: every element on its own, so the
  * results are the same however the elements are split over threads. */
 typedef struct update_job {
     const sl_optimizer *opt;
     const opt_entry *entry;
     float lr;
-    const struct adam_scalars *adam;
+    const adam_scalars *adam;
 } update_job;
 
 static void sgd_update(void *ctx, int64_t b, int64_t end)
@@ -373,13 +380,6 @@ static void sgd_update(void *ctx, int64_t b, int64_t end)
         }
     }
 }
-
-/* Adam's step-dependent scalars, as torch computes them. */
-typedef struct adam_scalars {
-    float step_size;  /* lr / (1 - beta1^t) */
-    float bc2_sqrt;   /* sqrt(1 - beta2^t) */
-    float decay_keep; /* adamw: 1 - lr * weight_decay */
-} adam_scalars;
 
 static adam_scalars adam_scalars_for(const sl_optimizer *opt, float lr)
 {
