@@ -29,11 +29,31 @@ typedef struct opt_entry {
     char *slot_name[MAX_SLOTS];   /* "<param name>.<slot>" */
 } opt_entry;
 
+/*
+ * A step's passes over the gradients (norm, clipping, update) run in blocks: at most
+ * SL_OPTIM_BLOCK elements of one parameter each, in the entries' order, claimed by slope's
+ * threads (parallel.h) one at a time, so small parameters share the threads with large
+ * ones in one hand-off.  Each block's sum of squares has its own slot and the slots are
+ * added in order, so the norm, like the update, is the same for any thread count.
+ */
+#define SL_OPTIM_BLOCK ((int64_t)1 << 14)
+/* Below this many trainable elements in all, a step runs in the calling thread. */
+#define SL_OPTIM_PAR_MIN ((int64_t)1 << 15)
+
+typedef struct opt_block {
+    size_t entry;
+    int64_t begin, end;
+} opt_block;
+
 struct sl_optimizer {
     sl_optim_spec spec;
     opt_entry *entries; /* the trainable parameters, in the caller's order */
     size_t n_entries;
     int n_slots;        /* state tensors per entry: 0, 1 or 2 */
+    opt_block *blocks;  /* every entry's elements, cut into blocks, in order */
+    size_t n_blocks;
+    double *block_sums; /* one sum of squares per block */
+    int64_t n_elements; /* trainable elements in all */
     int64_t steps;
     float last_grad_norm;
 };
@@ -215,6 +235,29 @@ static sl_status make_entries(sl_optimizer *opt, const sl_param *params, size_t 
     return SL_OK;
 }
 
+static sl_status make_blocks(sl_optimizer *opt, sl_error *err)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < opt->n_entries; i++) {
+        int64_t size = opt->entries[i].param->tensor->size;
+        n += (size_t)((size + SL_OPTIM_BLOCK - 1) / SL_OPTIM_BLOCK);
+        opt->n_elements += size;
+    }
+    if (n == 0)
+        return SL_OK;
+    opt->blocks = sl_calloc(n, sizeof *opt->blocks);
+    opt->block_sums = sl_calloc(n, sizeof *opt->block_sums);
+    if (!opt->blocks || !opt->block_sums)
+        return sl_error_set(err, SL_ERR_NOMEM, "optimizer: out of memory for %zu blocks", n);
+    for (size_t i = 0; i < opt->n_entries; i++) {
+        int64_t size = opt->entries[i].param->tensor->size;
+        for (int64_t b = 0; b < size; b += SL_OPTIM_BLOCK)
+            opt->blocks[opt->n_blocks++] =
+                (opt_block){i, b, b + SL_OPTIM_BLOCK < size ? b + SL_OPTIM_BLOCK : size};
+    }
+    return SL_OK;
+}
+
 sl_optimizer *sl_optimizer_new(const sl_param *params, size_t n, const sl_optim_spec *spec,
                                sl_error *err)
 {
@@ -231,7 +274,7 @@ sl_optimizer *sl_optimizer_new(const sl_param *params, size_t n, const sl_optim_
     }
     opt->spec = *spec;
     opt->n_slots = slots_for(spec);
-    if (make_entries(opt, params, n, err) != SL_OK) {
+    if (make_entries(opt, params, n, err) != SL_OK || make_blocks(opt, err) != SL_OK) {
         sl_optimizer_free(opt);
         return NULL;
     }
@@ -248,6 +291,8 @@ void sl_optimizer_free(sl_optimizer *opt)
             sl_free(opt->entries[i].slot_name[s]);
         }
     sl_free(opt->entries);
+    sl_free(opt->blocks);
+    sl_free(opt->block_sums);
     sl_free(opt);
 }
 
@@ -285,39 +330,7 @@ static sl_status report_non_finite(const sl_optimizer *opt, const opt_entry *e, 
                         isnan(t->grad[i]) ? "NaN" : "Inf", (long long)i);
 }
 
-/* The global L2 norm of every gradient present, or SL_ERR_NUMERIC. */
-static sl_status global_grad_norm(const sl_optimizer *opt, double *norm, sl_error *err)
-{
-    double total = 0.0;
-    for (size_t i = 0; i < opt->n_entries; i++) {
-        const sl_tensor *t = opt->entries[i].param->tensor;
-        if (!t->grad)
-            continue;
-        double s = sum_squares(t->grad, t->size);
-        if (!isfinite(s))
-            return report_non_finite(opt, &opt->entries[i], err);
-        total += s;
-    }
-    *norm = sqrt(total);
-    return SL_OK;
-}
-
-/* torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6) when that is below 1. */
-static void clip_grads(sl_optimizer *opt, double norm)
-{
-    double coef = (double)opt->spec.clip_grad_norm / (norm + CLIP_EPS);
-    if (coef >= 1.0)
-        return;
-    float c = (float)coef;
-    for (size_t i = 0; i < opt->n_entries; i++) {
-        sl_tensor *t = opt->entries[i].param->tensor;
-        if (t->grad)
-            for (int64_t k = 0; k < t->size; k++)
-                t->grad[k] *= c;
-    }
-}
-
-/* ---- the updates ---------------------------------------------------------------- */
+/* ---- the block passes ---------------------------------------------------------- */
 
 /* Adam's step-dependent scalars, as torch computes them. */
 typedef struct adam_scalars {
@@ -326,28 +339,33 @@ typedef struct adam_scalars {
     float decay_keep; /* adamw: 1 - lr * weight_decay */
 } adam_scalars;
 
-/* One entry's update over elements [b, e) of its buffers: every element on its own, so the
- * results are the same however the elements are split over threads. */
-typedef struct update_job {
-    const sl_optimizer *opt;
-    const opt_entry *entry;
-    float lr;
-    const adam_scalars *adam;
-} update_job;
+/* What one pass over the blocks does, and the scalars it needs. */
+typedef enum { PASS_SQUARES, PASS_CLIP, PASS_UPDATE } block_pass;
 
-static void sgd_update(void *ctx, int64_t b, int64_t end)
+typedef struct pass_job {
+    sl_optimizer *opt;
+    block_pass pass;
+    float scale;              /* PASS_CLIP: the clipping factor */
+    float lr;                 /* PASS_UPDATE */
+    const adam_scalars *adam; /* PASS_UPDATE, Adam and AdamW */
+} pass_job;
+
+/* The update of one entry over elements [b, e) of its buffers: every element on its own, so
+ * the results are the same however the elements are cut into blocks or threads. */
+typedef void (*update_fn)(const pass_job *j, const opt_entry *e, int64_t b, int64_t end);
+
+static void sgd_update(const pass_job *j, const opt_entry *e, int64_t b, int64_t end)
 {
-    const update_job *j = ctx;
     const sl_optim_spec *s = &j->opt->spec;
-    sl_tensor *t = j->entry->param->tensor;
+    sl_tensor *t = e->param->tensor;
     /* Parameters, gradients and momentum are separate buffers: restrict lets the
      * loops vectorise, and each case gets its own branch-free loop. */
     float *restrict p = t->data + b;
     const float *restrict grad = t->grad + b;
     const int64_t n = end - b;
-    const float lr = j->lr, wd = j->entry->decay ? s->weight_decay : 0.0f;
+    const float lr = j->lr, wd = e->decay ? s->weight_decay : 0.0f;
     const float mom = s->momentum, keep = 1.0f - s->dampening;
-    float *restrict buf = j->opt->n_slots ? j->entry->slot[0]->data + b : NULL;
+    float *restrict buf = j->opt->n_slots ? e->slot[0]->data + b : NULL;
     if (!buf) {
         for (int64_t i = 0; i < n; i++)
             p[i] -= lr * (grad[i] + wd * p[i]);
@@ -392,14 +410,13 @@ static adam_scalars adam_scalars_for(const sl_optimizer *opt, float lr)
     return a;
 }
 
-static void adam_update(void *ctx, int64_t b, int64_t end)
+static void adam_update(const pass_job *j, const opt_entry *e, int64_t b, int64_t end)
 {
-    const update_job *j = ctx;
     const sl_optim_spec *s = &j->opt->spec;
     const adam_scalars *a = j->adam;
-    int adamw = s->kind == SL_OPTIM_ADAMW, decay = j->entry->decay;
-    sl_tensor *t = j->entry->param->tensor;
-    float *p = t->data, *m = j->entry->slot[0]->data, *v = j->entry->slot[1]->data;
+    int adamw = s->kind == SL_OPTIM_ADAMW, decay = e->decay;
+    sl_tensor *t = e->param->tensor;
+    float *p = t->data, *m = e->slot[0]->data, *v = e->slot[1]->data;
     const float *grad = t->grad;
     float l2 = decay && !adamw ? s->weight_decay : 0.0f;
     float b1 = s->beta1, b2 = s->beta2, eps = s->eps;
@@ -414,8 +431,63 @@ static void adam_update(void *ctx, int64_t b, int64_t end)
     }
 }
 
-/* Entries this large are updated in ranges on slope's threads (parallel.h). */
-#define SL_OPTIM_PAR_MIN ((int64_t)1 << 15)
+/* One block of the job's pass; blocks whose parameter has no gradient are skipped. */
+static void run_block(void *ctx, int64_t index, int thread)
+{
+    (void)thread;
+    const pass_job *j = ctx;
+    const opt_block *k = &j->opt->blocks[index];
+    const opt_entry *e = &j->opt->entries[k->entry];
+    float *grad = e->param->tensor->grad;
+    if (j->pass == PASS_SQUARES)
+        j->opt->block_sums[index] = grad ? sum_squares(grad + k->begin, k->end - k->begin) : 0.0;
+    else if (!grad)
+        return;
+    else if (j->pass == PASS_CLIP)
+        for (int64_t i = k->begin; i < k->end; i++)
+            grad[i] *= j->scale;
+    else if (j->opt->spec.kind == SL_OPTIM_SGD)
+        sgd_update(j, e, k->begin, k->end);
+    else
+        adam_update(j, e, k->begin, k->end);
+}
+
+static void run_pass(const pass_job *j)
+{
+    const sl_optimizer *opt = j->opt;
+    if (opt->n_elements >= SL_OPTIM_PAR_MIN) {
+        sl_par_run((int64_t)opt->n_blocks, run_block, (void *)j);
+        return;
+    }
+    for (size_t i = 0; i < opt->n_blocks; i++)
+        run_block((void *)j, (int64_t)i, 0);
+}
+
+/* The global L2 norm of every gradient present, or SL_ERR_NUMERIC naming the first
+ * parameter (in the entries' order) whose gradient is not finite. */
+static sl_status global_grad_norm(sl_optimizer *opt, double *norm, sl_error *err)
+{
+    pass_job j = {opt, PASS_SQUARES, 0.0f, 0.0f, NULL};
+    run_pass(&j);
+    double total = 0.0;
+    for (size_t i = 0; i < opt->n_blocks; i++) {
+        if (!isfinite(opt->block_sums[i]))
+            return report_non_finite(opt, &opt->entries[opt->blocks[i].entry], err);
+        total += opt->block_sums[i];
+    }
+    *norm = sqrt(total);
+    return SL_OK;
+}
+
+/* torch.nn.utils.clip_grad_norm_: scale by max / (norm + 1e-6) when that is below 1. */
+static void clip_grads(sl_optimizer *opt, double norm)
+{
+    double coef = (double)opt->spec.clip_grad_norm / (norm + CLIP_EPS);
+    if (coef >= 1.0)
+        return;
+    pass_job j = {opt, PASS_CLIP, (float)coef, 0.0f, NULL};
+    run_pass(&j);
+}
 
 sl_status sl_optimizer_step(sl_optimizer *opt, float lr, sl_error *err)
 {
@@ -435,14 +507,8 @@ sl_status sl_optimizer_step(sl_optimizer *opt, float lr, sl_error *err)
     if (opt->spec.clip_grad_norm > 0.0f)
         clip_grads(opt, norm);
     adam_scalars a = adam_scalars_for(opt, lr);
-    sl_par_range_fn update = opt->spec.kind == SL_OPTIM_SGD ? sgd_update : adam_update;
-    for (size_t i = 0; i < opt->n_entries; i++) {
-        const sl_tensor *t = opt->entries[i].param->tensor;
-        if (!t->grad)
-            continue;
-        update_job j = {opt, &opt->entries[i], lr, &a};
-        sl_par_for(t->size, SL_OPTIM_PAR_MIN, 16, update, &j);
-    }
+    pass_job j = {opt, PASS_UPDATE, 0.0f, lr, &a};
+    run_pass(&j);
     opt->steps++;
     return SL_OK;
 }

@@ -624,56 +624,110 @@ static void check_resume(const sl_optim_spec *spec, int at, int total)
     ps_free(&second);
 }
 
-/* A parameter large enough that its update is split over slope's threads, 3 steps from the
- * same start on `threads` threads: its data and state slots, concatenated (caller frees). */
-static float *big_param_after_steps(const sl_optim_spec *spec, int threads)
+/* A parameter large enough that its update is split over slope's threads, and a small bias
+ * beside it, 3 steps from the same start on `threads` threads (clipped when spec says so):
+ * their data and state slots, concatenated, then each step's gradient norm (caller frees). */
+enum { BIG_N = 100003, BIG_BIAS = 7, BIG_STEPS = 3 }; /* odd: the blocks are uneven */
+
+static float big_grad(int step, int64_t k) { return (float)sin(1.0 + 0.7 * step + 1.3 * (double)k); }
+
+static float *big_param_after_steps(const sl_optim_spec *spec, int threads, size_t *floats)
 {
-    enum { N = 100003 }; /* above SL_OPTIM_PAR_MIN, odd: the split is uneven */
     sl_set_num_threads(threads);
     param_set s = {0};
-    sl_tensor *t = ps_add(&s, "w", SL_PARAM_WEIGHT, N, 0, NULL, NULL);
+    sl_tensor *t = ps_add(&s, "w", SL_PARAM_WEIGHT, BIG_N, 0, NULL, NULL);
+    sl_tensor *b = ps_add(&s, "b", SL_PARAM_BIAS, BIG_BIAS, 0, NULL, NULL);
     sl_error err = {0};
     assert_int_equal(sl_tensor_ensure_grad(t, &err), SL_OK);
-    for (int64_t k = 0; k < N; k++)
+    assert_int_equal(sl_tensor_ensure_grad(b, &err), SL_OK);
+    for (int64_t k = 0; k < BIG_N; k++)
         t->data[k] = (float)cos(0.37 * (double)k);
     sl_optimizer *opt = new_opt(&s, spec);
-    for (int step = 0; step < 3; step++) {
-        for (int64_t k = 0; k < N; k++)
-            t->grad[k] = (float)sin(1.0 + 0.7 * step + 1.3 * (double)k);
-        step_ok(opt, 0.05f);
-    }
-    size_t slots = sl_optimizer_state_count(opt);
-    float *out = malloc((1 + slots) * N * sizeof *out);
+    size_t slots = sl_optimizer_state_count(opt), per = BIG_N + BIG_BIAS;
+    *floats = (1 + slots / 2) * per + BIG_STEPS;
+    float *out = malloc(*floats * sizeof *out);
     assert_non_null(out);
-    memcpy(out, t->data, N * sizeof *out);
-    for (size_t i = 0; i < slots; i++)
-        memcpy(out + (1 + i) * N, sl_optimizer_state(opt, i, NULL)->data, N * sizeof *out);
+    for (int step = 0; step < BIG_STEPS; step++) {
+        double want = 0.0; /* the norm, summed here in one plain double loop */
+        for (int64_t k = 0; k < BIG_N + BIG_BIAS; k++) {
+            float g = big_grad(step, k);
+            (k < BIG_N ? t->grad : b->grad - BIG_N)[k] = g;
+            want += (double)g * (double)g;
+        }
+        step_ok(opt, 0.05f);
+        out[*floats - BIG_STEPS + (size_t)step] = sl_optimizer_last_grad_norm(opt);
+        assert_float_equal(sl_optimizer_last_grad_norm(opt), (float)sqrt(want),
+                           1e-6 * sqrt(want));
+    }
+    memcpy(out, t->data, BIG_N * sizeof *out);
+    memcpy(out + BIG_N, b->data, BIG_BIAS * sizeof *out);
+    for (size_t i = 0; i < slots; i++) { /* entry by entry: w's slots, then b's */
+        size_t entry = i / (slots / 2), slot = i % (slots / 2);
+        memcpy(out + (1 + slot) * per + (entry ? BIG_N : 0),
+               sl_optimizer_state(opt, i, NULL)->data,
+               (entry ? BIG_BIAS : BIG_N) * sizeof *out);
+    }
     sl_optimizer_free(opt);
     ps_free(&s);
     sl_set_num_threads(1);
     return out;
 }
 
-/* Every update is elementwise, so splitting it over two threads changes no bit. */
+/* Every update is elementwise and the norm's blocks are added in order, so splitting a step
+ * over two threads changes no bit: of the parameters, the state, nor the norm. */
 static void test_update_split_over_threads_is_exact(void **state)
 {
     (void)state;
-    sl_optim_spec specs[5] = {sl_optim_defaults(SL_OPTIM_SGD), sl_optim_defaults(SL_OPTIM_SGD),
+    sl_optim_spec specs[6] = {sl_optim_defaults(SL_OPTIM_SGD), sl_optim_defaults(SL_OPTIM_SGD),
                               sl_optim_defaults(SL_OPTIM_SGD), sl_optim_defaults(SL_OPTIM_ADAM),
-                              sl_optim_defaults(SL_OPTIM_ADAMW)};
+                              sl_optim_defaults(SL_OPTIM_ADAMW), sl_optim_defaults(SL_OPTIM_SGD)};
     specs[1].momentum = 0.9f;
     specs[1].weight_decay = 0.01f;
     specs[2].momentum = 0.9f;
     specs[2].nesterov = 1;
     specs[3].weight_decay = 0.01f;
-    for (int i = 0; i < 5; i++) {
-        size_t floats = (1 + (size_t)(i == 0 ? 0 : i < 3 ? 1 : 2)) * 100003;
-        float *one = big_param_after_steps(&specs[i], 1);
-        float *two = big_param_after_steps(&specs[i], 2);
-        assert_memory_equal(one, two, floats * sizeof(float));
+    specs[5].momentum = 0.9f;
+    specs[5].clip_grad_norm = 1.0f; /* the norm is ~224: every step clips */
+    for (int i = 0; i < 6; i++) {
+        size_t n1 = 0, n2 = 0;
+        float *one = big_param_after_steps(&specs[i], 1, &n1);
+        float *two = big_param_after_steps(&specs[i], 2, &n2);
+        assert_int_equal(n1, n2);
+        assert_memory_equal(one, two, n1 * sizeof(float));
         free(one);
         free(two);
     }
+}
+
+/* A NaN deep in a later block of a large gradient is found before anything moves, and named
+ * with its parameter and element, on any thread count. */
+static void test_non_finite_in_a_later_block(void **state)
+{
+    (void)state;
+    for (int threads = 1; threads <= 2; threads++) {
+        sl_set_num_threads(threads);
+        param_set s = {0};
+        sl_tensor *b = ps_add(&s, "b", SL_PARAM_BIAS, BIG_BIAS, 0, NULL, NULL);
+        sl_tensor *t = ps_add(&s, "w", SL_PARAM_WEIGHT, BIG_N, 0, NULL, NULL);
+        sl_error err = {0};
+        assert_int_equal(sl_tensor_ensure_grad(t, &err), SL_OK);
+        assert_int_equal(sl_tensor_ensure_grad(b, &err), SL_OK);
+        for (int64_t k = 0; k < BIG_N; k++)
+            t->grad[k] = big_grad(0, k);
+        t->grad[BIG_N - 5] = NAN;
+        t->grad[70001] = INFINITY;
+        sl_optim_spec spec = sl_optim_defaults(SL_OPTIM_SGD);
+        sl_optimizer *opt = new_opt(&s, &spec);
+        assert_int_equal(sl_optimizer_step(opt, 0.1f, &err), SL_ERR_NUMERIC);
+        assert_non_null(strstr(err.message, "gradient of w holds Inf at element 70001"));
+        for (int64_t k = 0; k < BIG_N; k++)
+            if (t->data[k] != 0.0f)
+                fail_msg("w[%lld] moved in a rejected step", (long long)k);
+        assert_int_equal(sl_optimizer_steps(opt), 0);
+        sl_optimizer_free(opt);
+        ps_free(&s);
+    }
+    sl_set_num_threads(1);
 }
 
 static void test_resume_is_exact(void **state)
@@ -773,6 +827,7 @@ int main(void)
         cmocka_unit_test(test_buffers_and_missing_grads_skipped),
         cmocka_unit_test(test_state_slots_per_kind),
         cmocka_unit_test(test_update_split_over_threads_is_exact),
+        cmocka_unit_test(test_non_finite_in_a_later_block),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_schedule_constant_with_warmup),
         cmocka_unit_test(test_schedule_step),
