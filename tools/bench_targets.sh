@@ -7,7 +7,7 @@
 # alternated repetitions, 3 by default) with the environment as it is, then
 # tools/bench_memory.sh on both models, and prints one line per target:
 #
-#   fashion_mlp  2 threads  >= 2.00x torch
+#   fashion_mlp  2 threads  >= 2.00x torch (median; the pairs' range on the next line)
 #   fashion_cnn  2 threads  >= 1.25x torch
 #   peak RSS, statistics on <= 100 MiB (both models)
 #   heap allocations per training step == 0
@@ -62,6 +62,7 @@ for target in "fashion_mlp 2.00" "fashion_cnn 1.25"; do
     allocs=$(row "$1" | awk -F'|' '{ gsub(/ /, "", $20); print $20 }')
     ok=$(awk -v r="${ratio:-0}" -v t="$2" 'BEGIN { print (r >= t) ? 1 : 0 }')
     verdict "$1 2 threads, >= $2x torch" "${ratio:-?}x" "$ok"
+    grep "^  $1 batch 64, 2 thread" "$tmp/speed" | sed 's/^  /    pairs: /' || true
     verdict "$1 heap allocations per step == 0" "${allocs:-?}" "$([ "${allocs:-x}" = 0 ] && echo 1 || echo 0)"
 done
 for m in fashion_mlp fashion_cnn; do

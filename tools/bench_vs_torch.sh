@@ -169,6 +169,13 @@ for c, b, t in keys:
           f"| {f(med('rss_mib', p), '{:.1f}')} | {f(med('startup_s', s), '{:.2f}')} "
           f"| {f(med('startup_s', p), '{:.2f}')} | {f(sg, '{:.1f}')} "
           f"| {f(None if sg is None or not gg else 100 * sg / gg, '{:.0f}%')} | {f(allocs, '{:g}')} |")
+print("\ntraining steps/s ratio of each alternated pair (slope / PyTorch in the same repetition):")
+for c, b, t in keys:
+    s, p = cells.get((c, b, t, "slope"), []), cells.get((c, b, t, "torch"), [])
+    pairs = sorted(x["steps_sps"] / y["steps_sps"] for x, y in zip(s, p) if y["steps_sps"])
+    if pairs:
+        print(f"  {c} batch {b}, {t} thread(s): min {pairs[0]:.2f}x, median "
+              f"{statistics.median(pairs):.2f}x, max {pairs[-1]:.2f}x over {len(pairs)} pair(s)")
 peaks = {}
 for r in rows:
     if r["impl"] == "slope" and r.get("peak_gflops"):
