@@ -220,7 +220,8 @@ static int emit_train(cJSON *root, const sl_config_train *t)
     return o && add_number(o, "epochs", t->epochs) &&
            add_number(o, "batch_size", (double)t->batch_size) &&
            add_bool(o, "drop_last", t->drop_last) && add_bool(o, "shuffle", t->shuffle) &&
-           add_number(o, "threads", t->threads);
+           add_number(o, "threads", t->threads) &&
+           add_string(o, "precision", sl_precision_name(t->precision));
 }
 
 static int emit_checkpoint(cJSON *root, const sl_config_checkpoint *k)

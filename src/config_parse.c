@@ -656,7 +656,7 @@ static sl_status parse_schedule(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
 /* ---- train, checkpoint, stats ------------------------------------------------- */
 
 static const char *const train_keys[] = {"epochs", "batch_size", "drop_last", "shuffle",
-                                         "threads", NULL};
+                                         "threads", "precision", NULL};
 static const char *const checkpoint_keys[] = {"path", "every", "keep_best", NULL};
 static const char *const stats_keys[] = {"enabled", "probe", "every", NULL};
 static const char *const probe_keys[] = {"split", "count", NULL};
@@ -675,6 +675,11 @@ static sl_status parse_train(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
         st = sl_cfg_get_bool(c, o, "shuffle", &t->shuffle);
     if (st == SL_OK)
         st = sl_cfg_get_int(c, o, "threads", &t->threads, 0, 4096);
+    static const char *const precisions[] = {"fp32", "bf16"}; /* sl_precision's order */
+    int precision = (int)t->precision;
+    if (st == SL_OK)
+        st = sl_cfg_get_enum(c, o, "precision", precisions, 2, &precision);
+    t->precision = (sl_precision)precision;
     return st;
 }
 

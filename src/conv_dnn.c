@@ -6,12 +6,14 @@
 #include <string.h>
 
 static atomic_int g_backend = -1;
-static atomic_uint_least64_t g_dnn_count;
+static atomic_uint_least64_t g_dnn_count, g_dnn_bf16_count;
 static atomic_int g_min_batch = SL_DNN_MIN_BATCH;
 
 int sl_conv_dnn_set_min_batch(int n) { return atomic_exchange(&g_min_batch, n < 1 ? 1 : n); }
 
 uint64_t sl_conv_dnn_count(void) { return atomic_load(&g_dnn_count); }
+
+uint64_t sl_conv_dnn_bf16_count(void) { return atomic_load(&g_dnn_bf16_count); }
 
 int sl_conv_dnn_built(void)
 {
@@ -49,6 +51,8 @@ sl_conv_backend sl_conv_set_backend(sl_conv_backend b)
 }
 
 #ifndef SLOPE_HAVE_ONEDNN
+
+int sl_bf16_supported(void) { return 0; }
 
 int sl_dnn_conv_forward(sl_graph *g, const sl_dnn_conv_args *a, int want_saved,
                         sl_dnn_conv_saved **saved)
@@ -125,7 +129,7 @@ static arg_row args_of(int prim, int bias)
 
 /* ---- plans: the primitives of one shape, made once ---------------------------------- */
 
-typedef struct dnn_key { int mb, C, H, W, O, kh, kw, stride, pad, bias; } dnn_key;
+typedef struct dnn_key { int mb, C, H, W, O, kh, kw, stride, pad, bias, bf16; } dnn_key;
 
 /* One thread's stream and memory objects (their data handles are set at each call). */
 typedef struct dnn_thread {
@@ -232,10 +236,16 @@ static dnn_cache *cache_of(sl_graph *g)
     return c;
 }
 
+static int typed_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
+                    dnnl_data_type_t type, dnnl_format_tag_t tag)
+{
+    return dnnl_memory_desc_init_by_tag(md, ndims, dims, type, tag) == dnnl_success;
+}
+
 static int plain_md(dnnl_memory_desc_t *md, int ndims, const dnnl_dim_t *dims,
                     dnnl_format_tag_t tag)
 {
-    return dnnl_memory_desc_init_by_tag(md, ndims, dims, dnnl_f32, tag) == dnnl_success;
+    return typed_md(md, ndims, dims, dnnl_f32, tag);
 }
 
 /* The shapes of one conv: plain descriptors of slope's buffers, "any" ones for oneDNN's. */
@@ -271,13 +281,25 @@ static void take_md(dnn_plan *p, const_dnnl_primitive_desc_t pd, dnnl_query_t wh
     p->used[slot] = 1;
 }
 
+/* Whether a bf16 plan's convolution impl runs on the CPU's own bf16 instructions: its ISA
+ * (after the colon: "avx512_core_bf16", "avx512_core_amx_bf16") says bf16; oneDNN's
+ * emulation on plain AVX-512 ("jit_bf16:avx512_core") is slower than fp32. */
+static int native_bf16(const char *impl)
+{
+    const char *isa = strchr(impl, ':');
+    return isa && strstr(isa, "bf16") != NULL;
+}
+
+static int is_convolution(int prim) { return prim == P_FWD || prim == P_BWD_D || prim == P_BWD_W; }
+
 /* Makes the primitive of pd (destroyed after unless keep); 0 if it is oneDNN's reference
- * implementation (slower than im2col) or fails. */
+ * implementation (slower than im2col), a bf16 convolution without native bf16, or fails. */
 static int make_prim(dnn_plan *p, int prim, dnnl_primitive_desc_t pd, int keep)
 {
     const char *impl = NULL;
     int ok = dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &impl) == dnnl_success &&
-             impl && strncmp(impl, "ref", 3) != 0;
+             impl && strncmp(impl, "ref", 3) != 0 &&
+             (!p->key.bf16 || !is_convolution(prim) || native_bf16(impl));
     const dnnl_memory_desc_t *sp = dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
     size_t bytes = sp ? dnnl_memory_desc_get_size(sp) : 0;
     if (bytes > p->scratch)
@@ -288,13 +310,17 @@ static int make_prim(dnn_plan *p, int prim, dnnl_primitive_desc_t pd, int keep)
     return ok;
 }
 
-/* x's, w's and y's (or their gradients') descriptors with the layout left to oneDNN. */
-static int any_layouts(const conv_shape *s, dnnl_memory_desc_t *x, dnnl_memory_desc_t *w,
-                       dnnl_memory_desc_t *y)
+/* x's, w's and y's (or their gradients') descriptors with the layout left to oneDNN; the
+ * flags say which of the three a bf16 plan holds in bf16 (the products' inputs). */
+enum { LOW_X = 1, LOW_W = 2, LOW_Y = 4 };
+
+static int any_layouts(const dnn_plan *p, const conv_shape *s, int low, dnnl_memory_desc_t *x,
+                       dnnl_memory_desc_t *w, dnnl_memory_desc_t *y)
 {
-    return plain_md(x, 4, s->src, dnnl_format_tag_any) &&
-           plain_md(w, 4, s->wei, dnnl_format_tag_any) &&
-           plain_md(y, 4, s->dst, dnnl_format_tag_any);
+    dnnl_data_type_t bf = p->key.bf16 ? dnnl_bf16 : dnnl_f32;
+    return typed_md(x, 4, s->src, low & LOW_X ? bf : dnnl_f32, dnnl_format_tag_any) &&
+           typed_md(w, 4, s->wei, low & LOW_W ? bf : dnnl_f32, dnnl_format_tag_any) &&
+           typed_md(y, 4, s->dst, low & LOW_Y ? bf : dnnl_f32, dnnl_format_tag_any);
 }
 
 static int make_forward(dnn_plan *p, const dnn_cache *c, const conv_shape *s)
@@ -302,7 +328,7 @@ static int make_forward(dnn_plan *p, const dnn_cache *c, const conv_shape *s)
     dnnl_memory_desc_t src, wei, dst;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
-    if (!any_layouts(s, &src, &wei, &dst) ||
+    if (!any_layouts(p, s, LOW_X | LOW_W, &src, &wei, &dst) ||
         dnnl_convolution_forward_desc_init(&cd, dnnl_forward_training, dnnl_convolution_direct,
                                            &src, &wei, p->key.bias ? &p->md[S_B] : NULL, &dst,
                                            s->strides, s->pad_l, s->pad_r) != dnnl_success ||
@@ -322,7 +348,7 @@ static int make_bwd_data(dnn_plan *p, const dnn_cache *c, const conv_shape *s)
     dnnl_memory_desc_t dsrc, wei, ddst;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
-    if (!any_layouts(s, &dsrc, &wei, &ddst) ||
+    if (!any_layouts(p, s, LOW_W | LOW_Y, &dsrc, &wei, &ddst) ||
         dnnl_convolution_backward_data_desc_init(&cd, dnnl_convolution_direct, &dsrc, &wei, &ddst,
                                                  s->strides, s->pad_l, s->pad_r) != dnnl_success ||
         dnnl_primitive_desc_create(&pd, &cd, c->attr, c->engine, p->fwd_pd) != dnnl_success)
@@ -339,7 +365,7 @@ static int make_bwd_weights(dnn_plan *p, const dnn_cache *c, const conv_shape *s
     dnnl_memory_desc_t src, dwei, ddst;
     dnnl_convolution_desc_t cd;
     dnnl_primitive_desc_t pd = NULL;
-    if (!any_layouts(s, &src, &dwei, &ddst) ||
+    if (!any_layouts(p, s, LOW_X | LOW_Y, &src, &dwei, &ddst) ||
         dnnl_convolution_backward_weights_desc_init(
             &cd, dnnl_convolution_direct, &src, &dwei, p->key.bias ? &p->md[S_DB] : NULL, &ddst,
             s->strides, s->pad_l, s->pad_r) != dnnl_success ||
@@ -714,17 +740,60 @@ static void omp_leave(int prev)
 #endif
 }
 
+/* The plan of key k with its backward primitives when saving; NULL if oneDNN declines. */
+static dnn_plan *usable_plan(dnn_cache *c, const dnn_key *k, const sl_dnn_conv_args *a,
+                             int saving)
+{
+    dnn_plan *p = plan_find(c, k);
+    if (!p || !p->ok || (saving && !plan_backward(p, c, a->need_dx, a->need_dw)))
+        return NULL;
+    return p;
+}
+
+/* Whether a small bf16 conv gets native bf16 kernels, forward and backward: made in a cache
+ * of its own and thrown away. */
+static int probe_bf16(void)
+{
+    dnn_cache *c = cache_new();
+    if (!c)
+        return 0;
+    dnn_key k = {SL_DNN_PART, 16, 8, 8, 16, 3, 3, 1, 1, 1, 1};
+    sl_dnn_conv_args a;
+    memset(&a, 0, sizeof a);
+    a.need_dx = a.need_dw = 1;
+    int prev = omp_enter();
+    int ok = usable_plan(c, &k, &a, 1) != NULL;
+    omp_leave(prev);
+    cache_free(c);
+    return ok;
+}
+
+static atomic_int g_bf16_supported = -1;
+
+int sl_bf16_supported(void)
+{
+    int v = atomic_load(&g_bf16_supported);
+    if (v < 0) {
+        v = probe_bf16();
+        atomic_store(&g_bf16_supported, v);
+    }
+    return v;
+}
+
 /* Finds or makes the plan's primitives (backward ones too when saving) and the resources of
- * threads 0..threads-1; 0 if oneDNN declines any of it. */
+ * threads 0..threads-1; 0 if oneDNN declines any of it.  A bf16 conv whose bf16 plan oneDNN
+ * declines takes the fp32 plan. */
 static int plan_ready(dnn_cache *c, conv_run *r, int saving)
 {
     const sl_dnn_conv_args *a = &r->a;
     dnn_key k = {SL_DNN_PART, a->C, a->H, a->W, a->O, a->kh, a->kw, a->stride, a->pad,
-                 a->b != NULL};
-    dnn_plan *p = r->plan = plan_find(c, &k);
-    if (!p || !p->ok)
-        return 0;
-    if (saving && !plan_backward(p, c, a->need_dx, a->need_dw))
+                 a->b != NULL, a->bf16 != 0};
+    dnn_plan *p = usable_plan(c, &k, a, saving);
+    if (!p && k.bf16) {
+        k.bf16 = 0;
+        p = usable_plan(c, &k, a, saving);
+    }
+    if (!(r->plan = p))
         return 0;
     for (int t = 0; t < r->threads; t++)
         if (!plan_thread(p, c, t))
@@ -842,6 +911,8 @@ int sl_dnn_conv_forward(sl_graph *g, const sl_dnn_conv_args *a, int want_saved,
     omp_leave(prev);
     if (done == 1) {
         atomic_fetch_add(&g_dnn_count, 1);
+        if (r->plan->key.bf16)
+            atomic_fetch_add(&g_dnn_bf16_count, 1);
         if (saved)
             *saved = want_saved ? r : NULL;
     }

@@ -16,6 +16,12 @@
  * (user-managed), comes from the step's arena.  A shape oneDNN declines, or for which it has
  * only its reference implementation, and a batch below the minimum (SL_DNN_MIN_BATCH) run
  * on im2col instead.
+ *
+ * bf16 (sl_graph_set_precision): the same plans with bfloat16 for x, w and dy in oneDNN's
+ * layouts (the reorders convert) and float32 for y, dx, dW and db.  A bf16 plan is kept only
+ * when every one of its convolutions runs on a kernel for the CPU's own bf16 instructions
+ * (avx512_bf16 or AMX, not oneDNN's emulation on older AVX-512); otherwise the fp32 plan of
+ * the shape runs it.
  */
 #ifndef SLOPE_CONV_DNN_H
 #define SLOPE_CONV_DNN_H
@@ -41,8 +47,10 @@ int sl_conv_dnn_built(void);
 /* Sets the smallest batch oneDNN takes (>= 1; tests use 1 for the torch goldens' small
  * batches); returns the previous value. */
 int sl_conv_dnn_set_min_batch(int n);
-/* Forward convolutions oneDNN has run in this process (for tests: which path ran). */
+/* Forward convolutions oneDNN has run in this process, and of them in bf16 (for tests:
+ * which path ran). */
 uint64_t sl_conv_dnn_count(void);
+uint64_t sl_conv_dnn_bf16_count(void);
 
 /* One conv2d: x[N, C, H, W] * w[O, C, kh, kw] (+ b[O]) -> y[N, O, OH, OW]. */
 typedef struct sl_dnn_conv_args {
@@ -50,6 +58,7 @@ typedef struct sl_dnn_conv_args {
     const float *x, *w, *b; /* b may be NULL */
     float *y;
     int need_dx, need_dw; /* backward will want dx; dw or db */
+    int bf16;             /* bf16 products when oneDNN has native bf16 kernels for them */
 } sl_dnn_conv_args;
 
 typedef struct sl_dnn_conv_saved sl_dnn_conv_saved; /* what backward needs (arena) */

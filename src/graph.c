@@ -20,6 +20,7 @@ struct sl_graph {
     int training;
     int backward_done;
     int grad_over_data; /* sl_graph_set_grad_over_data */
+    sl_precision precision;
     sl_rng rng;
     sl_error error;
     void *cache;                /* an op family's state across steps (sl_ag_cache) */
@@ -91,6 +92,35 @@ int sl_graph_set_grad_over_data(sl_graph *g, int on)
 }
 
 int sl_graph_grad_over_data(const sl_graph *g) { return g ? g->grad_over_data : 0; }
+
+sl_precision sl_graph_set_precision(sl_graph *g, sl_precision p)
+{
+    if (!g)
+        return SL_PRECISION_FP32;
+    sl_precision prev = g->precision;
+    g->precision = p == SL_PRECISION_BF16 ? SL_PRECISION_BF16 : SL_PRECISION_FP32;
+    return prev;
+}
+
+sl_precision sl_graph_precision(const sl_graph *g) { return g ? g->precision : SL_PRECISION_FP32; }
+
+static const char *const precision_names[] = {"fp32", "bf16"};
+
+const char *sl_precision_name(sl_precision p)
+{
+    return (unsigned)p < 2 ? precision_names[p] : "?";
+}
+
+sl_status sl_precision_parse(const char *name, sl_precision *p, sl_error *err)
+{
+    for (int i = 0; i < 2; i++)
+        if (name && p && strcmp(name, precision_names[i]) == 0) {
+            *p = (sl_precision)i;
+            return SL_OK;
+        }
+    return sl_error_set(err, SL_ERR_CONFIG, "unknown precision \"%s\" (expected \"fp32\" or "
+                        "\"bf16\")", name ? name : "(null)");
+}
 
 int sl_graph_set_training(sl_graph *g, int training)
 {

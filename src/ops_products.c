@@ -336,7 +336,8 @@ static int conv2d_dnn(sl_graph *g, sl_tensor *x, sl_tensor *w, sl_tensor *b, sl_
     const conv_geom c = geom_of(x, w, stride, pad);
     sl_dnn_conv_args a = {c.N, c.C, c.H, c.W, c.O, c.kh, c.kw, stride, pad, c.OH, c.OW,
                           x->data, w->data, b ? b->data : NULL, y->data,
-                          wants(x), wants(w) || wants(b)};
+                          wants(x), wants(w) || wants(b),
+                          sl_graph_precision(g) == SL_PRECISION_BF16};
     /* sl_ag_record records a node exactly when this holds. */
     int records = sl_graph_grad_enabled(g) && (a.need_dx || a.need_dw);
     sl_dnn_conv_saved *saved = NULL;

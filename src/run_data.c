@@ -133,6 +133,7 @@ sl_train_options sl_run_train_options(const sl_config *cfg)
     o.optim = cfg->optimizer;
     o.schedule = cfg->schedule;
     o.augment = cfg->data.augment;
+    o.precision = cfg->train.precision;
     return o;
 }
 

@@ -177,6 +177,9 @@ static sl_status check_options(const sl_train_options *opt, sl_error *err)
         (int)opt->schedule.kind > (int)SL_SCHEDULE_COSINE)
         return sl_error_set(err, SL_ERR_CONFIG, "sl_trainer_new: unknown schedule kind %d",
                             (int)opt->schedule.kind);
+    if ((int)opt->precision < (int)SL_PRECISION_FP32 || (int)opt->precision > (int)SL_PRECISION_BF16)
+        return sl_error_set(err, SL_ERR_CONFIG, "sl_trainer_new: unknown precision %d",
+                            (int)opt->precision);
     return SL_OK;
 }
 
@@ -212,8 +215,10 @@ sl_trainer *sl_trainer_new(sl_model *model, const sl_dataset *train, const sl_tr
     t->graph = sl_graph_new(opt->seed, err);
     /* Nothing reads a step's activations after backward here (the statistics read their
      * gradients), so gradients may lie over the activations no backward needs. */
-    if (t->graph)
+    if (t->graph) {
         sl_graph_set_grad_over_data(t->graph, 1);
+        sl_graph_set_precision(t->graph, opt->precision);
+    }
     t->iter = t->graph ? sl_batch_iter_new(train, &bo, err) : NULL;
     t->optim = t->iter ? sl_optimizer_new(model_params(model), sl_model_num_params(model),
                                           &opt->optim, err)

@@ -199,6 +199,7 @@ static void test_defaults(void **state)
     assert_int_equal(cfg->train.drop_last, 0);
     assert_int_equal(cfg->train.shuffle, 1);
     assert_int_equal(cfg->train.threads, 0);
+    assert_int_equal(cfg->train.precision, SL_PRECISION_FP32);
     assert_null(cfg->checkpoint.path);
     assert_int_equal(cfg->checkpoint.every, 1);
     assert_int_equal(cfg->checkpoint.keep_best, 0);
@@ -389,6 +390,11 @@ static void test_fixtures(void **state)
                   "\"avg_pool2d\", \"flatten\", \"dropout\", \"batch_norm\", \"relu\", "
                   "\"leaky_relu\", \"prelu\", \"rrelu\", \"elu\", \"selu\", \"sigmoid\", "
                   "\"tanh\", \"gelu\", \"residual\", \"rnn\"");
+    expect_section_error("'train':{'precision':'fp61'}",
+                         "t.json: train.precision: unknown value \"fp61\" (did you mean "
+                         "\"fp32\"?); valid values: \"fp32\", \"bf16\"");
+    expect_section_error("'train':{'precision':16}",
+                         "t.json: train.precision: expected one of \"fp32\", \"bf16\", got 16");
     check_fixture("bad_shape.json", SL_ERR_SHAPE, "model.layers[2]: layer 2 (linear)");
     check_fixture("bad_augment_spiral.json", SL_ERR_CONFIG,
                   "data.augment.crop: needs image data [C, H, W]; the spiral's samples are "
@@ -838,7 +844,8 @@ static const char *const RICH =
     "'loss':'mse','optimizer':{'type':'adamw','lr':0.003,'betas':[0.85,0.995],'eps':1e-7,"
     "'weight_decay':0.05,'decay_prelu':true,'clip_grad_norm':1.5},"
     "'schedule':{'type':'step','warmup_epochs':0.5,'step_epochs':3,'gamma':0.3},"
-    "'train':{'epochs':12,'batch_size':100,'drop_last':true,'shuffle':false,'threads':4},"
+    "'train':{'epochs':12,'batch_size':100,'drop_last':true,'shuffle':false,'threads':4,"
+    "'precision':'bf16'},"
     "'checkpoint':{'path':'runs/rich.safetensors','every':2,'keep_best':true},"
     "'stats':{'enabled':true,'probe':{'split':'test','count':1000},'every':50}}";
 
@@ -876,6 +883,7 @@ static void assert_same_config(const sl_config *a, const sl_config *b)
     assert_int_equal(a->train.drop_last, b->train.drop_last);
     assert_int_equal(a->train.shuffle, b->train.shuffle);
     assert_int_equal(a->train.threads, b->train.threads);
+    assert_int_equal(a->train.precision, b->train.precision);
     assert_int_equal(a->stats.enabled, b->stats.enabled);
     assert_int_equal(a->stats.probe_split, b->stats.probe_split);
     assert_int_equal(a->stats.probe_count, b->stats.probe_count);

@@ -83,8 +83,9 @@ static void preset_grad(sl_tensor *t)
         t->grad[i] = 0.5f;
 }
 
-/* conv2d forward + backward of sum(r * y) on backend b; the inputs come from fixed seeds. */
-static conv_result run_case(const conv_case *c, sl_conv_backend b)
+/* conv2d forward + backward of sum(r * y) on backend b in precision p; the inputs come from
+ * fixed seeds. */
+static conv_result run_case_in(const conv_case *c, sl_conv_backend b, sl_precision p)
 {
     assert_int_equal(sl_conv_set_backend(b), b);
     int64_t xs[4] = {c->N, c->C, c->H, c->W}, ws[4] = {c->O, c->C, c->kh, c->kw}, bs[1] = {c->O};
@@ -98,6 +99,7 @@ static conv_result run_case(const conv_case *c, sl_conv_backend b)
         preset_grad(bias);
     sl_graph *g = sl_graph_new(1, NULL);
     assert_non_null(g);
+    sl_graph_set_precision(g, p);
     sl_tensor *y = sl_conv2d(g, x, w, bias, c->stride, c->pad);
     assert_non_null(y);
     int64_t rs[2] = {y->size, 1}, flat[2] = {1, y->size};
@@ -115,6 +117,13 @@ static conv_result run_case(const conv_case *c, sl_conv_backend b)
     return out;
 }
 
+static conv_result run_case(const conv_case *c, sl_conv_backend b)
+{
+    return run_case_in(c, b, SL_PRECISION_FP32);
+}
+
+static double g_atol_of_max = ATOL_OF_MAX, g_rtol = RTOL; /* bf16's test widens them */
+
 /* a against b, with the absolute tolerance scaled by b's largest magnitude (see the top). */
 static void assert_close_scaled(const float *a, const float *b, int64_t n, const char *name,
                                 const char *array)
@@ -124,7 +133,7 @@ static void assert_close_scaled(const float *a, const float *b, int64_t n, const
         scale = fmax(scale, fabs((double)b[i]));
     char what[128];
     snprintf(what, sizeof what, "%s %s", name, array);
-    tu_assert_close(a, b, n, ATOL_OF_MAX * scale, RTOL, what);
+    tu_assert_close(a, b, n, g_atol_of_max * scale, g_rtol, what);
 }
 
 static void assert_results_close(const conv_result *a, const conv_result *b, const char *name)
@@ -257,6 +266,96 @@ static void test_chained_convs_share_buffers(void **state)
     chain_free(&ref);
 }
 
+static int results_differ(const conv_result *a, const conv_result *b)
+{
+    return memcmp(a->y, b->y, (size_t)b->ny * sizeof(float)) != 0 ||
+           memcmp(a->dw, b->dw, (size_t)b->nw * sizeof(float)) != 0;
+}
+
+/*
+ * SL_PRECISION_BF16 where the CPU has bf16 kernels: every case runs in bf16 (the counter says
+ * so, and the results are not fp32's bits), close to fp32's within bf16's rounding, and the
+ * same bits on 1 and 2 threads.  Where it has none: exactly fp32's results.
+ *
+ * Tolerance: bf16 keeps 8 bits of mantissa, so each product's inputs are off by up to 2^-9
+ * relatively and each product by ~2^-8; summed over n terms of both signs, the error is
+ * about sqrt(n) * 2^-8 of a typical term, below 2^-8 ~ 4e-3 of the array's largest value.
+ * |a - b| <= 1.5e-2 * max|b| + 1e-2 * |b| leaves room for that and still catches a wrong tap,
+ * image or channel (O(1) of the scale).
+ */
+static void test_bf16_precision(void **state)
+{
+    (void)state;
+    if (!sl_conv_dnn_built())
+        skip();
+    int was = sl_conv_dnn_set_min_batch(1);
+    int native = sl_bf16_supported();
+    for (size_t i = 0; i < N_CASES; i++) {
+        char name[112];
+        case_name(&CASES[i], name, sizeof name);
+        strcat(name, " bf16");
+        uint64_t before = sl_conv_dnn_bf16_count();
+        conv_result low = run_case_in(&CASES[i], SL_CONV_ONEDNN, SL_PRECISION_BF16);
+        conv_result ref = run_case(&CASES[i], SL_CONV_ONEDNN);
+        if (!native) {
+            assert_true(sl_conv_dnn_bf16_count() == before);
+            assert_results_equal(&low, &ref);
+        } else {
+            if (sl_conv_dnn_bf16_count() != before + 1)
+                fail_msg("%s: the convolution did not run in bf16", name);
+            if (!results_differ(&low, &ref))
+                fail_msg("%s: the same bits as fp32", name);
+            g_atol_of_max = 1.5e-2, g_rtol = 1e-2;
+            assert_results_close(&low, &ref, name);
+            g_atol_of_max = ATOL_OF_MAX, g_rtol = RTOL;
+        }
+        result_free(&low);
+        result_free(&ref);
+    }
+    const conv_case *c = &CASES[2]; /* 3 parts, the last one short */
+    sl_set_num_threads(2);
+    conv_result two = run_case_in(c, SL_CONV_ONEDNN, SL_PRECISION_BF16);
+    sl_set_num_threads(1);
+    conv_result one = run_case_in(c, SL_CONV_ONEDNN, SL_PRECISION_BF16);
+    assert_results_equal(&one, &two);
+    result_free(&one);
+    result_free(&two);
+    /* im2col has no bf16: a bf16 graph there computes as fp32 does. */
+    conv_result low = run_case_in(c, SL_CONV_IM2COL, SL_PRECISION_BF16);
+    conv_result ref = run_case(c, SL_CONV_IM2COL);
+    assert_results_equal(&low, &ref);
+    result_free(&low);
+    result_free(&ref);
+    sl_conv_set_backend(SL_CONV_ONEDNN);
+    sl_conv_dnn_set_min_batch(was);
+}
+
+/* The precision setting and its names. */
+static void test_precision_setting(void **state)
+{
+    (void)state;
+    sl_graph *g = sl_graph_new(1, NULL);
+    assert_non_null(g);
+    assert_int_equal(sl_graph_precision(g), SL_PRECISION_FP32);
+    assert_int_equal(sl_graph_set_precision(g, SL_PRECISION_BF16), SL_PRECISION_FP32);
+    assert_int_equal(sl_graph_precision(g), SL_PRECISION_BF16);
+    assert_int_equal(sl_graph_set_precision(g, (sl_precision)7), SL_PRECISION_BF16);
+    assert_int_equal(sl_graph_precision(g), SL_PRECISION_FP32);
+    sl_graph_free(g);
+    assert_int_equal(sl_graph_precision(NULL), SL_PRECISION_FP32);
+    assert_string_equal(sl_precision_name(SL_PRECISION_BF16), "bf16");
+    assert_string_equal(sl_precision_name((sl_precision)7), "?");
+    sl_precision p = SL_PRECISION_FP32;
+    sl_error err = {0};
+    assert_int_equal(sl_precision_parse("bf16", &p, &err), SL_OK);
+    assert_int_equal(p, SL_PRECISION_BF16);
+    assert_int_equal(sl_precision_parse("fp16", &p, &err), SL_ERR_CONFIG);
+    assert_non_null(strstr(err.message, "\"fp16\""));
+    assert_int_equal(p, SL_PRECISION_BF16);
+    if (!sl_conv_dnn_built())
+        assert_int_equal(sl_bf16_supported(), 0);
+}
+
 /* A batch below the minimum runs on im2col: the same result as im2col's, bit for bit. */
 static void test_small_batch_falls_back(void **state)
 {
@@ -319,6 +418,8 @@ int main(void)
         cmocka_unit_test(test_chained_convs_share_buffers),
         cmocka_unit_test(test_small_batch_falls_back),
         cmocka_unit_test(test_switch),
+        cmocka_unit_test(test_bf16_precision),
+        cmocka_unit_test(test_precision_setting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -747,7 +747,7 @@ static void test_bad_enums_are_refused(void **state)
     sl_error err = {0};
     sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
     sl_model *m = spiral_model("tanh", 0);
-    for (int which = 0; which < 4; which++) {
+    for (int which = 0; which < 5; which++) {
         sl_train_options o = spiral_options(1);
         if (which == 0)
             o.loss = (sl_loss_kind)7;
@@ -755,6 +755,8 @@ static void test_bad_enums_are_refused(void **state)
             o.optim.kind = (sl_optim_kind)9;
         else if (which == 2)
             o.schedule.kind = (sl_schedule_kind)-1;
+        else if (which == 3)
+            o.precision = (sl_precision)2;
         else
             o.loss = (sl_loss_kind)-2;
         memset(&err, 0, sizeof err);
@@ -763,6 +765,28 @@ static void test_bad_enums_are_refused(void **state)
         assert_non_null(strstr(err.message, "unknown"));
         print_message("  %s\n", err.message);
     }
+    sl_model_free(m);
+    sl_dataset_free(ds);
+}
+
+/* The trainer's graph computes in the precision its options ask for (its steps, probe and
+ * evaluations all run there). */
+static void test_precision_reaches_the_graph(void **state)
+{
+    (void)state;
+    sl_error err = {0};
+    sl_dataset *ds = sl_dataset_spiral(3, 20, 0.2f, 1, &err);
+    sl_model *m = spiral_model("tanh", 0);
+    for (int p = SL_PRECISION_FP32; p <= SL_PRECISION_BF16; p++) {
+        sl_train_options o = spiral_options(1);
+        o.precision = (sl_precision)p;
+        sl_trainer *t = sl_trainer_new(m, ds, &o, &err);
+        assert_non_null(t);
+        assert_int_equal(sl_graph_precision(sl_trainer_graph(t)), p);
+        assert_int_equal(sl_trainer_options(t)->precision, p);
+        sl_trainer_free(t);
+    }
+    assert_int_equal(sl_train_defaults().precision, SL_PRECISION_FP32);
     sl_model_free(m);
     sl_dataset_free(ds);
 }
@@ -1036,6 +1060,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spiral_learns),
         cmocka_unit_test(test_resume_is_exact),
+        cmocka_unit_test(test_precision_reaches_the_graph),
         cmocka_unit_test(test_checkpoint_round_trip_and_errors),
         cmocka_unit_test(test_nan_stops_training_with_a_message),
         cmocka_unit_test(test_evaluate_confusion),

@@ -100,6 +100,8 @@ typedef struct sl_config_train {
     int drop_last;      /**< 0 */
     int shuffle;        /**< 1 */
     int threads;        /**< 0 = leave the thread count as it is */
+    sl_precision precision; /**< "precision": "fp32" (default) or "bf16", the convolutions'
+                                 arithmetic (sl_graph_set_precision) */
 } sl_config_train;
 
 /** The "checkpoint" section. */

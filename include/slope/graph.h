@@ -71,6 +71,30 @@ SL_API int sl_graph_training(const sl_graph *g);
  */
 SL_API int sl_graph_set_grad_over_data(sl_graph *g, int on);
 SL_API int sl_graph_grad_over_data(const sl_graph *g);
+/**
+ * The arithmetic of a graph's convolutions.  SL_PRECISION_FP32 (the default) computes in
+ * float32 throughout.  SL_PRECISION_BF16 runs conv2d's three products (forward, backward
+ * data, backward weights) on oneDNN with bfloat16 inputs, weights and output gradients and
+ * float32 accumulation and results: parameters, gradients, the optimizer and every other op
+ * stay float32 (mixed precision with float32 master weights).  Where bf16 kernels are not to
+ * be had (a build without oneDNN, a CPU without avx512_bf16 or AMX: sl_bf16_supported()
+ * is 0, a shape oneDNN has no bf16 kernel for, batches under 4 images) convolutions run in
+ * float32, exactly as with SL_PRECISION_FP32.  Results differ from float32 by bf16's
+ * rounding (8 bits of mantissa in the products' inputs); like float32, they do not depend
+ * on the thread count.  Returns the previous setting; a value outside the enum is taken as
+ * SL_PRECISION_FP32.
+ */
+typedef enum sl_precision { SL_PRECISION_FP32, SL_PRECISION_BF16 } sl_precision;
+SL_API sl_precision sl_graph_set_precision(sl_graph *g, sl_precision p);
+SL_API sl_precision sl_graph_precision(const sl_graph *g);
+/** "fp32" or "bf16" ("?" outside the enum). */
+SL_API const char *sl_precision_name(sl_precision p);
+/** Parses "fp32" or "bf16"; SL_ERR_CONFIG naming the value and the choices otherwise. */
+SL_API sl_status sl_precision_parse(const char *name, sl_precision *p, sl_error *err);
+/** 1 when SL_PRECISION_BF16 convolutions run in bf16 here: slope built with oneDNN and a
+ *  CPU whose bf16 instructions oneDNN uses (avx512_bf16 or AMX); checked once per process
+ *  by building a small bf16 convolution.  0 otherwise (bf16 graphs then compute in fp32). */
+SL_API int sl_bf16_supported(void);
 /** The graph's generator (dropout masks, rrelu slopes). */
 SL_API sl_rng *sl_graph_rng(sl_graph *g);
 

@@ -69,6 +69,9 @@ typedef struct sl_train_options {
     sl_augment_spec augment;  /**< training batches only (slope/data.h): none */
     float label_smoothing;    /**< training loss only, cross-entropy only, in [0, 1): 0
                                    (sl_cross_entropy_smoothed; evaluation stays plain) */
+    sl_precision precision;   /**< the convolutions' arithmetic in the trainer's graph (steps,
+                                   statistics probe, sl_trainer_evaluate), see
+                                   sl_graph_set_precision: SL_PRECISION_FP32 */
 } sl_train_options;
 
 SL_API sl_train_options sl_train_defaults(void);

@@ -6,7 +6,11 @@
 #     (`model.layers.1.alpha=null`);
 #   - resuming a cosine run with other --epochs is refused (exit 3) naming both epoch
 #     counts, the schedule and --allow-schedule-change; with the flag it trains on and
-#     says so; a constant schedule resumes with other epochs as asked.
+#     says so; a constant schedule resumes with other epochs as asked;
+#   - train.precision=bf16 trains a small CNN (the 4x3 IDX fixture, batches of 5 so oneDNN
+#     takes them): it says "precision: bf16" where the CPU has bf16 kernels, else a note
+#     on stderr that convolutions run in fp32 (always so with oneDNN held to AVX2), and a
+#     typo in the value is refused naming the key.
 #
 #   cli_run_options.sh SLOPE SOURCE_DIR WORKDIR
 #
@@ -54,4 +58,34 @@ run train "$spiral" --epochs 2 $quiet $const --checkpoint c.safetensors >out.txt
 expect_rc 0 "the 2-epoch constant run"
 run train "$spiral" --epochs 4 $quiet $const --resume c.safetensors >out.txt 2>err.txt; rc=$?
 expect_rc 0 "resume of a constant schedule with other epochs"
+# train.precision=bf16 on a small CNN.
+fx=$src/datasets/fixtures
+mkdir ds
+cat >ds/tiny43.json <<JSON
+{ "name": "tiny43", "format": "idx", "classes": 3, "input": [1, 4, 3], "directory": "$fx",
+  "splits": { "train": { "images": "tiny-images.idx", "labels": "tiny-labels.idx" },
+              "test": { "images": "tiny-images.idx.gz", "labels": "tiny-labels.idx.gz" } } }
+JSON
+cat >cnn.json <<JSON
+{ "name": "tiny-cnn", "seed": 1, "data": { "dataset": "tiny43", "validation": 0.0 },
+  "model": { "input": [1, 4, 3], "layers": [ { "type": "conv2d", "out": 4, "kernel": 3,
+    "padding": 1 }, { "type": "leaky_relu" }, { "type": "flatten" }, { "type": "linear", "out": 3 } ] },
+  "optimizer": { "type": "sgd", "lr": 0.1 }, "train": { "epochs": 2, "batch_size": 5 } }
+JSON
+SLOPE_DATASETS_DIR=$PWD/ds
+export SLOPE_DATASETS_DIR
+note="convolutions run in fp32"
+run train cnn.json --set train.precision=bf16 >out.txt 2>err.txt; rc=$?
+expect_rc 0 "train with train.precision=bf16"
+grep -q "^precision: bf16 convolutions" out.txt || grep -qF "$note" err.txt ||
+  fail "neither bf16 nor the fp32 note: $(cat out.txt err.txt)"
+DNNL_MAX_CPU_ISA=AVX2 run train cnn.json --quiet --set train.precision=bf16 >out.txt 2>err.txt
+rc=$?
+expect_rc 0 "train with train.precision=bf16, oneDNN held to AVX2"
+grep -qF "cnn.json: train.precision \"bf16\": no bf16 convolution kernels here" err.txt &&
+  grep -qF "$note" err.txt || fail "no fp32 note: $(cat err.txt)"
+run train cnn.json --set train.precision=bf61 >out.txt 2>err.txt; rc=$?
+expect_rc 3 "train.precision=bf61"
+grep -qF 'train.precision: unknown value "bf61" (did you mean "bf16"?)' err.txt ||
+  fail "message: $(cat err.txt)"
 echo "$script: all passed"

@@ -135,8 +135,17 @@ static void print_start(const sl_run *run, const train_args *a)
         fprintf(stderr, "slope: %s: already trained %d of %d epochs; nothing to train (raise "
                         "--epochs to continue)\n",
                 a->resume, sl_trainer_epoch(sl_run_trainer(run)), cfg->train.epochs);
+    /* bf16 is a request: where this CPU has no bf16 kernels it trains in fp32, and says so
+     * even when quiet (the run's figures are then fp32's). */
+    int bf16 = cfg->train.precision == SL_PRECISION_BF16;
+    if (bf16 && !sl_bf16_supported() && sl_dist_rank() == 0)
+        fprintf(stderr, "slope: %s: train.precision \"bf16\": no bf16 convolution kernels here "
+                        "(they need slope built with oneDNN and a CPU with avx512_bf16 or AMX); "
+                        "convolutions run in fp32\n", cfg->origin ? cfg->origin : cfg->name);
     if (a->quiet)
         return;
+    if (bf16 && sl_bf16_supported())
+        printf("precision: bf16 convolutions (oneDNN), fp32 weights, gradients and optimizer\n");
     printf("training %s: %lld parameters, %lld training examples, %d epoch%s\n", cfg->name,
            (long long)sl_model_param_count(sl_run_model(run)),
            (long long)sl_dataset_count(sl_run_datasets(run)->train), cfg->train.epochs,
