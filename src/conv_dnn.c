@@ -772,6 +772,8 @@ static atomic_int g_bf16_supported = -1;
 
 int sl_bf16_supported(void)
 {
+    if (sl_conv_backend_get() != SL_CONV_ONEDNN) /* SLOPE_CONV=im2col: fp32 convolutions */
+        return 0;
     int v = atomic_load(&g_bf16_supported);
     if (v < 0) {
         v = probe_bf16();

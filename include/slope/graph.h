@@ -91,9 +91,10 @@ SL_API sl_precision sl_graph_precision(const sl_graph *g);
 SL_API const char *sl_precision_name(sl_precision p);
 /** Parses "fp32" or "bf16"; SL_ERR_CONFIG naming the value and the choices otherwise. */
 SL_API sl_status sl_precision_parse(const char *name, sl_precision *p, sl_error *err);
-/** 1 when SL_PRECISION_BF16 convolutions run in bf16 here: slope built with oneDNN and a
- *  CPU whose bf16 instructions oneDNN uses (avx512_bf16 or AMX); checked once per process
- *  by building a small bf16 convolution.  0 otherwise (bf16 graphs then compute in fp32). */
+/** 1 when SL_PRECISION_BF16 convolutions run in bf16 here: slope built with oneDNN, the
+ *  convolutions on it (not SLOPE_CONV=im2col) and a CPU whose bf16 instructions oneDNN uses
+ *  (avx512_bf16 or AMX; the CPU is checked once per process by building a small bf16
+ *  convolution).  0 otherwise (bf16 graphs then compute in fp32). */
 SL_API int sl_bf16_supported(void);
 /** The graph's generator (dropout masks, rrelu slopes). */
 SL_API sl_rng *sl_graph_rng(sl_graph *g);

@@ -9,7 +9,8 @@
 #     says so; a constant schedule resumes with other epochs as asked;
 #   - train.precision=bf16 trains a small CNN (the 4x3 IDX fixture, batches of 5 so oneDNN
 #     takes them): it says "precision: bf16" where the CPU has bf16 kernels, else a note
-#     on stderr that convolutions run in fp32 (always so with oneDNN held to AVX2), and a
+#     on stderr that convolutions run in fp32 (always so with oneDNN held to AVX2, or
+#     with SLOPE_CONV=im2col), and a
 #     typo in the value is refused naming the key.
 #
 #   cli_run_options.sh SLOPE SOURCE_DIR WORKDIR
@@ -84,6 +85,10 @@ rc=$?
 expect_rc 0 "train with train.precision=bf16, oneDNN held to AVX2"
 grep -qF "cnn.json: train.precision \"bf16\": no bf16 convolution kernels here" err.txt &&
   grep -qF "$note" err.txt || fail "no fp32 note: $(cat err.txt)"
+SLOPE_CONV=im2col run train cnn.json --quiet --set train.precision=bf16 >out.txt 2>err.txt
+rc=$?
+expect_rc 0 "train with train.precision=bf16 on im2col"
+grep -qF "$note" err.txt || fail "no fp32 note on im2col: $(cat err.txt)"
 run train cnn.json --set train.precision=bf61 >out.txt 2>err.txt; rc=$?
 expect_rc 3 "train.precision=bf61"
 grep -qF 'train.precision: unknown value "bf61" (did you mean "bf16"?)' err.txt ||
