@@ -740,12 +740,17 @@ static void omp_leave(int prev)
 #endif
 }
 
-/* The plan of key k with its backward primitives when saving; NULL if oneDNN declines. */
+/* The plan of key k with its backward primitives when saving; NULL if oneDNN declines.  A
+ * bf16 plan must have all three convolutions native, whatever this call needs, so a shape
+ * computes in one precision in training and evaluation alike. */
 static dnn_plan *usable_plan(dnn_cache *c, const dnn_key *k, const sl_dnn_conv_args *a,
                              int saving)
 {
     dnn_plan *p = plan_find(c, k);
-    if (!p || !p->ok || (saving && !plan_backward(p, c, a->need_dx, a->need_dw)))
+    if (!p || !p->ok)
+        return NULL;
+    if (k->bf16 ? !plan_backward(p, c, 1, 1)
+                : saving && !plan_backward(p, c, a->need_dx, a->need_dw))
         return NULL;
     return p;
 }

@@ -113,13 +113,15 @@ const char *sl_precision_name(sl_precision p)
 
 sl_status sl_precision_parse(const char *name, sl_precision *p, sl_error *err)
 {
+    SL_GUARD(name, err);
+    SL_GUARD(p, err);
     for (int i = 0; i < 2; i++)
-        if (name && p && strcmp(name, precision_names[i]) == 0) {
+        if (strcmp(name, precision_names[i]) == 0) {
             *p = (sl_precision)i;
             return SL_OK;
         }
     return sl_error_set(err, SL_ERR_CONFIG, "unknown precision \"%s\" (expected \"fp32\" or "
-                        "\"bf16\")", name ? name : "(null)");
+                        "\"bf16\")", name);
 }
 
 int sl_graph_set_training(sl_graph *g, int training)

@@ -24,6 +24,7 @@
 
 typedef struct opt_entry {
     const sl_param *param;
+    int64_t size;                 /* the tensor's elements when the optimizer was made */
     int decay;                    /* weight decay applies to this parameter */
     sl_tensor *slot[MAX_SLOTS];   /* momentum_buffer, or exp_avg and exp_avg_sq */
     char *slot_name[MAX_SLOTS];   /* "<param name>.<slot>" */
@@ -152,6 +153,12 @@ static sl_status params_problem(const sl_param *params, size_t n, sl_error *err)
         if ((int)p->role < 0 || p->role > SL_PARAM_BUFFER)
             return sl_error_set(err, SL_ERR_INVALID, "optimizer: %s has an unknown role %d",
                                 p->name, (int)p->role);
+        /* One tensor twice would be updated twice, and by two threads at once. */
+        for (size_t k = 0; k < i; k++)
+            if (params[k].tensor == p->tensor)
+                return sl_error_set(err, SL_ERR_INVALID,
+                                    "optimizer: %s and %s are the same tensor", params[k].name,
+                                    p->name);
     }
     return SL_OK;
 }
@@ -227,6 +234,7 @@ static sl_status make_entries(sl_optimizer *opt, const sl_param *params, size_t 
             continue;
         opt_entry *e = &opt->entries[k++];
         e->param = &params[i];
+        e->size = params[i].tensor->size;
         e->decay = role_decays(&opt->spec, params[i].role);
         for (int s = 0; s < opt->n_slots; s++)
             if (make_slot(opt, e, s, err) != SL_OK)
@@ -500,6 +508,13 @@ sl_status sl_optimizer_step(sl_optimizer *opt, float lr, sl_error *err)
         return sl_error_set(err, SL_ERR_INVALID,
                             "sl_optimizer_step: learning rate %g; it must be finite and >= 0",
                             lr);
+    for (size_t i = 0; i < opt->n_entries; i++) /* the blocks were cut for these sizes */
+        if (opt->entries[i].param->tensor->size != opt->entries[i].size)
+            return sl_error_set(err, SL_ERR_STATE,
+                                "sl_optimizer_step: %s has %lld elements, %lld when the "
+                                "optimizer was made", opt->entries[i].param->name,
+                                (long long)opt->entries[i].param->tensor->size,
+                                (long long)opt->entries[i].size);
     double norm = 0.0;
     if (global_grad_norm(opt, &norm, err) != SL_OK)
         return SL_ERR_NUMERIC;

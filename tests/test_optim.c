@@ -699,6 +699,45 @@ static void test_update_split_over_threads_is_exact(void **state)
     }
 }
 
+/* A large parameter without a gradient (frozen) is left alone by the threaded passes; one
+ * tensor given twice, or a tensor resized after the optimizer was made, is refused. */
+static void test_params_misuse_and_frozen(void **state)
+{
+    (void)state;
+    sl_set_num_threads(2);
+    param_set s = {0};
+    sl_tensor *t = ps_add(&s, "w", SL_PARAM_WEIGHT, BIG_N, 0, NULL, NULL);
+    sl_tensor *f = ps_add(&s, "frozen", SL_PARAM_WEIGHT, BIG_N, 0, NULL, NULL);
+    sl_error err = {0};
+    assert_int_equal(sl_tensor_ensure_grad(t, &err), SL_OK);
+    for (int64_t k = 0; k < BIG_N; k++) {
+        t->grad[k] = big_grad(0, k);
+        f->data[k] = 1.0f;
+    }
+    sl_optim_spec spec = sl_optim_defaults(SL_OPTIM_SGD);
+    spec.momentum = 0.9f;
+    spec.clip_grad_norm = 1.0f;
+    sl_optimizer *opt = new_opt(&s, &spec);
+    step_ok(opt, 0.1f);
+    for (int64_t k = 0; k < BIG_N; k++)
+        if (f->data[k] != 1.0f)
+            fail_msg("frozen[%lld] moved", (long long)k);
+    assert_true(t->data[1] != 0.0f);
+    t->size = BIG_N - 1; /* as if the caller had swapped in a smaller tensor */
+    assert_int_equal(sl_optimizer_step(opt, 0.1f, &err), SL_ERR_STATE);
+    assert_non_null(strstr(err.message, "w has 100002 elements, 100003 when"));
+    t->size = BIG_N;
+    sl_optimizer_free(opt);
+    sl_param twice[2] = {s.p[0], s.p[0]};
+    twice[1].name = "w again";
+    memset(&err, 0, sizeof err);
+    assert_null(sl_optimizer_new(twice, 2, &spec, &err));
+    assert_int_equal(err.status, SL_ERR_INVALID);
+    assert_non_null(strstr(err.message, "w and w again are the same tensor"));
+    ps_free(&s);
+    sl_set_num_threads(1);
+}
+
 /* A NaN deep in a later block of a large gradient is found before anything moves, and named
  * with its parameter and element, on any thread count. */
 static void test_non_finite_in_a_later_block(void **state)
@@ -709,13 +748,14 @@ static void test_non_finite_in_a_later_block(void **state)
         param_set s = {0};
         sl_tensor *b = ps_add(&s, "b", SL_PARAM_BIAS, BIG_BIAS, 0, NULL, NULL);
         sl_tensor *t = ps_add(&s, "w", SL_PARAM_WEIGHT, BIG_N, 0, NULL, NULL);
+        sl_tensor *c = ps_add(&s, "c", SL_PARAM_WEIGHT, 3, 0, NULL, (const float[]){NAN, 1, 1});
         sl_error err = {0};
         assert_int_equal(sl_tensor_ensure_grad(t, &err), SL_OK);
         assert_int_equal(sl_tensor_ensure_grad(b, &err), SL_OK);
         for (int64_t k = 0; k < BIG_N; k++)
             t->grad[k] = big_grad(0, k);
         t->grad[BIG_N - 5] = NAN;
-        t->grad[70001] = INFINITY;
+        t->grad[70001] = INFINITY; /* w's first; c, after w, has a NaN too */
         sl_optim_spec spec = sl_optim_defaults(SL_OPTIM_SGD);
         sl_optimizer *opt = new_opt(&s, &spec);
         assert_int_equal(sl_optimizer_step(opt, 0.1f, &err), SL_ERR_NUMERIC);
@@ -723,6 +763,7 @@ static void test_non_finite_in_a_later_block(void **state)
         for (int64_t k = 0; k < BIG_N; k++)
             if (t->data[k] != 0.0f)
                 fail_msg("w[%lld] moved in a rejected step", (long long)k);
+        assert_float_equal(c->data[1], 0.0f, 0.0f);
         assert_int_equal(sl_optimizer_steps(opt), 0);
         sl_optimizer_free(opt);
         ps_free(&s);
@@ -828,6 +869,7 @@ int main(void)
         cmocka_unit_test(test_state_slots_per_kind),
         cmocka_unit_test(test_update_split_over_threads_is_exact),
         cmocka_unit_test(test_non_finite_in_a_later_block),
+        cmocka_unit_test(test_params_misuse_and_frozen),
         cmocka_unit_test(test_resume_is_exact),
         cmocka_unit_test(test_schedule_constant_with_warmup),
         cmocka_unit_test(test_schedule_step),

@@ -89,7 +89,8 @@ SL_API sl_precision sl_graph_set_precision(sl_graph *g, sl_precision p);
 SL_API sl_precision sl_graph_precision(const sl_graph *g);
 /** "fp32" or "bf16" ("?" outside the enum). */
 SL_API const char *sl_precision_name(sl_precision p);
-/** Parses "fp32" or "bf16"; SL_ERR_CONFIG naming the value and the choices otherwise. */
+/** Parses "fp32" or "bf16"; SL_ERR_CONFIG naming the value and the choices otherwise
+ *  (*p untouched), SL_ERR_INVALID for a NULL argument. */
 SL_API sl_status sl_precision_parse(const char *name, sl_precision *p, sl_error *err);
 /** 1 when SL_PRECISION_BF16 convolutions run in bf16 here: slope built with oneDNN, the
  *  convolutions on it (not SLOPE_CONV=im2col) and a CPU whose bf16 instructions oneDNN uses

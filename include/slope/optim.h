@@ -10,7 +10,10 @@
  * PyTorch's (torch.optim.SGD, Adam, AdamW), so runs can be compared.
  *
  * Ownership: the optimizer keeps pointers to the caller's sl_param array and
- * tensors (they must outlive it) and owns its state (momentum, moments).
+ * tensors (they must outlive it and keep their sizes) and owns its state
+ * (momentum, moments).  A step runs on slope's threads (slope/train.h
+ * sl_set_num_threads) in blocks of a parameter's elements; the results are
+ * the same for any thread count.
  *
  * Arguments: every function checks its pointers and ranges.  A NULL pointer
  * (unless the function says NULL is allowed) or an out-of-range value is
@@ -64,7 +67,8 @@ typedef struct sl_optimizer sl_optimizer;
  * clip_grad_norm < 0, a NaN; momentum,
  * nesterov and dampening are checked for sgd only, betas and eps for
  * adam/adamw only); SL_ERR_INVALID for a NULL spec,
- * NULL params with n > 0, or a parameter without name or tensor; SL_ERR_NOMEM.
+ * NULL params with n > 0, a parameter without name or tensor, or two
+ * parameters with the same tensor; SL_ERR_NOMEM.
  */
 SL_API sl_optimizer *sl_optimizer_new(const sl_param *params, size_t n, const sl_optim_spec *spec,
                                       sl_error *err);
@@ -78,7 +82,8 @@ SL_API void sl_optimizer_free(sl_optimizer *opt);
  * clip_grad_norm / (norm + 1e-6) when that is below 1.  Makes no heap
  * allocation.  Errors: SL_ERR_INVALID for lr < 0, NaN or Inf (lr 0 is
  * allowed); SL_ERR_NUMERIC if a gradient holds NaN/Inf (the message names
- * the first such parameter and element).  On error nothing changes: no
+ * the first such parameter and element); SL_ERR_STATE if a parameter's tensor
+ * no longer has the size it had in sl_optimizer_new.  On error nothing changes: no
  * parameter, gradient, state, step count or recorded norm.
  *
  * Step-dependent state follows the optimizer's step count, not a per-parameter
