@@ -675,7 +675,8 @@ static sl_status parse_train(sl_cfg_ctx *c, const cJSON *o, sl_config *cfg)
         st = sl_cfg_get_bool(c, o, "shuffle", &t->shuffle);
     if (st == SL_OK)
         st = sl_cfg_get_int(c, o, "threads", &t->threads, 0, 4096);
-    static const char *const precisions[] = {"fp32", "bf16"}; /* sl_precision's order */
+    const char *const precisions[] = {sl_precision_name(SL_PRECISION_FP32),
+                                      sl_precision_name(SL_PRECISION_BF16)};
     int precision = (int)t->precision;
     if (st == SL_OK)
         st = sl_cfg_get_enum(c, o, "precision", precisions, 2, &precision);

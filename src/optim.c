@@ -247,9 +247,8 @@ static sl_status make_blocks(sl_optimizer *opt, sl_error *err)
 {
     size_t n = 0;
     for (size_t i = 0; i < opt->n_entries; i++) {
-        int64_t size = opt->entries[i].param->tensor->size;
-        n += (size_t)((size + SL_OPTIM_BLOCK - 1) / SL_OPTIM_BLOCK);
-        opt->n_elements += size;
+        n += (size_t)((opt->entries[i].size + SL_OPTIM_BLOCK - 1) / SL_OPTIM_BLOCK);
+        opt->n_elements += opt->entries[i].size;
     }
     if (n == 0)
         return SL_OK;
@@ -258,7 +257,7 @@ static sl_status make_blocks(sl_optimizer *opt, sl_error *err)
     if (!opt->blocks || !opt->block_sums)
         return sl_error_set(err, SL_ERR_NOMEM, "optimizer: out of memory for %zu blocks", n);
     for (size_t i = 0; i < opt->n_entries; i++) {
-        int64_t size = opt->entries[i].param->tensor->size;
+        int64_t size = opt->entries[i].size;
         for (int64_t b = 0; b < size; b += SL_OPTIM_BLOCK)
             opt->blocks[opt->n_blocks++] =
                 (opt_block){i, b, b + SL_OPTIM_BLOCK < size ? b + SL_OPTIM_BLOCK : size};
@@ -358,10 +357,8 @@ typedef struct pass_job {
     const adam_scalars *adam; /* PASS_UPDATE, Adam and AdamW */
 } pass_job;
 
-/* The update of one entry over elements [b, e) of its buffers: every element on its own, so
- * the results are the same however the elements are cut into blocks or threads. */
-typedef void (*update_fn)(const pass_job *j, const opt_entry *e, int64_t b, int64_t end);
-
+/* The updates of one entry over elements [b, end) of its buffers: every element on its own,
+ * so the results are the same however the elements are cut into blocks or threads. */
 static void sgd_update(const pass_job *j, const opt_entry *e, int64_t b, int64_t end)
 {
     const sl_optim_spec *s = &j->opt->spec;
