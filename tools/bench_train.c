@@ -6,7 +6,7 @@
  *   bench_train CONFIG [--batch N] [--threads T] [--warmup W] [--steps S]
  *                      [--epochs E] [--eval-batch B] [--loss-every K]
  *                      [--init FILE] [--t0 SECONDS] [--datasets DIR] [--peak]
- *                      [--no-dropout]
+ *                      [--no-dropout] [--set PATH=VALUE]...
  *
  * What it does, in order:
  *  1. loads the config, the training and test splits and builds the model with
@@ -36,7 +36,8 @@
  * data buffer raises the dynamic threshold so far that the step arena's
  * first-step blocks, once merged and freed, stay in the heap (+20 MiB RSS).
  * --no-dropout sets every dropout layer's p to 0, for an exact loss-curve
- * comparison with PyTorch (their dropout masks differ).
+ * comparison with PyTorch (their dropout masks differ).  --set overrides the config as
+ * `slope train --set` does (e.g. --set train.precision=bf16), up to MAX_SETS of them.
  * The last line is "RESULT {json}" for the driver script.
  */
 #define _GNU_SOURCE /* mallopt; also implies the POSIX clock API */
@@ -105,8 +106,12 @@ static void die(const char *what, const sl_error *err)
     exit(1);
 }
 
+#define MAX_SETS 16
+
 typedef struct args {
     const char *config, *init, *datasets;
+    const char *sets[MAX_SETS];
+    size_t n_sets;
     int64_t batch, eval_batch;
     int threads, warmup, steps, epochs, loss_every, peak, no_dropout;
     double t0;
@@ -117,7 +122,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_train CONFIG [--batch N] [--threads T] [--warmup W] [--steps S]\n"
             "                   [--epochs E] [--eval-batch B] [--loss-every K] [--init FILE]\n"
-            "                   [--t0 SECONDS] [--datasets DIR] [--peak] [--no-dropout]\n");
+            "                   [--t0 SECONDS] [--datasets DIR] [--peak] [--no-dropout]\n"
+            "                   [--set PATH=VALUE]...\n");
     exit(2);
 }
 
@@ -168,6 +174,8 @@ static args parse_args(int argc, char **argv)
             a.t0 = atof(v);
         else if (strcmp(o, "--datasets") == 0)
             a.datasets = v;
+        else if (strcmp(o, "--set") == 0 && a.n_sets < MAX_SETS)
+            a.sets[a.n_sets++] = v;
         else
             usage();
     }
@@ -299,7 +307,7 @@ int main(int argc, char **argv)
     sl_error err = {0};
     sl_set_num_threads(a.threads);
 
-    sl_config *cfg = sl_config_load_file(a.config, &err);
+    sl_config *cfg = sl_config_load(a.config, a.sets, a.n_sets, &err);
     if (!cfg)
         die("config", &err);
     int64_t batch = a.batch > 0 ? a.batch : cfg->train.batch_size;
